@@ -1,0 +1,3 @@
+from recdoc.cli import main
+
+main()

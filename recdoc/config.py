@@ -1,0 +1,153 @@
+"""Run configuration: the original's flags and per-dataset defaults, and the experiment-name pattern.
+
+Shared by the trainer (to build a run) and the doctor (to infer what a run used). Numbers come from
+`recdoc/reference/reference.json`; nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from recdoc import reference
+
+NDCG_KINDS = ("paper", "master", "standard")
+KNOWN_DATASETS = ("book", "taobao")
+
+
+def dataset_defaults(dataset: str | None) -> dict[str, Any]:
+    """The original's defaults for a dataset: common flags plus the dataset's own (book/taobao), else documented ones."""
+    ref = reference.load()["original_defaults"]
+    values = dict(ref["common"])
+    per_dataset = ref["datasets"].get(dataset or "", ref["datasets"]["other"])
+    values.update({k: v for k, v in per_dataset.items() if k in {"batch_size", "maxlen", "test_iter", "item_count"}})
+    return values
+
+
+def recommended_learning_rate(model_type: str | None) -> float | None:
+    override = reference.load()["original_defaults"]["model_overrides"].get(reference.canonical_model_type(model_type) or "")
+    return None if override is None else float(override["recommended_learning_rate"])
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a training run. Field names are the original's flag names."""
+
+    dataset: str = "book"
+    model_type: str = "ComiRec-DR"
+    learning_rate: float = 0.001
+    max_iter: int = 1000  # thousands of iterations, as the original
+    patience: int = 50
+    topN: int = 50
+    embedding_dim: int = 64
+    hidden_size: int = 64
+    num_interest: int = 4
+    random_seed: int = 19
+    batch_size: int = 128
+    maxlen: int = 20
+    test_iter: int = 1000
+    neg_num: int = 10
+    item_count: int | None = None
+    ndcg: str = "paper"
+    coef: float | None = None
+    metrics_at: tuple[int, ...] = (20, 50)
+    exp: str | None = None  # the free part of the experiment name (the original's prompt)
+    data_dir: str = "data"
+    runs_dir: str = "runs"
+    finetune_lr: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_dataset(cls, dataset: str, **overrides: Any) -> "RunConfig":
+        """The original's defaults for `dataset`, then `overrides` (None values are ignored)."""
+        values = {k: v for k, v in dataset_defaults(dataset).items() if k in {f.name for f in fields(cls)}}
+        values["dataset"] = dataset
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def num_sampled(self) -> int:
+        return self.neg_num * self.batch_size
+
+    @property
+    def max_iterations(self) -> int:
+        return self.max_iter * 1000
+
+    @property
+    def exp_name(self) -> str:
+        return format_exp_name(self.dataset, self.model_type, self.batch_size, self.learning_rate,
+                               self.embedding_dim, self.maxlen, self.exp or "recdoc")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["metrics_at"] = list(self.metrics_at)
+        return out
+
+
+def format_lr(lr: float) -> str:
+    """Python's str(float), as the original writes `'lr' + str(lr)` into the experiment name."""
+    return str(float(lr))
+
+
+def format_exp_name(dataset: str, model_type: str, batch_size: int, learning_rate: float,
+                    embedding_dim: int, maxlen: int, name: str) -> str:
+    """`{dataset}_{model_type}_b{batch}_lr{lr}_d{embedding_dim}_len{maxlen}_{name}` (reference section 4)."""
+    return f"{dataset}_{model_type}_b{batch_size}_lr{format_lr(learning_rate)}_d{embedding_dim}_len{maxlen}_{name}"
+
+
+_EXP_RE = re.compile(
+    r"^(?P<dataset>.+?)_(?P<model_type>[A-Za-z][A-Za-z0-9\-]*)"
+    r"_b(?P<batch_size>\d+)_lr(?P<learning_rate>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+    r"_d(?P<embedding_dim>\d+)_len(?P<maxlen>\d+)"
+    r"(?:_in(?P<num_interest>\d+)_top(?P<topN>\d+))?"
+    r"(?:_(?P<name>.*))?$"
+)
+
+
+@dataclass(frozen=True)
+class ExpName:
+    """The parts of an experiment name. `num_interest`/`topN` only in the PyTorch port's pattern."""
+
+    dataset: str
+    model_type: str
+    batch_size: int
+    learning_rate: float
+    embedding_dim: int
+    maxlen: int
+    name: str | None
+    num_interest: int | None = None
+    topN: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The configuration keys this name determines."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in
+                               ("dataset", "model_type", "batch_size", "learning_rate", "embedding_dim", "maxlen")}
+        if self.num_interest is not None:
+            out["num_interest"] = self.num_interest
+        if self.topN is not None:
+            out["topN"] = self.topN
+        return out
+
+
+def parse_exp_name(text: str) -> ExpName | None:
+    """Parse `book_ComiRec-DR_b128_lr0.001_d64_len20_test79` (and the PyTorch port's `_in4_top20` variant)."""
+    match = _EXP_RE.match(text.strip())
+    if match is None:
+        return None
+    g = match.groupdict()
+    try:
+        lr = float(g["learning_rate"])
+    except ValueError:
+        return None
+    return ExpName(
+        dataset=g["dataset"],
+        model_type=reference.canonical_model_type(g["model_type"]) or g["model_type"],
+        batch_size=int(g["batch_size"]),
+        learning_rate=lr,
+        embedding_dim=int(g["embedding_dim"]),
+        maxlen=int(g["maxlen"]),
+        name=g["name"],
+        num_interest=int(g["num_interest"]) if g["num_interest"] else None,
+        topN=int(g["topN"]) if g["topN"] else None,
+    )

@@ -1,0 +1,169 @@
+"""The doctor's picture of one training run: what every reader produces and every rule reads.
+
+Plain data only (dataclasses and a pandas frame), no TensorFlow. A reader fills in what its format shows;
+`merge_runs` combines several readers' views of the same run (a log, a checkpoint folder, TensorBoard files).
+Configuration values are not decided here: readers record raw facts (exp name, argv, a declared config), and
+`recdoc.diagnose.infer` turns them into settings with their sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+# One row per evaluation, in iteration order. Absent values are NaN. `line` is the 1-based line of the
+# `iter:` line (or record) in `file`.
+CURVE_COLUMNS = ("iter", "train_loss", "recall", "ndcg", "hitrate", "time_min", "file", "line")
+
+StopReason = Literal["early_stop", "max_iter", "interrupted", "crashed", "nan", "unfinished", "unknown"]
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a fact was read: a file and, when it has lines, the 1-based line number."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A raw value a reader saw, with where it saw it (e.g. the exp name, an argv flag, run.json's lr)."""
+
+    value: Any
+    ref: SourceRef
+    text: str | None = None  # the line as written, for evidence
+
+
+@dataclass(frozen=True)
+class FinalMetrics:
+    """The `valid ...` or `test ...` line after training (the best model restored)."""
+
+    split: Literal["valid", "test"]
+    recall: float | None
+    ndcg: float | None
+    hitrate: float | None
+    diversity: float | None
+    ref: SourceRef
+    text: str | None = None
+    cutoff: int | None = None  # when the format states it (recdoc's run.json); else inferred as topN
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint folder as found on disk (plain files; tensors only with --deep)."""
+
+    path: str
+    kind: Literal["tf1-saver", "tf2-manager", "torch", "recdoc", "unknown"]
+    latest: str | None  # e.g. 'ckpt-130' or 'model.ckpt'
+    save_counter: int | None  # TF2 CheckpointManager's N in ckpt-N: the number of saves (improvements), not an iteration
+    files_ok: bool  # the index/data files the `checkpoint` file names exist
+    ref: SourceRef
+    problems: tuple[str, ...] = ()
+    tensors: dict[str, Any] | None = None  # --deep facts: item_count, d, K, maxlen, nan/inf, norms, family
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something notable in a log that is not a metric: Ctrl-C, a traceback, a restore, a port warning."""
+
+    kind: Literal[
+        "interrupted", "traceback", "restored", "resumed", "early_stop_message", "warning", "saved_best",
+        "nan", "eval_missing", "invalid_model_type", "info",
+    ]
+    ref: SourceRef
+    text: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """Everything known about one run. Readers fill it; rules only read it."""
+
+    format: str  # 'original' | 'tf2-port' | 'pytorch-port' | 'recdoc' | 'tensorboard' | 'checkpoint' | merged 'a+b'
+    paths: list[str] = field(default_factory=list)
+    exp_name: Fact | None = None
+    argv: Fact | None = None  # value: list[str] as printed by the original's print(sys.argv)
+    declared: dict[str, Fact] = field(default_factory=dict)  # config keys a format states outright (run.json, 'interest_num: 4')
+    curve: pd.DataFrame = field(default_factory=lambda: empty_curve())
+    finals: dict[str, FinalMetrics] = field(default_factory=dict)  # 'valid', 'test'
+    checkpoints: list[CheckpointInfo] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    stop_reason: StopReason = "unknown"
+    stop_ref: SourceRef | None = None
+    extra_metrics: dict[str, Any] = field(default_factory=dict)  # recdoc's metrics.jsonl: every cut-off and NDCG kind
+    unreadable: list[str] = field(default_factory=list)  # what could not be read, one sentence each (with file:line)
+
+    @property
+    def has_curve(self) -> bool:
+        return not self.curve.empty
+
+    def events_of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+
+def empty_curve() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in CURVE_COLUMNS}).astype({"file": "object"})
+
+
+def curve_from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A curve frame from dict rows (missing keys become NaN), sorted by iteration, one row per iteration."""
+    if not rows:
+        return empty_curve()
+    frame = pd.DataFrame.from_records(rows)
+    for column in CURVE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = float("nan")
+    frame = frame[list(CURVE_COLUMNS)]
+    # A resumed run may repeat iterations: the later record wins.
+    frame = frame.drop_duplicates(subset="iter", keep="last").sort_values("iter", kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def merge_runs(runs: list[Run]) -> Run:
+    """Combine several readers' views of one run. Earlier runs win on scalar facts; lists are concatenated.
+
+    Put the most authoritative reader first (recdoc's run.json, then a log, then TensorBoard, then checkpoints).
+    The curve comes from the first run that has one; a later run fills columns it lacks (e.g. TensorBoard's loss).
+    """
+    if not runs:
+        raise ValueError("merge_runs needs at least one run")
+    if len(runs) == 1:
+        return runs[0]
+    merged = Run(format="+".join(dict.fromkeys(r.format for r in runs)))
+    for run in runs:
+        merged.paths.extend(p for p in run.paths if p not in merged.paths)
+        merged.exp_name = merged.exp_name or run.exp_name
+        merged.argv = merged.argv or run.argv
+        for key, fact in run.declared.items():
+            merged.declared.setdefault(key, fact)
+        for split, final in run.finals.items():
+            merged.finals.setdefault(split, final)
+        merged.checkpoints.extend(run.checkpoints)
+        merged.events.extend(run.events)
+        for key, value in run.extra_metrics.items():
+            merged.extra_metrics.setdefault(key, value)
+        merged.unreadable.extend(run.unreadable)
+        if merged.stop_reason == "unknown" and run.stop_reason != "unknown":
+            merged.stop_reason, merged.stop_ref = run.stop_reason, run.stop_ref
+        if run.has_curve:
+            if not merged.has_curve:
+                merged.curve = run.curve.copy()
+            else:
+                merged.curve = _fill_curve(merged.curve, run.curve)
+    return merged
+
+
+def _fill_curve(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Fill NaN cells of `base` from `other` at the same iterations; never add rows the base lacks."""
+    filled = base.set_index("iter")
+    extra = other.drop_duplicates(subset="iter", keep="last").set_index("iter")
+    for column in ("train_loss", "recall", "ndcg", "hitrate", "time_min"):
+        if column in extra.columns:
+            filled[column] = filled[column].fillna(extra[column].reindex(filled.index))
+    return filled.reset_index()[list(CURVE_COLUMNS)]
