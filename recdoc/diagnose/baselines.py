@@ -1,0 +1,135 @@
+"""Like-for-like comparison of a run's metrics with the paper's Table 3 (Table 4 for K != 4).
+
+Like for like means: the same dataset (the paper has Book and Taobao only), the same cut-off (the run's topN), the
+same NDCG definition (the paper's), the same recall definition (Taobao: duplicate-counting), the same K. Rows that
+fail one of these are still returned, marked not comparable, with the reason in `note`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recdoc import reference
+from recdoc.diagnose.findings import Comparison, Setting
+from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.run import Run
+
+METRICS = ("recall", "ndcg", "hitrate")
+# Recall definitions that count duplicate targets like the paper's Taobao numbers (reference section 5).
+DUPLICATE_COUNTING_RECALL = {"paper", "duplicate-counting"}
+
+
+MetricRow = tuple[str, int | None, dict[str, float | None], str | None]  # split, cut-off, values, NDCG kind
+
+
+def run_metric_values(run: Run, cutoff: int | None, ndcg_kind: str | None) -> list[MetricRow]:
+    """The run's numbers to compare: every cut-off recdoc's own run.json holds (with the paper's NDCG when it was
+    computed), else the final test and valid lines, else the best validation evaluation."""
+    rows: list[MetricRow] = []
+    for split in ("test", "valid"):
+        stored = run.extra_metrics.get(f"final_{split}")
+        if isinstance(stored, dict):
+            rows.extend(_rows_from_stored(split, stored, ndcg_kind))
+    if rows:
+        return rows
+    for split in ("test", "valid"):
+        final = run.finals.get(split)
+        if final is not None:
+            rows.append((split, final.cutoff or cutoff,
+                         {"recall": final.recall, "ndcg": final.ndcg, "hitrate": final.hitrate}, ndcg_kind))
+    if not rows and run.has_curve:
+        best = best_row(run.curve)
+        if best is not None:
+            rows.append(("best-valid", cutoff, {m: _finite(best[m]) for m in METRICS}, ndcg_kind))
+    return rows
+
+
+def _rows_from_stored(split: str, stored: dict[str, Any], ndcg_kind: str | None) -> list[MetricRow]:
+    """One row per cut-off of recdoc's stored finals
+    (`{"recall@50": .., "ndcg_paper@50": .., "ndcg_master@50": .., "hitrate@50": ..}`)."""
+    paper_kind = reference.load()["paper"]["ndcg_definition"]
+    cutoffs = sorted({int(key.rsplit("@", 1)[1]) for key in stored
+                      if key.startswith("recall@") and key.rsplit("@", 1)[1].isdigit()})
+    rows: list[MetricRow] = []
+    for cutoff in cutoffs:
+        kind = paper_kind if f"ndcg_{paper_kind}@{cutoff}" in stored else ndcg_kind
+        ndcg = stored.get(f"ndcg_{kind}@{cutoff}", stored.get(f"ndcg@{cutoff}"))
+        values = {"recall": _finite(stored.get(f"recall@{cutoff}")), "ndcg": _finite(ndcg),
+                  "hitrate": _finite(stored.get(f"hitrate@{cutoff}"))}
+        rows.append((split, cutoff, values, kind))
+    return rows
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def _value(config: dict[str, Setting], key: str) -> Any:
+    setting = config.get(key)
+    return None if setting is None else setting.value
+
+
+def _paper_cell(dataset: str, model_type: str, num_interest: int | None, metric: str,
+                cutoff: int) -> tuple[float | None, bool, str]:
+    """(fraction, confirmed, note) for the paper cell that matches the run, or (None, False, why not)."""
+    multi = reference.is_multi_interest(model_type)
+    if multi and num_interest is not None and num_interest != 4:
+        percent = reference.paper_k_value(dataset, model_type, num_interest, metric) if cutoff == 50 else None
+        if percent is None:
+            return None, False, (f"the paper reports K={num_interest} only for ComiRec-SA/DR recall@50 and ndcg@50 "
+                                 f"(Table 4); no {metric}@{cutoff} at K={num_interest}")
+        return percent / 100.0, True, f"Table 4 (K={num_interest})"
+    cell = reference.paper_value(dataset, model_type, metric, cutoff)
+    if cell is None:
+        return None, False, f"the paper has no {metric}@{cutoff} for {model_type} on {dataset}"
+    note = "Table 3" if cell.confirmed else "Table 3; value recalled from the paper and not confirmed: check it"
+    return cell.fraction, cell.confirmed, note
+
+
+def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]:
+    """The run's recall, NDCG and hit rate against the paper's, like for like, with reasons where not."""
+    dataset = _value(config, "dataset")
+    model_type = reference.canonical_model_type(_value(config, "model_type")) or _value(config, "model_type")
+    num_interest = _value(config, "num_interest")
+    ndcg_source = config["ndcg"].source if "ndcg" in config else None
+    recall_kind = _value(config, "recall_definition")
+    paper_datasets = tuple(reference.load()["paper"]["table3"])
+    paper_ndcg = reference.load()["paper"]["ndcg_definition"]
+    out: list[Comparison] = []
+    for split, cutoff, values, ndcg_kind in run_metric_values(run, _value(config, "topN"), _value(config, "ndcg")):
+        for metric in METRICS:
+            run_value = values.get(metric)
+            if run_value is None:
+                continue
+            kind = ndcg_kind if metric == "ndcg" else None
+            blocker = None
+            if dataset not in paper_datasets:
+                blocker = (f"dataset {dataset or 'unknown'} is not in the paper (it reports "
+                           f"{' and '.join(paper_datasets)} only): not comparable")
+            elif model_type not in reference.load()["paper"]["table3"][dataset]:
+                blocker = f"model type {model_type or 'unknown'} is not in the paper's Table 3"
+            elif cutoff is None:
+                blocker = "the run's cut-off (topN) is unknown"
+            if blocker is not None:
+                out.append(Comparison(metric, int(cutoff or 0), split, run_value, None, False, False, blocker, kind))
+                continue
+            paper, confirmed, note = _paper_cell(dataset, model_type, num_interest, metric, int(cutoff))
+            comparable = paper is not None
+            if metric == "ndcg":
+                if kind is None:
+                    comparable, note = False, note + "; the run's NDCG definition is unknown"
+                elif kind != paper_ndcg:
+                    comparable = False
+                    source = f" ({ndcg_source})" if kind == _value(config, "ndcg") and ndcg_source else ""
+                    note += (f"; the run's NDCG uses the {kind} definition{source} while the paper's uses the paper "
+                             f"definition: the gap is a definition difference, not model quality")
+            if metric == "recall" and dataset == "taobao" and recall_kind not in DUPLICATE_COUNTING_RECALL:
+                comparable = False
+                note += ("; the paper's Taobao recall counts duplicate targets (issue #26): a set-based recall reads "
+                         "lower, so this row is a lower bound; compare hit rate instead")
+            out.append(Comparison(metric, int(cutoff), split, run_value, paper, confirmed, comparable, note, kind))
+    return out

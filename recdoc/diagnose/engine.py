@@ -1,0 +1,193 @@
+"""The doctor's pipeline: read -> infer the configuration -> compare with the paper -> apply the rules -> diagnose.
+
+`analyze_paths` is what the CLI calls; `analyze_run` is the pure part (a `Run` in, a `Diagnosis` out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recdoc.config import RunConfig
+from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
+from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.rules import all_rules
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds
+from recdoc.diagnose.rules.curve import CurveSummary, best_row, summarize
+from recdoc.diagnose.run import Run
+
+# Flags the original src/train.py accepts (reference section 4); other settings are code edits there.
+ORIGINAL_FLAGS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
+                  "hidden_size", "num_interest", "random_seed", "coef")
+# Settings recdoc train accepts as flags (recdoc/cli.py `train`).
+RECDOC_FLAGS = ORIGINAL_FLAGS + ("batch_size", "maxlen", "test_iter", "neg_num", "ndcg")
+# How to change, in the original's code, a setting it has no flag for.
+ORIGINAL_CODE_EDITS = {
+    "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: book 128, taobao 256)",
+    "maxlen": "set maxlen = {value} in src/train.py (hard-coded per dataset: book 20, taobao 50)",
+    "test_iter": "set test_iter = {value} in src/train.py (hard-coded per dataset: book 1000, taobao 500)",
+    "neg_num": "set neg_num = {value} in src/train.py (hard-coded 10; num_sampled = neg_num * batch_size)",
+    "ndcg": "for the {value} NDCG evaluate with the `paper` branch (master computes the master NDCG)",
+}
+
+
+def analyze_paths(paths: list[str], overrides: dict[str, str] | None = None, deep: bool = False,
+                  baselines: list[str] | None = None) -> Diagnosis:
+    """Read the run at `paths` (and each baseline run) and diagnose it."""
+    from recdoc.diagnose.readers.detect import read_paths
+
+    run = read_paths(list(paths), deep=deep)
+    baseline_runs = [read_paths([path], deep=deep) for path in baselines or []]
+    return analyze_run(run, overrides or {}, baseline_runs)
+
+
+def analyze_run(run: Run, overrides: dict[str, str] | None = None,
+                baseline_runs: list[Run] | None = None) -> Diagnosis:
+    """Diagnose one run already read; pure (no file access)."""
+    config = infer_config(run, overrides or {})
+    notes = list(run.unreadable) + _assumption_notes(config)
+    summary = summarize(run.curve, Thresholds.TREND_WINDOW)
+    comparisons = compare_with_paper(run, config)
+    metrics = summarize_metrics(run, config, summary)
+    usable = summary.has_evaluations or any(_final_has_values(f) for f in run.finals.values())
+    if not usable:
+        notes.append("no evaluation metrics could be read: the run cannot be judged against the paper")
+    baselines = [_baseline(b) for b in baseline_runs or []]
+    context = RuleContext(run=run, config=config, comparisons=comparisons, summary=summary, baselines=baselines)
+    findings: list[Finding] = []
+    not_causes: list[NotACause] = []
+    for rule in all_rules():
+        try:
+            outcome = rule.check(context)
+        except (ArithmeticError, KeyError, LookupError, TypeError, ValueError) as error:
+            # One rule meeting input it cannot read must not cost the user the whole diagnosis.
+            notes.append(f"rule {rule.id} could not run: {type(error).__name__}: {error}")
+            continue
+        if isinstance(outcome, Finding):
+            findings.append(outcome)
+        elif isinstance(outcome, NotACause):
+            not_causes.append(outcome)
+    findings.sort(key=lambda f: Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence, reverse=True)
+    verdict: Verdict = ("unusable" if not usable else
+                        "findings" if any(f.severity != "info" for f in findings) else "healthy")
+    rerun = rerun_commands(run, config, findings, notes) if usable else {}
+    return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
+
+
+def _final_has_values(final: Any) -> bool:
+    return any(v is not None for v in (final.recall, final.ndcg, final.hitrate))
+
+
+def _baseline(run: Run) -> BaselineRun:
+    return BaselineRun(run=run, config=infer_config(run, {}), summary=summarize(run.curve, Thresholds.TREND_WINDOW))
+
+
+def _assumption_notes(config: dict[str, Setting]) -> list[str]:
+    notes: list[str] = []
+    if "dataset" not in config:
+        notes.append("the dataset is not stated anywhere; set it with --set dataset=NAME")
+    assumed = [f"{k}={s.value} ({s.source})" for k, s in config.items()
+               if s.is_default and k in {"learning_rate", "patience", "topN", "batch_size", "test_iter", "neg_num",
+                                         "num_interest", "maxlen"}]
+    if assumed:
+        notes.append("assumed from defaults (not stated by the run): " + ", ".join(assumed))
+    for key, setting in config.items():
+        if setting.source.startswith("inferred"):
+            notes.append(f"{key} = {setting.value} is inferred, not stated: {setting.source}")
+        if setting.conflicts:
+            others = ", ".join(f"{v} ({s})" for v, s in setting.conflicts)
+            notes.append(f"sources disagree on {key}: used {setting.value} ({setting.source}); also seen {others}")
+    return notes
+
+
+def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummary) -> dict[str, Any]:
+    """Best valid recall and iteration, evaluation counts, stop, finals, and what the checkpoints mean."""
+    out: dict[str, Any] = {"evaluations": summary.evaluations, "improvements": summary.improvements,
+                           "evaluations_since_best": summary.evals_since_best,
+                           "stop": {"iter": summary.last_iter, "reason": run.stop_reason,
+                                    "ref": str(run.stop_ref) if run.stop_ref else None}}
+    best = best_row(run.curve) if run.has_curve else None
+    if best is not None:
+        out["best_valid"] = {"iter": int(best["iter"]), **{m: _number(best[m]) for m in ("recall", "ndcg", "hitrate")},
+                             "ref": f"{best['file']}:{int(best['line'])}" if isinstance(best["file"], str)
+                             and best["line"] == best["line"] else None}
+    out["final"] = {split: {"recall": f.recall, "ndcg": f.ndcg, "hitrate": f.hitrate, "diversity": f.diversity,
+                            "ref": str(f.ref)} for split, f in run.finals.items()}
+    patience, test_iter = _value(config, "patience"), _value(config, "test_iter")
+    facts: list[str] = []
+    if run.stop_reason == "early_stop" and summary.last_iter and patience is not None and test_iter:
+        estimate = summary.last_iter - (patience + 1) * test_iter
+        out["last_improvement_estimate"] = estimate
+        facts.append(f"with patience {patience} and test_iter {test_iter} the last improvement was at about "
+                     f"{summary.last_iter} - {patience + 1}*{test_iter} = {estimate}")
+    out["checkpoints"] = []
+    for checkpoint in run.checkpoints:
+        entry: dict[str, Any] = {"path": checkpoint.path, "kind": checkpoint.kind, "latest": checkpoint.latest,
+                                 "save_counter": checkpoint.save_counter, "files_ok": checkpoint.files_ok}
+        if checkpoint.save_counter is not None:
+            n = checkpoint.save_counter
+            meaning = f"{checkpoint.latest or f'ckpt-{n}'} = {n} saves = {n} improvements, not iteration {n * 1000:,}"
+            if summary.has_evaluations:
+                agrees = "agrees with" if n == summary.improvements else "differs from"
+                meaning += f" ({agrees} the {summary.improvements} improvements counted in the curve)"
+            entry["meaning"] = meaning
+            facts.insert(0, meaning)
+        out["checkpoints"].append(entry)
+    out["facts"] = facts
+    return out
+
+
+def _value(config: dict[str, Setting], key: str) -> Any:
+    return config[key].value if key in config else None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def _flag_value(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str]) -> dict[str, str]:
+    """The corrected command for recdoc and for the tool that produced the run, with every applicable fix."""
+    dataset = _value(config, "dataset")
+    if dataset is None:
+        notes.append("no re-run command: the dataset is unknown")
+        return {}
+    changes: dict[str, Any] = {}
+    for finding in findings:  # ranked: the most important fix wins a key two fixes disagree on
+        if finding.fix is None or not finding.fix.applicable or finding.severity == "info":
+            continue  # info findings note a difference; they do not call for a change
+        for key, value in finding.fix.changes.items():
+            if key in changes and changes[key] != value:
+                notes.append(f"fixes disagree on {key}: using {changes[key]} ({key} from the higher-ranked finding), "
+                             f"not {value} ({finding.id})")
+                continue
+            changes.setdefault(key, value)
+    effective = {k: s.value for k, s in config.items()}
+    effective.update(changes)
+    defaults = RunConfig.for_dataset(dataset).to_dict()
+    always = ("dataset", "model_type", "learning_rate")
+
+    def wanted(key: str) -> bool:
+        return key in effective and effective[key] is not None and (
+            key in always or key in changes or effective[key] != defaults.get(key))
+
+    recdoc_flags = [f"--{k} {_flag_value(effective[k])}" for k in RECDOC_FLAGS if wanted(k) and k != "ndcg"]
+    if effective.get("ndcg") not in (None, defaults["ndcg"]) or "ndcg" in changes:
+        recdoc_flags.append(f"--ndcg {effective.get('ndcg') or defaults['ndcg']}")
+    out = {"recdoc": " ".join(["recdoc train", *recdoc_flags])}
+    # The TF2 and PyTorch ports keep the original's command line, so one command serves every non-recdoc run.
+    if run.format.split("+")[0] != "recdoc":
+        flags = [f"--{k} {_flag_value(effective[k])}" for k in ORIGINAL_FLAGS if wanted(k)]
+        edits = [ORIGINAL_CODE_EDITS[k].format(value=effective[k]) for k in ORIGINAL_CODE_EDITS
+                 if k in changes or (k in effective and k != "ndcg" and effective[k] != defaults.get(k))]
+        command = " ".join(["python src/train.py", *flags])
+        out["original"] = command + "".join(f"\n# code edit (no flag in the original): {e}" for e in edits)
+    return out
+

@@ -1,0 +1,255 @@
+"""Infer a run's configuration from what its files show, every value with its source.
+
+Precedence (first wins, later sources that disagree become `Setting.conflicts`):
+`--set` overrides > values the format declares (run.json, port lines such as `interest_num: 4`) > the experiment
+name (built by the training script from the values it used) > the argv line (what was typed) > checkpoint facts >
+the tool's documented defaults (PyTorch port topN 20) > the original's defaults for the dataset.
+The NDCG definition, when no source states it, is inferred from NDCG/HitRate at the same cut-off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from typing import Any
+
+from recdoc import reference
+from recdoc.config import NDCG_KINDS, RunConfig, dataset_defaults, parse_exp_name
+from recdoc.diagnose.findings import Setting
+from recdoc.diagnose.run import Run, SourceRef
+from recdoc.errors import UsageError
+
+# Keys the doctor infers (RunConfig fields that shape a run's result). Paths and bookkeeping fields are left out.
+INFERRED_KEYS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
+                 "hidden_size", "num_interest", "random_seed", "batch_size", "maxlen", "test_iter", "neg_num",
+                 "item_count", "ndcg", "coef", "exp")
+
+# Other spellings of a key seen in argv lines and port logs.
+KEY_ALIASES = {"lr": "learning_rate", "interest_num": "num_interest", "top_n": "topN", "topn": "topN",
+               "batch": "batch_size", "seq_len": "maxlen", "max_len": "maxlen", "seed": "random_seed",
+               "dataset_name": "dataset", "model": "model_type", "hidden": "hidden_size",
+               "embedding_size": "embedding_dim",
+               "ndcg_definition": "ndcg", "test_iter_num": "test_iter", "neg": "neg_num"}
+
+# Checkpoint tensor facts (readers' --deep output) that determine a config key.
+CHECKPOINT_KEYS = {"item_count": "item_count", "d": "embedding_dim", "embedding_dim": "embedding_dim",
+                   "K": "num_interest", "num_interest": "num_interest", "maxlen": "maxlen"}
+
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(RunConfig)}
+
+
+def canonical_key(key: str) -> str:
+    key = key.strip().lstrip("-")
+    if key in _FIELD_TYPES:
+        return key
+    return KEY_ALIASES.get(key.lower(), key)
+
+
+def coerce(key: str, raw: Any) -> Any:
+    """Convert `raw` to the type of RunConfig's field `key`; raise ValueError when it does not fit."""
+    kind = _FIELD_TYPES[key]
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"} and "None" in kind):
+        if "None" in kind:
+            return None
+        raise ValueError(f"{key} cannot be empty")
+    if kind.startswith("tuple"):
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+        return tuple(int(x) for x in items if str(x).strip())
+    if kind.startswith("int"):
+        number = float(raw)
+        if not number.is_integer():
+            raise ValueError(f"{key} must be an integer, got {raw!r}")
+        return int(number)
+    if kind.startswith("float"):
+        return float(raw)
+    if kind.startswith("str"):
+        text = str(raw).strip()
+        if key == "model_type":
+            return reference.canonical_model_type(text) or text
+        if key == "ndcg" and text not in NDCG_KINDS:
+            raise ValueError(f"ndcg must be one of {', '.join(NDCG_KINDS)}, got {text!r}")
+        return text
+    raise ValueError(f"{key} cannot be set")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+Candidate = tuple[Any, str, SourceRef | None]  # value, source label, where
+
+
+def _from_overrides(overrides: dict[str, str]) -> dict[str, Candidate]:
+    out: dict[str, Candidate] = {}
+    for raw_key, raw_value in overrides.items():
+        key = canonical_key(raw_key)
+        if key not in INFERRED_KEYS:
+            raise UsageError(f"--set {raw_key}: unknown setting; known: {', '.join(INFERRED_KEYS)}")
+        try:
+            out[key] = (coerce(key, raw_value), "--set", None)
+        except ValueError as error:
+            raise UsageError(f"--set {raw_key}={raw_value}: {error}") from None
+    return out
+
+
+def _from_declared(run: Run) -> dict[str, Candidate]:
+    out: dict[str, Candidate] = {}
+    for raw_key, fact in run.declared.items():
+        key = canonical_key(raw_key)
+        if key not in INFERRED_KEYS or key in out:
+            continue
+        try:
+            value = coerce(key, fact.value)
+        except (ValueError, TypeError):
+            continue
+        label = "run.json" if fact.ref.path.endswith("run.json") else "log"
+        out[key] = (value, label, fact.ref)
+    return out
+
+
+def _from_exp_name(run: Run) -> dict[str, Candidate]:
+    if run.exp_name is None:
+        return {}
+    parsed = parse_exp_name(str(run.exp_name.value))
+    if parsed is None:
+        return {}
+    out: dict[str, Candidate] = {k: (v, "exp name", run.exp_name.ref) for k, v in parsed.settings().items()}
+    if parsed.name:
+        out["exp"] = (parsed.name, "exp name", run.exp_name.ref)
+    return out
+
+
+def parse_argv(argv: list[str]) -> dict[str, str]:
+    """Flags of an argv list: `['src/train.py', '--dataset', 'book', '--learning_rate=0.005']` ->
+    `{'dataset': 'book', 'learning_rate': '0.005'}`."""
+    out: dict[str, str] = {}
+    index = 0
+    while index < len(argv):
+        token = str(argv[index])
+        if token.startswith("--"):
+            name, sep, value = token[2:].partition("=")
+            if not sep and index + 1 < len(argv) and not str(argv[index + 1]).startswith("--"):
+                value, index = str(argv[index + 1]), index + 1
+            out[name] = value
+        index += 1
+    return out
+
+
+def _from_argv(run: Run) -> dict[str, Candidate]:
+    if run.argv is None or not isinstance(run.argv.value, (list, tuple)):
+        return {}
+    out: dict[str, Candidate] = {}
+    for raw_key, raw_value in parse_argv(list(run.argv.value)).items():
+        key = canonical_key(raw_key)
+        if key not in INFERRED_KEYS:
+            continue
+        try:
+            out[key] = (coerce(key, raw_value), "argv", run.argv.ref)
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def _from_checkpoints(run: Run) -> dict[str, Candidate]:
+    out: dict[str, Candidate] = {}
+    for checkpoint in run.checkpoints:
+        for fact_key, key in CHECKPOINT_KEYS.items():
+            value = (checkpoint.tensors or {}).get(fact_key)
+            if value is None or key in out:
+                continue
+            try:
+                out[key] = (coerce(key, value), "checkpoint", checkpoint.ref)
+            except (ValueError, TypeError):
+                continue
+    return out
+
+
+def _from_tool_defaults(run: Run) -> dict[str, Candidate]:
+    ports = reference.load()["original_defaults"].get("ports", {})
+    out: dict[str, Candidate] = {}
+    for port, values in ports.items():
+        if port in run.format.split("+"):
+            out.update({k: (coerce(k, v), f"default ({port})", None) for k, v in values.items()})
+    return out
+
+
+def _from_dataset_defaults(dataset: str | None) -> dict[str, Candidate]:
+    known = dataset in reference.load()["original_defaults"]["datasets"] and dataset != "other"
+    label = f"default ({dataset})" if known else "default (other)"
+    out: dict[str, Candidate] = {}
+    for key, value in dataset_defaults(dataset if known else None).items():
+        key = canonical_key(key)
+        # The original's master code uses the master NDCG; recdoc's own default is no evidence of what a
+        # foreign run used, so the definition is never taken from defaults (it is inferred below).
+        if key in INFERRED_KEYS and key != "ndcg" and value is not None:
+            out[key] = (coerce(key, value), label, None)
+    return out
+
+
+def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
+    chosen: Candidate | None = None
+    conflicts: list[tuple[Any, str]] = []
+    for layer in layers:
+        if key not in layer:
+            continue
+        value, source, ref = layer[key]
+        if chosen is None:
+            chosen = (value, source, ref)
+        elif not source.startswith("default") and not _same(value, chosen[0]):
+            conflicts.append((value, source))
+    if chosen is None:
+        return None
+    return Setting(value=chosen[0], source=chosen[1], ref=chosen[2], conflicts=tuple(conflicts))
+
+
+def ndcg_ratio_boundary() -> float:
+    """NDCG/HitRate above this: paper definition; below: master (the midpoint between the observed ranges)."""
+    ranges = reference.load()["ndcg_over_hitrate"]
+    return (max(ranges["master"]) + min(ranges["paper"])) / 2.0
+
+
+def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
+    """NDCG/HitRate at the run's cut-off: the final test line, else the final valid line, else the best evaluation."""
+    for split in ("test", "valid"):
+        final = run.finals.get(split)
+        if final is not None and final.ndcg is not None and final.hitrate:
+            return final.ndcg / final.hitrate, final.ref
+    if run.has_curve:
+        from recdoc.diagnose.rules.curve import best_row
+
+        row = best_row(run.curve)
+        if row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] and row["ndcg"] == row["ndcg"]:
+            line = None if row["line"] != row["line"] else int(row["line"])
+            ref = SourceRef(str(row["file"]), line) if isinstance(row["file"], str) else None
+            return float(row["ndcg"]) / float(row["hitrate"]), ref
+    return None
+
+
+def infer_ndcg_definition(run: Run) -> Setting | None:
+    observed = observed_ndcg_ratio(run)
+    if observed is None:
+        return None
+    ratio, ref = observed
+    kind = "paper" if ratio >= ndcg_ratio_boundary() else "master"
+    return Setting(value=kind, source=f"inferred (NDCG/HitRate = {ratio:.2f})", ref=ref)
+
+
+def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str, Setting]:
+    """Every inferable setting of `run`, with its source and the other values seen for it."""
+    stated = [_from_overrides(overrides or {}), _from_declared(run), _from_exp_name(run), _from_argv(run),
+              _from_checkpoints(run)]
+    dataset_setting = _resolve(stated, "dataset")
+    dataset = dataset_setting.value if dataset_setting else None
+    layers = stated + [_from_tool_defaults(run), _from_dataset_defaults(dataset)]
+    config: dict[str, Setting] = {}
+    for key in INFERRED_KEYS:
+        setting = _resolve(layers, key)
+        if setting is not None:
+            config[key] = setting
+    if "ndcg" not in config:
+        inferred = infer_ndcg_definition(run)
+        if inferred is not None:
+            config["ndcg"] = inferred
+    return config

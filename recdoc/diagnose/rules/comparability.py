@@ -1,0 +1,131 @@
+"""Rules about whether the run's numbers can be compared with the paper's at all."""
+
+from __future__ import annotations
+
+from recdoc import reference
+from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.infer import ndcg_ratio_boundary, observed_ndcg_ratio
+from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, clamp
+
+
+def paper_cutoffs() -> list[int]:
+    cells = next(iter(next(iter(reference.load()["paper"]["table3"].values())).values()))
+    return sorted({int(key.split("@")[1]) for key in cells})
+
+
+class NdcgDefinition(Rule):
+    """The run's NDCG uses another definition than the paper's, so its NDCG gap is not a quality gap.
+
+    What it checks:
+        The NDCG definition the run states (run.json) or, when unstated, the one inferred from NDCG/HitRate at the
+        same cut-off: about 0.31-0.37 with the original's master code and 0.75-0.79 with the paper branch on Book;
+        recdoc decides at the midpoint between the two ranges and says the definition was inferred.
+
+    Why it matters:
+        The paper's NDCG (branch `paper`) discounts by the position in the target list; the master code discounts
+        by rank. On Book the master NDCG is about 0.4x the paper's, so "NDCG far below the paper" (issues #6, #21,
+        #22) is mostly a definition difference. Recall and hit rate are unaffected and still compare.
+
+    Evidence it cites:
+        The NDCG and hit-rate values and their ratio, the line they came from, the paper's NDCG at the cut-off.
+
+    Fix:
+        Evaluate with the paper's definition (recdoc: --ndcg paper; original: the `paper` branch), or compare recall
+        and hit rate only.
+    """
+
+    id = "ndcg-definition"
+    statement = "The run's NDCG uses another definition than the paper's; its NDCG is not comparable."
+    family = "comparability"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        setting = ctx.config.get("ndcg")
+        paper_kind = reference.load()["paper"]["ndcg_definition"]
+        # Rows the run also computed with the paper's definition (recdoc's own runs) compare; only the others count.
+        ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)]
+        if setting is None or setting.value == paper_kind or not ndcg_rows:
+            return None
+        evidence = [ctx.setting_evidence("ndcg", "NDCG definition")]
+        observed = observed_ndcg_ratio(ctx.run)
+        confidence = Confidence.STATED_DEFINITION
+        if setting.source.startswith("inferred") and observed is not None:
+            ratio, ref = observed
+            boundary = ndcg_ratio_boundary()
+            # The farther the ratio from the decision boundary, the surer the inference.
+            confidence = clamp(Confidence.RATIO_AT_BOUNDARY + Confidence.RATIO_SLOPE * abs(ratio - boundary))
+            ranges = reference.load()["ndcg_over_hitrate"]
+            evidence.append(Evidence(
+                f"NDCG/HitRate = {ratio:.2f} (Book: master {ranges['master'][0]}-{ranges['master'][1]}, paper "
+                f"{ranges['paper'][0]}-{ranges['paper'][1]}; boundary {boundary:.2f})", ref, {"ratio": ratio}))
+        row = next((c for c in ndcg_rows if c.paper_value is not None), ndcg_rows[0])
+        if row.paper_value is not None:
+            evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs paper "
+                                     f"{row.paper_value:.2%} "
+                                     f"(paper definition): a definition difference, not a quality gap",
+                                     values={"run": row.run_value, "paper": row.paper_value}))
+        return Finding(
+            id=self.id, title=f"NDCG uses the {setting.value} definition; the paper's NDCG is not comparable",
+            severity="medium", confidence=confidence, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({"ndcg": "paper"}, "NDCG comparable with the paper's; recall and hit rate unchanged",
+                    how="recdoc: --ndcg paper; the original: evaluate with the `paper` branch's metric"),
+            explanation="Compare recall and hit rate; the NDCG gap says nothing about the model.")
+
+
+class CutoffMismatch(Rule):
+    """The run's cut-off (topN) is not the one its numbers are being judged at.
+
+    What it checks:
+        The run's topN (stated, or the tool's default: original 50, PyTorch port 20) against the paper's cut-offs
+        (20 and 50), and whether the sources of topN disagree.
+
+    Why it matters:
+        Recall@20 is far below Recall@50; a @20 run compared with the paper's @50 column looks broken. recdoc
+        compares like for like at the run's own cut-off; a cut-off the paper lacks cannot be compared.
+
+    Evidence it cites:
+        topN with its source (exp name `_top20`, argv, run.json, a port's default).
+
+    Fix:
+        Evaluate at 50 (the original's default) or compare with the paper's column at the run's cut-off.
+    """
+
+    id = "cutoff-mismatch"
+    statement = "The run's cut-off differs from the cut-off its numbers are judged at."
+    family = "comparability"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        setting = ctx.config.get("topN")
+        if setting is None:
+            return None
+        top_n = int(setting.value)
+        cutoffs = paper_cutoffs()
+        evidence = (ctx.setting_evidence("topN", "cut-off (topN)"),)
+        if top_n not in cutoffs:
+            return Finding(
+                id=self.id,
+                title=f"the run is evaluated @{top_n}; the paper reports @{' and @'.join(map(str, cutoffs))}",
+                severity="medium", confidence=Confidence.CUTOFF_ABSENT, basis="evidence", evidence=evidence,
+                fix=Fix({"topN": max(cutoffs)}, "numbers comparable with the paper's Table 3"),
+                explanation="No paper number exists at this cut-off.")
+        if setting.conflicts:
+            return Finding(
+                id=self.id, title=f"sources disagree on the cut-off: {top_n} ({setting.source}) vs "
+                                  + ", ".join(f"{v} ({s})" for v, s in setting.conflicts),
+                severity="low", confidence=Confidence.CUTOFF_CONFLICT, basis="evidence", evidence=evidence,
+                fix=Fix({"topN": top_n}, "a known cut-off", how="check which cut-off the evaluation used; set it "
+                                                                 "with --set topN=N"),
+                explanation="The comparison uses the first source; a wrong cut-off makes every gap wrong.")
+        default_top_n = int(reference.load()["original_defaults"]["common"]["topN"])
+        if top_n != default_top_n:
+            return Finding(
+                id=self.id, title=f"the run's numbers are @{top_n}: compare with the paper's @{top_n}, "
+                                  f"not the usual @{default_top_n}",
+                severity="info", basis="evidence",
+                confidence=Confidence.CUTOFF_ASSUMED if setting.is_default else Confidence.CUTOFF_STATED,
+                evidence=evidence, fix=Fix({}, "like-for-like comparison", how="the comparison table uses "
+                                                                             f"the paper's @{top_n} column"),
+                explanation="Recall@20 is naturally lower than Recall@50.")
+        return None
+
+
+RULES = (NdcgDefinition, CutoffMismatch)

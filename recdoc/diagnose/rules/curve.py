@@ -1,0 +1,189 @@
+"""Pure functions over a run's curve frame (`recdoc.diagnose.run.CURVE_COLUMNS`), shared by every rule.
+
+"Evaluation" means a row with a valid recall. Improvements follow the original's rule exactly: a new best is a
+recall strictly above the running best, which starts at 0 (reference section 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def evaluated(curve: pd.DataFrame) -> pd.DataFrame:
+    """The rows that carry a validation recall, in iteration order."""
+    if curve.empty:
+        return curve
+    return curve[curve["recall"].notna()].sort_values("iter", kind="stable").reset_index(drop=True)
+
+
+def improvement_rows(curve: pd.DataFrame) -> list[int]:
+    """Row positions (in `evaluated(curve)`) where the original would have saved a new best model."""
+    rows = evaluated(curve)
+    best = 0.0
+    out: list[int] = []
+    for position, recall in enumerate(rows["recall"].to_numpy(dtype=float)):
+        if recall > best:
+            best = recall
+            out.append(position)
+    return out
+
+
+def best_row(curve: pd.DataFrame) -> pd.Series | None:
+    """The row of the last strict improvement (the model the original restores), or None without evaluations."""
+    rows = evaluated(curve)
+    improved = improvement_rows(curve)
+    if rows.empty or not improved:
+        return None
+    return rows.iloc[improved[-1]]
+
+
+def evaluations_since_best(curve: pd.DataFrame) -> int:
+    """How many evaluations came after the best one (the original's `trials` counter at the end)."""
+    rows = evaluated(curve)
+    improved = improvement_rows(curve)
+    if rows.empty:
+        return 0
+    if not improved:
+        return len(rows)
+    return len(rows) - 1 - improved[-1]
+
+
+def relative_trend(values: np.ndarray, reference: float) -> float:
+    """Least-squares change across the window (fitted last minus fitted first), as a fraction of `reference`.
+
+    Positive: still rising. A fit rather than last-minus-first, so one noisy evaluation does not decide.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 3 or not reference:
+        return 0.0
+    index = np.arange(len(values), dtype=float)
+    slope = np.polyfit(index, values, 1)[0]
+    return float(slope * (len(values) - 1) / reference)
+
+
+def last_window(curve: pd.DataFrame, size: int) -> np.ndarray:
+    rows = evaluated(curve)
+    return rows["recall"].to_numpy(dtype=float)[-size:] if not rows.empty else np.array([], dtype=float)
+
+
+def decay_from_peak(curve: pd.DataFrame) -> float:
+    """(peak - last) / peak of the validation recall; 0 when the last evaluation is the peak."""
+    rows = evaluated(curve)
+    if rows.empty:
+        return 0.0
+    recall = rows["recall"].to_numpy(dtype=float)
+    peak = float(recall.max())
+    return 0.0 if peak <= 0 else float((peak - recall[-1]) / peak)
+
+
+def jitter(values: np.ndarray, reference: float) -> float:
+    """Median absolute step between consecutive evaluations, as a fraction of `reference`.
+
+    The median ignores a single outlier step; a healthy plateau moves ~1% of its level per evaluation.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 3 or not reference:
+        return 0.0
+    return float(np.median(np.abs(np.diff(values))) / reference)
+
+
+def direction_changes(values: np.ndarray) -> float:
+    """Share of consecutive steps that reverse direction (0: monotone, ~1: zig-zag every evaluation)."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    steps = steps[np.isfinite(steps) & (steps != 0)]
+    if len(steps) < 2:
+        return 0.0
+    return float(np.mean(np.sign(steps[1:]) != np.sign(steps[:-1])))
+
+
+def loss_values(curve: pd.DataFrame) -> np.ndarray:
+    if curve.empty:
+        return np.array([], dtype=float)
+    return curve.sort_values("iter", kind="stable")["train_loss"].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """The numbers rules reason with, computed once per run."""
+
+    evaluations: int
+    improvements: int
+    best_iter: int | None
+    best_recall: float | None
+    best_file: str | None
+    best_line: int | None
+    first_iter: int | None
+    last_iter: int | None
+    last_recall: float | None
+    evals_since_best: int
+    window: int  # evaluations in the trend window
+    trend_last_window: float  # relative change across the last `window` evaluations (fraction of best)
+    trend_after_best: float  # relative change across the evaluations after the best (incl. the best)
+    decay_from_peak: float
+    jitter_last_window: float
+    direction_changes_last_window: float
+    loss_first: float | None
+    loss_min: float | None
+    loss_last: float | None
+    loss_nonfinite: bool
+    constant_recall: bool  # every evaluation gave the same recall (a broken split or evaluation)
+
+    @property
+    def has_evaluations(self) -> bool:
+        return self.evaluations > 0
+
+
+def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
+    """Summarize a curve; `window` is the number of trailing evaluations used for trend and jitter."""
+    rows = evaluated(curve)
+    recall = rows["recall"].to_numpy(dtype=float) if not rows.empty else np.array([], dtype=float)
+    best = best_row(curve)
+    best_recall = float(best["recall"]) if best is not None else (float(recall.max()) if len(recall) else None)
+    reference = best_recall or 0.0
+    since = evaluations_since_best(curve)
+    after_best = recall[len(recall) - since - 1:] if len(recall) else recall
+    tail = recall[-window:]
+    losses = loss_values(curve)
+    finite_losses = losses[np.isfinite(losses)]
+    present_losses = losses[~np.isnan(losses)]
+    return CurveSummary(
+        evaluations=len(rows),
+        improvements=len(improvement_rows(curve)),
+        best_iter=int(best["iter"]) if best is not None else None,
+        best_recall=best_recall,
+        best_file=_text_or_none(best["file"]) if best is not None else None,
+        best_line=_int_or_none(best["line"]) if best is not None else None,
+        first_iter=int(rows["iter"].iloc[0]) if not rows.empty else None,
+        last_iter=int(curve["iter"].max()) if not curve.empty else None,
+        last_recall=float(recall[-1]) if len(recall) else None,
+        evals_since_best=since,
+        window=len(tail),
+        trend_last_window=relative_trend(tail, reference),
+        trend_after_best=relative_trend(after_best, reference),
+        decay_from_peak=decay_from_peak(curve),
+        jitter_last_window=jitter(tail, reference),
+        direction_changes_last_window=direction_changes(tail),
+        loss_first=float(finite_losses[0]) if len(finite_losses) else None,
+        loss_min=float(finite_losses.min()) if len(finite_losses) else None,
+        loss_last=float(finite_losses[-1]) if len(finite_losses) else None,
+        loss_nonfinite=bool(len(present_losses) and not np.all(np.isfinite(present_losses))),
+        constant_recall=bool(len(recall) >= 3 and float(np.ptp(recall)) == 0.0),
+    )
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else int(number)

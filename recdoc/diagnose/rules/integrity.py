@@ -1,0 +1,232 @@
+"""Rules about faults no hyper-parameter repairs: wrong data, broken evaluation, a mis-wired model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recdoc import reference
+from recdoc.config import dataset_defaults
+from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.rules.base import BaselineRun, Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
+from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.run import Run, SourceRef
+
+# Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
+EVAL_CRASH_MARKS = ("faiss", "evaluat", "diversity", "gpuindex", "coef", "keyerror: 0")
+# Checkpoint --deep facts (CheckpointInfo.tensors) that show interests which carry no signal.
+DEAD_INTEREST_KEYS = ("dead_interests", "collapsed_interests")
+
+
+class DatasetMismatch(Rule):
+    """The data is not the dataset the run's name claims (item count or split differ from the original's).
+
+    What it checks:
+        For a run on book/taobao: the item count read from a checkpoint or declared by the run against the
+        original's constant (book 367983, taobao 1708531); and a validation recall that is identical at every
+        evaluation from the first one.
+
+    Why it matters:
+        Different preprocessing or another split (issue #34: users/items differ from the paper's table; issue #16:
+        a leave-last-out split gave recall stuck at 0.000007) makes the comparison with the paper meaningless, and
+        no training setting repairs it.
+
+    Evidence it cites:
+        item_count with its source and the reference value; the constant recall and its first line.
+
+    Fix:
+        Not a setting: re-prepare the data with the original's rules (recdoc data prepare) and check item_count and
+        the user split before training again.
+    """
+
+    id = "dataset-mismatch"
+    statement = "The data differs from the dataset the run claims (item count or split)."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        evidence: list[Evidence] = []
+        confidence = 0.0
+        items = ctx.config.get("item_count")
+        if ctx.dataset in reference.load()["paper"]["table3"] and items is not None and not items.is_default:
+            expected = dataset_defaults(ctx.dataset)["item_count"]
+            if expected is not None and items.value != expected:
+                evidence.append(ctx.setting_evidence("item_count"))
+                evidence.append(Evidence(f"the original's {ctx.dataset} has item_count {expected}",
+                                         values={"reference": expected}))
+                confidence = Confidence.ITEM_COUNT_DIFFERS
+        s = ctx.summary
+        if s.constant_recall:
+            evidence.append(Evidence(f"valid recall is {s.best_recall} at all {s.evaluations} evaluations",
+                                     values={"recall": s.best_recall, "evaluations": s.evaluations}))
+            confidence = max(confidence, Confidence.CONSTANT_RECALL)
+        if not evidence:
+            return None
+        return Finding(
+            id=self.id, title="the data does not match the original's " + (ctx.dataset or "dataset"),
+            severity="high", confidence=confidence, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({}, "a run on the same data as the paper", applicable=False,
+                    how="re-prepare the data with the original's rules (recdoc data prepare), check item_count and "
+                        "that valid/test users never appear in training, then train again"),
+            explanation="Numbers on other data or another split cannot be compared with the paper.")
+
+
+class EvalBroken(Rule):
+    """Evaluation did not run or crashed: iterations without metrics, or an evaluation traceback.
+
+    What it checks:
+        `iter:` lines without the `valid ...` part (the original's faiss GPU index failed: nothing is saved and
+        early stopping never happens), tracebacks (e.g. KeyError on item 0 in diversity, issue #29; `--coef`
+        TypeError), and the `Invalid model_type` message.
+
+    Why it matters:
+        Without evaluation there is no best model and no metric to compare; the run's numbers, if any, are not the
+        original's protocol.
+
+    Evidence it cites:
+        The lines with missing metrics or the traceback, counted and located.
+
+    Fix:
+        Not a setting: install a working faiss (GPU, or use a CPU index), fix the crash, then evaluate again.
+    """
+
+    id = "eval-broken"
+    statement = "Evaluation did not run or crashed."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        run = ctx.run
+        evidence: list[Evidence] = []
+        curve = run.curve
+        if not curve.empty:
+            missing = curve[curve["recall"].isna()]
+            if len(missing):
+                first = missing.iloc[0]
+                ref = _row_ref(first)
+                evidence.append(Evidence(f"{len(missing)} of {len(curve)} evaluations have no valid metrics "
+                                         f"(first at iter {int(first['iter'])})", ref, {"missing": len(missing)}))
+        for kind in ("eval_missing", "traceback", "invalid_model_type"):
+            for event in run.events_of(kind)[:3]:
+                if kind == "traceback" and not any(mark in event.text.lower() for mark in EVAL_CRASH_MARKS):
+                    continue  # a crash elsewhere (e.g. out of memory) is the interrupted rule's finding
+                evidence.append(Evidence(event.text, event.ref, dict(event.values)))
+        if not evidence:
+            return None
+        return Finding(
+            id=self.id, title="evaluation did not run or crashed",
+            severity="high", confidence=Confidence.OBSERVED_FAULT, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({}, "metrics at every evaluation, a saved best model and working early stopping",
+                    applicable=False,
+                    how="check faiss (the original needs GpuIndexFlatIP; use a CPU index otherwise), the diversity "
+                        "KeyError on item 0 (#29), a --coef TypeError and the model_type spelling"),
+            explanation="Without evaluation the run has no best model and no comparable number.")
+
+
+class WiringSuspect(Rule):
+    """A multi-interest model scores below a single-interest model on the same data: its wiring is suspect.
+
+    What it checks:
+        Given a baseline run of a single-interest model (YouTube DNN, GRU4Rec) on the same data: is this
+        multi-interest run's recall below it? And, with --deep, do the checkpoint's variables belong to another
+        model family, or does it show dead or collapsed interests?
+
+    Why it matters:
+        On Book and Taobao the paper ranks ComiRec above YouTube DNN; a port whose DR falls below its own DNN
+        usually has a wiring fault (readout fed a dummy target such as item 0, routing softmax over positions,
+        full instead of sampled softmax, a learning rate hard-coded in the code), which no hyper-parameter repairs.
+        On small dense data (MovieLens) the original itself can rank a single-interest model first, so the
+        comparison alone is weak there; checkpoint evidence of dead interests is strong anywhere.
+
+    Evidence it cites:
+        Both runs' recall with their sources, the data proximity, the checkpoint's interest statistics.
+
+    Fix:
+        Not a setting: check the readout receives the true target, the routing softmax is over interests, the
+        loss is sampled softmax with the item table, the learning-rate flag is used; compare a forward pass with
+        the original's.
+    """
+
+    id = "wiring-suspect"
+    statement = "A multi-interest run scores below a single-interest run on the same data."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        if not reference.is_multi_interest(ctx.model_type):
+            return None
+        evidence: list[Evidence] = []
+        confidence = 0.0
+        own = headline_recall(ctx.run)
+        for baseline in ctx.baselines:
+            if not _same_data(ctx, baseline) or reference.is_multi_interest(_model(baseline)):
+                continue
+            theirs = headline_recall(baseline.run)
+            if own is None or theirs is None:
+                continue
+            if own[0] < theirs[0] * (1 - Thresholds.BELOW_SINGLE_INTEREST):
+                evidence.append(Evidence(f"{ctx.model_type} {own[1]} recall {own[0]:.6f}", own[2], {"run": own[0]}))
+                evidence.append(Evidence(
+                    f"< {_model(baseline)} {theirs[1]} recall {theirs[0]:.6f} on the same data ({ctx.dataset})",
+                    theirs[2], {"baseline": theirs[0]}))
+                confidence = max(confidence, Confidence.BELOW_SINGLE_INTEREST * ctx.proximity)
+            else:
+                return NotACause(self.id, f"{ctx.model_type} vs {_model(baseline)} on the same data",
+                                 f"the multi-interest run ({own[0]:.6f}) is not below the single-interest run "
+                                 f"({theirs[0]:.6f})")
+        for checkpoint in ctx.run.checkpoints:
+            tensors = checkpoint.tensors or {}
+            family = reference.canonical_model_type(tensors.get("family"))
+            if family is not None and family != ctx.model_type:
+                evidence.append(Evidence(f"the checkpoint's variables are those of {family}, not {ctx.model_type}",
+                                         checkpoint.ref, {"checkpoint_family": family}))
+                confidence = max(confidence, Confidence.OTHER_FAMILY)
+            dead = next((tensors[k] for k in DEAD_INTEREST_KEYS if tensors.get(k)), None)
+            if dead:
+                evidence.append(Evidence(f"checkpoint shows {dead} dead/collapsed interest(s) of "
+                                         f"{tensors.get('K', ctx.value('num_interest'))}", checkpoint.ref,
+                                         {"dead_interests": dead}))
+                confidence = max(confidence, Confidence.DEAD_INTERESTS)
+        if not evidence:
+            return None
+        strong = confidence >= Confidence.OTHER_FAMILY
+        checkpoint_refs = {c.ref for c in ctx.run.checkpoints}
+        return Finding(
+            id=self.id, title=f"{ctx.model_type}'s wiring is suspect",
+            severity="high" if strong else "low", confidence=clamp(confidence),
+            basis="both" if any(e.ref in checkpoint_refs for e in evidence) else "evidence", evidence=tuple(evidence),
+            fix=Fix({}, "a multi-interest model above its single-interest baseline, as in the paper",
+                    applicable=False,
+                    how="check the readout receives the true target (not item 0), the routing softmax is over "
+                        "interests, the loss is sampled softmax over the item table, the lr flag reaches the "
+                        "optimizer; compare one forward pass with the original's"),
+            explanation=f"No hyper-parameter repairs a wiring fault; {proximity_phrase(ctx)}.")
+
+
+def headline_recall(run: Run) -> tuple[float, str, SourceRef | None] | None:
+    """The run's test recall, else valid recall, else its best validation recall, with a label and its line."""
+    for split in ("test", "valid"):
+        final = run.finals.get(split)
+        if final is not None and final.recall is not None:
+            return final.recall, split, final.ref
+    best = best_row(run.curve) if run.has_curve else None
+    if best is not None:
+        return float(best["recall"]), "best valid", _row_ref(best)
+    return None
+
+
+def _model(baseline: BaselineRun) -> Any:
+    setting = baseline.config.get("model_type")
+    return None if setting is None else setting.value
+
+
+def _same_data(ctx: RuleContext, baseline: BaselineRun) -> bool:
+    theirs = baseline.config.get("dataset")
+    return theirs is not None and ctx.dataset is not None and theirs.value == ctx.dataset
+
+
+def _row_ref(row: Any) -> SourceRef | None:
+    file = row["file"]
+    if not isinstance(file, str):
+        return None
+    line = row["line"]
+    return SourceRef(file, None if line != line else int(line))
+
+
+RULES = (DatasetMismatch, EvalBroken, WiringSuspect)

@@ -1,0 +1,349 @@
+"""Rules about the course of training, read from the run's own validation curve and loss."""
+
+from __future__ import annotations
+
+from recdoc import reference
+from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp
+from recdoc.diagnose.run import SourceRef
+
+
+def iteration_budget(dataset: str | None) -> int | None:
+    """The iterations the maintainer says a model needs on this dataset to match the paper (Book: 350k)."""
+    seen = reference.load()["paper"]["iterations_seen"].get(dataset or "", {})
+    return seen.get("SA_min_to_match")
+
+
+UNFINISHED = frozenset({"interrupted", "crashed", "unfinished"})
+
+
+def _stop_evidence(ctx: RuleContext) -> Evidence:
+    s = ctx.summary
+    ref = ctx.run.stop_ref
+    return Evidence(f"stopped at iter {s.last_iter} ({ctx.run.stop_reason}) after {s.evaluations} evaluations, "
+                    f"{s.improvements} improvements, {s.evals_since_best} since the best", ref,
+                    {"stop_iter": s.last_iter, "evaluations": s.evaluations, "improvements": s.improvements})
+
+
+def _trend_evidence(ctx: RuleContext, after_best: bool = False) -> Evidence:
+    s = ctx.summary
+    if after_best:
+        return Evidence(f"valid recall trend over the {s.evals_since_best + 1} evaluations from the best on: "
+                        f"{s.trend_after_best:+.1%} of the best", values={"trend_after_best": s.trend_after_best})
+    return Evidence(f"valid recall trend over the last {s.window} evaluations: {s.trend_last_window:+.1%} of the best",
+                    values={"trend_last_window": s.trend_last_window, "window": s.window})
+
+
+def _is_early_stop(ctx: RuleContext) -> bool:
+    if ctx.run.stop_reason == "early_stop":
+        return True
+    patience = ctx.value("patience")
+    return ctx.run.stop_reason == "unknown" and patience is not None and ctx.summary.evals_since_best == patience + 1
+
+
+class Undertrained(Rule):
+    """Training stopped while validation recall was still rising.
+
+    What it checks:
+        The fitted trend of valid recall over the last ~51 evaluations at the stop (max_iter reached or early stop),
+        and the stop iteration against the Book budget (the maintainer: >= 350k iterations to match the paper).
+
+    Why it matters:
+        A run stopped on a rising curve reports a model that had not converged. The budget alone is a prior: a run
+        whose curve had plateaued at the stop would not gain from more iterations at the same settings, and is
+        cleared.
+
+    Evidence it cites:
+        Stop iteration and reason, the last-window trend, the best iteration.
+
+    Fix:
+        Raise max_iter (and patience when it stopped early) so training runs until the curve plateaus.
+    """
+
+    id = "undertrained"
+    statement = "Training stopped while validation recall was still rising."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        s = ctx.summary
+        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.run.stop_reason in UNFINISHED:
+            return None  # an unfinished run is the interrupted rule's finding
+        budget = iteration_budget(ctx.dataset)
+        below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
+        rising = s.trend_last_window >= Thresholds.STILL_RISING
+        if not rising:
+            if below_budget:
+                return NotACause(self.id, f"too few iterations ({s.last_iter} < the {budget} seen to match the paper)",
+                                 f"the curve had plateaued at the stop (trend {s.trend_last_window:+.1%} over the last "
+                                 f"{s.window} evaluations): more iterations at these settings would not help",
+                                 (_stop_evidence(ctx), _trend_evidence(ctx)))
+            return None
+        if _is_early_stop(ctx):
+            return None  # a rising curve cut by early stopping is early-stop-too-soon's finding
+        below = ctx.below_paper()
+        evidence = [_stop_evidence(ctx), _trend_evidence(ctx)]
+        if below_budget:
+            evidence.append(Evidence(f"{s.last_iter} iterations < {budget} the maintainer says {ctx.dataset} needs",
+                                     values={"budget": budget}))
+        changes: dict[str, int] = {}
+        max_iter = ctx.value("max_iter")
+        stopped_thousands = -(-(s.last_iter or 0) // 1000)  # ceil: max_iter counts thousands
+        if max_iter is not None and 2 * stopped_thousands > int(max_iter):
+            changes["max_iter"] = 2 * stopped_thousands
+        return Finding(
+            id=self.id, title=f"stopped at iter {s.last_iter} with valid recall still rising "
+                              f"({s.trend_last_window:+.1%} over the last {s.window} evaluations)",
+            severity="high" if below else ("info" if below is False else "medium"),
+            confidence=clamp(Confidence.RISING_AT_STOP + (Confidence.BELOW_BUDGET if below_budget else 0.0)
+                             + min(Confidence.CURVE_SUPPORTS, s.trend_last_window)),
+            basis="both" if below_budget else "evidence", evidence=tuple(evidence),
+            fix=Fix(changes, "training continues until the curve plateaus; recall rises by at least the trend seen",
+                    how="" if changes else "train longer: nothing in the settings stopped this run early"),
+            explanation="The curve, not a prior, shows the model had not converged.")
+
+
+class EarlyStopTooSoon(Rule):
+    """Early stopping ended a run whose curve was still improving in trend.
+
+    What it checks:
+        For an early-stopped run: the trend of valid recall over the evaluations from the best to the stop (the
+        patience window) and over the last ~51 evaluations. Rising in trend: patience cut off noise around a rising
+        curve. Flat or falling: the patience was long enough, and "patience too small" is listed as not a cause.
+
+    Why it matters:
+        The original stops at the (patience+1)-th evaluation in a row without a strict improvement; on a noisy but
+        rising curve a small patience stops too soon (issue #22: the maintainer suggests raising patience).
+
+    Evidence it cites:
+        patience and test_iter, the stop iteration, evaluations since the best, the trend after the best.
+
+    Fix:
+        Raise patience (double it).
+    """
+
+    id = "early-stop-too-soon"
+    statement = "Early stopping ended training while recall was still improving in trend."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        s = ctx.summary
+        patience = ctx.value("patience")
+        if not _is_early_stop(ctx) or s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or patience is None:
+            return None
+        evidence = (ctx.setting_evidence("patience"), _stop_evidence(ctx), _trend_evidence(ctx, after_best=True),
+                    _trend_evidence(ctx))
+        # A short patience window starts at a (noisy) best and can look flat; the longer trailing window shows
+        # whether the curve as a whole was still climbing.
+        trend = max(s.trend_after_best, s.trend_last_window)
+        if trend >= Thresholds.STILL_RISING:
+            budget = iteration_budget(ctx.dataset)
+            below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
+            return Finding(
+                id=self.id, title=f"early stop at iter {s.last_iter} (patience {patience}) while recall was still "
+                                  f"rising in trend ({trend:+.1%})",
+                severity="medium", basis="evidence",
+                confidence=clamp(Confidence.RISING_IN_PATIENCE_WINDOW
+                                 + (Confidence.BELOW_BUDGET if below_budget else 0.0)),
+                evidence=evidence,
+                fix=Fix({"patience": 2 * int(patience)}, "training continues past the noise to a later, higher best"),
+                explanation="The evaluations after the best trend upwards: the stop came from noise, not a plateau.")
+        shape = "flat" if abs(trend) < Thresholds.FLAT else "falling"
+        return NotACause(self.id, f"patience too small (patience {patience})",
+                         f"{s.evals_since_best} evaluations without improvement on a {shape} curve (trend "
+                         f"{s.trend_after_best:+.1%} of the best): more patience would not have found a better model",
+                         evidence)
+
+
+class Divergence(Rule):
+    """Training diverged: non-finite loss, or loss rising while recall collapses.
+
+    What it checks:
+        NaN/inf training loss (or a `nan` event / stop, or NaN/Inf values in the checkpoint read with --deep), and a
+        final loss well above its minimum together with valid recall far below its peak.
+
+    Why it matters:
+        A diverged run's later evaluations are meaningless; the learning rate is too high for this model and data
+        (or the loss is computed wrongly).
+
+    Evidence it cites:
+        The loss values (first, minimum, last), the first non-finite loss, the recall decay from its peak.
+
+    Fix:
+        Halve the learning rate.
+    """
+
+    id = "divergence"
+    statement = "The training loss diverged (non-finite or rising while recall collapsed)."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        s = ctx.summary
+        nan_events = ctx.run.events_of("nan")
+        bad_checkpoints = [c for c in ctx.run.checkpoints
+                           if (c.tensors or {}).get("nan_count") or (c.tensors or {}).get("inf_count")]
+        nonfinite = s.loss_nonfinite or ctx.run.stop_reason == "nan" or bool(nan_events) or bool(bad_checkpoints)
+        rising = (s.loss_min is not None and s.loss_last is not None and s.loss_min > 0
+                  and s.loss_last > s.loss_min * (1 + Thresholds.LOSS_RISE))
+        collapsed = s.decay_from_peak >= Thresholds.DIVERGENCE_DECAY
+        if not nonfinite and not (rising and collapsed):
+            return None
+        evidence: list[Evidence] = []
+        if s.loss_nonfinite or ctx.run.stop_reason == "nan" or nan_events:
+            ref = nan_events[0].ref if nan_events else ctx.run.stop_ref
+            evidence.append(Evidence("non-finite training loss", ref, {"nan": True}))
+        for checkpoint in bad_checkpoints:
+            tensors = checkpoint.tensors or {}
+            evidence.append(Evidence(f"the checkpoint holds {tensors.get('nan_count', 0)} NaN and "
+                                     f"{tensors.get('inf_count', 0)} Inf values", checkpoint.ref,
+                                     {"nan_count": tensors.get("nan_count"), "inf_count": tensors.get("inf_count")}))
+        if s.loss_last is not None:
+            evidence.append(Evidence(f"train loss first {s.loss_first:.4f}, minimum {s.loss_min:.4f}, last "
+                                     f"{s.loss_last:.4f}; valid recall {s.decay_from_peak:.0%} below its peak",
+                                     values={"loss_min": s.loss_min, "loss_last": s.loss_last,
+                                             "decay_from_peak": s.decay_from_peak}))
+        lr = ctx.value("learning_rate")
+        return Finding(
+            id=self.id, title="training diverged" + (" (non-finite loss)" if nonfinite else " (loss rising, recall "
+                                                                                            "collapsing)"),
+            severity="high", confidence=Confidence.OBSERVED_FAULT if nonfinite else Confidence.LOSS_AND_RECALL,
+            basis="evidence", evidence=tuple(evidence),
+            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a stable, decreasing loss",
+                    how="" if lr else "lower the learning rate"),
+            explanation="Diverged weights produce meaningless evaluations after the divergence.")
+
+
+class Oscillation(Rule):
+    """Validation recall oscillates strongly between evaluations.
+
+    What it checks:
+        Over the last ~51 evaluations: the median step between evaluations relative to the best recall (>= 8%) and
+        how often the direction reverses (most steps).
+
+    Why it matters:
+        A healthy curve moves ~1-2% of its level per evaluation. Large zig-zags mean the optimisation bounces (a
+        learning rate too high for the data) and that the "best" model is partly luck of the evaluation.
+
+    Evidence it cites:
+        The jitter and the share of reversals in the window.
+
+    Fix:
+        Halve the learning rate.
+    """
+
+    id = "oscillation"
+    statement = "Validation recall oscillates strongly between evaluations."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        s = ctx.summary
+        if (s.window < Thresholds.MIN_EVALS_FOR_SHAPE or not s.best_recall or s.constant_recall
+                or s.jitter_last_window < Thresholds.OSCILLATION_JITTER
+                or s.direction_changes_last_window < Thresholds.OSCILLATION_REVERSALS):
+            return None
+        lr = ctx.value("learning_rate")
+        return Finding(
+            id=self.id, title=f"valid recall jumps {s.jitter_last_window:.0%} of its level between evaluations",
+            severity="medium", confidence=clamp(Confidence.CURVE_SHAPE + s.jitter_last_window), basis="evidence",
+            evidence=(Evidence(f"median step {s.jitter_last_window:.1%} of the best recall, direction reversing on "
+                               f"{s.direction_changes_last_window:.0%} of steps over the last {s.window} evaluations",
+                               values={"jitter": s.jitter_last_window,
+                                       "reversals": s.direction_changes_last_window}),),
+            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a smoother curve and a best model less due to luck",
+                    how="" if lr else "lower the learning rate"),
+            explanation="Zig-zags of this size are not evaluation noise.")
+
+
+class Overfitting(Rule):
+    """Validation recall peaked and then decayed while the training loss kept falling.
+
+    What it checks:
+        The last valid recall against the peak (>= 10% below) with the training loss not rising.
+
+    Why it matters:
+        The model memorises training users; the original restores the best model, so reported numbers come from
+        the peak, but the rest of the run was wasted and the peak may be early and low.
+
+    Evidence it cites:
+        Peak recall and iteration, the last recall, the loss trend.
+
+    Fix:
+        Keep early stopping with the best model restored; to reach a higher peak lower the learning rate.
+    """
+
+    id = "overfitting"
+    statement = "Validation recall peaked early and decayed while the training loss kept falling."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        s = ctx.summary
+        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or s.decay_from_peak < Thresholds.OVERFIT_DECAY:
+            return None
+        loss_stable = (s.loss_last is not None and s.loss_min is not None
+                       and s.loss_last <= s.loss_min * (1 + Thresholds.LOSS_RISE))
+        if not loss_stable or s.loss_nonfinite:
+            return None
+        best = ctx.best_evidence()
+        evidence = [Evidence(f"valid recall fell {s.decay_from_peak:.0%} from its peak to {s.last_recall:.6f} at iter "
+                             f"{s.last_iter}; train loss {s.loss_first:.4f} -> {s.loss_last:.4f}",
+                             values={"decay_from_peak": s.decay_from_peak, "loss_last": s.loss_last})]
+        if best is not None:
+            evidence.insert(0, best)
+        lr = ctx.value("learning_rate")
+        return Finding(
+            id=self.id, title=f"valid recall peaked at iter {s.best_iter} and decayed {s.decay_from_peak:.0%} "
+                              "while the loss kept falling",
+            severity="low", confidence=clamp(Confidence.CURVE_SHAPE + s.decay_from_peak), basis="evidence",
+            evidence=tuple(evidence),
+            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a later, higher peak; the restored best model is "
+                                                             "unaffected by the decay",
+                    how="keep the best-model restore (the original does it)"),
+            explanation="The reported numbers come from the restored peak; the decay shows memorisation.")
+
+
+class Interrupted(Rule):
+    """The run did not finish: interrupted (Ctrl-C), crashed, or still running.
+
+    What it checks:
+        The stop reason (`Exiting from training early`, a traceback, no final lines) and whether final test metrics
+        of the restored best model exist.
+
+    Why it matters:
+        An unfinished run has no restored-best evaluation on the test set; its last validation numbers are not the
+        run's result, and the curve may still have been rising.
+
+    Evidence it cites:
+        The interruption line or traceback, the last iteration, whether the test line is missing.
+
+    Fix:
+        Resume the run from its checkpoint (recdoc train --resume) or re-run it to completion.
+    """
+
+    id = "interrupted"
+    statement = "The run did not finish (interrupted, crashed or unfinished)."
+    family = "training"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        events = ctx.run.events_of("interrupted")
+        if ctx.run.stop_reason not in UNFINISHED and not events:
+            return None
+        ref: SourceRef | None = events[0].ref if events else ctx.run.stop_ref
+        text = events[0].text if events else f"stop reason: {ctx.run.stop_reason}"
+        evidence = [Evidence(f"{text} at iter {ctx.summary.last_iter}", ref, {"stop_reason": ctx.run.stop_reason})]
+        evidence.extend(Evidence(e.text.strip().splitlines()[-1] if e.text.strip() else "traceback", e.ref)
+                        for e in ctx.run.events_of("traceback")[:2])
+        s = ctx.summary
+        if s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING:
+            evidence.append(_trend_evidence(ctx))
+        has_test = "test" in ctx.run.finals
+        if not has_test:
+            evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
+        return Finding(
+            id=self.id, title=f"the run did not finish ({ctx.run.stop_reason}) at iter {ctx.summary.last_iter}",
+            severity="medium" if has_test else "high", confidence=Confidence.OBSERVED_STOP, basis="evidence",
+            evidence=tuple(evidence),
+            fix=Fix({}, "final test metrics of the restored best model, and a curve that reaches its plateau",
+                    how="resume from the last checkpoint (recdoc train --resume) or re-run to completion"),
+            explanation="Numbers from an unfinished run are not its result.")
+
+
+RULES = (Undertrained, EarlyStopTooSoon, Divergence, Oscillation, Overfitting, Interrupted)

@@ -1,0 +1,156 @@
+"""The run's facts as every report states them: best iteration, evaluations, improvements, stop, checkpoints.
+
+A report never re-diagnoses: it prefers what the engine put in `Diagnosis.metrics` and falls back to counting the
+curve (with the original's improvement rule, shared with the rules) only when a key is absent, so that a report
+of a partial diagnosis still states what the run shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from recdoc.diagnose.findings import Comparison, Diagnosis
+from recdoc.diagnose.rules.curve import best_row, evaluated, improvement_rows
+
+METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "hitrate": "HitRate", "diversity": "Diversity"}
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    evaluations: int
+    improvements: int
+    first_iter: int | None
+    last_iter: int | None
+    best_iter: int | None
+    best_recall: float | None
+    best_ref: str | None
+    stop_reason: str
+    stop_ref: str | None
+    cutoff: int | None
+
+
+def run_facts(diagnosis: Diagnosis) -> RunFacts:
+    """The engine's summary (`metrics`: evaluations, improvements, stop, best_valid), completed from the curve."""
+    metrics = diagnosis.metrics
+    curve = diagnosis.run.curve
+    rows = evaluated(curve)
+    best = best_row(curve)
+    curve_best_ref = None
+    if best is not None and isinstance(best["file"], str):
+        line = _int(best["line"])
+        curve_best_ref = best["file"] if line is None else f"{best['file']}:{line}"
+    best_valid = metrics.get("best_valid") if isinstance(metrics.get("best_valid"), dict) else {}
+    stop = metrics.get("stop") if isinstance(metrics.get("stop"), dict) else {}
+    top_n = diagnosis.config.get("topN")
+    return RunFacts(
+        evaluations=_first(metrics.get("evaluations"), len(rows)),
+        improvements=_first(metrics.get("improvements"), len(improvement_rows(curve))),
+        first_iter=int(rows["iter"].iloc[0]) if not rows.empty else None,
+        last_iter=_first(stop.get("iter"), int(curve["iter"].max()) if not curve.empty else None),
+        best_iter=_first(best_valid.get("iter"), int(best["iter"]) if best is not None else None),
+        best_recall=_float_first(best_valid.get("recall"), float(best["recall"]) if best is not None else None),
+        best_ref=_first(best_valid.get("ref"), curve_best_ref),
+        stop_reason=str(stop.get("reason") or diagnosis.run.stop_reason),
+        stop_ref=_first(stop.get("ref"), str(diagnosis.run.stop_ref) if diagnosis.run.stop_ref else None),
+        cutoff=_int(top_n.value) if top_n is not None else None,
+    )
+
+
+def checkpoint_meaning(diagnosis: Diagnosis, path: str) -> str | None:
+    """The engine's statement of what a checkpoint's name means (e.g. ckpt-130 = 130 improvements), if any."""
+    for entry in diagnosis.metrics.get("checkpoints") or []:
+        if isinstance(entry, dict) and entry.get("path") == path and entry.get("meaning"):
+            return str(entry["meaning"])
+    return None
+
+
+def headline_comparison(diagnosis: Diagnosis) -> Comparison | None:
+    """The gap the verdict leads with: a comparable recall row against the paper, test split first."""
+    usable = [c for c in diagnosis.comparisons
+              if c.comparable and c.run_value is not None and c.paper_value is not None]
+    for metric in ("recall", "hitrate", "ndcg"):
+        rows = [c for c in usable if c.metric == metric]
+        if rows:
+            return sorted(rows, key=lambda c: {"test": 0, "best-valid": 1, "valid": 2}.get(c.split, 3))[0]
+    return None
+
+
+def metric_label(metric: str, cutoff: int | None) -> str:
+    name = METRIC_LABELS.get(metric, metric)
+    return name if cutoff is None else f"{name}@{cutoff}"
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:.{digits}f}%"
+
+
+def signed_percent(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:+.{digits}f}%"
+
+
+def points(value: float | None) -> str:
+    """An absolute gap of two fractions, in percentage points."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:+.2f} pts"
+
+
+def gap_phrase(comparison: Comparison) -> str:
+    """e.g. 'test Recall@50 6.18% vs the paper's 8.11% (-23.7%)'."""
+    paper = percent(comparison.paper_value)
+    if not comparison.paper_confirmed:
+        paper += " (unconfirmed)"
+    return (f"{comparison.split} {metric_label(comparison.metric, comparison.cutoff)} "
+            f"{percent(comparison.run_value)} vs the paper's {paper} ({signed_percent(comparison.rel_gap)})")
+
+
+def verdict_sentence(diagnosis: Diagnosis) -> str:
+    """The one sentence a report opens with (plain text; Markdown adds emphasis around it)."""
+    headline = headline_comparison(diagnosis)
+    gap = f": {gap_phrase(headline)}" if headline else ""
+    top = diagnosis.findings[0] if diagnosis.findings else None
+    lead = f"; top finding: {top.id} ({top.title})" if top else ""
+    if diagnosis.verdict == "unusable":
+        return f"Unusable: this run cannot be judged against the paper: {unusable_reason(diagnosis)}{lead}"
+    if diagnosis.verdict == "healthy":
+        return f"Healthy: no cause of a shortfall found{gap or ' (no comparable paper value)'}"
+    count = len(diagnosis.findings)
+    noun = "finding" if count == 1 else "findings"
+    return f"{count} {noun}{gap}{lead}"
+
+
+def unusable_reason(diagnosis: Diagnosis) -> str:
+    """What made the run unusable: what could not be read, else the absence of any metric."""
+    if diagnosis.run.unreadable:
+        return diagnosis.run.unreadable[0]
+    has_finals = any(f.recall is not None for f in diagnosis.run.finals.values())
+    if run_facts(diagnosis).evaluations == 0 and not has_finals:
+        return "no evaluation metrics could be read"
+    return diagnosis.notes[-1] if diagnosis.notes else "the engine marked it unusable"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else int(number)
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    return None
+
+
+def _float_first(*values: Any) -> float | None:
+    value = _first(*values)
+    return None if value is None else float(value)

@@ -1,0 +1,237 @@
+"""report.md: the doctor's written diagnosis, verdict first, every claim with its evidence (`file:line`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Setting
+from recdoc.diagnose.run import CheckpointInfo
+from recdoc.reports.facts import (
+    RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, points, run_facts,
+    signed_percent, verdict_sentence,
+)
+
+BASIS_TEXT = {
+    "prior": "a prior (published advice or reproductions), not this run's own curve",
+    "evidence": "this run's own evidence",
+    "both": "a prior confirmed by this run's own evidence",
+}
+
+
+def render_markdown(diagnosis: Diagnosis, images: dict[str, str] | None = None) -> str:
+    """The full report. `images` maps a plot's caption to its path relative to the report."""
+    facts = run_facts(diagnosis)
+    parts: list[str] = [_title(diagnosis), _verdict(diagnosis), _metrics(diagnosis), _findings(diagnosis),
+                        _not_causes(diagnosis), _config(diagnosis.config), _run(diagnosis, facts),
+                        _plots(images), _rerun(diagnosis.rerun), _notes(diagnosis)]
+    return "\n\n".join(p.rstrip() for p in parts if p) + "\n"
+
+
+def _title(diagnosis: Diagnosis) -> str:
+    exp = diagnosis.run.exp_name.value if diagnosis.run.exp_name else None
+    subject = f"`{exp}`" if exp else ", ".join(f"`{p}`" for p in diagnosis.run.paths[:3]) or "a run"
+    return f"# recdoc diagnosis of {subject}"
+
+
+def _verdict(diagnosis: Diagnosis) -> str:
+    return f"## Verdict\n\n**{_escape(verdict_sentence(diagnosis))}.**"
+
+
+def _metrics(diagnosis: Diagnosis) -> str:
+    lines = ["## Metrics against the paper", ""]
+    if not diagnosis.comparisons:
+        lines.append("No metric could be compared with the paper (no dataset/model pair the paper reports, or no "
+                     "final metrics in the run).")
+        return "\n".join(lines)
+    lines += ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
+              "|---|---|---|---|---|---|---|---|"]
+    for c in diagnosis.comparisons:
+        paper = percent(c.paper_value)
+        if c.paper_value is not None and not c.paper_confirmed:
+            paper += " *"
+        comparable = "n/a" if c.paper_value is None else "yes" if c.comparable else "**no**"
+        note = c.note
+        if c.ndcg_definition and c.ndcg_definition not in note:
+            note = f"run's NDCG: {c.ndcg_definition}. {note}".strip()
+        lines.append(f"| {metric_label(c.metric, c.cutoff)} | {c.split} | {percent(c.run_value)} | {paper} | "
+                     f"{points(c.abs_gap)} | {signed_percent(c.rel_gap)} | {comparable} | {_cell(note)} |")
+    if any(c.paper_value is not None and not c.paper_confirmed for c in diagnosis.comparisons):
+        lines += ["", "\\* paper value recalled from the paper but not confirmed by a second source; check the paper "
+                  "before relying on it."]
+    headline = headline_comparison(diagnosis)
+    if headline is not None:
+        lines += ["", f"Headline gap: {_escape(gap_phrase(headline))}, {points(headline.abs_gap)} absolute."]
+    return "\n".join(lines)
+
+
+def _findings(diagnosis: Diagnosis) -> str:
+    lines = ["## Findings", ""]
+    if not diagnosis.findings:
+        lines.append("None: no rule found a cause of a shortfall in this run.")
+        return "\n".join(lines)
+    lines.append("Ranked, most important first (severity × confidence).")
+    for rank, finding in enumerate(diagnosis.findings, start=1):
+        lines += ["", *_finding(rank, finding)]
+    return "\n".join(lines)
+
+
+def _finding(rank: int, finding: Finding) -> list[str]:
+    lines = [f"### {rank}. `{finding.id}`: {_escape(finding.title)}", "",
+             f"- Severity: **{finding.severity}**; confidence: **{finding.confidence:.2f}** "
+             f"({finding.confidence_label}); basis: {finding.basis} ({BASIS_TEXT.get(finding.basis, finding.basis)})"]
+    if finding.explanation:
+        lines.append(f"- Why it matters: {_escape(finding.explanation)}")
+    if finding.evidence:
+        lines.append("- Evidence:")
+        lines += [f"  - {_evidence(e)}" for e in finding.evidence]
+    fix = finding.fix
+    if fix is None:
+        lines.append("- Fix: none proposed.")
+    elif fix.applicable and fix.changes:
+        changes = ", ".join(f"`{key} = {_value(value)}`" for key, value in fix.changes.items())
+        lines.append(f"- Fix: set {changes}. Expected effect: {_escape(fix.expected_effect)}")
+        if fix.how:
+            lines.append(f"  - How: {_escape(fix.how)}")
+    else:
+        lines.append(f"- Fix: no configuration change repairs this. What to check: {_escape(fix.how or 'see above')}")
+        if fix.expected_effect:
+            lines.append(f"  - Expected effect once repaired: {_escape(fix.expected_effect)}")
+    return lines
+
+
+def _evidence(evidence: Evidence) -> str:
+    where = f"`{evidence.ref}`: " if evidence.ref else ""
+    values = ", ".join(f"{k} = {_value(v)}" for k, v in evidence.values.items())
+    return f"{where}{_escape(evidence.text)}" + (f" ({values})" if values else "")
+
+
+def _not_causes(diagnosis: Diagnosis) -> str:
+    lines = ["## Checked and not a cause", ""]
+    if not diagnosis.not_causes:
+        lines.append("Nothing was ruled out explicitly.")
+        return "\n".join(lines)
+    for item in diagnosis.not_causes:
+        lines += _not_cause(item)
+    return "\n".join(lines)
+
+
+def _not_cause(item: NotACause) -> list[str]:
+    lines = [f"- `{item.id}`: {_escape(item.title)}. Why not a cause: {_escape(item.reason)}"]
+    lines += [f"  - {_evidence(e)}" for e in item.evidence]
+    return lines
+
+
+def _config(config: dict[str, Setting]) -> str:
+    lines = ["## Inferred configuration", ""]
+    if not config:
+        lines.append("No configuration could be inferred.")
+        return "\n".join(lines)
+    lines += ["| Setting | Value | Source | Where | Conflicts |", "|---|---|---|---|---|"]
+    for key, setting in config.items():
+        conflicts = "; ".join(f"{_value(v)} ({s})" for v, s in setting.conflicts)
+        where = f"`{setting.ref}`" if setting.ref else ""
+        lines.append(f"| {key} | {_cell(_value(setting.value))} | {_cell(setting.source)} | {where} | "
+                     f"{_cell(conflicts) or ''} |")
+    if any(s.conflicts for s in config.values()):
+        lines += ["", "A value with conflicts was taken from the first source listed; the others disagree with it."]
+    return "\n".join(lines)
+
+
+def _run(diagnosis: Diagnosis, facts: RunFacts) -> str:
+    run = diagnosis.run
+    lines = ["## The run", ""]
+    lines.append(f"- Format: {run.format}; files read: " + (", ".join(f"`{p}`" for p in run.paths) or "none"))
+    if run.exp_name:
+        lines.append(f"- Experiment name: `{run.exp_name.value}` (`{run.exp_name.ref}`)")
+    if facts.evaluations:
+        span = f" (iterations {facts.first_iter} to {facts.last_iter})" if facts.first_iter is not None else ""
+        lines.append(f"- Evaluations: {facts.evaluations}{span}")
+        lines.append(f"- Improvements of the validation recall (saves of a new best model): {facts.improvements}")
+    else:
+        lines.append("- Evaluations: none with a validation recall")
+    if facts.best_iter is not None:
+        where = f" (`{facts.best_ref}`)" if facts.best_ref else ""
+        best = f"{facts.best_recall:.6f}" if facts.best_recall is not None else "n/a"
+        lines.append(f"- Best iteration: {facts.best_iter}, valid recall {best}{where}")
+    stop = facts.stop_reason.replace("_", " ")
+    at = f" at iteration {facts.last_iter}" if facts.last_iter is not None else ""
+    lines.append(f"- Stop: {stop}{at}" + (f" (`{facts.stop_ref}`)" if facts.stop_ref else ""))
+    for split in ("valid", "test"):
+        final = run.finals.get(split)
+        if final is not None:
+            names = [name for name in ("recall", "ndcg", "hitrate", "diversity") if getattr(final, name) is not None]
+            values = ", ".join(f"{name} {getattr(final, name):.6f}" for name in names)
+            lines.append(f"- Final {split} (best model restored): {values} (`{final.ref}`)")
+    stated: set[str] = set()
+    for checkpoint in run.checkpoints:
+        meaning = checkpoint_meaning(diagnosis, checkpoint.path)
+        lines += _checkpoint(checkpoint, facts, meaning)
+        stated.add(meaning or "")
+    engine_facts = [f for f in diagnosis.metrics.get("facts") or [] if f not in stated]
+    if engine_facts:
+        lines.append("- Established from the above:")
+        lines += [f"  - {_escape(fact)}" for fact in engine_facts]
+    return "\n".join(lines)
+
+
+def _checkpoint(checkpoint: CheckpointInfo, facts: RunFacts, meaning: str | None) -> list[str]:
+    name = checkpoint.latest or "no checkpoint named"
+    lines = [f"- Checkpoint `{checkpoint.path}` ({checkpoint.kind}): latest `{name}` (`{checkpoint.ref}`)"]
+    if meaning:
+        lines.append(f"  - {_escape(meaning)}")
+    elif checkpoint.kind == "tf2-manager" and checkpoint.save_counter is not None:
+        n = checkpoint.save_counter
+        best = f"; the best iteration was {facts.best_iter}" if facts.best_iter is not None else ""
+        agree = ""
+        if facts.evaluations and facts.improvements:
+            agree = (" (the log's improvement count agrees)" if facts.improvements == n
+                     else f" (the log shows {facts.improvements} improvements: the folder may hold an earlier run)")
+        lines.append(f"  - `ckpt-{n}`: N is tf.train.CheckpointManager's save counter, so the model was saved {n} "
+                     f"times, i.e. {n} improvements of the validation recall{agree}; N is not an iteration "
+                     f"count{best}.")
+    if not checkpoint.files_ok and not checkpoint.problems:
+        lines.append("  - The index/data files the `checkpoint` file names are absent: tensors cannot be inspected.")
+    lines += [f"  - {_escape(problem)}" for problem in checkpoint.problems]
+    return lines
+
+
+def _plots(images: dict[str, str] | None) -> str:
+    if not images:
+        return ""
+    lines = ["## Plots", ""]
+    for caption, path in images.items():
+        lines += [f"![{caption}]({path})", ""]
+    return "\n".join(lines)
+
+
+def _rerun(rerun: dict[str, str]) -> str:
+    if not rerun:
+        return ""
+    lines = ["## Rerun", "", "The run with the proposed fixes applied:"]
+    for tool, command in rerun.items():
+        lines += ["", f"With {tool}:", "", "```bash", command, "```"]
+    return "\n".join(lines)
+
+
+def _notes(diagnosis: Diagnosis) -> str:
+    notes = list(diagnosis.notes) + [f"Unreadable: {u}" for u in diagnosis.run.unreadable]
+    notes.append("recdoc reads logs and checkpoint metadata; a finding's confidence is its judgement, not a "
+                 "measurement. Rerun with the fix to confirm it.")
+    return "\n".join(["## Notes and limits", ""] + [f"- {_escape(n)}" for n in notes])
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return _escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _escape(text: str) -> str:
+    # Log text such as '<path>' would be swallowed as an HTML tag by Markdown renderers.
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")

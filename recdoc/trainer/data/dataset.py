@@ -1,0 +1,193 @@
+"""Load a prepared dataset folder (`<data_dir>/<name>_data/`), as written by recdoc or by the original's script.
+
+Files: `<name>_train.txt`, `_valid.txt`, `_test.txt` (`user_id,item_id,rank`) and optionally `<name>_item_cate.txt`
+(`item_id,cate_id`). Like the original's `DataIterator.read`, each user's items are ordered by the third column
+(stable), whatever the line order; users keep the order of their first line. Parsing is done by pandas' C reader;
+the slow line-by-line scan only runs to name the offending line once the fast parse has failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recdoc.config import dataset_defaults
+from recdoc.errors import InputError
+
+MIN_SEQUENCE = 5  # the original's filter_size; training needs len >= 5 for k ~ U{4..len-1}
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Split:
+    """One split: users in file order, and one rank-ordered int32 item sequence per user.
+
+    `flat` (all sequences back to back) and `offsets` (user i is `flat[offsets[i]:offsets[i+1]]`) are the same data
+    in the form the samplers index without Python loops; they are derived when not given.
+    """
+
+    path: Path
+    users: np.ndarray
+    sequences: list[np.ndarray]
+    flat: np.ndarray | None = field(default=None, repr=False)
+    offsets: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.flat is None or self.offsets is None:
+            lengths = np.fromiter((len(s) for s in self.sequences), dtype=np.int64, count=len(self.sequences))
+            self.offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+            self.flat = (np.concatenate(self.sequences).astype(np.int32) if self.sequences
+                         else np.zeros(0, dtype=np.int32))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        assert self.offsets is not None
+        return np.diff(self.offsets)
+
+    @property
+    def interactions(self) -> int:
+        assert self.flat is not None
+        return len(self.flat)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    item_count: int
+    train: Split
+    valid: Split
+    test: Split
+    item_cate: dict[int, int]
+
+
+def dataset_folder(data_dir: str | Path, name: str) -> Path:
+    return Path(data_dir) / f"{name}_data"
+
+
+def load_dataset(data_dir: str | Path, name: str, item_count: int | None = None) -> Dataset:
+    """Read the three splits and the optional item categories; validate ids against `item_count`.
+
+    `item_count`: the given value, else the original's constant for `book`/`taobao`, else max item id + 1.
+    """
+    folder = dataset_folder(data_dir, name)
+    if not folder.is_dir():
+        raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
+                         str(folder))
+    raw = {part: _read_int_table(folder / f"{name}_{part}.txt", 3, "user_id,item_id,rank") for part in SPLITS}
+    if item_count is None:
+        item_count = dataset_defaults(name).get("item_count")
+    if item_count is None:
+        item_count = max(int(table[:, 1].max()) for table in raw.values()) + 1
+    splits = {part: _build_split(folder / f"{name}_{part}.txt", table, int(item_count))
+              for part, table in raw.items()}
+    item_cate = _read_item_cate(folder / f"{name}_item_cate.txt", int(item_count))
+    return Dataset(name=name, path=folder, item_count=int(item_count), train=splits["train"],
+                   valid=splits["valid"], test=splits["test"], item_cate=item_cate)
+
+
+def _read_int_table(path: Path, columns: int, layout: str) -> np.ndarray:
+    """All rows of a comma-separated integer file as an int64 [n, columns] array; InputError with file:line."""
+    if not path.is_file():
+        raise InputError(f"missing file (expected {layout} per line)", str(path))
+    try:
+        frame = pd.read_csv(path, header=None, dtype=np.int64, engine="c")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"the file is empty (expected {layout} per line)", str(path)) from None
+    except (ValueError, pd.errors.ParserError, OverflowError):
+        raise _first_bad_line(path, columns, layout) from None
+    if frame.shape[1] != columns:
+        raise _first_bad_line(path, columns, layout)
+    return frame.to_numpy(dtype=np.int64)
+
+
+def _first_bad_line(path: Path, columns: int, layout: str) -> InputError:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            fields = line.strip().split(",")
+            if len(fields) != columns:
+                return InputError(f"expected {columns} fields ({layout}), found {len(fields)}", str(path), number)
+            for value in fields:
+                try:
+                    int(value)
+                except ValueError:
+                    return InputError(f"expected integers ({layout}), found {value!r}", str(path), number)
+    return InputError(f"could not be parsed as {layout}", str(path))
+
+
+def _physical_line(path: Path, row: int) -> int:
+    """1-based line number of the `row`-th non-blank line (pandas skips blank lines)."""
+    seen = -1
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                seen += 1
+                if seen == row:
+                    return number
+    return row + 1
+
+
+def _build_split(path: Path, table: np.ndarray, item_count: int) -> Split:
+    users, items, ranks = table[:, 0], table[:, 1], table[:, 2]
+    for label, values, low in (("user id", users, 0), ("item id", items, 1)):
+        bad = np.flatnonzero(values < low)
+        if len(bad):
+            hint = " (0 is the padding id)" if label == "item id" and values[bad[0]] == 0 else ""
+            raise InputError(f"{label} must be >= {low}{hint}, found {values[bad[0]]}", str(path),
+                             _physical_line(path, int(bad[0])))
+    too_large = np.flatnonzero(items >= item_count)
+    if len(too_large):
+        raise InputError(f"item id {items[too_large[0]]} >= item_count {item_count} (pass --item_count, or check that "
+                         "the files belong to this dataset)", str(path), _physical_line(path, int(too_large[0])))
+
+    order, first_rows = _user_major_order(users, ranks)
+    sorted_users = users[order]
+    flat = items[order].astype(np.int32)
+    block_starts = np.flatnonzero(np.concatenate(([True], sorted_users[1:] != sorted_users[:-1])))
+    offsets = np.concatenate((block_starts, [len(flat)])).astype(np.int64)
+    lengths = np.diff(offsets)
+    short = np.flatnonzero(lengths < MIN_SEQUENCE)
+    if len(short):
+        user = int(sorted_users[block_starts[short[0]]])
+        raise InputError(f"user {user} has {int(lengths[short[0]])} interactions; every user needs at least "
+                         f"{MIN_SEQUENCE} (the original's filter)", str(path),
+                         _physical_line(path, int(first_rows[short[0]])))
+    sequences = np.split(flat, offsets[1:-1]) if len(flat) else []
+    return Split(path=path, users=sorted_users[block_starts].astype(np.int64), sequences=sequences, flat=flat,
+                 offsets=offsets)
+
+
+def _user_major_order(users: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row order grouping users (by first line) with ranks ascending (stable), and each user's first row."""
+    boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
+    block_starts = np.concatenate(([0], boundaries))
+    rank_steps_ok = np.ones(len(ranks), dtype=bool)
+    rank_steps_ok[1:] = ranks[1:] >= ranks[:-1]
+    rank_steps_ok[block_starts] = True
+    if len(np.unique(users[block_starts])) == len(block_starts) and rank_steps_ok.all():
+        return np.arange(len(users)), block_starts  # the common case: already one block per user, in rank order
+    unique_users, first_row, inverse = np.unique(users, return_index=True, return_inverse=True)
+    position = np.empty(len(unique_users), dtype=np.int64)
+    position[np.argsort(first_row, kind="stable")] = np.arange(len(unique_users))
+    order = np.argsort(ranks, kind="stable")
+    order = order[np.argsort(position[inverse][order], kind="stable")]
+    return order, np.sort(first_row)
+
+
+def _read_item_cate(path: Path, item_count: int) -> dict[int, int]:
+    if not path.is_file():
+        return {}
+    table = _read_int_table(path, 2, "item_id,cate_id")
+    bad = np.flatnonzero((table[:, 0] < 0) | (table[:, 0] >= item_count))
+    if len(bad):
+        raise InputError(f"item id {table[bad[0], 0]} outside 0..{item_count - 1}", str(path),
+                         _physical_line(path, int(bad[0])))
+    return dict(zip(table[:, 0].tolist(), table[:, 1].tolist()))
