@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -99,6 +100,15 @@ def test_unusable_when_nothing_was_measured() -> None:
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 4 + i} for i in range(5)]
     no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter"), {}, [])
     assert no_eval.verdict == "unusable" and no_eval.finding("eval-broken") is not None
+
+
+def test_what_could_not_be_read_is_in_the_notes() -> None:
+    run = incident_run()
+    run.unreadable.append("train.log:7: unreadable line")
+    run.checkpoints = [replace(run.checkpoints[0], files_ok=False, problems=("checkpoint:1: ckpt-130.index is missing",))]
+    notes = analyze_run(run, {}, []).notes
+    assert "train.log:7: unreadable line" in notes and "checkpoint:1: ckpt-130.index is missing" in notes
+    assert any(n.startswith("assumed from defaults") and "patience=50 (default (book))" in n for n in notes)
 
 
 def test_unknown_dataset_is_noted_and_not_compared() -> None:

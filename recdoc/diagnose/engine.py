@@ -45,7 +45,8 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
                 baseline_runs: list[Run] | None = None) -> Diagnosis:
     """Diagnose one run already read; pure (no file access)."""
     config = infer_config(run, overrides or {})
-    notes = list(run.unreadable) + _assumption_notes(config)
+    notes = list(run.unreadable) + [problem for checkpoint in run.checkpoints for problem in checkpoint.problems
+                                    if problem not in run.unreadable] + _assumption_notes(config)
     summary = summarize(run.curve, Thresholds.TREND_WINDOW)
     comparisons = compare_with_paper(run, config)
     metrics = summarize_metrics(run, config, summary)
