@@ -147,6 +147,122 @@ def _parse_formats(text: str) -> tuple[str, ...]:
     return chosen
 
 
+# ---------------------------------------------------------------- close the loop
+@app.command("rerun")
+def rerun(
+    paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
+    apply_fixes: bool = typer.Option(False, "--apply-fixes", help="apply the diagnosis' fixes (required)"),
+    only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
+    skip: Optional[str] = typer.Option(None, "--skip", help="leave out these finding ids (comma-separated)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the diff and the commands; train nothing"),
+    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/"),
+    runs_dir: Optional[str] = typer.Option(None, "--runs_dir", help="default: the old recdoc run's folder, else runs"),
+    resume_best: bool = typer.Option(False, "--resume-best", help="continue from the old recdoc run's best checkpoint"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume-best"),
+    max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
+) -> None:
+    """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
+    from recdoc.errors import UsageError
+    from recdoc.rerun import rerun as run_rerun
+
+    if not apply_fixes:
+        raise UsageError("rerun needs --apply-fixes (the only mode so far)")
+    outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
+                        data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
+                        max_iter=max_iter)
+    raise typer.Exit(code=outcome.exit_code)
+
+
+@app.command("compare")
+def compare(
+    runs: list[str] = typer.Argument(..., help="two or more run folders or log files, the reference first"),
+    out: Optional[str] = typer.Option(None, "--out", help="folder for compare.md (default: the last run's folder)"),
+) -> None:
+    """Set runs side by side: curves, final metrics against the paper, findings cleared/appeared/remained."""
+    from pathlib import Path
+
+    from recdoc.diagnose.engine import analyze_paths
+    from recdoc.errors import UsageError
+    from recdoc.reports import output_folder
+    from recdoc.reports.compare import write_comparison
+
+    if len(runs) < 2:
+        raise UsageError("compare needs at least two runs")
+    diagnoses = [analyze_paths([path]) for path in runs]
+    folder = Path(out) if out is not None else output_folder(diagnoses[-1], None)
+    written = write_comparison(diagnoses, folder)
+    typer.echo(f"Comparison: {written[0]}")
+    if len(written) > 1:
+        typer.echo("Plots: " + ", ".join(str(p) for p in written[1:]))
+
+
+def _parse_ids(text: Optional[str]) -> Optional[list[str]]:
+    if text is None:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# ---------------------------------------------------------------- bench
+bench_app = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables with recdoc's trainer.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("table")
+def bench_table(
+    dataset: str = typer.Option(..., "--dataset", help="a prepared dataset name (<data_dir>/<name>_data/)"),
+    data_dir: str = typer.Option("data", "--data_dir"),
+    seeds: int = typer.Option(3, "--seeds", help="runs per model, seeds 19, 20, ..."),
+    max_iter: Optional[int] = typer.Option(None, "--max_iter", help="in thousands of iterations (default 1000)"),
+    test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="default: 50"),
+    runs_dir: str = typer.Option("runs", "--runs_dir", help="where each run's folder goes"),
+    out: str = typer.Option("bench", "--out", help="the table goes to a new folder <out>/table3_<dataset>_<n>/"),
+    models: list[str] = typer.Option([], "--models", help="comma-separated or repeated (default: all six)"),
+    learning_rate: Optional[float] = typer.Option(
+        None, "--learning_rate", help="for every model (default: 0.001, ComiRec-DR 0.005 as the README)"),
+    batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's"),
+    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's"),
+    embedding_dim: Optional[int] = typer.Option(None, "--embedding_dim", help="also the hidden size (default 64)"),
+) -> None:
+    """Train all six models over seeds and write the paper's Table 3 layout (Markdown and CSV)."""
+    import shlex
+
+    from recdoc.trainer.bench_table import PAPER_ORDER, BenchSpec
+    from recdoc.trainer.bench_table import bench_table as run_bench_table
+
+    chosen = tuple(name.strip() for item in models for name in item.split(",") if name.strip()) or PAPER_ORDER
+    overrides = {key: value for key, value in dict(
+        batch_size=batch_size, maxlen=maxlen, embedding_dim=embedding_dim, hidden_size=embedding_dim).items()
+        if value is not None}
+    spec = BenchSpec(dataset=dataset, data_dir=data_dir, seeds=seeds, max_iter=max_iter, test_iter=test_iter,
+                     patience=patience, runs_dir=runs_dir, out_dir=out, models=chosen,
+                     learning_rate=learning_rate, overrides=overrides)
+    command = "recdoc " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    folder = run_bench_table(spec, command=command, report=typer.echo)
+    typer.echo(f"table written to {folder}/table3.md (and table3.csv, runs.csv)")
+
+
+# ---------------------------------------------------------------- look inside a checkpoint
+@app.command("probe")
+def probe(
+    run: str = typer.Argument(..., help="a recdoc run folder (run.json and ckpt/best)"),
+    split: str = typer.Option("valid", "--split", help="the users to probe: valid | test"),
+    out: Optional[str] = typer.Option(None, "--out", help="folder for probe.json (default: the run folder)"),
+    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ "
+                                                                   "(default: run.json's data_dir)"),
+    max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
+) -> None:
+    """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
+    from recdoc.diagnose.rules.interests import judge_probe
+    from recdoc.trainer.probe import print_probe, probe_run, write_probe
+
+    result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
+    written = write_probe(result, out if out is not None else run)
+    outcomes = judge_probe(result, str(written))
+    print_probe(result, outcomes, written)
+    raise typer.Exit(code=1 if any(hasattr(o, "severity") and o.severity != "info" for o in outcomes) else 0)
+
+
 def main() -> None:
     try:
         app()

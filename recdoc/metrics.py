@@ -125,7 +125,8 @@ def batch_user_metrics(ranked: np.ndarray, targets: Sequence[np.ndarray], cutoff
     Returns per-user arrays: `recall` (paper), `recall_master`, `hitrate`, `ndcg_paper`, `ndcg_master`,
     `ndcg_standard`. Each equals the per-user function of the same name on the same row.
     """
-    width = np.asarray(ranked).shape[1] if np.asarray(ranked).ndim == 2 else 0
+    ranked = np.asarray(ranked, dtype=np.int64)
+    width = ranked.shape[1] if ranked.ndim == 2 else 0
     n = width if cutoff is None else min(cutoff, width)
     return batch_user_metrics_at(ranked, targets, (n,))[n]
 
@@ -146,8 +147,10 @@ def batch_user_metrics_at(ranked: np.ndarray, targets: Sequence[np.ndarray], cut
     list_in_targets = (ranked_keys >= 0) & _member(ranked_keys.ravel(), sorted_targets).reshape(ranked.shape)
     # Each target's rank in its user's list (width when absent): a target is found at cut-off c iff rank < c.
     flat_keys = ranked_keys.ravel()
-    by_key = np.argsort(flat_keys, kind="stable")
-    sorted_keys = flat_keys[by_key]
+    index_bits = max(len(flat_keys) - 1, 1).bit_length()
+    packed = np.sort(((flat_keys + 1) << index_bits) | np.arange(len(flat_keys), dtype=np.int64))
+    by_key = packed & ((1 << index_bits) - 1)
+    sorted_keys = (packed >> index_bits) - 1
     where = np.minimum(np.searchsorted(sorted_keys, target_keys), max(len(sorted_keys) - 1, 0))
     found = sorted_keys[where] == target_keys if len(sorted_keys) else np.zeros(len(target_keys), dtype=bool)
     target_rank = np.where(found, by_key[where] % max(width, 1), width)
@@ -205,6 +208,21 @@ def batch_diversity(ranked: np.ndarray, cate_lookup: np.ndarray, cutoff: int | N
 
 
 # ---------------------------------------------------------------- merging K interests
+def _descending_order(vals: np.ndarray, shift: int) -> np.ndarray:
+    """Per row, the column order by descending score, ties in column order (a stable sort).
+
+    float32 scores (what faiss returns) take a fast path: the float's bits mapped to an order-preserving integer,
+    packed with the column into one int64, value-sorted.
+    """
+    if vals.dtype != np.float32 or shift > 31:
+        return np.argsort(-vals, axis=1, kind="stable")
+    bits = vals.view(np.int32).astype(np.int64)
+    ascending = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # negative floats: flip the magnitude bits
+    descending = (2**31 - 1) - ascending  # in [0, 2**32)
+    packed = np.sort((descending << shift) | np.arange(vals.shape[1], dtype=np.int64), axis=1)
+    return packed & ((1 << shift) - 1)
+
+
 def _best_first_pairs(item_ids: np.ndarray, scores: np.ndarray, with_scores: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """A row's (item, score) pairs sorted by score, descending (ties keep their order, as Python's stable sort in
@@ -214,13 +232,13 @@ def _best_first_pairs(item_ids: np.ndarray, scores: np.ndarray, with_scores: boo
     vals = np.asarray(scores).reshape(len(scores), -1)
     if ids.shape != vals.shape:
         raise ValueError(f"item_ids and scores differ in shape: {ids.shape} vs {vals.shape}")
-    order = np.argsort(-vals, axis=1, kind="stable")
+    width = ids.shape[1]
+    shift = max(width - 1, 1).bit_length()
+    order = _descending_order(vals, shift)
     ids = np.take_along_axis(ids, order, axis=1)
     sorted_vals = np.take_along_axis(vals, order, axis=1).astype(np.float64) if with_scores else None
     # Sorting the values (id + 1, position) packed in one int64 groups equal ids with the best position first;
     # a value sort is several times faster than a stable argsort on ids.
-    width = ids.shape[1]
-    shift = max(width - 1, 1).bit_length()
     grouped = np.sort(((ids + 1) << shift) | np.arange(width, dtype=np.int64), axis=1)
     first = np.ones(grouped.shape, dtype=bool)
     first[:, 1:] = (grouped[:, 1:] >> shift) != (grouped[:, :-1] >> shift)

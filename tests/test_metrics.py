@@ -122,11 +122,12 @@ def reference_merge(ids: np.ndarray, scores: np.ndarray, n: int) -> list[int]:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_merge_equals_brute_force_and_max_score_ranking(seed: int) -> None:
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_merge_equals_brute_force_and_max_score_ranking(seed: int, dtype: type) -> None:
     rng = np.random.default_rng(seed)
     batch, k, m, items = int(rng.integers(1, 9)), int(rng.integers(1, 6)), int(rng.integers(1, 12)), 20
     ids = np.stack([np.stack([rng.permutation(items)[:m] for _ in range(k)]) for _ in range(batch)])
-    scores = rng.normal(size=(batch, k, m))
+    scores = rng.normal(size=(batch, k, m)).astype(dtype)
     n = int(rng.integers(1, k * m + 2))
     merged = metrics.merge_interests(ids, scores, n)
     for row in range(batch):
@@ -216,3 +217,18 @@ def test_metrics_at_several_cutoffs_equal_separate_evaluations(seed: int) -> Non
         alone = metrics.batch_user_metrics(ranked[:, :cutoff].copy(), targets)
         for name, values in alone.items():
             assert together[cutoff][name] == pytest.approx(values), (cutoff, name)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_merge_breaks_score_ties_like_pythons_stable_sort(seed: int, dtype: type) -> None:
+    rng = np.random.default_rng(900 + seed)
+    batch, k, m = 3, 4, 6
+    ids = np.stack([np.stack([rng.permutation(12)[:m] for _ in range(k)]) for _ in range(batch)])
+    # Few distinct values, negative ones and -inf (an empty faiss slot): many exact ties.
+    scores = rng.choice([-np.inf, -1.5, -0.25, 0.0, 0.25, 2.0], size=(batch, k, m)).astype(dtype)
+    ids = np.where(np.isneginf(scores), -1, ids)
+    merged = metrics.merge_interests(ids, scores, 8)
+    for row in range(batch):
+        expected = [item for item in reference_merge(ids[row], scores[row], 40) if item != -1][:8]
+        assert merged[row].tolist() == expected + [-1] * (8 - len(expected))

@@ -19,6 +19,8 @@ from recdoc.diagnose.run import Run
 # Flags the original src/train.py accepts (reference section 4); other settings are code edits there.
 ORIGINAL_FLAGS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
                   "hidden_size", "num_interest", "random_seed", "coef")
+# How `rerun_commands` marks, inside a command, a change the original has no flag for.
+CODE_EDIT_PREFIX = "# code edit (no flag in the original): "
 # Settings recdoc train accepts as flags (recdoc/cli.py `train`).
 RECDOC_FLAGS = ORIGINAL_FLAGS + ("batch_size", "maxlen", "test_iter", "neg_num", "ndcg")
 # How to change, in the original's code, a setting it has no flag for.
@@ -37,8 +39,37 @@ def analyze_paths(paths: list[str], overrides: dict[str, str] | None = None, dee
     from recdoc.diagnose.readers.detect import read_paths
 
     run = read_paths(list(paths), deep=deep)
+    if deep:
+        attach_interest_probe(run)
     baseline_runs = [read_paths([path], deep=deep) for path in baselines or []]
     return analyze_run(run, overrides or {}, baseline_runs)
+
+
+def attach_interest_probe(run: Run) -> None:
+    """--deep on a recdoc run folder: its interest probe (rules/interests.py) into `run.extra_metrics["probe"]`.
+
+    The folder's latest probe*.json when there is one, else a probe computed now: the trainer's probe restores the
+    best checkpoint, which imports TensorFlow, as --deep's tensor reading already does (never without --deep).
+    """
+    from pathlib import Path
+
+    from recdoc import reference
+
+    folders = [Path(p).parent for p in run.paths if Path(p).name == "run.json"]
+    model_type = run.declared.get("model_type")
+    if not folders or "probe" in run.extra_metrics or (
+            model_type is not None and not reference.is_multi_interest(model_type.value)):
+        return
+    from recdoc.trainer.probe import probe_for_doctor
+
+    try:
+        probe, source = probe_for_doctor(folders[0])
+    except Exception as error:  # noqa: BLE001 (a probe that cannot run must not cost the user the diagnosis)
+        first_line = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        run.unreadable.append(f"{folders[0]}: interest probe not run ({first_line})")
+        return
+    run.extra_metrics["probe"] = probe
+    run.extra_metrics["probe_ref"] = str(source) if source is not None else f"{folders[0]} (probed by --deep)"
 
 
 def analyze_run(run: Run, overrides: dict[str, str] | None = None,
@@ -189,6 +220,17 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
         edits = [ORIGINAL_CODE_EDITS[k].format(value=effective[k]) for k in ORIGINAL_CODE_EDITS
                  if k in changes or (k in effective and k != "ndcg" and effective[k] != defaults.get(k))]
         command = " ".join(["python src/train.py", *flags])
-        out["original"] = command + "".join(f"\n# code edit (no flag in the original): {e}" for e in edits)
+        out["original"] = command + "".join(f"\n{CODE_EDIT_PREFIX}{e}" for e in edits)
     return out
+
+
+def split_code_edits(command: str) -> tuple[str, list[str]]:
+    """A rerun command as `rerun_commands` writes it -> (the command alone, the code edits it needs).
+
+    The edits travel with the command in `Diagnosis.rerun` (and diagnosis.json) as comment lines; a report shows
+    them apart so that the command block can be pasted into a shell as is.
+    """
+    lines = command.splitlines()
+    edits = [line[len(CODE_EDIT_PREFIX):] for line in lines if line.startswith(CODE_EDIT_PREFIX)]
+    return "\n".join(line for line in lines if not line.startswith(CODE_EDIT_PREFIX)), edits
 

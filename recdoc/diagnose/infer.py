@@ -166,6 +166,35 @@ def _from_checkpoints(run: Run) -> dict[str, Candidate]:
     return out
 
 
+def _from_curve(run: Run) -> dict[str, Candidate]:
+    """What the curve itself shows: the evaluation interval (`test_iter`), and `max_iter` when the cap stopped it.
+
+    The original evaluates when `iter % test_iter == 0` and stops after `max_iter * 1000` iterations, so a log that
+    states neither (someone edited the hard-coded test_iter, or passed --max_iter) still shows both.
+    """
+    if not run.has_curve or len(run.curve) < 2:
+        return {}
+    iterations = run.curve["iter"].to_numpy(dtype=float)
+    steps = iterations[1:] - iterations[:-1]
+    out: dict[str, Candidate] = {}
+    first_ref = _curve_ref(run, 1)
+    step = float(steps[0]) if len(steps) else 0.0
+    # Every step equal (a resumed run may repeat or skip evaluations: then nothing is inferred).
+    if step > 0 and step.is_integer() and bool((steps == step).all()) and iterations[0] % step == 0:
+        out["test_iter"] = (int(step), f"inferred (evaluations every {int(step)} iterations)", first_ref)
+    last = float(iterations[-1])
+    if run.stop_reason == "max_iter" and last > 0 and last % 1000 == 0:
+        out["max_iter"] = (int(last // 1000), f"inferred (stopped at the cap, iter {int(last)})", run.stop_ref)
+    return out
+
+
+def _curve_ref(run: Run, row: int) -> SourceRef | None:
+    file, line = run.curve["file"].iloc[row], run.curve["line"].iloc[row]
+    if not isinstance(file, str):
+        return None
+    return SourceRef(file, None if line != line else int(line))
+
+
 def _from_tool_defaults(run: Run) -> dict[str, Candidate]:
     ports = reference.load()["original_defaults"].get("ports", {})
     out: dict[str, Candidate] = {}
@@ -210,17 +239,23 @@ def ndcg_ratio_boundary() -> float:
     return (max(ranges["master"]) + min(ranges["paper"])) / 2.0
 
 
+# Below this hit rate a handful of users hit at all: their NDCG/HitRate says nothing about the definition (a run
+# stuck at recall 0.000007 has a ratio anywhere between 0 and 1).
+MIN_HITRATE_FOR_RATIO = 0.005
+
+
 def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
     """NDCG/HitRate at the run's cut-off: the final test line, else the final valid line, else the best evaluation."""
     for split in ("test", "valid"):
         final = run.finals.get(split)
-        if final is not None and final.ndcg is not None and final.hitrate:
+        if final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO:
             return final.ndcg / final.hitrate, final.ref
     if run.has_curve:
         from recdoc.diagnose.rules.curve import best_row
 
         row = best_row(run.curve)
-        if row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] and row["ndcg"] == row["ndcg"]:
+        if (row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] >= MIN_HITRATE_FOR_RATIO
+                and row["ndcg"] == row["ndcg"]):
             line = None if row["line"] != row["line"] else int(row["line"])
             ref = SourceRef(str(row["file"]), line) if isinstance(row["file"], str) else None
             return float(row["ndcg"]) / float(row["hitrate"]), ref
@@ -242,7 +277,7 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
               _from_checkpoints(run)]
     dataset_setting = _resolve(stated, "dataset")
     dataset = dataset_setting.value if dataset_setting else None
-    layers = stated + [_from_tool_defaults(run), _from_dataset_defaults(dataset)]
+    layers = stated + [_from_curve(run), _from_tool_defaults(run), _from_dataset_defaults(dataset)]
     config: dict[str, Setting] = {}
     for key in INFERRED_KEYS:
         setting = _resolve(layers, key)

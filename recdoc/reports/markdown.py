@@ -92,6 +92,9 @@ def _finding(rank: int, finding: Finding) -> list[str]:
         lines.append(f"- Fix: set {changes}. Expected effect: {_escape(fix.expected_effect)}")
         if fix.how:
             lines.append(f"  - How: {_escape(fix.how)}")
+    elif fix.applicable and fix.how:
+        # Something to do that is not a setting (resume the run, train to completion).
+        lines.append(f"- Fix: {_escape(fix.how)}. Expected effect: {_escape(fix.expected_effect)}")
     else:
         lines.append(f"- Fix: no configuration change repairs this. What to check: {_escape(fix.how or 'see above')}")
         if fix.expected_effect:
@@ -207,14 +210,21 @@ def _plots(images: dict[str, str] | None) -> str:
 def _rerun(rerun: dict[str, str]) -> str:
     if not rerun:
         return ""
+    from recdoc.diagnose.engine import split_code_edits
+
     lines = ["## Rerun", "", "The run with the proposed fixes applied:"]
-    for tool, command in rerun.items():
+    for tool, text in rerun.items():
+        command, edits = split_code_edits(text)
         lines += ["", f"With {tool}:", "", "```bash", command, "```"]
+        if edits:
+            lines += ["", "Code edits it needs first (no command-line flag in the original):", ""]
+            lines += [f"- {_escape(edit)}" for edit in edits]
     return "\n".join(lines)
 
 
 def _notes(diagnosis: Diagnosis) -> str:
-    notes = list(diagnosis.notes) + [f"Unreadable: {u}" for u in diagnosis.run.unreadable]
+    # The engine already copies the run's unreadable parts into its notes; a hand-built diagnosis may not have.
+    notes = list(diagnosis.notes) + [f"Unreadable: {u}" for u in diagnosis.run.unreadable if u not in diagnosis.notes]
     notes.append("recdoc reads logs and checkpoint metadata; a finding's confidence is its judgement, not a "
                  "measurement. Rerun with the fix to confirm it.")
     return "\n".join(["## Notes and limits", ""] + [f"- {_escape(n)}" for n in notes])

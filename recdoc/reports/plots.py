@@ -1,17 +1,17 @@
 """The report's two PNG plots: training loss, and validation recall with its best point, stop and paper value.
 
-matplotlib is imported here only, and lazily, through `Figure` and the Agg canvas (no pyplot: no global state, no
-GUI backend probing). Import plus two small figures costs about 0.3 s, inside `recdoc analyze`'s budget.
+Drawn with recdoc's small Pillow renderer (`chart.py`), not matplotlib, whose import and drawing would cost most
+of `recdoc analyze`'s time budget on a long log.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.rules.curve import evaluated
+from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, run_facts
 from recdoc.reports.files import write_new_file
 
@@ -47,53 +47,36 @@ def write_plots(diagnosis: Diagnosis, folder: Path, stem: str) -> dict[str, Path
     return written
 
 
-def _loss_figure(points: list[tuple[int, float]]) -> Any:
-    figure, axes = _figure()
-    axes.plot([p[0] for p in points], [p[1] for p in points], color="#1f77b4", linewidth=1.2)
-    axes.set_title("Training loss (mean over each evaluation interval)")
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("train loss")
-    return figure
+def _loss_figure(points: list[tuple[int, float]]) -> LineChart:
+    chart = _chart("Training loss (mean over each evaluation interval)", "train loss")
+    chart.line([p[0] for p in points], [p[1] for p in points], color="#1f77b4", width=1.2)
+    return chart
 
 
-def _recall_figure(diagnosis: Diagnosis, iters: list[int], recalls: list[float]) -> Any:
-    figure, axes = _figure()
+def _recall_figure(diagnosis: Diagnosis, iters: list[int], recalls: list[float]) -> LineChart:
     facts = run_facts(diagnosis)
     label = metric_label("recall", facts.cutoff)
-    axes.plot(iters, recalls, color="#1f77b4", linewidth=1.2, label=f"valid {label}")
+    chart = _chart(f"Validation {label}", "recall")
+    chart.line(iters, recalls, color="#1f77b4", width=1.2, label=f"valid {label}")
     if facts.best_iter is not None and facts.best_recall is not None:
-        axes.plot([facts.best_iter], [facts.best_recall], marker="o", color="#d62728", linestyle="none",
-                  label=f"best: {facts.best_recall:.4f} at {facts.best_iter}")
+        chart.point(facts.best_iter, facts.best_recall, color="#d62728",
+                    label=f"best: {facts.best_recall:.4f} at {facts.best_iter}")
     if facts.stop_reason == "early_stop" and facts.last_iter is not None:
-        axes.axvline(facts.last_iter, color="#7f7f7f", linestyle="--", linewidth=1.0,
-                     label=f"early stop at {facts.last_iter}")
+        chart.vline(facts.last_iter, color="#7f7f7f", style="dashed", width=1.0,
+                    label=f"early stop at {facts.last_iter}")
     paper = paper_line(diagnosis)
     if paper is not None and paper.paper_value is not None:
         star = "" if paper.paper_confirmed else " (unconfirmed)"
-        axes.axhline(paper.paper_value, color="#2ca02c", linestyle=":", linewidth=1.2,
-                     label=f"paper {paper.split} {metric_label(paper.metric, paper.cutoff)}: "
-                           f"{percent(paper.paper_value)}{star}")
-    axes.set_title(f"Validation {label}")
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("recall")
-    axes.legend(loc="lower right", fontsize=8, frameon=False)
-    return figure
+        chart.hline(paper.paper_value, color="#2ca02c", style="dotted", width=1.2,
+                    label=f"paper {paper.split} {metric_label(paper.metric, paper.cutoff)}: "
+                          f"{percent(paper.paper_value)}{star}")
+    return chart
 
 
-def _figure() -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=FIGSIZE, dpi=DPI)
-    # Fixed margins: constrained layout costs ~40 ms a figure, and these two figures have a fixed shape.
-    figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.15)
-    axes = figure.add_subplot()
-    axes.grid(True, linewidth=0.3, alpha=0.5)
-    return figure, axes
+def _chart(title: str, ylabel: str) -> LineChart:
+    return LineChart(size=(round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI)), title=title, xlabel="iteration",
+                     ylabel=ylabel)
 
 
-def _save(figure: Any, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    write_new_file(path, lambda stream: figure.savefig(stream, format="png", pil_kwargs={"compress_level": 1}))
-    # compress_level 1: line plots compress well anyway, and level 6 (the default) costs ~20 ms a figure.
+def _save(chart: LineChart, path: Path) -> None:
+    write_new_file(path, chart.save_png)

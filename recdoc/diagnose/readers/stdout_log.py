@@ -27,6 +27,8 @@ PROMPT = "Please input the experiment name:"
 CTRL_C_DASHES = "-" * 89
 # A traceback whose exception line never comes (the file ends, or a flood of other lines) is closed after this many.
 TRACEBACK_MAX_LINES = 400
+# Frame lines kept per traceback: the innermost ones name the function that failed.
+TRACEBACK_FRAMES_KEPT = 6
 # A damaged log can have a bad line per evaluation; the first few are named, the rest counted.
 MAX_NOTES = 20
 # Iterations fit an int64 column; more digits than this is a damaged line, not a long run.
@@ -41,6 +43,7 @@ _PATH_AFTER_COLON_RE = re.compile(r"[:：]\s*(\S.*)$")
 _FLOAT_RE = re.compile(r"[-+]?(?:[0-9]*\.[0-9]+|[0-9]+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
 _DECLARED_INT_RE = re.compile(r"^(hidden_size|interest_num|total user|pid)\s*:\s*(\d{1,18})\s*$")
 _DEVICE_RE = re.compile(r"^use (cuda:\s*\d+|cuda|cpu)\s*$")
+_DATASET_WORD_RE = re.compile(r"[A-Za-z0-9][\w.\-]*")
 _INVALID_MODEL_RE = re.compile(r"Invalid model_type\s*:\s*(?:%s)?(.*)$")
 
 _PREFIXED_MARKER_RE = re.compile(r"(?:iter: \d|time interval:|model restored from|model loaded from|valid recall|"
@@ -100,7 +103,13 @@ class _State:
     crash_line: int | None = None
     pending_dashes: int | None = None
     traceback_start: int | None = None
+    # First line of what looks like a new run's header (argv, prompt, `training begin`) after evaluations were seen;
+    # a different exp name right after it means the file holds another run (output appended with `>>`).
+    pending_restart: int | None = None
+    # The innermost frames of the open traceback (where it crashed: `compute_diversity`, `faiss`, `coef`...).
+    traceback_frames: list[str] = field(default_factory=list)
     nan_seen: bool = False
+    nan_stop_line: int | None = None  # a trainer's own "stopped on a non-finite loss" line
     lines_read: int = 0
     bad_iter_lines: int = 0
     signals: int = 0  # lines recognised as this grammar's (not noise)
@@ -132,6 +141,7 @@ def _parse_line(state: _State, number: int, raw: str) -> None:
     if line.startswith(PROMPT):
         # input() prints its prompt without a newline, so when stdout is piped the next print is glued to it.
         state.signals += 1
+        _mark_run_start(state, number)
         line = line[len(PROMPT):].strip()
         if not line:
             return
@@ -153,6 +163,7 @@ def _parse_line(state: _State, number: int, raw: str) -> None:
         if state.traceback_start is not None:
             _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
         state.traceback_start = number
+        state.traceback_frames = []
     elif first == "-" and line.startswith("-" * 20) and set(line) == {"-"}:
         state.pending_dashes = number
     elif first == "E" and line.startswith("Exiting from training early"):
@@ -227,6 +238,7 @@ def _iter_line(state: _State, number: int, line: str) -> None:
     state.interrupted_line = None
     state.early_message_line = None
     state.crash_line = None
+    state.nan_stop_line = None
 
 
 def _time_line(state: _State, number: int, line: str) -> None:
@@ -274,14 +286,46 @@ def _argv_line(state: _State, number: int, line: str) -> None:
         return
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value) and value[0].endswith(".py"):
         state.signals += 1
-        if state.argv is None:
+        _mark_run_start(state, number)
+        if state.argv is None or (state.pending_restart is not None and state.argv.ref.line is not None
+                                  and state.argv.ref.line < state.pending_restart):
             state.argv = Fact(value=value, ref=state.ref(number), text=line)
 
 
+def _mark_run_start(state: _State, number: int) -> None:
+    if (state.rows or state.finals) and state.pending_restart is None:
+        state.pending_restart = number
+
+
+def _start_new_run(state: _State, start: int, number: int, exp_name: str) -> None:
+    """The file holds another run from line `start` on: keep only that run (the last one is the one diagnosed)."""
+    old_name = state.exp_name.value if state.exp_name else "?"
+    state.unreadable.append(
+        f"{state.path}:{start}: a second run ({exp_name}) starts here after {len(state.rows)} evaluations of "
+        f"{old_name}; only the last run in the file is diagnosed")
+    state.rows = []
+    state.finals = {}
+    state.events = [e for e in state.events if e.ref.line is not None and e.ref.line >= start]
+    state.declared = {k: f for k, f in state.declared.items() if f.ref.line is not None and f.ref.line >= start}
+    if state.argv is not None and (state.argv.ref.line or 0) < start:
+        state.argv = None
+    state.exp_name = Fact(value=exp_name, ref=state.ref(number), text=exp_name)
+    state.other_exp_names = set()
+    state.restore_outcome = state.interrupted_line = state.early_message_line = state.crash_line = None
+    state.nan_stop_line = state.pending_dashes = None
+    state.phase = None
+
+
 def _exp_name_line(state: _State, number: int, line: str) -> None:
-    if parse_exp_name(line) is None:
+    parsed = parse_exp_name(line)
+    # The generated part of the name starts with the dataset, a plain file-name word: prose or Markdown that merely
+    # quotes a run folder (`runs/book_DNN_b128_...`) is not an exp-name line.
+    if parsed is None or _DATASET_WORD_RE.fullmatch(parsed.dataset) is None:
         return
     state.signals += 1
+    if state.pending_restart is not None and state.exp_name is not None and line != state.exp_name.value:
+        _start_new_run(state, state.pending_restart, number, line)
+    state.pending_restart = None
     if state.exp_name is None:
         state.exp_name = Fact(value=line, ref=state.ref(number), text=line)
     elif line != state.exp_name.value and line not in state.other_exp_names:
@@ -292,7 +336,8 @@ def _exp_name_line(state: _State, number: int, line: str) -> None:
 # The ASCII line kinds `_other_line` knows start with one of these (or hold "Invalid model_type"); most lines of a
 # long log (TF warnings) are ASCII and match none, so one C-level check rejects them. Non-ASCII lines (the TF2
 # port's Chinese/emoji lines) go through every check.
-_ASCII_PREFIXES = ("training begin", "early stopping", "Restoring from checkpoint", "hidden_size", "interest_num",
+_ASCII_PREFIXES = ("training begin", "training resumed", "train loss is", "early stopping",
+                   "Restoring from checkpoint", "hidden_size", "interest_num",
                    "total user", "pid", "use ")
 
 
@@ -301,6 +346,7 @@ def _other_line(state: _State, number: int, line: str) -> None:
         return
     if line.startswith("training begin"):
         state.signals += 1
+        _mark_run_start(state, number)
         state.event("info", number, line, training_begin=True, keras="Keras" in line)
     elif line.startswith("early stopping"):
         state.signals += 1
@@ -312,9 +358,19 @@ def _other_line(state: _State, number: int, line: str) -> None:
         # print("Invalid model_type : %s", model_type) prints the literal %s, then the name (Py2: as a tuple).
         name = match.group(1).strip(" \t'\",()") if match else ""
         state.event("invalid_model_type", number, line, model_type=name or None)
-    elif "发现已有" in line or "自动恢复" in line or line.startswith("Restoring from checkpoint"):
+    elif line.startswith("train loss is") and "training stopped" in line:
+        # recdoc's loop stops on a non-finite loss: `train loss is nan at iter N: training stopped, ...`.
         state.signals += 1
-        state.event("resumed", number, line, path=_after_colon(line))
+        state.nan_stop_line = number
+        state.event("nan", number, line, iter=state.rows[-1]["iter"] if state.rows else None)
+    elif ("发现已有" in line or "自动恢复" in line or line.startswith("Restoring from checkpoint")
+          or line.startswith("training resumed from")):
+        state.signals += 1
+        if line.startswith("training resumed from"):  # recdoc: `training resumed from PATH at iteration N`
+            path: str | None = line[len("training resumed from"):].rsplit(" at iteration", 1)[0].strip() or None
+        else:
+            path = _after_colon(line)
+        state.event("resumed", number, line, path=path)
     elif "保存" in line and "最优" in line or line.startswith("💾"):
         state.signals += 1
         numbers = _FLOAT_RE.findall(line.rsplit("recall", 1)[-1]) if "recall" in line else []
@@ -358,6 +414,8 @@ def _traceback_line(state: _State, number: int, raw: str) -> bool:
     start = state.traceback_start
     assert start is not None
     if not raw.strip() or raw[0] in " \t":
+        if raw.strip():
+            state.traceback_frames = [*state.traceback_frames[-(TRACEBACK_FRAMES_KEPT - 1):], raw.strip()[:200]]
         if number - start > TRACEBACK_MAX_LINES:
             _close_traceback(state, start, "Traceback (the exception line is missing)")
         return True
@@ -371,7 +429,9 @@ def _traceback_line(state: _State, number: int, raw: str) -> bool:
             state.interrupted_line = number
         else:
             state.crash_line = number
-        state.event("traceback", number, line, exception=match.group(1), traceback_line=start)
+        state.event("traceback", number, line, exception=match.group(1), traceback_line=start,
+                    frames=tuple(state.traceback_frames))
+        state.traceback_frames = []
         return True
     if number - start > TRACEBACK_MAX_LINES:
         _close_traceback(state, start, "Traceback (the exception line is missing)")
@@ -382,7 +442,8 @@ def _traceback_line(state: _State, number: int, raw: str) -> bool:
 def _close_traceback(state: _State, start: int, text: str) -> None:
     state.traceback_start = None
     state.crash_line = start
-    state.event("traceback", start, text, exception=None, traceback_line=start)
+    state.event("traceback", start, text, exception=None, traceback_line=start, frames=tuple(state.traceback_frames))
+    state.traceback_frames = []
 
 
 def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
@@ -390,6 +451,8 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
         return "interrupted", state.interrupted_line
     if state.early_message_line is not None:
         return "early_stop", state.last_iter_line or state.early_message_line
+    if state.nan_stop_line is not None:
+        return "nan", state.nan_stop_line
     if state.restore_outcome is not None:
         return state.restore_outcome
     if state.crash_line is not None:
@@ -418,7 +481,18 @@ def _finish(state: _State, format_name: str) -> Run:
     if state.signals == 0:
         what = "an empty file" if state.lines_read == 0 else f"{state.lines_read} lines, none of them a ComiRec log line"
         run.unreadable.append(f"{state.path}: {what}")
+    elif not _has_run_evidence(state):
+        # A README, a notebook dump or an issue text can quote a warning or a traceback; a run prints at least one of
+        # the lines below, so a file without any of them is noted and contributes nothing.
+        return Run(format=format_name, paths=[state.path], unreadable=run.unreadable + [
+            f"{state.path}: no evidence of a training run (no `iter:` line, final metrics line, argv line, "
+            f"experiment-name line or restore line)"])
     return run
+
+
+def _has_run_evidence(state: _State) -> bool:
+    return bool(state.rows or state.finals or state.argv or state.exp_name or state.declared
+                or any(event.kind == "restored" for event in state.events))
 
 
 def count_markers(head: str, markers: tuple[str, ...]) -> int:

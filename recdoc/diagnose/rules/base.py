@@ -51,6 +51,10 @@ class Thresholds:
     LARGE_ITEMS = 100_000
     PROXIMITY_SMALL = 0.25
     PROXIMITY_UNKNOWN = 0.5
+    # A constant recall at or below this share of the paper's (or, without a paper number, this absolute recall) is
+    # not a weak model but an evaluation that cannot hit (issue #16: 0.000007 with a leave-last-out split).
+    NEAR_ZERO_SHARE = 0.01
+    NEAR_ZERO_RECALL = 0.001
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 
@@ -78,6 +82,8 @@ class Confidence:
     ITEM_COUNT_DIFFERS = 0.85
     # Identical recall at every evaluation: a broken split or a broken evaluation (cannot tell which).
     CONSTANT_RECALL = 0.6
+    # ...and near zero against the paper from the first evaluation: the split or the evaluation is broken.
+    CONSTANT_NEAR_ZERO = 0.85
     # A multi-interest run below a single-interest one on Book/Taobao (scaled by data proximity).
     BELOW_SINGLE_INTEREST = 0.7
     # The checkpoint's variables belong to another model family than the run's name says.
@@ -102,6 +108,8 @@ class Confidence:
     # NDCG inferred from the ratio: 0.5 at the decision boundary, rising with the distance from it.
     RATIO_AT_BOUNDARY = 0.5
     RATIO_SLOPE = 1.5
+    # The ratio ranges were measured on Book; on other data they are a weaker guide.
+    RATIO_OTHER_DATA = 0.6
 
 
 @dataclass(frozen=True)
@@ -160,15 +168,41 @@ class RuleContext:
 
     def recall_comparison(self) -> Comparison | None:
         """The first comparable recall row against the paper (test before valid)."""
-        return next((c for c in self.comparisons if c.metric == "recall" and c.comparable
+        return self._comparable("recall")
+
+    def shortfall_comparison(self) -> Comparison | None:
+        """The row that says whether the run falls short: comparable recall, else comparable hit rate.
+
+        Hit rate stands in where recall is not like for like (Taobao: the paper's recall counts duplicate targets,
+        issue #26) because both definitions of hit rate agree.
+        """
+        return self._comparable("recall") or self._comparable("hitrate")
+
+    def _comparable(self, metric: str) -> Comparison | None:
+        return next((c for c in self.comparisons if c.metric == metric and c.comparable
                      and c.paper_value is not None and c.run_value is not None), None)
 
     def below_paper(self) -> bool | None:
-        """Is the run's recall clearly below the paper's (None: no comparable number)?"""
-        row = self.recall_comparison()
+        """Is the run clearly below the paper (recall, else hit rate; None: no comparable number)?"""
+        row = self.shortfall_comparison()
         if row is None or row.rel_gap is None:
             return None
         return row.rel_gap < -Thresholds.PAPER_TOLERANCE
+
+    @property
+    def loss_nonfinite(self) -> bool:
+        """A NaN/inf training loss anywhere: in the curve, as the stop reason, or as a reader's `nan` event.
+
+        The curve alone cannot tell a NaN loss from a missing one (both are NaN cells), so the readers' events count.
+        """
+        return (self.summary.loss_nonfinite or self.run.stop_reason == "nan"
+                or bool(self.run.events_of("nan")))
+
+    @property
+    def learned_nothing(self) -> bool:
+        """The validation recall never moved: identical at every evaluation from the first (a broken split or
+        evaluation); no training setting explains such a run."""
+        return self.summary.constant_recall
 
 
 def data_proximity(dataset: str | None, item_count: int | None) -> float:

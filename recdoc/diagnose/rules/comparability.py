@@ -8,6 +8,10 @@ from recdoc.diagnose.infer import ndcg_ratio_boundary, observed_ndcg_ratio
 from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, clamp
 
 
+# The dataset the NDCG/HitRate ranges (reference `ndcg_over_hitrate`) were measured on.
+RATIO_CALIBRATION_DATASET = "book"
+
+
 def paper_cutoffs() -> list[int]:
     cells = next(iter(next(iter(reference.load()["paper"]["table3"].values())).values()))
     return sorted({int(key.split("@")[1]) for key in cells})
@@ -42,7 +46,9 @@ class NdcgDefinition(Rule):
         setting = ctx.config.get("ndcg")
         paper_kind = reference.load()["paper"]["ndcg_definition"]
         # Rows the run also computed with the paper's definition (recdoc's own runs) compare; only the others count.
-        ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)]
+        # Only rows with a paper number: where the paper has none (other data), the definition changes no comparison.
+        ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
+                     and c.paper_value is not None]
         if setting is None or setting.value == paper_kind or not ndcg_rows:
             return None
         evidence = [ctx.setting_evidence("ndcg", "NDCG definition")]
@@ -54,9 +60,14 @@ class NdcgDefinition(Rule):
             # The farther the ratio from the decision boundary, the surer the inference.
             confidence = clamp(Confidence.RATIO_AT_BOUNDARY + Confidence.RATIO_SLOPE * abs(ratio - boundary))
             ranges = reference.load()["ndcg_over_hitrate"]
+            calibrated_here = ctx.dataset == RATIO_CALIBRATION_DATASET
+            if not calibrated_here:
+                confidence *= Confidence.RATIO_OTHER_DATA
             evidence.append(Evidence(
                 f"NDCG/HitRate = {ratio:.2f} (Book: master {ranges['master'][0]}-{ranges['master'][1]}, paper "
-                f"{ranges['paper'][0]}-{ranges['paper'][1]}; boundary {boundary:.2f})", ref, {"ratio": ratio}))
+                f"{ranges['paper'][0]}-{ranges['paper'][1]}; boundary {boundary:.2f})"
+                + ("" if calibrated_here else f"; these ranges were measured on Book, not {ctx.dataset}: a weaker "
+                                              "guide here"), ref, {"ratio": ratio}))
         row = next((c for c in ndcg_rows if c.paper_value is not None), ndcg_rows[0])
         if row.paper_value is not None:
             evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs paper "

@@ -125,6 +125,7 @@ class CurveSummary:
     window: int  # evaluations in the trend window
     trend_last_window: float  # relative change across the last `window` evaluations (fraction of best)
     trend_after_best: float  # relative change across the evaluations after the best (incl. the best)
+    trend_since_best: float  # the same without the best itself: a single lucky peak followed by a plateau is ~0
     decay_from_peak: float
     jitter_last_window: float
     direction_changes_last_window: float
@@ -166,6 +167,7 @@ def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
         window=len(tail),
         trend_last_window=relative_trend(tail, reference),
         trend_after_best=relative_trend(after_best, reference),
+        trend_since_best=relative_trend(after_best[1:], reference),
         decay_from_peak=decay_from_peak(curve),
         jitter_last_window=jitter(tail, reference),
         direction_changes_last_window=direction_changes(tail),

@@ -9,10 +9,10 @@ from recdoc.config import dataset_defaults
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import BaselineRun, Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
 from recdoc.diagnose.rules.curve import best_row
-from recdoc.diagnose.run import Run, SourceRef
+from recdoc.diagnose.run import Event, Run, SourceRef
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
-EVAL_CRASH_MARKS = ("faiss", "evaluat", "diversity", "gpuindex", "coef", "keyerror: 0")
+EVAL_CRASH_MARKS = ("faiss", "evaluat", "diversity", "gpuindex", "coef", "keyerror: 0", "item_cate")
 # Checkpoint --deep facts (CheckpointInfo.tensors) that show interests which carry no signal.
 DEAD_INTEREST_KEYS = ("dead_interests", "collapsed_interests")
 
@@ -55,13 +55,26 @@ class DatasetMismatch(Rule):
                 confidence = Confidence.ITEM_COUNT_DIFFERS
         s = ctx.summary
         if s.constant_recall:
-            evidence.append(Evidence(f"valid recall is {s.best_recall} at all {s.evaluations} evaluations",
+            evidence.append(Evidence(f"valid recall is {s.best_recall} at all {s.evaluations} evaluations from the "
+                                     f"first (iter {s.first_iter})", _first_row_ref(ctx),
                                      values={"recall": s.best_recall, "evaluations": s.evaluations}))
             confidence = max(confidence, Confidence.CONSTANT_RECALL)
+            paper = next((c.paper_value for c in ctx.comparisons if c.metric == "recall" and c.paper_value), None)
+            near_zero = (s.best_recall or 0.0) <= (Thresholds.NEAR_ZERO_SHARE * paper if paper
+                                                  else Thresholds.NEAR_ZERO_RECALL)
+            if near_zero:
+                reference_text = f"{Thresholds.NEAR_ZERO_SHARE:.0%} of the paper's {paper:.4f}" if paper else \
+                    f"{Thresholds.NEAR_ZERO_RECALL}"
+                evidence.append(Evidence(f"a recall of {s.best_recall} is below {reference_text}: the evaluation "
+                                         "(almost) never hits a target, as with a leave-last-out split (issue #16)",
+                                         values={"paper": paper}))
+                confidence = max(confidence, Confidence.CONSTANT_NEAR_ZERO)
         if not evidence:
             return None
         return Finding(
-            id=self.id, title="the data does not match the original's " + (ctx.dataset or "dataset"),
+            id=self.id, title="the data does not match the original's " + (ctx.dataset or "dataset") + (
+                f" (or its split is broken): valid recall stuck at {s.best_recall} from the first evaluation"
+                if s.constant_recall else ""),
             severity="high", confidence=confidence, basis="evidence", evidence=tuple(evidence),
             fix=Fix({}, "a run on the same data as the paper", applicable=False,
                     how="re-prepare the data with the original's rules (recdoc data prepare), check item_count and "
@@ -105,9 +118,14 @@ class EvalBroken(Rule):
                                          f"(first at iter {int(first['iter'])})", ref, {"missing": len(missing)}))
         for kind in ("eval_missing", "traceback", "invalid_model_type"):
             for event in run.events_of(kind)[:3]:
-                if kind == "traceback" and not any(mark in event.text.lower() for mark in EVAL_CRASH_MARKS):
+                if kind == "traceback" and not _in_evaluation(event):
                     continue  # a crash elsewhere (e.g. out of memory) is the interrupted rule's finding
-                evidence.append(Evidence(event.text, event.ref, dict(event.values)))
+                values = {k: v for k, v in event.values.items() if k != "frames"}
+                text = event.text
+                frames = event.values.get("frames") or ()
+                if kind == "traceback" and frames:
+                    text += f" (in: {frames[-1]})"
+                evidence.append(Evidence(text, event.ref, values))
         if not evidence:
             return None
         return Finding(
@@ -219,6 +237,17 @@ def _model(baseline: BaselineRun) -> Any:
 def _same_data(ctx: RuleContext, baseline: BaselineRun) -> bool:
     theirs = baseline.config.get("dataset")
     return theirs is not None and ctx.dataset is not None and theirs.value == ctx.dataset
+
+
+def _in_evaluation(event: Event) -> bool:
+    """Did this traceback happen in evaluation? Its exception line or its innermost frames name it."""
+    text = " ".join([event.text, *map(str, event.values.get("frames") or ())]).lower()
+    return any(mark in text for mark in EVAL_CRASH_MARKS)
+
+
+def _first_row_ref(ctx: RuleContext) -> SourceRef | None:
+    rows = ctx.run.curve[ctx.run.curve["recall"].notna()] if ctx.run.has_curve else None
+    return None if rows is None or rows.empty else _row_ref(rows.iloc[0])
 
 
 def _row_ref(row: Any) -> SourceRef | None:

@@ -51,6 +51,11 @@ class LearningRateModelMismatch(Rule):
         if ctx.below_paper() is False:
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
                              "the run reaches the paper's recall at this learning rate", tuple(evidence))
+        if ctx.learned_nothing:
+            return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
+                             f"valid recall is the same at all {ctx.summary.evaluations} evaluations from the first: "
+                             "the model never learned anything measurable, which no learning rate explains (see "
+                             "dataset-mismatch)", tuple(evidence))
         s = ctx.summary
         supports = contradicts = False
         if s.has_evaluations and s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.best_iter and s.last_iter:
@@ -73,13 +78,14 @@ class LearningRateModelMismatch(Rule):
         stated = not ctx.config["learning_rate"].is_default
         # A learning rate only assumed from the flag's default is itself uncertain.
         confidence = clamp(confidence * ctx.proximity * (1.0 if stated else Confidence.ASSUMED_SETTING))
-        row = ctx.recall_comparison()
+        row = ctx.shortfall_comparison()
         if row is not None:
-            evidence.append(Evidence(f"{row.split} recall@{row.cutoff} {row.run_value:.4%} vs paper "
+            evidence.append(Evidence(f"{row.split} {row.metric}@{row.cutoff} {row.run_value:.4%} vs paper "
                                      f"{row.paper_value:.3%} ({row.rel_gap:+.0%})",
                                      values={"run": row.run_value, "paper": row.paper_value}))
+        # Off the prior's data (proximity < 1) the advice is a suggestion to try, not the cause of a shortfall.
         severity = "high" if below and ctx.proximity >= 1.0 and not contradicts else (
-            "medium" if ctx.proximity >= 0.5 else "low")
+            "medium" if ctx.proximity >= 1.0 else "low")
         rests_on = "the README's advice and the run's own curve" if supports else "the README's advice alone"
         if not stated:
             rests_on += " (the learning rate itself is assumed from the flag's default: confirm it with --set)"
@@ -89,7 +95,7 @@ class LearningRateModelMismatch(Rule):
             evidence=tuple(evidence),
             fix=Fix({"learning_rate": recommended},
                     f"recall closer to the paper's for {ctx.model_type}" + (
-                        f" ({row.paper_value:.3%} recall@{row.cutoff})" if row is not None else "")),
+                        f" ({row.paper_value:.3%} {row.metric}@{row.cutoff})" if row is not None else "")),
             explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}.")
 
 

@@ -68,6 +68,8 @@ class Undertrained(Rule):
         s = ctx.summary
         if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.run.stop_reason in UNFINISHED:
             return None  # an unfinished run is the interrupted rule's finding
+        if ctx.loss_nonfinite:
+            return None  # a run stopped by a NaN loss needs stability (divergence), not more iterations
         budget = iteration_budget(ctx.dataset)
         below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
         rising = s.trend_last_window >= Thresholds.STILL_RISING
@@ -181,14 +183,14 @@ class Divergence(Rule):
         nan_events = ctx.run.events_of("nan")
         bad_checkpoints = [c for c in ctx.run.checkpoints
                            if (c.tensors or {}).get("nan_count") or (c.tensors or {}).get("inf_count")]
-        nonfinite = s.loss_nonfinite or ctx.run.stop_reason == "nan" or bool(nan_events) or bool(bad_checkpoints)
+        nonfinite = ctx.loss_nonfinite or bool(bad_checkpoints)
         rising = (s.loss_min is not None and s.loss_last is not None and s.loss_min > 0
                   and s.loss_last > s.loss_min * (1 + Thresholds.LOSS_RISE))
         collapsed = s.decay_from_peak >= Thresholds.DIVERGENCE_DECAY
         if not nonfinite and not (rising and collapsed):
             return None
         evidence: list[Evidence] = []
-        if s.loss_nonfinite or ctx.run.stop_reason == "nan" or nan_events:
+        if ctx.loss_nonfinite:
             ref = nan_events[0].ref if nan_events else ctx.run.stop_ref
             evidence.append(Evidence("non-finite training loss", ref, {"nan": True}))
         for checkpoint in bad_checkpoints:
@@ -278,14 +280,21 @@ class Overfitting(Rule):
         s = ctx.summary
         if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or s.decay_from_peak < Thresholds.OVERFIT_DECAY:
             return None
+        # Memorisation shows as a decline that continues after the peak; one lucky evaluation followed by a flat
+        # curve below it is noise, not overfitting.
+        if s.evals_since_best < Thresholds.MIN_EVALS_FOR_SHAPE or s.trend_since_best > -Thresholds.FLAT:
+            return None
         loss_stable = (s.loss_last is not None and s.loss_min is not None
                        and s.loss_last <= s.loss_min * (1 + Thresholds.LOSS_RISE))
-        if not loss_stable or s.loss_nonfinite:
-            return None
+        if not loss_stable or ctx.loss_nonfinite:
+            return None  # a loss that went NaN/inf is divergence, not memorisation
         best = ctx.best_evidence()
         evidence = [Evidence(f"valid recall fell {s.decay_from_peak:.0%} from its peak to {s.last_recall:.6f} at iter "
-                             f"{s.last_iter}; train loss {s.loss_first:.4f} -> {s.loss_last:.4f}",
-                             values={"decay_from_peak": s.decay_from_peak, "loss_last": s.loss_last})]
+                             f"{s.last_iter}, trending {s.trend_since_best:+.1%} of the peak over the "
+                             f"{s.evals_since_best} evaluations after it; train loss {s.loss_first:.4f} -> "
+                             f"{s.loss_last:.4f}",
+                             values={"decay_from_peak": s.decay_from_peak, "trend_since_best": s.trend_since_best,
+                                     "loss_last": s.loss_last})]
         if best is not None:
             evidence.insert(0, best)
         lr = ctx.value("learning_rate")
@@ -332,13 +341,24 @@ class Interrupted(Rule):
         evidence.extend(Evidence(e.text.strip().splitlines()[-1] if e.text.strip() else "traceback", e.ref)
                         for e in ctx.run.events_of("traceback")[:2])
         s = ctx.summary
-        if s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING:
+        # An unfinished run on a rising curve is also undertrained; reported here, once, with the same evidence the
+        # undertrained rule would cite (the trend, and the iterations against the dataset's budget).
+        rising = s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING
+        if rising:
             evidence.append(_trend_evidence(ctx))
+            budget = iteration_budget(ctx.dataset)
+            if budget is not None and s.last_iter is not None and s.last_iter < budget:
+                evidence.append(Evidence(f"{s.last_iter} iterations < {budget} the maintainer says {ctx.dataset} "
+                                         "needs", values={"budget": budget}))
         has_test = "test" in ctx.run.finals
         if not has_test:
             evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
+        title = f"the run did not finish ({ctx.run.stop_reason}) at iter {ctx.summary.last_iter}"
+        if rising:
+            title += (f" with valid recall still rising ({s.trend_last_window:+.1%} over the last {s.window} "
+                      "evaluations): undertrained")
         return Finding(
-            id=self.id, title=f"the run did not finish ({ctx.run.stop_reason}) at iter {ctx.summary.last_iter}",
+            id=self.id, title=title,
             severity="medium" if has_test else "high", confidence=Confidence.OBSERVED_STOP, basis="evidence",
             evidence=tuple(evidence),
             fix=Fix({}, "final test metrics of the restored best model, and a curve that reaches its plateau",

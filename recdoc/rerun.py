@@ -1,0 +1,239 @@
+"""`recdoc rerun RUN --apply-fixes`: analyse the run, compose the corrected configuration, train it, compare.
+
+The loop that closes the doctor: re-analyse RUN (`engine.analyze_paths`), compose the fixes (`diagnose.fixes`),
+print the diff and the exact commands, then (unless `--dry-run`) train with recdoc's trainer, diagnose the new
+run, and write its report and `compare.md` (old run vs new) in the new run folder.
+
+`--resume-best` starts the new run from the old recdoc run's best checkpoint instead of from scratch. The loop
+resumes only from a run folder's `ckpt/last/` state, so the new folder is seeded as a resumable run: the best
+checkpoint copied in as its last and best checkpoint, and a `loop_state.json` at the old best iteration with the
+old best recall (patience counts from there). The optimizer state comes with the checkpoint; the learning rate
+is set afterwards from `--finetune_lr` (else the corrected learning rate), as the trainer does for finetune_lr.
+
+TensorFlow is imported only when training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recdoc.config import RunConfig
+from recdoc.diagnose.findings import Diagnosis
+from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool
+from recdoc.errors import UsageError
+
+# Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
+MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
+PREPARE_HINTS = {"book": "--source amazon --input reviews_Books_5.json --meta meta_Books.json",
+                 "taobao": "--source taobao --input UserBehavior.csv", "ml100k": "--source ml-100k"}
+SPLITS = ("train", "valid", "test")
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RerunOutcome:
+    exit_code: int
+    plan: FixPlan | None
+    new_run: Path | None = None
+    report: Path | None = None
+    comparison: Path | None = None
+    new_diagnosis: Diagnosis | None = None
+
+
+def recdoc_run_folder(diagnosis: Diagnosis) -> Path | None:
+    """The folder holding the run's `run.json` when recdoc trained it, else None."""
+    if source_tool(diagnosis) != "recdoc":
+        return None
+    for raw in diagnosis.run.paths:
+        path = Path(raw)
+        for folder in (path, path.parent):
+            if folder.is_dir() and (folder / "run.json").is_file():
+                return folder
+    return None
+
+
+def _stored_config(folder: Path | None) -> dict[str, Any]:
+    if folder is None:
+        return {}
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    config = data.get("config") if isinstance(data, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def taken_run_names(runs_dir: Path) -> list[str]:
+    return [entry.name for entry in runs_dir.iterdir()] if runs_dir.is_dir() else []
+
+
+def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
+    """The plan as the terminal shows it: diff, what is set aside and why, the new run, the commands."""
+    lines = [f"Fixes to apply, most important first ({len(plan.changes)} change"
+             f"{'' if len(plan.changes) == 1 else 's'}):"]
+    lines += [f"  {line}" for line in plan.diff_lines()] or ["  none"]
+    if plan.overruled:
+        lines.append("Overruled (two fixes change one key; the higher-ranked wins):")
+        lines += [f"  {item}" for item in plan.overruled]
+    if plan.set_aside:
+        lines.append("Not applied:")
+        lines += [f"  {item}" for item in plan.set_aside]
+    lines += [f"  note: {note}" for note in plan.notes]
+    lines.append(f"New run: {Path(plan.new_config.runs_dir) / plan.run_name}")
+    lines += ["recdoc command:", f"  {plan.recdoc_command}"]
+    if plan.tool_command:
+        tool = source_tool(diagnosis)
+        lines.append(f"Corrected command for the tool that made this run ({tool}):")
+        lines += [f"  {line}" for line in plan.tool_command.splitlines()]
+    return lines
+
+
+def missing_data_message(config: RunConfig) -> str | None:
+    """One line saying what to prepare when `<data_dir>/<dataset>_data/` lacks a split file; None when complete."""
+    folder = Path(config.data_dir) / f"{config.dataset}_data"
+    missing = [name for name in (f"{config.dataset}_{split}.txt" for split in SPLITS) if not (folder / name).is_file()]
+    if not missing:
+        return None
+    hint = PREPARE_HINTS.get(config.dataset, f"--source csv --input RAW.csv --name {config.dataset}")
+    return (f"the prepared data is missing: {folder} lacks {', '.join(missing)}; prepare it with "
+            f"`recdoc data prepare {hint} --data_dir {config.data_dir}` or pass --data_dir DIR holding "
+            f"{config.dataset}_data/")
+
+
+def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable[str] = (), dry_run: bool = False,
+          data_dir: str | None = None, runs_dir: str | None = None, resume_best: bool = False,
+          finetune_lr: float | None = None, max_iter: int | None = None,
+          echo: Echo | None = None) -> RerunOutcome:
+    """Analyse, compose, (train, analyse the new run, compare). Raises UsageError for what the user must change."""
+    from recdoc.diagnose.engine import analyze_paths
+
+    say: Echo = echo or (lambda line: print(line, flush=True))
+    if finetune_lr is not None and not resume_best:
+        raise UsageError("--finetune_lr needs --resume-best (it sets the learning rate of the continued model)")
+    diagnosis = analyze_paths(list(paths))
+    old_folder = recdoc_run_folder(diagnosis)
+    stored = _stored_config(old_folder)
+    chosen_runs_dir = runs_dir or (str(old_folder.parent) if old_folder is not None else RunConfig().runs_dir)
+    chosen_data_dir = data_dir or str(stored.get("data_dir") or RunConfig().data_dir)
+    if resume_best and old_folder is None:
+        raise UsageError("--resume-best continues a recdoc run from its best checkpoint; this run was made by "
+                         f"{source_tool(diagnosis)}: rerun it without --resume-best")
+    overrides: dict[str, Any] = {"max_iter": max_iter}
+    plan = compose_plan(diagnosis, only=only, skip=skip, taken_names=taken_run_names(Path(chosen_runs_dir)),
+                        data_dir=chosen_data_dir, runs_dir=chosen_runs_dir, overrides=overrides)
+    if resume_best:
+        plan = dataclasses.replace(plan, new_config=dataclasses.replace(
+            plan.new_config, finetune_lr=finetune_lr if finetune_lr is not None else plan.new_config.learning_rate))
+        _check_same_model(plan)
+
+    top = diagnosis.findings[0].id if diagnosis.findings else "none"
+    say(f"Re-analysed {', '.join(paths)}: {diagnosis.verdict}, {len(diagnosis.findings)} finding"
+        f"{'' if len(diagnosis.findings) == 1 else 's'} (top: {top})")
+    if not plan.has_fix:
+        for item in plan.set_aside:
+            say(f"  not applied: {item}")
+        say("No applicable fix: no finding proposes a setting to change; nothing to train.")
+        return RerunOutcome(0, plan)
+    for line in plan_lines(plan, diagnosis):
+        say(line)
+    if resume_best:
+        say(f"  continuing from the best checkpoint of {old_folder} at learning rate {plan.new_config.finetune_lr}")
+    if dry_run:
+        say("Dry run: nothing trained.")
+        return RerunOutcome(0, plan)
+
+    message = missing_data_message(plan.new_config)
+    if message is not None:
+        raise UsageError(message)
+    from recdoc.trainer.loop import train
+
+    if resume_best:
+        assert old_folder is not None
+        config = seed_from_best(old_folder, plan.new_config)
+        new_run = train(config, resume=True)
+    else:
+        new_run = train(plan.new_config)
+    return finish(diagnosis, plan, Path(new_run), say)
+
+
+def finish(old: Diagnosis, plan: FixPlan, new_run: Path, say: Echo) -> RerunOutcome:
+    """Diagnose the new run, write its report and the comparison in its folder, print both paths."""
+    from recdoc.diagnose.engine import analyze_paths
+    from recdoc.reports import write_reports
+    from recdoc.reports.compare import finding_changes, write_comparison
+
+    new = analyze_paths([str(new_run)])
+    written = write_reports(new, out_dir=new_run)
+    compared = write_comparison([old, new], new_run)
+    changes = finding_changes(old, new)
+    say(f"New run: {new_run} ({new.verdict})")
+    say(f"Findings cleared: {', '.join(changes.cleared) or 'none'}; appeared: {', '.join(changes.appeared) or 'none'}"
+        f"; remained: {', '.join(changes.remained) or 'none'}")
+    say(f"Report: {written[0]}")
+    say(f"Comparison: {compared[0]}")
+    return RerunOutcome(0, plan, new_run, written[0], compared[0], new)
+
+
+def _check_same_model(plan: FixPlan) -> None:
+    changed = [key for key in MODEL_SHAPE_KEYS
+               if getattr(plan.old_config, key) != getattr(plan.new_config, key)
+               and not (key == "item_count" and getattr(plan.old_config, key) is None)]
+    if changed:
+        raise UsageError(f"--resume-best cannot continue the old model: the fixes change {', '.join(changed)}, "
+                         "which shape its variables; rerun without --resume-best")
+
+
+def _latest_checkpoint(folder: Path) -> str | None:
+    """The checkpoint the `checkpoint` state file names (plain text; no TensorFlow needed)."""
+    state = folder / "checkpoint"
+    if not state.is_file():
+        return None
+    for line in state.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            return Path(value.strip().strip('"')).name
+    return None
+
+
+def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
+    """Create the new run folder as a resumable run whose last state is the old run's best checkpoint."""
+    from recdoc.trainer import runlog
+    from recdoc.trainer.loop import LoopState
+
+    best_dir = old_folder / "ckpt" / "best"
+    name = _latest_checkpoint(best_dir)
+    files = sorted(best_dir.glob(f"{name}.*")) if name else []
+    if name is None or not any(f.suffix == ".index" for f in files):
+        raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)")
+    record = runlog.RunRecord.load(old_folder / "run.json").data
+    best_iter = record.get("best_iter")
+    best_metric = record.get("best_metric")
+    if not isinstance(best_iter, int) or not isinstance(best_metric, (int, float)):
+        raise UsageError(f"--resume-best: {old_folder / 'run.json'} does not record the best iteration and recall "
+                         "(the old run did not finish)")
+    data = Path(config.data_dir) / f"{config.dataset}_data"
+    data_files = [data / f"{config.dataset}_{split}.txt" for split in SPLITS]
+    config, paths = runlog.open_run_folder(config)
+    try:
+        for target in (paths.best_dir, paths.last_dir):
+            target.mkdir(parents=True, exist_ok=True)
+            for source in files:
+                shutil.copy2(source, target / source.name)
+            runlog.atomic_write_text(target / "checkpoint", f'model_checkpoint_path: "{name}"\n'
+                                                            f'all_model_checkpoint_paths: "{name}"\n')
+        start = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
+        start.update(initialized_from=str(best_dir / name), stop_reason="running")
+        state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
+        runlog.atomic_write_text(paths.loop_state, json.dumps({"checkpoint": name, "loop": state.to_dict(),
+                                                               "sampler": None}, indent=1) + "\n")
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)  # a half-seeded folder would look resumable
+        raise
+    return config

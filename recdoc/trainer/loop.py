@@ -1,0 +1,388 @@
+"""The training loop of the original `src/train.py` (reference section 4), with checkpoints and resume.
+
+`run_loop` is the schedule alone (steps, evaluation every `test_iter`, strict-improvement early stopping, the
+iteration cap, NaN and Ctrl-C), driven through `LoopHooks`, so it can be tested without TensorFlow. `train` wires
+it to the data, the model, the evaluation and the run folder.
+
+Checkpoints (tf.train.CheckpointManager, one kept each): `ckpt/best/ckpt-<iteration>` on every improvement and
+`ckpt/last/ckpt-<iteration>` at every evaluation, next to `ckpt/last/loop_state.json` (iteration, best metric,
+trials, the sampler's RNG state, elapsed time), written after the checkpoint so it never names a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+from recdoc.config import NDCG_KINDS, RunConfig
+from recdoc.errors import UsageError
+from recdoc.trainer import runlog
+from recdoc.trainer.runlog import RunPaths
+
+
+class StopReason(str, Enum):
+    EARLY_STOP = "early_stop"
+    MAX_ITER = "max_iter"
+    INTERRUPTED = "interrupted"
+    NAN = "nan"
+
+
+@dataclass
+class LoopState:
+    """Everything the schedule needs to continue after a restart."""
+
+    iteration: int = 0
+    best_metric: float = 0.0  # the original's `best_metric = 0`: a first evaluation at recall 0 does not improve
+    best_iter: int = 0
+    trials: int = 0
+    loss_sum: float = 0.0
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LoopState":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    test_iter: int
+    patience: int
+    max_iterations: int
+    metric_key: str  # the validation recall whose strict improvement resets patience
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> "Schedule":
+        if config.test_iter < 1:
+            raise UsageError(f"test_iter must be positive, got {config.test_iter}")
+        return cls(config.test_iter, config.patience, config.max_iterations, runlog.early_stop_key(config))
+
+
+@dataclass
+class Evaluation:
+    iteration: int
+    train_loss: float
+    metrics: dict[str, float]
+    steps_per_s: float
+    eval_s: float
+    elapsed_s: float
+    improved: bool = False
+    trials: int = 0
+    best_metric: float = 0.0
+
+
+class LoopHooks(Protocol):
+    def train_step(self) -> float: ...
+
+    def evaluate(self) -> dict[str, float]: ...
+
+    def on_evaluation(self, evaluation: Evaluation) -> None: ...
+
+    def save_best(self, state: LoopState) -> None: ...
+
+    def save_last(self, state: LoopState) -> None: ...
+
+    def on_time(self, minutes: float) -> None: ...
+
+    def on_nan(self, iteration: int, loss: float) -> None: ...
+
+    def on_step(self, iteration: int) -> None: ...
+
+
+def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
+             clock: Callable[[], float] = time.monotonic) -> StopReason:
+    """Train until early stop, the cap, a non-finite loss or Ctrl-C; `state` is updated in place.
+
+    As the original: evaluate every `test_iter` iterations; a strictly better recall saves the best model and
+    resets trials, otherwise trials += 1 and the run stops when trials > patience, right after that evaluation's
+    `iter:` line (no `time interval` line); the cap `iteration >= max_iterations` is checked after every step.
+    """
+    if state.trials > schedule.patience:
+        return StopReason.EARLY_STOP
+    if state.iteration >= schedule.max_iterations:
+        return StopReason.MAX_ITER
+    start = clock() - state.elapsed_s
+    window_start = clock()
+    try:
+        while True:
+            loss = hooks.train_step()
+            state.iteration += 1
+            if not math.isfinite(loss):
+                hooks.on_nan(state.iteration, loss)
+                return StopReason.NAN
+            state.loss_sum += loss
+            hooks.on_step(state.iteration)
+            if state.iteration % schedule.test_iter == 0:
+                train_seconds = clock() - window_start
+                eval_start = clock()
+                metrics = hooks.evaluate()
+                eval_seconds = clock() - eval_start
+                evaluation = Evaluation(
+                    iteration=state.iteration, train_loss=state.loss_sum / schedule.test_iter, metrics=metrics,
+                    steps_per_s=schedule.test_iter / train_seconds if train_seconds > 0 else math.inf,
+                    eval_s=eval_seconds, elapsed_s=clock() - start)
+                stop = False
+                recall = metrics.get(schedule.metric_key)
+                if recall is not None:  # an evaluation that returned nothing changes nothing, as the original
+                    if recall > state.best_metric:
+                        state.best_metric = recall
+                        state.best_iter = state.iteration
+                        state.trials = 0
+                        evaluation.improved = True
+                    else:
+                        state.trials += 1
+                        stop = state.trials > schedule.patience
+                evaluation.trials, evaluation.best_metric = state.trials, state.best_metric
+                hooks.on_evaluation(evaluation)
+                if evaluation.improved:
+                    hooks.save_best(state)
+                state.loss_sum = 0.0
+                state.elapsed_s = clock() - start
+                hooks.save_last(state)
+                if stop:
+                    return StopReason.EARLY_STOP
+                hooks.on_time(state.elapsed_s / 60.0)
+                window_start = clock()
+            if state.iteration >= schedule.max_iterations:
+                return StopReason.MAX_ITER
+    except KeyboardInterrupt:
+        return StopReason.INTERRUPTED
+
+
+# ---------------------------------------------------------------- sampler state (resume)
+def sampler_state(sampler: Any) -> dict[str, Any] | None:
+    """A JSON-able snapshot of the training sampler's RNG, or None when it exposes none."""
+    if hasattr(sampler, "state") and callable(sampler.state):
+        return {"kind": "sampler", "state": sampler.state()}
+    rng = getattr(sampler, "rng", None)
+    if isinstance(rng, random.Random):
+        version, internal, gauss = rng.getstate()
+        return {"kind": "python_random", "version": version, "internal": list(internal), "gauss": gauss}
+    return None
+
+
+def restore_sampler_state(sampler: Any, snapshot: Mapping[str, Any] | None) -> bool:
+    """Put a `sampler_state` snapshot back; False when there is none to restore."""
+    if not snapshot:
+        return False
+    if snapshot.get("kind") == "sampler" and hasattr(sampler, "restore"):
+        sampler.restore(snapshot["state"])
+        return True
+    if snapshot.get("kind") == "python_random" and isinstance(getattr(sampler, "rng", None), random.Random):
+        sampler.rng.setstate((snapshot["version"], tuple(snapshot["internal"]), snapshot["gauss"]))
+        return True
+    return False
+
+
+# ---------------------------------------------------------------- the full run
+def _resolved_config(config: RunConfig, paths: RunPaths) -> RunConfig:
+    """On resume the stored configuration wins, except what may legitimately change: the budget and finetune_lr."""
+    stored = runlog.RunRecord.load(paths.run_json).data.get("config", {})
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {key: value for key, value in stored.items() if key in names}
+    if "metrics_at" in values:
+        values["metrics_at"] = tuple(values["metrics_at"])
+    values.update(max_iter=config.max_iter, patience=config.patience, finetune_lr=config.finetune_lr)
+    return RunConfig(**values)
+
+
+class _TrainingHooks:
+    """`LoopHooks` over a real model: sampler, Trainer, evaluation, checkpoints and the run's records."""
+
+    def __init__(self, config: RunConfig, paths: RunPaths, dataset: Any, sampler: Any, trainer: Any, model: Any,
+                 log: runlog.TrainLog, console: runlog.Console, metrics_log: runlog.MetricsLog,
+                 scalars: runlog.Scalars, best_manager: Any, last_manager: Any) -> None:
+        from recdoc.trainer.evaluate import evaluate
+
+        self._evaluate = evaluate
+        self.config = config
+        self.training_eval_config = dataclasses.replace(config, coef=None)  # the original aggregates only at test
+        self.paths = paths
+        self.dataset = dataset
+        self.sampler = sampler
+        self.trainer = trainer
+        self.model = model
+        self.log = log
+        self.console = console
+        self.metrics_log = metrics_log
+        self.scalars = scalars
+        self.best_manager = best_manager
+        self.last_manager = last_manager
+
+    def train_step(self) -> float:
+        hist, mask, target = self.sampler.next_batch()
+        return self.trainer.train_step(hist, mask, target)
+
+    def evaluate(self) -> dict[str, float]:
+        return self._evaluate(self.model, self.dataset.valid, self.training_eval_config)
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        shown = runlog.log_metrics(evaluation.metrics, self.config)
+        self.log.line(self.paths.exp_name)
+        self.log.line(runlog.format_iter_line(evaluation.iteration, evaluation.train_loss, shown))
+        self.metrics_log.append({
+            "iter": evaluation.iteration, "train_loss": evaluation.train_loss, **evaluation.metrics,
+            "steps_per_s": evaluation.steps_per_s, "eval_s": evaluation.eval_s, "elapsed_s": evaluation.elapsed_s,
+            "time_min": evaluation.elapsed_s / 60.0, "best_metric": evaluation.best_metric,
+            "trials": evaluation.trials, "improved": evaluation.improved,
+        })
+        scalars = {"train/loss": evaluation.train_loss}
+        scalars.update({f"eval/{name}": value for name, value in shown.items()})
+        self.scalars.write(evaluation.iteration, scalars)
+        self.console.progress(evaluation.iteration, f"valid recall {shown.get('recall', float('nan')):.4f}")
+
+    def save_best(self, state: LoopState) -> None:
+        self.best_manager.save(checkpoint_number=state.iteration)
+
+    def save_last(self, state: LoopState) -> None:
+        path = self.last_manager.save(checkpoint_number=state.iteration)
+        snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler)}
+        runlog.atomic_write_text(self.paths.loop_state, _json(snapshot))
+
+    def on_time(self, minutes: float) -> None:
+        self.log.line(runlog.format_time_line(minutes))
+
+    def on_nan(self, iteration: int, loss: float) -> None:
+        self.log.line(f"train loss is {loss} at iter {iteration}: training stopped, the best model is kept")
+
+    def on_step(self, iteration: int) -> None:
+        self.console.progress(iteration)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=1) + "\n"
+
+
+def _load_loop_state(paths: RunPaths) -> dict[str, Any]:
+    try:
+        return json.loads(paths.loop_state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"cannot resume: {paths.loop_state} does not exist (the run never reached an evaluation)"
+                         ) from None
+    except ValueError as exc:
+        raise UsageError(f"cannot resume: {paths.loop_state} is not valid JSON ({exc})") from None
+
+
+def _check_config(config: RunConfig) -> Schedule:
+    """Refuse settings that cannot work before anything is written."""
+    if config.ndcg not in NDCG_KINDS:
+        raise UsageError(f"--ndcg must be one of {', '.join(NDCG_KINDS)}, got {config.ndcg!r}")
+    if config.topN < 1 or any(int(c) < 1 for c in config.metrics_at):
+        raise UsageError(f"cut-offs must be positive: topN {config.topN}, metrics_at {list(config.metrics_at)}")
+    if config.max_iter < 1 or config.patience < 0:
+        raise UsageError(f"max_iter must be positive and patience non-negative, got {config.max_iter} "
+                         f"and {config.patience}")
+    return Schedule.from_config(config)
+
+
+def train(config: RunConfig, resume: bool = False) -> Path:
+    """Train as the original `src/train.py` and write the run folder; returns its path."""
+    from recdoc.trainer.most_popular import is_most_popular, train_most_popular
+
+    if is_most_popular(config.model_type):  # no model to train: the original's separate src/mostpop.py
+        if resume:
+            raise UsageError("MostPopular has nothing to resume: it does not train")
+        return train_most_popular(config)
+    if resume:
+        config, paths = runlog.open_run_folder(config, resume=True)
+        config = _resolved_config(config, paths)
+    else:
+        runlog.refuse_existing_run_folder(config)
+    schedule = _check_config(config)
+
+    import tensorflow as tf
+
+    from recdoc.trainer.data.dataset import load_dataset
+    from recdoc.trainer.data.sampling import TrainSampler
+    from recdoc.trainer.evaluate import evaluate
+    from recdoc.trainer.models import build_model
+    from recdoc.trainer.step import Trainer
+
+    dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
+    if config.coef is not None and not dataset.item_cate:
+        raise UsageError(f"--coef needs item categories; {dataset.path} has no {config.dataset}_item_cate.txt")
+    model = build_model(config, dataset.item_count)  # seeds tf, numpy and random from random_seed
+    trainer = Trainer(model, config)
+    sampler = TrainSampler(dataset.train, config.batch_size, config.maxlen, config.random_seed)
+    best_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
+    last_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
+    data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
+    if not resume:
+        # Only now that the data and the model are known to load: a failure above leaves no empty folder behind.
+        config, paths = runlog.open_run_folder(config)
+    best_manager = tf.train.CheckpointManager(best_checkpoint, str(paths.best_dir), max_to_keep=1)
+    last_manager = tf.train.CheckpointManager(last_checkpoint, str(paths.last_dir), max_to_keep=1)
+
+    state = LoopState()
+    if resume:
+        snapshot = _load_loop_state(paths)
+        checkpoint_path = str(paths.last_dir / snapshot["checkpoint"])
+        last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
+        state = LoopState.from_dict(snapshot["loop"])
+        restore_sampler_state(sampler, snapshot.get("sampler"))
+        record = runlog.RunRecord.load(paths.run_json)
+        stored_fingerprint = record.data.get("data", {}).get("fingerprint")
+        if stored_fingerprint and stored_fingerprint != runlog.data_fingerprint(data_files):
+            raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
+                             f"({stored_fingerprint} in run.json)")
+        record.update(config=config.to_dict(), stop_reason="running", ended=None,
+                      resumed=[*record.data.get("resumed", []), {"at": runlog.utc_now(), "iter": state.iteration}])
+    else:
+        record = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files,
+                                        {"tensorflow": tf.__version__})
+    if config.finetune_lr is not None:
+        trainer.set_learning_rate(config.finetune_lr)
+
+    metrics_log = runlog.MetricsLog(paths.metrics_jsonl)
+    if resume:
+        metrics_log.keep_until(state.iteration)
+    console = runlog.Console(config.max_iterations)
+    log = runlog.TrainLog(paths.train_log, console)
+    scalars = runlog.Scalars(paths.root)
+    stop = None
+    try:
+        with console:
+            if resume:
+                log.line(f"training resumed from {checkpoint_path} at iteration {state.iteration}")
+            else:
+                log.line("training begin")
+            hooks = _TrainingHooks(config, paths, dataset, sampler, trainer, model, log, console, metrics_log,
+                                   scalars, best_manager, last_manager)
+            stop = run_loop(state, hooks, schedule)
+            if stop is StopReason.INTERRUPTED:
+                log.line(runlog.DASH_LINE)
+                log.line("Exiting from training early")
+            best_path = best_manager.latest_checkpoint
+            if best_path is not None:
+                best_checkpoint.restore(best_path).assert_existing_objects_matched()
+                log.line(f"model restored from {best_path}")
+            else:
+                log.line("no best model was saved (validation recall never rose above 0); "
+                         "evaluating the last weights")
+            final: dict[str, dict[str, float]] = {}
+            for split_name in ("valid", "test"):
+                split = dataset.valid if split_name == "valid" else dataset.test
+                metrics = evaluate(model, split, config, item_cate=dataset.item_cate or None)
+                final[split_name] = metrics
+                log.line(runlog.format_final_line(split_name, runlog.log_metrics(metrics, config, True)))
+        record.update(stop_reason=stop.value, best_iter=state.best_iter or None, iterations=state.iteration,
+                      best_metric=state.best_metric, final=final, ended=runlog.utc_now())
+        return paths.root
+    except BaseException:
+        record.update(stop_reason="interrupted" if stop is StopReason.INTERRUPTED else "crashed",
+                      ended=runlog.utc_now())
+        raise
+    finally:
+        log.close()
+        scalars.close()

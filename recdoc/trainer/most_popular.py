@@ -1,0 +1,51 @@
+"""`recdoc train --model_type MostPopular`: the original's `src/mostpop.py` as a run folder.
+
+There is nothing to train: the model is the top-N most frequent training items, the same list for every user.
+The run folder still has what the doctor reads for any run: `run.json` (configuration, data fingerprint, final
+valid and test metrics at every cut-off) and `train.log` with the original's final lines. No checkpoint, no
+evaluation curve (`metrics.jsonl` stays empty), and the stop reason is `unknown` because no training loop ran.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recdoc import reference
+from recdoc.config import RunConfig
+from recdoc.trainer import runlog
+
+MODEL_TYPE = "MostPopular"
+
+
+def is_most_popular(model_type: str) -> bool:
+    return (reference.canonical_model_type(model_type) or model_type) == MODEL_TYPE
+
+
+def train_most_popular(config: RunConfig) -> Path:
+    """Count training items, evaluate valid and test as every other model, write the run folder; return it."""
+    from recdoc.trainer.data.dataset import load_dataset
+    from recdoc.trainer.evaluate import cutoffs_for, evaluate_most_popular
+
+    dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
+    data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
+    config, paths = runlog.open_run_folder(config)
+    record = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
+    record.update(training="none: MostPopular ranks items by their frequency in the training split")
+    paths.metrics_jsonl.touch()
+    console = runlog.Console(0, fancy=False)
+    log = runlog.TrainLog(paths.train_log, console)
+    try:
+        log.line("training begin")
+        final: dict[str, dict[str, float]] = {}
+        for split_name, split in (("valid", dataset.valid), ("test", dataset.test)):
+            metrics = evaluate_most_popular(dataset.train, split, cutoffs_for(config),
+                                            item_cate=dataset.item_cate or None)
+            final[split_name] = metrics
+            log.line(runlog.format_final_line(split_name, runlog.log_metrics(metrics, config, True)))
+        record.update(stop_reason="unknown", iterations=0, best_iter=None, final=final, ended=runlog.utc_now())
+    except BaseException:
+        record.update(stop_reason="crashed", ended=runlog.utc_now())
+        raise
+    finally:
+        log.close()
+    return paths.root

@@ -1,0 +1,334 @@
+"""The training schedule on scripted metrics (instant, no TensorFlow), then real runs on synthetic data."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recdoc.trainer.loop import (Evaluation, LoopState, Schedule, StopReason, restore_sampler_state, run_loop,
+                                 sampler_state)
+
+KEY = "recall@50"
+
+
+@dataclass
+class ScriptedHooks:
+    """Returns scripted validation recalls; records what the loop asked for, in order."""
+
+    recalls: list[float]
+    losses: list[float] | None = None
+    interrupt_at: int | None = None
+    steps: int = 0
+    events: list[tuple] = field(default_factory=list)
+
+    def train_step(self) -> float:
+        self.steps += 1
+        if self.interrupt_at is not None and self.steps == self.interrupt_at:
+            raise KeyboardInterrupt
+        if self.losses is not None:
+            return self.losses[self.steps - 1]
+        return 1.0
+
+    def evaluate(self) -> dict[str, float]:
+        index = len([e for e in self.events if e[0] == "eval"])
+        return {KEY: self.recalls[index]} if index < len(self.recalls) else {KEY: 0.0}
+
+    def on_evaluation(self, evaluation: Evaluation) -> None:
+        self.events.append(("eval", evaluation.iteration, evaluation.train_loss, evaluation.trials))
+
+    def save_best(self, state: LoopState) -> None:
+        self.events.append(("best", state.iteration))
+
+    def save_last(self, state: LoopState) -> None:
+        self.events.append(("last", state.iteration))
+
+    def on_time(self, minutes: float) -> None:
+        self.events.append(("time",))
+
+    def on_nan(self, iteration: int, loss: float) -> None:
+        self.events.append(("nan", iteration))
+
+    def on_step(self, iteration: int) -> None:
+        pass
+
+
+def kinds(hooks: ScriptedHooks, kind: str) -> list[int]:
+    return [e[1] for e in hooks.events if e[0] == kind]
+
+
+def test_stop_iteration_is_best_plus_patience_plus_one_evaluations() -> None:
+    recalls = [0.1, 0.2, 0.3] + [0.25] * 100  # best at the third evaluation
+    hooks, state = ScriptedHooks(recalls), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=10, patience=4, max_iterations=10_000, metric_key=KEY))
+    assert reason is StopReason.EARLY_STOP
+    assert state.best_iter == 30
+    assert state.iteration == 30 + (4 + 1) * 10
+    assert kinds(hooks, "best") == [10, 20, 30]
+    # No time line after the evaluation that stops the run; one after every other evaluation.
+    assert hooks.events[-1] == ("last", 80)
+    assert sum(1 for e in hooks.events if e[0] == "time") == len(kinds(hooks, "eval")) - 1
+
+
+def test_equal_recall_is_not_an_improvement_and_zero_never_improves() -> None:
+    hooks, state = ScriptedHooks([0.0, 0.5, 0.5, 0.5]), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=5, patience=1, max_iterations=1000, metric_key=KEY))
+    assert reason is StopReason.EARLY_STOP
+    # 0.0 is not > best 0: trials 1; 0.5 improves; two equal values exhaust patience 1.
+    assert kinds(hooks, "best") == [10]
+    assert [e[3] for e in hooks.events if e[0] == "eval"] == [1, 0, 1, 2]
+    assert state.iteration == 20
+
+
+def test_cap_stops_after_the_time_line() -> None:
+    hooks, state = ScriptedHooks([0.1 * i for i in range(1, 100)]), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=10, patience=50, max_iterations=30, metric_key=KEY))
+    assert reason is StopReason.MAX_ITER
+    assert state.iteration == 30
+    assert hooks.events[-1] == ("time",)
+
+
+def test_cap_that_is_not_a_multiple_of_test_iter_stops_without_evaluating() -> None:
+    hooks, state = ScriptedHooks([0.1, 0.2]), LoopState()
+    assert run_loop(state, hooks, Schedule(10, 5, 25, KEY)) is StopReason.MAX_ITER
+    assert state.iteration == 25 and kinds(hooks, "eval") == [10, 20]
+
+
+def test_train_loss_is_the_mean_of_the_window() -> None:
+    losses = [float(i) for i in range(1, 21)]
+    hooks = ScriptedHooks([0.1, 0.2], losses=losses)
+    run_loop(LoopState(), hooks, Schedule(10, 5, 20, KEY))
+    assert [e[2] for e in hooks.events if e[0] == "eval"] == [pytest.approx(5.5), pytest.approx(15.5)]
+
+
+def test_nan_loss_stops_and_never_saves_after_it() -> None:
+    losses = [1.0] * 12 + [math.nan] + [1.0] * 50
+    hooks, state = ScriptedHooks([0.3, 0.4], losses=losses), LoopState()
+    assert run_loop(state, hooks, Schedule(10, 5, 1000, KEY)) is StopReason.NAN
+    assert kinds(hooks, "nan") == [13]
+    assert kinds(hooks, "best") == [10] and state.best_iter == 10
+
+
+def test_ctrl_c_returns_interrupted_with_state_of_the_last_evaluation() -> None:
+    hooks, state = ScriptedHooks([0.3, 0.4, 0.5], interrupt_at=25), LoopState()
+    assert run_loop(state, hooks, Schedule(10, 5, 1000, KEY)) is StopReason.INTERRUPTED
+    assert state.best_iter == 20 and kinds(hooks, "last") == [10, 20]
+
+
+def test_a_resumed_state_continues_the_schedule() -> None:
+    # Resume after the evaluation at 30 with two trials used: patience 3 allows two more non-improving evaluations.
+    state = LoopState(iteration=30, best_metric=0.5, best_iter=10, trials=2)
+    hooks = ScriptedHooks([0.4, 0.4, 0.4])
+    assert run_loop(state, hooks, Schedule(10, 3, 1000, KEY)) is StopReason.EARLY_STOP
+    assert kinds(hooks, "eval") == [40, 50] and state.iteration == 50
+    # A state saved at the stopping evaluation stops at once.
+    assert run_loop(LoopState(iteration=50, trials=4), ScriptedHooks([]), Schedule(10, 3, 1000, KEY)) \
+        is StopReason.EARLY_STOP
+
+
+def test_evaluation_without_recall_changes_nothing() -> None:
+    class NoMetrics(ScriptedHooks):
+        def evaluate(self) -> dict[str, float]:
+            self.events.append(("evaluated",))
+            return {}
+
+    hooks, state = NoMetrics([]), LoopState()
+    assert run_loop(state, hooks, Schedule(10, 0, 50, KEY)) is StopReason.MAX_ITER
+    assert state.trials == 0 and kinds(hooks, "best") == []
+
+
+class TinySampler:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def next_batch(self) -> list[int]:
+        return self.rng.sample(range(1000), 5)
+
+
+def test_sampler_rng_state_survives_a_json_round_trip() -> None:
+    sampler = TinySampler(7)
+    for _ in range(13):
+        sampler.next_batch()
+    snapshot = json.loads(json.dumps(sampler_state(sampler)))
+    expected = [sampler.next_batch() for _ in range(3)]
+    fresh = TinySampler(7)
+    assert restore_sampler_state(fresh, snapshot)
+    assert [fresh.next_batch() for _ in range(3)] == expected
+    assert not restore_sampler_state(fresh, None)
+
+
+# ---------------------------------------------------------------- real training on synthetic data
+ITER_RE = re.compile(r"^iter: \d+, train loss: \d+\.\d{4}, valid recall: \d\.\d{6}, valid ndcg: \d\.\d{6}, "
+                     r"valid hitrate: \d\.\d{6}$")
+TIME_RE = re.compile(r"^time interval: \d+\.\d{4} min$")
+FINAL_RE = re.compile(r"^(valid|test) recall: \d\.\d{6}, \1 ndcg: \d\.\d{6}, \1 hitrate: \d\.\d{6}, "
+                      r"\1 diversity: \d\.\d{6}$")
+
+
+@pytest.fixture(scope="module")
+def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from recdoc.trainer.data.synth import synthesize
+
+    data_dir = tmp_path_factory.mktemp("data")
+    synthesize("syn", items=2000, users=3000, interests=4, seed=1, data_dir=str(data_dir))
+    return data_dir
+
+
+def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object):
+    from recdoc.config import RunConfig
+
+    values = dict(model_type="ComiRec-DR", learning_rate=0.01, batch_size=128, maxlen=20, test_iter=250,
+                  max_iter=1, patience=3, data_dir=str(data_dir), runs_dir=str(runs_dir), exp="t")
+    values.update(overrides)
+    return RunConfig.for_dataset("syn", **values)
+
+
+@pytest.mark.slow
+def test_comirec_dr_beats_most_popular_threefold_and_logs_like_the_original(synthetic_data: Path,
+                                                                            tmp_path: Path) -> None:
+    from recdoc.trainer.data.dataset import load_dataset
+    from recdoc.trainer.evaluate import evaluate_most_popular
+    from recdoc.trainer.loop import train
+
+    run = train(synthetic_config(synthetic_data, tmp_path))
+    record = json.loads((run / "run.json").read_text())
+    dataset = load_dataset(str(synthetic_data), "syn")
+    popular = evaluate_most_popular(dataset.train, dataset.test, (50,))
+    assert record["final"]["test"]["recall@50"] >= 3 * popular["recall@50"]
+    assert record["stop_reason"] in {"max_iter", "early_stop"}
+
+    lines = (run / "train.log").read_text().splitlines()
+    assert lines[0] == "training begin"
+    iter_lines = [i for i, line in enumerate(lines) if line.startswith("iter: ")]
+    assert iter_lines and all(ITER_RE.match(lines[i]) for i in iter_lines)
+    assert all(lines[i - 1] == run.name for i in iter_lines)  # the exp name before every iter line
+    restored = next(i for i, line in enumerate(lines) if line.startswith("model restored from "))
+    if record["stop_reason"] == "max_iter":
+        assert TIME_RE.match(lines[iter_lines[-1] + 1]) and restored == iter_lines[-1] + 2
+    else:
+        assert restored == iter_lines[-1] + 1
+    assert lines[restored].endswith(f"ckpt-{record['best_iter']}")
+    assert FINAL_RE.match(lines[restored + 1]) and lines[restored + 1].startswith("valid ")
+    assert FINAL_RE.match(lines[restored + 2]) and lines[restored + 2].startswith("test ")
+
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iter"] for r in records] == [250 * (i + 1) for i in range(len(records))]
+    assert {"recall@20", "ndcg_standard@50", "ndcg_master@20", "steps_per_s", "train_loss"} <= set(records[0])
+    import tensorflow as tf
+
+    tags: dict[str, list[int]] = {}
+    for event_file in run.glob("events.out.tfevents*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    expected_steps = [r["iter"] for r in records]
+    assert {tag: tags.get(tag) for tag in ("train/loss", "eval/recall", "eval/ndcg", "eval/hitrate")} == \
+        dict.fromkeys(("train/loss", "eval/recall", "eval/ndcg", "eval/hitrate"), expected_steps)
+
+
+class StepScript:
+    """Wraps Trainer.train_step: Ctrl-C at the given call, or a NaN loss from a given call on."""
+
+    def __init__(self, original, interrupt_at: int | None = None, nan_from: int | None = None) -> None:
+        self.original, self.interrupt_at, self.nan_from, self.calls = original, interrupt_at, nan_from, 0
+
+    def __get__(self, trainer, owner):
+        def step(hist, mask, target):
+            self.calls += 1
+            if self.interrupt_at is not None and self.calls == self.interrupt_at:
+                raise KeyboardInterrupt
+            loss = self.original(trainer, hist, mask, target)
+            return math.nan if self.nan_from is not None and self.calls >= self.nan_from else loss
+        return step
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_last_evaluation(synthetic_data: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from recdoc.trainer.data.dataset import load_dataset
+    from recdoc.trainer.data.sampling import TrainSampler
+    from recdoc.trainer.loop import train
+    from recdoc.trainer.step import Trainer
+
+    original = Trainer.train_step
+    config = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50)
+    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=50))
+    run = train(config)
+    record = json.loads((run / "run.json").read_text())
+    assert record["stop_reason"] == "interrupted"
+    lines = (run / "train.log").read_text().splitlines()
+    dash = lines.index("-" * 89)
+    assert lines[dash + 1] == "Exiting from training early"
+    assert lines[dash + 2].startswith("model restored from ")
+    state = json.loads((run / "ckpt" / "last" / "loop_state.json").read_text())
+    assert state["loop"]["iteration"] == 40 and state["checkpoint"] == "ckpt-40"
+
+    # The batches drawn after resuming are the ones an uninterrupted sampler draws after 40 steps.
+    dataset = load_dataset(str(synthetic_data), "syn")
+    reference = TrainSampler(dataset.train, 128, 20, config.random_seed)
+    for _ in range(40):
+        reference.next_batch()
+    expected_target = reference.next_batch()[2]
+    seen: list[np.ndarray] = []
+
+    def recording_step(trainer, hist, mask, target):
+        seen.append(np.array(target))
+        if len(seen) == 30:
+            raise KeyboardInterrupt
+        return original(trainer, hist, mask, target)
+
+    monkeypatch.setattr(Trainer, "train_step", recording_step)
+    assert train(config, resume=True) == run
+    assert np.array_equal(seen[0], expected_target)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iter"] for r in records] == [20, 40, 60]
+    lines = (run / "train.log").read_text().splitlines()
+    assert any(line.startswith("training resumed from ") and line.endswith("at iteration 40") for line in lines)
+    resumed = json.loads((run / "run.json").read_text())
+    assert resumed["stop_reason"] == "interrupted" and resumed["resumed"][0]["iter"] == 40
+    assert resumed["best_iter"] >= record["best_iter"]
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_the_run_and_keeps_the_best_checkpoint(synthetic_data: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from recdoc.trainer.loop import train
+    from recdoc.trainer.step import Trainer
+
+    monkeypatch.setattr(Trainer, "train_step", StepScript(Trainer.train_step, nan_from=35))
+    run = train(synthetic_config(synthetic_data, tmp_path, test_iter=20))
+    record = json.loads((run / "run.json").read_text())
+    assert record["stop_reason"] == "nan" and record["best_iter"] == 20
+    assert [p.name for p in (run / "ckpt" / "best").glob("ckpt-*.index")] == ["ckpt-20.index"]
+    lines = (run / "train.log").read_text().splitlines()
+    assert any("at iter 35" in line for line in lines)
+    assert any(line.endswith("ckpt/best/ckpt-20") and line.startswith("model restored from ") for line in lines)
+    assert record["final"]["test"]["recall@50"] > 0
+
+
+@pytest.mark.parametrize("bad", [{"ndcg": "mean"}, {"test_iter": 0}, {"metrics_at": (0, 50)}, {"patience": -1}])
+def test_impossible_settings_are_refused_before_any_folder_is_made(tmp_path: Path, bad: dict) -> None:
+    from recdoc.config import RunConfig
+    from recdoc.errors import UsageError
+    from recdoc.trainer.loop import train
+
+    with pytest.raises(UsageError):
+        train(RunConfig(runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path), **bad))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_existing_named_run_is_refused_before_loading_anything(tmp_path: Path) -> None:
+    from recdoc.config import RunConfig
+    from recdoc.errors import UsageError
+    from recdoc.trainer.loop import train
+
+    config = RunConfig(runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "no-data"), exp="taken")
+    (tmp_path / "runs" / config.exp_name).mkdir(parents=True)
+    with pytest.raises(UsageError, match="already exists"):
+        train(config)

@@ -1,0 +1,205 @@
+"""Sampled-softmax loss against TensorFlow's own, TF1-style Adam against its formula, and the train step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recdoc.config import RunConfig
+from recdoc.errors import UsageError
+from recdoc.trainer.loss import CandidateSampler, sampled_softmax_loss
+from recdoc.trainer.models import build_model
+from recdoc.trainer.optimizer import Adam
+from recdoc.trainer.step import Trainer
+
+
+def test_candidate_sampler_draws_unique_ids_in_range_reproducibly() -> None:
+    tf.random.set_seed(3)
+    first = CandidateSampler(num_sampled=30, item_count=100, seed=5).sample(np.array([1, 2, 3]))
+    tf.random.set_seed(3)
+    again = CandidateSampler(num_sampled=30, item_count=100, seed=5).sample(np.array([1, 2, 3]))
+    ids = first.sampled_ids.numpy()
+    assert ids.shape == (30,) and len(set(ids.tolist())) == 30
+    assert ids.min() >= 0 and ids.max() < 100
+    assert first.true_expected_count.shape == (3, 1)
+    np.testing.assert_array_equal(ids, again.sampled_ids.numpy())
+    # Log-uniform: id 0 is the most likely class, so its expected count is the largest.
+    expected = first.true_expected_count.numpy()[:, 0]
+    assert expected[0] > expected[1] > expected[2]
+
+
+def test_candidate_sampler_rejects_more_negatives_than_items() -> None:
+    with pytest.raises(UsageError, match="neg_num"):
+        CandidateSampler(num_sampled=2560, item_count=1349, seed=1)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_loss_equals_tensorflow_sampled_softmax_loss_with_accidental_hits(compiled: bool) -> None:
+    items, dim, batch, num_sampled = 60, 8, 7, 25
+    table = tf.random.stateless_normal([items, dim], seed=(1, 2))
+    readout = tf.random.stateless_normal([batch, dim], seed=(3, 4))
+    # Small ids are the likeliest log-uniform draws, so these targets collide with the candidates.
+    targets = np.array([0, 1, 2, 3, 4, 40, 59], np.int64)
+    tf.random.set_seed(11)
+    candidates = CandidateSampler(num_sampled=num_sampled, item_count=items, seed=1).sample(targets)
+    hits = np.isin(targets, candidates.sampled_ids.numpy())
+    assert hits.sum() >= 2 and not hits.all()
+
+    expected = tf.reduce_mean(tf.nn.sampled_softmax_loss(
+        weights=table, biases=tf.zeros([items]), labels=targets.reshape(-1, 1), inputs=readout,
+        num_sampled=num_sampled, num_classes=items, sampled_values=candidates.as_tuple(),
+        remove_accidental_hits=True)).numpy()
+    loss_fn = tf.function(sampled_softmax_loss, jit_compile=True) if compiled else sampled_softmax_loss
+    ours = loss_fn(table, readout, tf.constant(targets, tf.int32), *candidates.as_tuple()).numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+    # Leaving the hits in would change the value: the comparison is sensitive to their removal.
+    without_removal = tf.reduce_mean(tf.nn.sampled_softmax_loss(
+        weights=table, biases=tf.zeros([items]), labels=targets.reshape(-1, 1), inputs=readout,
+        num_sampled=num_sampled, num_classes=items, sampled_values=candidates.as_tuple(),
+        remove_accidental_hits=False)).numpy()
+    assert abs(without_removal - expected) > 1e-3
+
+
+def test_loss_gradients_equal_tensorflow_sampled_softmax_gradients() -> None:
+    items, dim, batch, num_sampled = 50, 6, 5, 20
+    table = tf.Variable(tf.random.stateless_normal([items, dim], seed=(5, 6)))
+    readout = tf.Variable(tf.random.stateless_normal([batch, dim], seed=(7, 8)))
+    targets = np.array([0, 1, 7, 20, 49], np.int64)
+    tf.random.set_seed(2)
+    candidates = CandidateSampler(num_sampled=num_sampled, item_count=items, seed=3).sample(targets)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = sampled_softmax_loss(table, readout, targets, *candidates.as_tuple())
+        theirs = tf.reduce_mean(tf.nn.sampled_softmax_loss(
+            table, tf.zeros([items]), targets.reshape(-1, 1), readout, num_sampled, items,
+            sampled_values=candidates.as_tuple()))
+    for variable in (table, readout):
+        np.testing.assert_allclose(tf.convert_to_tensor(tape.gradient(ours, variable)).numpy(),
+                                   tf.convert_to_tensor(tape.gradient(theirs, variable)).numpy(),
+                                   rtol=1e-4, atol=1e-6)
+
+
+def numpy_tf1_adam(param: np.ndarray, steps: list[tuple[np.ndarray, np.ndarray]], lr: float,
+                   beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> list[np.ndarray]:
+    """TF1 AdamOptimizer's sparse path: sum duplicate rows, decay every row's moments, move every row."""
+    param = param.astype(np.float64).copy()
+    m = np.zeros_like(param)
+    v = np.zeros_like(param)
+    history = []
+    for t, (indices, values) in enumerate(steps, start=1):
+        gradient = np.zeros_like(param)
+        np.add.at(gradient, indices, values)
+        m = beta1 * m + (1 - beta1) * gradient
+        v = beta2 * v + (1 - beta2) * gradient ** 2
+        lr_t = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        param = param - lr_t * m / (np.sqrt(v) + eps)
+        history.append(param.copy())
+    return history
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_adam_matches_tf1_sparse_formula_and_moves_untouched_rows(compiled: bool) -> None:
+    rows, dim, lr = 6, 3, 0.01
+    rng = np.random.default_rng(0)
+    initial = rng.normal(size=(rows, dim)).astype(np.float32)
+    steps = [
+        (np.array([0, 2, 2]), rng.normal(size=(3, dim))),  # duplicate row 2: summed before squaring
+        (np.array([1]), rng.normal(size=(1, dim))),  # rows 0 and 2 untouched but with moments
+        (np.array([5, 0]), np.full((2, dim), 1e-6)),  # tiny gradient: epsilon 1e-8 vs 1e-7 matters
+    ]
+    variable = tf.Variable(initial)
+    optimizer = Adam([variable], learning_rate=lr)
+
+    def apply(indices: tf.Tensor, values: tf.Tensor) -> None:
+        optimizer.apply_gradients([(tf.IndexedSlices(values, indices, tf.constant([rows, dim])), variable)])
+
+    apply_fn = tf.function(apply, jit_compile=True) if compiled else apply
+    expected = numpy_tf1_adam(initial, steps, lr)
+    previous = initial
+    for step_number, ((indices, values), want) in enumerate(zip(steps, expected), start=1):
+        apply_fn(tf.constant(indices, tf.int32), tf.constant(values, tf.float32))
+        current = variable.numpy()
+        np.testing.assert_allclose(current, want, rtol=1e-5, atol=1e-6)
+        if step_number == 2:
+            untouched_with_moments = [0, 2]
+            assert np.all(np.abs(current[untouched_with_moments] - previous[untouched_with_moments]) > 1e-4)
+            never_touched = [3, 4]
+            np.testing.assert_array_equal(current[never_touched], initial[never_touched])
+        previous = current
+    assert int(optimizer.iterations.numpy()) == 3
+    np.testing.assert_allclose(optimizer.beta1_power.numpy(), 0.9 ** 4, rtol=1e-6)
+    # Row 5 got one 1e-6 gradient at t=3: m = 1e-7, sqrt(v) = sqrt(1e-3) * 1e-6, so epsilon decides the step
+    # (about 0.00485 with 1e-8, 0.00154 with Keras' 1e-7).
+    lr_t = lr * np.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3)
+    hand_step = lr_t * 1e-7 / (np.sqrt(1e-3) * 1e-6 + 1e-8)
+    np.testing.assert_allclose(initial[5] - variable.numpy()[5], hand_step, rtol=1e-3)
+
+
+def test_set_learning_rate_changes_the_step_size() -> None:
+    variable = tf.Variable([[1.0]])
+    optimizer = Adam([variable], learning_rate=0.5)
+    optimizer.set_learning_rate(0.1)
+    optimizer.apply_gradients([(tf.constant([[2.0]]), variable)])
+    # First Adam step moves by lr * g / |g| (up to epsilon).
+    np.testing.assert_allclose(variable.numpy(), [[0.9]], rtol=1e-6)
+
+
+def tiny_run_config(**overrides: object) -> RunConfig:
+    values: dict[str, object] = dict(batch_size=16, maxlen=8, num_interest=2, embedding_dim=8, hidden_size=8,
+                                     neg_num=2, learning_rate=0.01, random_seed=5)
+    values.update(overrides)
+    return RunConfig(**values)  # type: ignore[arg-type]
+
+
+def tiny_training_batch(items: int, batch: int, maxlen: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(2, maxlen + 1, size=batch)
+    mask = (np.arange(maxlen)[None, :] < lengths[:, None]).astype(np.float32)
+    hist = (rng.integers(1, items, size=(batch, maxlen)) * mask).astype(np.int32)
+    target = rng.integers(1, items, size=batch).astype(np.int32)
+    return hist, mask, target
+
+
+def test_train_steps_lower_the_loss_and_repeat_exactly_for_a_seed() -> None:
+    items, steps = 200, 40
+
+    def run() -> tuple[list[float], int]:
+        config = tiny_run_config(random_seed=9)
+        trainer = Trainer(build_model(config, items), config)
+        batch = tiny_training_batch(items, config.batch_size, config.maxlen)
+        losses = [trainer.train_step(*batch) for _ in range(steps)]
+        return losses, int(trainer.optimizer.iterations.numpy())
+
+    losses, iterations = run()
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < 0.75 * np.mean(losses[:5])
+    assert iterations == steps
+    assert run()[0] == losses
+
+
+def test_checkpoint_objects_round_trip_model_and_optimizer(tmp_path: Path) -> None:
+    config = tiny_run_config()
+    items = 100
+    trainer = Trainer(build_model(config, items), config)
+    batch = tiny_training_batch(items, config.batch_size, config.maxlen)
+    trainer.train_step(*batch)
+    saved = tf.train.Checkpoint(**trainer.checkpoint_objects()).save(str(tmp_path / "ckpt"))
+    table_after_one = trainer.model.item_embeddings.numpy().copy()
+    trainer.train_step(*batch)
+    trainer.set_learning_rate(0.002)
+    tf.train.Checkpoint(**trainer.checkpoint_objects()).restore(saved).assert_consumed()
+    np.testing.assert_array_equal(trainer.model.item_embeddings.numpy(), table_after_one)
+    assert int(trainer.optimizer.iterations.numpy()) == 1
+    assert trainer.optimizer.learning_rate.numpy() == pytest.approx(0.01)
+
+
+def test_variable_without_gradient_is_left_alone_moments_included() -> None:
+    reached, unreached = tf.Variable([[1.0, 2.0]]), tf.Variable([[3.0]])
+    optimizer = Adam([reached, unreached], learning_rate=0.1)
+    optimizer.apply_gradients([(tf.constant([[1.0, -1.0]]), reached), (None, unreached)])
+    np.testing.assert_allclose(reached.numpy(), [[0.9, 2.1]], rtol=1e-6)
+    np.testing.assert_array_equal(unreached.numpy(), [[3.0]])
+    np.testing.assert_array_equal(optimizer.first_moments[1].numpy(), [[0.0]])
