@@ -19,7 +19,7 @@ from recdoc.diagnose.readers.detect import read_paths
 from recdoc.errors import InputError
 from recdoc.reports.markdown import render_markdown
 
-LOG_SAMPLES = Path("/work/shared/reference/log-samples")
+LOG_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples"
 TF_NOISE = (
     "WARNING:tensorflow:From /usr/local/lib/python3.6/dist-packages/tensorflow/python/ops/nn_impl.py:1444: "
     "sparse_to_dense (from tensorflow.python.ops.sparse_ops) is deprecated and will be removed in a future version.",

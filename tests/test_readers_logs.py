@@ -10,7 +10,7 @@ import pytest
 from recdoc.diagnose.readers import original, pytorch_port, tf2_port
 from recdoc.diagnose.readers.detect import sniff_scores
 
-SAMPLE = Path("/work/shared/reference/log-samples/tf2-port_book_DNN_test12.log")
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples" / "tf2-port_book_DNN_test12.log"
 EXP = "book_ComiRec-DR_b128_lr0.001_d64_len20_test79"
 ARGV = "['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']"
 ITER1 = "iter: 1000, train loss: 8.1234, valid recall: 0.012345, valid ndcg: 0.010000, valid hitrate: 0.030000"
