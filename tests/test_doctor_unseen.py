@@ -7,17 +7,20 @@ real readers and diagnosed by the real engine. Each test states which findings m
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from recdoc.diagnose.engine import analyze_paths
-from recdoc.diagnose.findings import Diagnosis
+from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.readers.detect import read_paths
 from recdoc.errors import InputError
+from recdoc.reports.jsonreport import render_json
 from recdoc.reports.markdown import render_markdown
+from schema_check import validate
 
 LOG_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples"
 TF_NOISE = (
@@ -115,7 +118,8 @@ def write(tmp_path: Path, text: str, name: str = "train.log") -> Path:
 
 def diagnose(path: Path, overrides: dict[str, str] | None = None) -> Diagnosis:
     diagnosis = analyze_paths([str(path)], overrides=overrides)
-    render_markdown(diagnosis)  # every diagnosis must also render
+    render_markdown(diagnosis)  # every diagnosis must also render, and its JSON follow the documented schema
+    assert validate(json.loads(render_json(diagnosis))) == []
     return diagnosis
 
 
@@ -127,7 +131,7 @@ def not_cause_ids(diagnosis: Diagnosis) -> set[str]:
     return {item.id for item in diagnosis.not_causes}
 
 
-def comparison(diagnosis: Diagnosis, metric: str, split: str = "test"):
+def comparison(diagnosis: Diagnosis, metric: str, split: str = "test") -> Comparison:
     return next(c for c in diagnosis.comparisons if c.metric == metric and c.split == split)
 
 
@@ -187,7 +191,7 @@ def test_taobao_dr_run_at_lr_0001_falls_short_by_hit_rate(tmp_path: Path) -> Non
 
 # ------------------------------------------------------------------ broken runs
 def test_original_run_whose_faiss_gpu_failed_is_unusable_without_crashing(tmp_path: Path) -> None:
-    exp = "book_ComiRec-DR_b128_lr0.005_d64_len20_nofaiss"
+    exp = "book_ComiRec-DR_b128_lr0.005_d64_len20_gpu0"
     text = original_log(dataset="book", model_type="ComiRec-DR", exp=exp, recalls=[None] * 40, ending="unfinished")
     text += "\n".join(["Traceback (most recent call last):", '  File "src/train.py", line 317, in <module>',
                        "    model.restore(sess, best_model_path)",
@@ -198,6 +202,7 @@ def test_original_run_whose_faiss_gpu_failed_is_unusable_without_crashing(tmp_pa
     assert broken is not None and not broken.fix.applicable
     assert "40 of 40 evaluations have no valid metrics" in broken.evidence[0].text
     assert diagnosis.run.stop_reason == "crashed" and "interrupted" in ids(diagnosis)
+    assert diagnosis.findings[0].id == "eval-broken"  # the root: the failed restore follows from no saved model
     assert ids(diagnosis).isdisjoint({"undertrained", "overfitting", "oscillation", "divergence", "lr-model-mismatch"})
 
 
@@ -371,6 +376,9 @@ def test_real_tf2_port_log_stopped_by_hand_after_five_evaluations() -> None:
     assert ids(diagnosis).isdisjoint({"overfitting", "oscillation", "divergence", "eval-broken", "dataset-mismatch"})
     recall = comparison(diagnosis, "recall", "best-valid")
     assert recall.paper_value == pytest.approx(0.07312) and recall.run_value == pytest.approx(0.036275)
+    # A fix that is an action, not a setting, is stated as such (not as "no configuration change repairs this").
+    assert "- Fix: resume from the last checkpoint (recdoc train --resume) or re-run to completion." in \
+        render_markdown(diagnosis)
 
 
 def text_line(path: Path, prefix: str) -> int:
@@ -401,8 +409,6 @@ def test_tf2_port_dr_log_with_its_own_lines(tmp_path: Path) -> None:
 
 
 def test_recdoc_run_folder_with_both_ndcg_definitions(tmp_path: Path) -> None:
-    import json
-
     from recdoc.config import RunConfig
 
     config = RunConfig.for_dataset("book", model_type="ComiRec-SA", ndcg="master", exp="own")
@@ -534,3 +540,29 @@ def test_recdoc_train_log_alone_stopped_on_a_nan_loss(tmp_path: Path) -> None:
     divergence = diagnosis.findings[0]
     assert divergence.id == "divergence" and divergence.fix.changes == {"learning_rate": 0.0025}
     assert ids(diagnosis).isdisjoint({"overfitting", "interrupted", "lr-model-mismatch"})
+
+
+def test_original_test_mode_log_names_the_run_only_in_the_restore_path(tmp_path: Path) -> None:
+    lines = [argv_line("book", "ComiRec-SA", "-p", "test"),
+             "The exp name already exists. Do you want to cover? (y/n)Please input the experiment name: "
+             f"model restored from best_model/{SA_BOOK}/",
+             metrics_text("test", 0.0851, 0.1363, 0.1731, 0.2212)]
+    log = write(tmp_path, "\n".join(lines) + "\n")
+    diagnosis = diagnose(log)
+    assert diagnosis.run.exp_name.value == SA_BOOK and diagnosis.run.exp_name.ref.line == 2
+    assert diagnosis.config["model_type"].value == "ComiRec-SA" and diagnosis.config["maxlen"].source == "exp name"
+    assert comparison(diagnosis, "recall").comparable and diagnosis.verdict == "healthy"
+    assert ids(diagnosis) == set()
+
+
+def test_patience_is_read_off_an_early_stop_when_nothing_states_it(tmp_path: Path) -> None:
+    # A TF2-port run started with --patience 100 (the port prints no argv line), still climbing when it stopped.
+    recalls = [0.03 + 0.0001 * i for i in range(200)]
+    recalls += [recalls[-1] * (0.95 + 0.0004 * k) for k in range(101)]  # climbing back, no new best yet
+    log = write(tmp_path, original_log(dataset="book", model_type="ComiRec-SA", exp=SA_BOOK, recalls=recalls,
+                                       header=["training begin (Keras)"], finals={"test": (0.049, 0.078, 0.1)}))
+    diagnosis = diagnose(log)
+    patience = diagnosis.config["patience"]
+    assert patience.value == 100 and patience.source == "inferred (early stop 101 evaluations after the best)"
+    finding = diagnosis.finding("early-stop-too-soon")
+    assert finding is not None and finding.fix.changes == {"patience": 200}  # doubles what was used, not the default

@@ -87,8 +87,9 @@ def test_sa_positions_enter_the_scores_but_not_the_interests() -> None:
     attention, interests = sa_reference(model, hist, mask)
     np.testing.assert_allclose(model.attention(tf.constant(hist), tf.constant(mask)).numpy(), attention,
                                rtol=1e-5, atol=1e-6)
+    # The reference mixes the plain item embeddings: positions must not leak into the interests.
     np.testing.assert_allclose(model.interests(hist, mask).numpy(), interests, rtol=1e-4, atol=1e-6)
-    # Moving the position embedding changes the attention, and the interests stay a convex mix of the plain items.
+    # ... while they do move the attention scores.
     before = model.attention(tf.constant(hist), tf.constant(mask)).numpy()
     model.position_embedding.assign(model.position_embedding * 0.0)
     assert not np.allclose(model.attention(tf.constant(hist), tf.constant(mask)).numpy(), before, atol=1e-4)

@@ -167,29 +167,46 @@ def _from_checkpoints(run: Run) -> dict[str, Candidate]:
 
 
 def _from_curve(run: Run) -> dict[str, Candidate]:
-    """What the curve itself shows: the evaluation interval (`test_iter`), and `max_iter` when the cap stopped it.
+    """What the curve itself shows: the evaluation interval (`test_iter`), `patience` when early stopping ended the
+    run, and `max_iter` when the cap did.
 
-    The original evaluates when `iter % test_iter == 0` and stops after `max_iter * 1000` iterations, so a log that
-    states neither (someone edited the hard-coded test_iter, or passed --max_iter) still shows both.
+    The original evaluates when `iter % test_iter == 0`, stops at the (patience + 1)-th evaluation without a new
+    best, and after `max_iter * 1000` iterations, so a log that states none of them (an edited test_iter, a port
+    that prints no argv line) still shows them.
     """
-    if not run.has_curve or len(run.curve) < 2:
+    if not run.has_curve:
         return {}
-    iterations = run.curve["iter"].to_numpy(dtype=float)
+    # Evaluations are the rows with a recall; rows without one count only from a log, whose `iter:` lines are
+    # printed at evaluations even when evaluation failed (TensorBoard may log the loss at other steps).
+    rows = run.curve[run.curve["recall"].notna()]
+    if len(rows) < 2 and "tensorboard" not in run.format.split("+"):
+        rows = run.curve
+    if len(rows) < 2:
+        return {}
+    iterations = rows["iter"].to_numpy(dtype=float)
     steps = iterations[1:] - iterations[:-1]
     out: dict[str, Candidate] = {}
-    first_ref = _curve_ref(run, 1)
+    first_ref = _curve_ref(rows, 1)
     step = float(steps[0]) if len(steps) else 0.0
     # Every step equal (a resumed run may repeat or skip evaluations: then nothing is inferred).
     if step > 0 and step.is_integer() and bool((steps == step).all()) and iterations[0] % step == 0:
         out["test_iter"] = (int(step), f"inferred (evaluations every {int(step)} iterations)", first_ref)
+    if run.stop_reason == "early_stop":
+        from recdoc.diagnose.rules.curve import evaluations_since_best
+
+        # The original stops at the (patience + 1)-th evaluation in a row without a strict improvement.
+        since_best = evaluations_since_best(run.curve)
+        if since_best >= 1:
+            out["patience"] = (since_best - 1, f"inferred (early stop {since_best} evaluations after the best)",
+                               run.stop_ref)
     last = float(iterations[-1])
     if run.stop_reason == "max_iter" and last > 0 and last % 1000 == 0:
         out["max_iter"] = (int(last // 1000), f"inferred (stopped at the cap, iter {int(last)})", run.stop_ref)
     return out
 
 
-def _curve_ref(run: Run, row: int) -> SourceRef | None:
-    file, line = run.curve["file"].iloc[row], run.curve["line"].iloc[row]
+def _curve_ref(rows: Any, row: int) -> SourceRef | None:
+    file, line = rows["file"].iloc[row], rows["line"].iloc[row]
     if not isinstance(file, str):
         return None
     return SourceRef(file, None if line != line else int(line))
@@ -277,7 +294,13 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
               _from_checkpoints(run)]
     dataset_setting = _resolve(stated, "dataset")
     dataset = dataset_setting.value if dataset_setting else None
-    layers = stated + [_from_curve(run), _from_tool_defaults(run), _from_dataset_defaults(dataset)]
+    defaults = _from_dataset_defaults(dataset)
+    from_curve = _from_curve(run)
+    # A patience read off the curve replaces the default only when they disagree: when they agree the curve merely
+    # confirms the default, and a port that counts patience differently could make an exact reading misleading.
+    if "patience" in from_curve and "patience" in defaults and from_curve["patience"][0] == defaults["patience"][0]:
+        del from_curve["patience"]
+    layers = stated + [from_curve, _from_tool_defaults(run), defaults]
     config: dict[str, Setting] = {}
     for key in INFERRED_KEYS:
         setting = _resolve(layers, key)

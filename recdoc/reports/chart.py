@@ -62,7 +62,9 @@ class LineChart:
 
     def line(self, xs: Sequence[float], ys: Sequence[float], color: str, width: float = 1.2,
              label: str | None = None) -> None:
-        x, y = downsample(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), MAX_POINTS)
+        x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+        finite = np.isfinite(x) & np.isfinite(y)
+        x, y = downsample(x[finite], y[finite], MAX_POINTS)
         self.series.append(_Series(x, y, color, width, label))
 
     def point(self, x: float, y: float, color: str, label: str | None = None) -> None:

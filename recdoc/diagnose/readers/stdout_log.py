@@ -24,6 +24,8 @@ from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
 
 PROMPT = "Please input the experiment name:"
+# The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.
+COVER_PROMPT = "The exp name already exists. Do you want to cover? (y/n)"
 CTRL_C_DASHES = "-" * 89
 # A traceback whose exception line never comes (the file ends, or a flood of other lines) is closed after this many.
 TRACEBACK_MAX_LINES = 400
@@ -138,11 +140,11 @@ def _parse_line(state: _State, number: int, raw: str) -> None:
     line = raw.strip()
     if not line:
         return
-    if line.startswith(PROMPT):
+    while line.startswith((PROMPT, COVER_PROMPT)):
         # input() prints its prompt without a newline, so when stdout is piped the next print is glued to it.
         state.signals += 1
         _mark_run_start(state, number)
-        line = line[len(PROMPT):].strip()
+        line = line[len(PROMPT if line.startswith(PROMPT) else COVER_PROMPT):].strip()
         if not line:
             return
     first = line[0]
@@ -465,9 +467,22 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
     return "unknown", None
 
 
+def _exp_name_from_restore(state: _State) -> Fact | None:
+    """The exp name inside a restore path (`model restored from best_model/<exp>/`), for logs that never print it
+    on its own line (the original's `-p test` mode prints only the restore and the test line)."""
+    for event in state.events:
+        if event.kind != "restored" or not event.values.get("path"):
+            continue
+        for part in reversed(Path(str(event.values["path"])).parts):
+            parsed = parse_exp_name(part)
+            if parsed is not None and _DATASET_WORD_RE.fullmatch(parsed.dataset):
+                return Fact(value=part, ref=event.ref, text=event.text)
+    return None
+
+
 def _finish(state: _State, format_name: str) -> Run:
     run = Run(format=format_name, paths=[state.path])
-    run.exp_name, run.argv = state.exp_name, state.argv
+    run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
     run.curve = curve_from_rows(state.rows)
     run.finals = state.finals

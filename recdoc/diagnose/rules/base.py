@@ -76,6 +76,8 @@ class Confidence:
     # Direct observations: a NaN loss, a missing evaluation, an interruption line.
     OBSERVED_FAULT = 0.9
     OBSERVED_STOP = 0.95
+    # Not one `iter:` line carries metrics: the evaluation never ran, the root of everything after it.
+    NO_EVALUATION_AT_ALL = 0.98
     # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
     LOSS_AND_RECALL = 0.75
     # item_count from a checkpoint/run differs from the dataset's constant: data almost surely differ.

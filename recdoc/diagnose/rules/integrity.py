@@ -31,7 +31,8 @@ class DatasetMismatch(Rule):
         no training setting repairs it.
 
     Evidence it cites:
-        item_count with its source and the reference value; the constant recall and its first line.
+        item_count with its source and the reference value; the constant recall and its first line, and whether
+        it is near zero (below 1% of the paper's recall), which makes a broken split or evaluation near certain.
 
     Fix:
         Not a setting: re-prepare the data with the original's rules (recdoc data prepare) and check item_count and
@@ -95,7 +96,8 @@ class EvalBroken(Rule):
         original's protocol.
 
     Evidence it cites:
-        The lines with missing metrics or the traceback, counted and located.
+        The lines with missing metrics or the traceback, counted and located; a traceback counts when its exception
+        line or its innermost frames name the evaluation (faiss, diversity, coef, item categories).
 
     Fix:
         Not a setting: install a working faiss (GPU, or use a CPU index), fix the crash, then evaluate again.
@@ -109,6 +111,9 @@ class EvalBroken(Rule):
         run = ctx.run
         evidence: list[Evidence] = []
         curve = run.curve
+        confidence = Confidence.OBSERVED_FAULT
+        kinds: tuple[str, ...] = ("eval_missing", "traceback", "invalid_model_type")
+        symptoms: list[str] = []  # for the title, in the order found
         if not curve.empty:
             missing = curve[curve["recall"].isna()]
             if len(missing):
@@ -116,7 +121,12 @@ class EvalBroken(Rule):
                 ref = _row_ref(first)
                 evidence.append(Evidence(f"{len(missing)} of {len(curve)} evaluations have no valid metrics "
                                          f"(first at iter {int(first['iter'])})", ref, {"missing": len(missing)}))
-        for kind in ("eval_missing", "traceback", "invalid_model_type"):
+                symptoms.append(f"{len(missing)} of {len(curve)} evaluations printed no metrics")
+                kinds = ("traceback", "invalid_model_type")  # the count above already covers each missing line
+                if len(missing) == len(curve):
+                    # Not one evaluation ran: every later symptom (no saved model, a failed restore) follows.
+                    confidence = Confidence.NO_EVALUATION_AT_ALL
+        for kind in kinds:
             for event in run.events_of(kind)[:3]:
                 if kind == "traceback" and not _in_evaluation(event):
                     continue  # a crash elsewhere (e.g. out of memory) is the interrupted rule's finding
@@ -126,11 +136,16 @@ class EvalBroken(Rule):
                 if kind == "traceback" and frames:
                     text += f" (in: {frames[-1]})"
                 evidence.append(Evidence(text, event.ref, values))
+                if kind == "traceback":
+                    symptoms.append(event.text.strip()[:80])
+                elif kind == "invalid_model_type":
+                    symptoms.append("the model_type was rejected, so nothing was trained or evaluated")
         if not evidence:
             return None
         return Finding(
-            id=self.id, title="evaluation did not run or crashed",
-            severity="high", confidence=Confidence.OBSERVED_FAULT, basis="evidence", evidence=tuple(evidence),
+            id=self.id, title="evaluation did not run or crashed" + (
+                ": " + "; ".join(dict.fromkeys(symptoms)) if symptoms else ""),
+            severity="high", confidence=confidence, basis="evidence", evidence=tuple(evidence),
             fix=Fix({}, "metrics at every evaluation, a saved best model and working early stopping",
                     applicable=False,
                     how="check faiss (the original needs GpuIndexFlatIP; use a CPU index otherwise), the diversity "

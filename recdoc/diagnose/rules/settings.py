@@ -27,7 +27,9 @@ class LearningRateModelMismatch(Rule):
 
     Evidence it cites:
         The learning-rate setting and its source (exp name `lr0.001`, argv, run.json), the best iteration against
-        the stop iteration, the recall gap to the paper.
+        the stop iteration, the recall gap to the paper (the hit-rate gap where recall is not like for like, as on
+        Taobao). A run whose recall never moved from the first evaluation is listed as not a cause: no learning
+        rate explains it. Off Book/Taobao the finding is at most low severity.
 
     Fix:
         Re-run with the recommended learning rate (DR: --learning_rate 0.005), all else equal.

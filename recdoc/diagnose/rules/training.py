@@ -47,6 +47,7 @@ class Undertrained(Rule):
     What it checks:
         The fitted trend of valid recall over the last ~51 evaluations at the stop (max_iter reached or early stop),
         and the stop iteration against the Book budget (the maintainer: >= 350k iterations to match the paper).
+        Runs stopped by a non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
 
     Why it matters:
         A run stopped on a rising curve reports a model that had not converged. The budget alone is a prior: a run
@@ -259,7 +260,9 @@ class Overfitting(Rule):
     """Validation recall peaked and then decayed while the training loss kept falling.
 
     What it checks:
-        The last valid recall against the peak (>= 10% below) with the training loss not rising.
+        The last valid recall against the peak (>= 10% below), a decline that continues over the evaluations
+        after the peak (one lucky evaluation above a flat curve is noise), and the training loss not rising or
+        turning non-finite (that is divergence).
 
     Why it matters:
         The model memorises training users; the original restores the best model, so reported numbers come from
@@ -321,7 +324,9 @@ class Interrupted(Rule):
         run's result, and the curve may still have been rising.
 
     Evidence it cites:
-        The interruption line or traceback, the last iteration, whether the test line is missing.
+        The interruption line or traceback, the last iteration, whether the test line is missing, and, when the
+        curve was still rising at the stop, the trend and the iterations against the dataset's budget (such a run
+        is also undertrained; it is reported once, here).
 
     Fix:
         Resume the run from its checkpoint (recdoc train --resume) or re-run it to completion.
