@@ -3,7 +3,15 @@
 For each dataset (MovieLens-100K prepared with the original's rules; a synthetic set from `recdoc data synth`):
 1. train a clean ComiRec-DR run (lr 0.005) per seed, and one run per injected fault (below), with recdoc's trainer;
 2. diagnose every run (`recdoc analyze`'s engine): is the fault detected (a finding naming its cause), which
-   cause is ranked first, and does a clean run raise any finding (a false alarm: any finding above `info`);
+   cause is ranked first, and does a clean run raise any finding (a false alarm: any finding above `info`).
+   Two kinds of fault are not expected to raise an alarm, and are scored as such (column `expected`):
+   - a training setting that did not cost recall on this data (faulty test Recall@50 not below the clean run's by
+     MIN_GAP): the doctor's priors (README lr, neg_num, batch) are bound to the paper's data (reference section
+     8) and the run's own curve shows nothing wrong; naming it at low confidence or staying silent are both right;
+   - the master NDCG on data without a paper NDCG (anything but book/taobao): no comparison is affected, so the
+     definition is only noted (info); it is an alarm on book/taobao-like data only.
+   On those, top-1 counts as right when no finding above info is raised or the top one names the fault; the
+   detection rate is over the faults expected to raise an alarm;
 3. for every faulty run the doctor can fix, run `recdoc rerun --apply-fixes` once (same budget) and measure the
    share of the test Recall@50 gap (faulty -> clean) it closes;
 4. a random-search baseline gets the same number of reruns: each draws learning_rate, patience, neg_num and
@@ -15,7 +23,11 @@ ids permuted); a validation split that shares users with training (train users' 
 
 Everything is written under a work folder (a temporary one unless --work is given); prepared data is never
 committed. Targets: top-1 accuracy >= 0.9, zero false alarms on clean runs, >= 80% of the gap closed on average,
-better than random. Run: `python bench/faults.py` (small defaults, about 15 minutes on 2 cores); see --help.
+better than random. The default budget (test_iter 100, patience 5, max_iter 3) lets the clean ComiRec-DR runs
+converge by early stopping (MovieLens-100K: about 2,400 iterations), so "undertrained" is not true of them.
+Run: `python bench/faults.py --datasets ml100k` (about 20 minutes on 2 cores; both datasets about twice that);
+with --work pointing at an earlier work folder, finished runs of the same configuration are re-diagnosed, not
+trained again; see --help.
 """
 
 from __future__ import annotations
@@ -66,6 +78,10 @@ class Fault:
     causes: frozenset[str]  # finding ids that name this fault's cause
     settings: dict[str, Any] = field(default_factory=dict)
     data: str | None = None  # 'perm' | 'leak': the run trains on a modified copy of the dataset
+    # A training setting: it is a fault to name only where it costs recall (see the module's docstring).
+    setting: bool = True
+    # Only an alarm where the paper has numbers of this kind (the NDCG definition: book/taobao).
+    paper_data_only: bool = False
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -79,9 +95,12 @@ FAULTS: tuple[Fault, ...] = (
     # lr 10 is meant to blow the loss up to NaN; when Adam's bounded steps keep it finite, the learning rate is
     # still the cause, and naming it is right.
     Fault("nan", "NaN (lr 10)", frozenset({"divergence", "lr-model-mismatch"}), {"learning_rate": 10.0}),
-    Fault("ndcg-master", "log with master NDCG", frozenset({"ndcg-definition"}), {"ndcg": "master"}),
-    Fault("perm-ids", "ids not by frequency", frozenset({"dataset-mismatch"}), data="perm"),
-    Fault("leak-valid", "valid shares train users", frozenset({"dataset-mismatch", "eval-broken"}), data="leak"),
+    Fault("ndcg-master", "log with master NDCG", frozenset({"ndcg-definition"}), {"ndcg": "master"}, setting=False,
+          paper_data_only=True),
+    Fault("perm-ids", "ids not by frequency", frozenset({"ids-not-by-frequency", "dataset-mismatch"}), data="perm",
+          setting=False),
+    Fault("leak-valid", "valid shares train users", frozenset({"split-leak", "dataset-mismatch", "eval-broken"}),
+          data="leak", setting=False),
 )
 
 
@@ -102,6 +121,23 @@ class Outcome:
     rerun_changes: list[str] = field(default_factory=list)
     random_recalls: list[float] = field(default_factory=list)
     random_settings: list[dict[str, Any]] = field(default_factory=list)
+    named: bool = False  # a finding at any severity (info included) names the fault
+    expected: str = "alarm"  # 'alarm', or why no alarm is expected (see the module's docstring)
+
+    @property
+    def top_ok(self) -> bool:
+        return self.top in self.fault.causes or (self.expected != "alarm" and self.top is None)
+
+
+def expectation(fault: Fault, dataset: str, faulty: float | None, clean: float | None) -> str:
+    """'alarm' when the doctor should raise a finding above info for this fault on this data, else why not."""
+    from recdoc import reference
+
+    if fault.paper_data_only and dataset not in reference.load()["paper"]["table3"]:
+        return "quiet: no paper NDCG here"
+    if fault.setting and faulty is not None and clean is not None and faulty >= clean - MIN_GAP:
+        return "quiet: no recall cost here"
+    return "alarm"
 
 
 # ---------------------------------------------------------------- data
@@ -187,12 +223,37 @@ def train_quietly(config: RunConfig, log: Path) -> Path | None:
 
     from recdoc.trainer.loop import train
 
+    finished = finished_run(config)
+    if finished is not None:
+        print(f"  reusing the finished run {finished} (same configuration)", flush=True)
+        return finished
     try:
         with log.open("a") as stream, redirect_stdout(stream):
             return Path(train(config))
     except Exception as error:  # noqa: BLE001 - one failed run must not cost the whole benchmark
         print(f"  training {config.exp_name} failed: {type(error).__name__}: {error}", flush=True)
         return None
+
+
+def finished_run(config: RunConfig) -> Path | None:
+    """The run folder a previous benchmark run left for exactly this configuration, when it finished.
+
+    With --work pointing at an earlier work folder the benchmark re-diagnoses its runs instead of training them
+    again; a folder from another configuration or an unfinished run is never reused (training then refuses the
+    existing folder and the run counts as failed)."""
+    folder = Path(config.runs_dir) / config.exp_name
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    stored = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(stored, dict) or record.get("stop_reason") not in ("early_stop", "max_iter", "nan"):
+        return None
+    wanted = json.loads(json.dumps(config.to_dict()))
+    # The trainer records the data's item count when the config leaves it open.
+    same = all(stored.get(key) == value for key, value in wanted.items()
+               if not (key == "item_count" and value is None))
+    return folder if same else None
 
 
 def test_recall(run: Path | None, cutoff: int = 50) -> float | None:
@@ -251,9 +312,9 @@ def fmt(value: float | None, percent: bool = False) -> str:
 
 def print_table(outcomes: list[Outcome], clean: dict[str, list[CleanRun]]) -> dict:
     print()
-    print("| dataset | fault | detected | top-ranked cause | top beyond budget | faulty R@50 | clean R@50 | "
+    print("| dataset | fault | expected | detected | top-ranked cause | top beyond budget | faulty R@50 | clean R@50 | "
           "rerun R@50 (changes) | gap closed | random R@50 | random gap closed |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     doctor_shares: list[float] = []
     random_shares: list[float] = []
     for o in outcomes:
@@ -266,11 +327,14 @@ def print_table(outcomes: list[Outcome], clean: dict[str, list[CleanRun]]) -> di
             doctor_shares.append(doctor)
             random_shares.append(random_share if random_share is not None else 0.0)
         top = o.top or "none"
-        mark = "ok" if o.top in o.fault.causes else "WRONG"
+        mark = "ok" if o.top_ok else "WRONG"
         changes = ", ".join(o.rerun_changes) if o.rerun_changes else "no fix"
         random_text = "; ".join(fmt(r) for r in o.random_recalls) or "n/a"
-        beyond = f"{o.top_beyond_budget or 'none'} ({'ok' if o.top_beyond_budget in o.fault.causes else 'WRONG'})"
-        print(f"| {o.dataset} | {o.fault.label} | {'yes' if o.detected else 'NO'} | {top} ({mark}) | {beyond} | "
+        beyond_ok = o.top_beyond_budget in o.fault.causes or (o.expected != "alarm" and o.top_beyond_budget is None)
+        beyond = f"{o.top_beyond_budget or 'none'} ({'ok' if beyond_ok else 'WRONG'})"
+        detected = ("yes" if o.detected else "NO") if o.expected == "alarm" else (
+            "named (" + ("alarm" if o.detected else "info") + ")" if o.named else "not named")
+        print(f"| {o.dataset} | {o.fault.label} | {o.expected} | {detected} | {top} ({mark}) | {beyond} | "
               f"{fmt(o.recall)} | {fmt(reference)} | {fmt(o.rerun_recall)} ({changes}) | {fmt(doctor, True)} | "
               f"{random_text} | {fmt(random_share, True)} |")
     print()
@@ -279,22 +343,27 @@ def print_table(outcomes: list[Outcome], clean: dict[str, list[CleanRun]]) -> di
             print(f"clean {dataset} ({Path(str(run)).name}): test R@50 {fmt(recall)}, findings above info: "
                   f"{', '.join(alarms) or 'none'}")
     total = len(outcomes)
-    top1 = sum(o.top in o.fault.causes for o in outcomes) / total if total else 0.0
-    detected = sum(o.detected for o in outcomes) / total if total else 0.0
+    top1 = sum(o.top_ok for o in outcomes) / total if total else 0.0
+    alarms_expected = [o for o in outcomes if o.expected == "alarm"]
+    detected = sum(o.detected for o in alarms_expected) / len(alarms_expected) if alarms_expected else 0.0
     false_alarms = sum(len(alarms) for runs in clean.values() for _, _, alarms in runs)
     beyond_alarms = sum(len([a for a in alarms if a not in BUDGET_FINDINGS])
                         for runs in clean.values() for _, _, alarms in runs)
-    top1_beyond = sum(o.top_beyond_budget in o.fault.causes for o in outcomes) / total if total else 0.0
+    top1_beyond = sum(o.top_beyond_budget in o.fault.causes
+                      or (o.expected != "alarm" and o.top_beyond_budget is None) for o in outcomes) / total \
+        if total else 0.0
     doctor_mean = sum(doctor_shares) / len(doctor_shares) if doctor_shares else None
     random_mean = sum(random_shares) / len(random_shares) if random_shares else None
     better = doctor_mean is not None and random_mean is not None and doctor_mean > random_mean
     met = doctor_mean is not None and doctor_mean >= 0.8
-    summary = {"faults": total, "detection_rate": detected, "top1_accuracy": top1, "false_alarms": false_alarms,
+    summary = {"faults": total, "faults_expecting_alarm": len(alarms_expected), "detection_rate": detected,
+               "top1_accuracy": top1, "false_alarms": false_alarms,
                "top1_accuracy_beyond_budget": top1_beyond, "false_alarms_beyond_budget": beyond_alarms,
                "gap_closed_mean": doctor_mean, "random_gap_closed_mean": random_mean,
                "faults_with_gap": len(doctor_shares)}
     print()
-    print(f"detection rate {detected:.2f}; top-1 accuracy {top1:.2f} (target >= 0.9: "
+    print(f"detection rate {detected:.2f} (over the {len(alarms_expected)} faults expected to raise an alarm); "
+          f"top-1 accuracy {top1:.2f} (target >= 0.9: "
           f"{'met' if top1 >= 0.9 else 'NOT met'})")
     print(f"false alarms on clean runs: {false_alarms} (target 0: {'met' if false_alarms == 0 else 'NOT met'})")
     print(f"without the budget findings ({', '.join(sorted(BUDGET_FINDINGS))}: true of every run this short): "
@@ -312,10 +381,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--datasets", default="ml100k,syn", help="ml100k and/or a synthetic set's name")
     parser.add_argument("--faults", default=",".join(f.key for f in FAULTS),
                         help="comma-separated subset of: " + ", ".join(f.key for f in FAULTS))
-    parser.add_argument("--test_iter", type=int, default=50, help="iterations between evaluations")
-    parser.add_argument("--max_iter", type=int, default=1, help="budget of every run, in thousands of iterations")
-    parser.add_argument("--patience", type=int, default=10, help="patience of the clean runs (and of every fault "
-                                                                 "that does not set its own)")
+    parser.add_argument("--test_iter", type=int, default=100, help="iterations between evaluations")
+    parser.add_argument("--max_iter", type=int, default=3, help="budget of every run, in thousands of iterations "
+                                                                "(enough for the clean runs to stop early)")
+    parser.add_argument("--patience", type=int, default=5, help="patience of the clean runs (and of every fault "
+                                                                "that does not set its own)")
     parser.add_argument("--clean_seeds", type=int, default=1, help="clean runs per dataset (random_seed 19, 20, ...)")
     parser.add_argument("--random_reruns", type=int, default=1,
                         help="random-search reruns per fixable fault (the doctor gets one)")
@@ -370,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                 beyond = [i for i in alarms if i not in BUDGET_FINDINGS]
                 outcome = Outcome(dataset, fault, run or config.exp_name, test_recall(run), ids,
                                   bool(set(alarms) & fault.causes), alarms[0] if alarms else None,
-                                  beyond[0] if beyond else None)
+                                  beyond[0] if beyond else None, named=bool(set(ids) & fault.causes),
+                                  expected=expectation(fault, dataset, test_recall(run), clean[dataset][0][1]))
                 new_run, changes = doctor_rerun(run, args, log) if run is not None else (None, [])
                 if new_run is not None:
                     outcome.rerun_recall, outcome.rerun_changes = test_recall(new_run), changes
@@ -392,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps({"summary": summary, "random_grid": RANDOM_GRID, "outcomes": [
                 {"dataset": o.dataset, "fault": o.fault.key, "run": str(o.run), "recall": o.recall,
+                 "expected": o.expected, "named": o.named,
                  "findings": o.findings, "detected": o.detected, "top": o.top, "rerun_recall": o.rerun_recall,
                  "rerun_changes": o.rerun_changes, "random_recalls": o.random_recalls,
                  "random_settings": o.random_settings} for o in outcomes]}, indent=1) + "\n")

@@ -6,8 +6,9 @@ Heavy modules (TensorFlow, faiss, matplotlib) are imported inside the commands t
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -31,55 +32,63 @@ def data_prepare(
     """Apply the original's preprocessing rules and write <data_dir>/<name>_data/."""
     from recdoc.trainer.data.prepare import prepare_dataset
 
+    _refuse_file_as_folder(data_dir, "--data_dir")
     prepare_dataset(source=source, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
 
 
 @data_app.command("synth")
 def data_synth(
-    name: str = typer.Option(..., "--name"),
-    items: int = typer.Option(..., "--items"),
-    users: int = typer.Option(..., "--users"),
+    name: str = typer.Option(..., "--name", help="dataset name: writes <data_dir>/<name>_data/"),
+    items: int = typer.Option(..., "--items", help="number of items (at least 10)"),
+    users: int = typer.Option(..., "--users", help="number of users (at least 10), split 80/10/10 train/valid/test"),
     interests: int = typer.Option(4, "--interests", help="latent interests mixed per user (at most)"),
-    seed: int = typer.Option(0, "--seed"),
-    data_dir: str = typer.Option("data", "--data_dir"),
+    seed: int = typer.Option(0, "--seed", help="the same seed gives the same files"),
+    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <name>_data/"),
 ) -> None:
     """A synthetic dataset with planted multi-interest structure, deterministic by seed."""
     from recdoc.trainer.data.synth import synthesize
 
+    _refuse_file_as_folder(data_dir, "--data_dir")
     synthesize(name=name, items=items, users=users, interests=interests, seed=seed, data_dir=data_dir)
 
 
 # ---------------------------------------------------------------- train
 @app.command("train")
 def train(
-    dataset: str = typer.Option("book", "--dataset"),
-    model_type: str = typer.Option("ComiRec-DR", "--model_type"),
-    learning_rate: float = typer.Option(0.001, "--learning_rate"),
+    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/"),
+    model_type: str = typer.Option("ComiRec-DR", "--model_type",
+                                   help="ComiRec-DR | ComiRec-SA | MIND | DNN | GRU4REC | MostPopular"),
+    learning_rate: float = typer.Option(0.001, "--learning_rate",
+                                        help="Adam's learning rate (the original's README: 0.005 for ComiRec-DR)"),
     max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original"),
-    patience: int = typer.Option(50, "--patience"),
-    topN: int = typer.Option(50, "--topN"),
-    embedding_dim: int = typer.Option(64, "--embedding_dim"),
-    hidden_size: int = typer.Option(64, "--hidden_size"),
-    num_interest: int = typer.Option(4, "--num_interest"),
-    random_seed: int = typer.Option(19, "--random_seed"),
+    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall"),
+    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log"),
+    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)"),
+    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)"),
+    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)"),
+    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler"),
     batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's (book 128, taobao 256)"),
     maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)"),
     test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's (book 1000, taobao 500)"),
     neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items"),
-    item_count: Optional[int] = typer.Option(None, "--item_count"),
+    item_count: Optional[int] = typer.Option(None, "--item_count", help="ids are 0..item_count-1 (default: book "
+                                             "367983, taobao 1708531, else the largest item id + 1)"),
     exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name"),
-    data_dir: str = typer.Option("data", "--data_dir"),
-    runs_dir: str = typer.Option("runs", "--runs_dir"),
+    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
+    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/"),
     resume: bool = typer.Option(False, "--resume", help="continue an existing run from its last checkpoint"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr",
+                                                help="learning rate from now on (default: --learning_rate)"),
     ndcg: str = typer.Option("paper", "--ndcg", help="NDCG shown in train.log: paper | master | standard"),
     coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda"),
-    metrics_at: str = typer.Option("20,50", "--metrics_at", help="extra cut-offs, comma-separated"),
+    metrics_at: str = typer.Option("20,50", "--metrics_at",
+                                   help="cut-offs also computed for metrics.jsonl, comma-separated"),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
     from recdoc.config import RunConfig
     from recdoc.errors import UsageError
 
+    _refuse_file_as_folder(runs_dir, "--runs_dir")
     try:
         cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
     except ValueError:
@@ -101,7 +110,7 @@ def analyze(
     paths: list[str] = typer.Argument(..., help="run folder(s) or log file(s) of one run"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for report.md (default: the run folder)"),
     formats: str = typer.Option("md,json", "--format", help="md,json"),
-    plots: bool = typer.Option(True, "--plots/--no-plots"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="draw loss and recall charts beside the report"),
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
@@ -111,8 +120,11 @@ def analyze(
     from recdoc.reports import write_reports
     from recdoc.reports.console import print_summary
 
-    diagnosis = analyze_paths(paths, overrides=_parse_sets(set_), deep=deep, baselines=compare_with)
-    written = write_reports(diagnosis, out_dir=out, formats=_parse_formats(formats), plots=plots)
+    chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
+    overrides = _parse_sets(set_)
+    _refuse_file_as_folder(out, "--out")
+    diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with)
+    written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
     print_summary(diagnosis, written)
     raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
 
@@ -196,6 +208,16 @@ def compare(
         typer.echo("Plots: " + ", ".join(str(p) for p in written[1:]))
 
 
+def _refuse_file_as_folder(folder: Optional[str], flag: str) -> None:
+    """Fail before any work when a folder flag names an existing file (the work would be lost at the end)."""
+    from pathlib import Path
+
+    from recdoc.errors import UsageError
+
+    if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+        raise UsageError(f"{flag} must be a folder, got the file {folder}")
+
+
 def _parse_ids(text: Optional[str]) -> Optional[list[str]]:
     if text is None:
         return None
@@ -210,7 +232,7 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("table")
 def bench_table(
     dataset: str = typer.Option(..., "--dataset", help="a prepared dataset name (<data_dir>/<name>_data/)"),
-    data_dir: str = typer.Option("data", "--data_dir"),
+    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
     seeds: int = typer.Option(3, "--seeds", help="runs per model, seeds 19, 20, ..."),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="in thousands of iterations (default 1000)"),
     test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's"),
@@ -229,7 +251,11 @@ def bench_table(
 
     from recdoc.trainer.bench_table import PAPER_ORDER, BenchSpec
     from recdoc.trainer.bench_table import bench_table as run_bench_table
+    from recdoc.trainer.data.dataset import require_dataset_folder
 
+    _refuse_file_as_folder(out, "--out")
+    _refuse_file_as_folder(runs_dir, "--runs_dir")
+    require_dataset_folder(data_dir, dataset)  # once, rather than once per model and seed
     chosen = tuple(name.strip() for item in models for name in item.split(",") if name.strip()) or PAPER_ORDER
     overrides = {key: value for key, value in dict(
         batch_size=batch_size, maxlen=maxlen, embedding_dim=embedding_dim, hidden_size=embedding_dim).items()
@@ -256,6 +282,7 @@ def probe(
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.trainer.probe import print_probe, probe_run, write_probe
 
+    _refuse_file_as_folder(out, "--out")
     result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
     written = write_probe(result, out if out is not None else run)
     outcomes = judge_probe(result, str(written))
@@ -263,9 +290,44 @@ def probe(
     raise typer.Exit(code=1 if any(hasattr(o, "severity") and o.severity != "info" for o in outcomes) else 0)
 
 
-def main() -> None:
+INTERRUPTED_EXIT = 130  # what typer returns for a Ctrl-C that no command handled itself (128 + SIGINT)
+INTERNAL_ERROR_EXIT = 3  # distinct from analyze's 0 healthy / 1 findings / 2 unusable
+TRACEBACK_ENV = "RECDOC_TRACEBACK"
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run the CLI; every failure becomes one `recdoc: ...` line on stderr and a non-zero exit, never a traceback.
+
+    typer runs non-standalone so that its usage errors (bad flag values, unknown options) come back here and are
+    printed on one line like recdoc's own errors, instead of as a multi-line box.
+    """
     try:
-        app()
+        exit_code = app(args=argv, prog_name="recdoc", standalone_mode=False)
     except RecdocError as error:
-        typer.echo(f"recdoc: {error}", err=True)
-        sys.exit(error.exit_code)
+        _fail(str(error), error.exit_code)
+    except typer.TyperException as error:  # the vendored click's UsageError/BadParameter/NoSuchOption/...
+        message = error.format_message()
+        if not message:  # a group called with no sub-command: its help is the answer
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(error.exit_code)
+        command = getattr(getattr(error, "ctx", None), "command_path", None) or "recdoc"
+        _fail(f"{message} (see `{command} --help`)", error.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
+    except OSError as error:  # the file system refused: a folder not writable, a disk full, a path in the way
+        where = f"{error.filename}: " if error.filename is not None else ""
+        _fail(f"{where}{error.strerror or error}", 2)
+    except Exception as error:  # a bug: one line, and the traceback on request
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        _fail(f"internal error: {type(error).__name__}: {error} (set {TRACEBACK_ENV}=1 to see the traceback)",
+              INTERNAL_ERROR_EXIT)
+    if exit_code == INTERRUPTED_EXIT:
+        _fail("interrupted", INTERRUPTED_EXIT)
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    one_line = " ".join(message.split()) or "failed"
+    typer.echo(f"recdoc: {one_line}", err=True)
+    sys.exit(exit_code)

@@ -11,10 +11,16 @@ from recdoc.config import RunConfig
 from recdoc.diagnose.baselines import compare_with_paper
 from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
 from recdoc.diagnose.infer import infer_config
-from recdoc.diagnose.rules import all_rules
-from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds
+from recdoc.diagnose.rules import RULE_CLASSES, all_rules
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, trend_window
 from recdoc.diagnose.rules.curve import CurveSummary, best_row, summarize
 from recdoc.diagnose.run import Run
+
+# Findings about how long training ran. A run with a setting that deviates from the reference is also short of
+# where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
+# below every settings finding above info (`rank_findings`).
+BUDGET_FINDINGS = frozenset({"undertrained", "early-stop-too-soon"})
+SETTING_FINDINGS = frozenset(rule.id for rule in RULE_CLASSES if rule.family == "settings")
 
 # Flags the original src/train.py accepts (reference section 4); other settings are code edits there.
 ORIGINAL_FLAGS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
@@ -78,7 +84,7 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
     config = infer_config(run, overrides or {})
     notes = list(run.unreadable) + [problem for checkpoint in run.checkpoints for problem in checkpoint.problems
                                     if problem not in run.unreadable] + _assumption_notes(config)
-    summary = summarize(run.curve, Thresholds.TREND_WINDOW)
+    summary = summarize(run.curve, trend_window(config))
     comparisons = compare_with_paper(run, config)
     metrics = summarize_metrics(run, config, summary)
     usable = summary.has_evaluations or any(_final_has_values(f) for f in run.finals.values())
@@ -99,11 +105,28 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
             findings.append(outcome)
         elif isinstance(outcome, NotACause):
             not_causes.append(outcome)
-    findings.sort(key=lambda f: Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence, reverse=True)
+    findings = rank_findings(findings)
     verdict: Verdict = ("unusable" if not usable else
                         "findings" if any(f.severity != "info" for f in findings) else "healthy")
     rerun = rerun_commands(run, config, findings, notes) if usable else {}
     return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
+
+
+def rank_findings(findings: list[Finding]) -> list[Finding]:
+    """By severity x confidence, except that a budget finding ranks below every settings finding above info."""
+
+    def score(finding: Finding) -> float:
+        return Thresholds.SEVERITY_WEIGHT[finding.severity] * finding.confidence
+
+    deviations = [score(f) for f in findings if f.id in SETTING_FINDINGS and f.severity != "info"]
+    floor = min(deviations) if deviations else None
+
+    def key(finding: Finding) -> tuple[float, int]:
+        budget = finding.id in BUDGET_FINDINGS
+        effective = min(score(finding), floor) if budget and floor is not None else score(finding)
+        return effective, 0 if budget else 1  # at equal scores the deviation comes first
+
+    return sorted(findings, key=key, reverse=True)
 
 
 def _final_has_values(final: Any) -> bool:
@@ -111,7 +134,8 @@ def _final_has_values(final: Any) -> bool:
 
 
 def _baseline(run: Run) -> BaselineRun:
-    return BaselineRun(run=run, config=infer_config(run, {}), summary=summarize(run.curve, Thresholds.TREND_WINDOW))
+    config = infer_config(run, {})
+    return BaselineRun(run=run, config=config, summary=summarize(run.curve, trend_window(config)))
 
 
 def _assumption_notes(config: dict[str, Setting]) -> list[str]:

@@ -1,11 +1,13 @@
 """Full-catalogue evaluation as the original's `evaluate_full` (reference section 5), vectorised.
 
 Exact inner product over the whole item table, row 0 included (faiss `IndexFlatIP` on the CPU); each interest
-retrieves its top-N, the K lists are merged (`recdoc.metrics.merge_interests`), and every metric is computed at
-every cut-off from one retrieval at the largest cut-off. Single-interest models (K = 1) keep the raw top-N, item 0
-included, as the original does (`set(I[i])`); the multi-interest merge drops item 0. With `coef` set,
-multi-interest lists come from controllable aggregation instead (paper Algorithm 2; the original applies it only
-to multi-interest models too).
+retrieves its top-N, the K lists are merged (`recdoc.metrics.merge_interests`). One search at the largest cut-off
+serves every cut-off c: each interest's top-c is the prefix of its deeper list, and the merge at c uses only those
+prefixes, as the original run with `--topN c` would (the deeper pool differs when item 0 or a category penalty
+lets a lower-ranked item in). Models with one user vector (DNN, GRU4REC: `merges_interests = False`) keep the raw
+top-N, item 0 included, as the original does (`set(I[i])`); every other model's output is merged, item 0 dropped,
+even with K = 1 (the original branches on the embedding's rank, not on K). With `coef` set, merged lists come
+from controllable aggregation instead (paper Algorithm 2; the original never applies it to one user vector).
 
 Returned keys, for every cut-off c: `recall@c` (paper recall: duplicate targets each count), `recall_master@c`,
 `hitrate@c`, `ndcg_paper@c`, `ndcg_master@c`, `ndcg_standard@c`, and `diversity@c` when categories are given.
@@ -64,22 +66,41 @@ class ItemIndex:
 
 
 def rank_items(index: ItemIndex, interests: np.ndarray, depth: int, coef: float | None = None,
-               cate_lookup: np.ndarray | None = None) -> np.ndarray:
-    """Ranked lists [B, depth] for interest vectors [B, K, d] (see the module note for K = 1 and `coef`)."""
+               cate_lookup: np.ndarray | None = None, merge: bool | None = None) -> np.ndarray:
+    """Ranked lists [B, depth] for interest vectors [B, K, d] (see the module note for `merge` and `coef`).
+
+    `merge`: whether the lists are merged as K interests; None means K > 1 (a [B, 1, d] input is one user vector).
+    """
+    return rank_items_at(index, interests, (depth,), coef, cate_lookup, merge)[depth]
+
+
+def rank_items_at(index: ItemIndex, interests: np.ndarray, cutoffs: Sequence[int], coef: float | None = None,
+                  cate_lookup: np.ndarray | None = None, merge: bool | None = None) -> dict[int, np.ndarray]:
+    """The ranked list [B, c] at every cut-off c from one search at the largest: what the original would rank
+    with `--topN c` (merges use each interest's top-c only)."""
     interests = np.asarray(interests)
     if interests.ndim == 2:
         interests = interests[:, None, :]
     batch, num_interest, dim = interests.shape
+    depth = max(int(c) for c in cutoffs)
     ids, scores = index.search(interests.reshape(batch * num_interest, dim), depth)
-    if num_interest == 1:
-        return ids.reshape(batch, depth)
+    if not (num_interest > 1 if merge is None else merge):
+        if num_interest != 1:
+            raise ValueError(f"one user vector per user expected without a merge, got K = {num_interest}")
+        return {int(c): ids[:, :c] for c in cutoffs}
+    if coef is not None and cate_lookup is None:
+        raise ValueError("controllable aggregation (coef) needs item categories")
     ids = ids.reshape(batch, num_interest, depth)
     scores = scores.reshape(batch, num_interest, depth)
-    if coef is not None:
-        if cate_lookup is None:
-            raise ValueError("controllable aggregation (coef) needs item categories")
-        return metrics.controllable_aggregation(ids, scores, cate_lookup, depth, coef)
-    return metrics.merge_interests(ids, scores, depth)
+    ranked: dict[int, np.ndarray] = {}
+    for cutoff in sorted({int(c) for c in cutoffs}):
+        top_ids, top_scores = ids[:, :, :cutoff], scores[:, :, :cutoff]
+        if coef is not None:
+            assert cate_lookup is not None
+            ranked[cutoff] = metrics.controllable_aggregation(top_ids, top_scores, cate_lookup, cutoff, coef)
+        else:
+            ranked[cutoff] = metrics.merge_interests(top_ids, top_scores, cutoff)
+    return ranked
 
 
 class Scoreboard:
@@ -94,13 +115,20 @@ class Scoreboard:
     def users(self) -> int:
         return self._totals.users
 
-    def add(self, ranked: np.ndarray, targets: Sequence[np.ndarray]) -> None:
-        per_cutoff = metrics.batch_user_metrics_at(ranked, targets, self.cutoffs)
+    def add(self, ranked: np.ndarray | Mapping[int, np.ndarray], targets: Sequence[np.ndarray]) -> None:
+        """`ranked`: one list [B, >= max cut-off] whose prefixes serve every cut-off, or a list per cut-off."""
+        lists = ranked if isinstance(ranked, Mapping) else {c: np.asarray(ranked)[:, :c] for c in self.cutoffs}
+        deepest = lists[max(self.cutoffs)]
+        # Lists that are prefixes of the deepest one (the usual case) share one matching pass.
+        shared = [c for c in self.cutoffs if np.array_equal(lists[c], deepest[:, :c])]
+        per_cutoff = metrics.batch_user_metrics_at(deepest, targets, shared)
         for cutoff in self.cutoffs:
+            if cutoff not in per_cutoff:
+                per_cutoff[cutoff] = metrics.batch_user_metrics_at(lists[cutoff], targets, (cutoff,))[cutoff]
             self._totals.add(per_cutoff[cutoff], suffix=f"@{cutoff}")
             if self.cate_lookup is not None:
-                self._totals.add({"diversity": metrics.batch_diversity(ranked, self.cate_lookup, cutoff=cutoff)},
-                                 suffix=f"@{cutoff}")
+                diversity = metrics.batch_diversity(lists[cutoff], self.cate_lookup, cutoff=cutoff)
+                self._totals.add({"diversity": diversity}, suffix=f"@{cutoff}")
         self._totals.count(len(targets))
 
     def result(self) -> dict[str, float]:
@@ -108,19 +136,21 @@ class Scoreboard:
 
 
 def evaluate_interests(item_table: np.ndarray, batches: Iterable[InterestBatch], cutoffs: Sequence[int],
-                       item_cate: Mapping[int, int] | None = None, coef: float | None = None) -> dict[str, float]:
-    """Metrics over all users of `batches` against the full `item_table` (no TensorFlow needed)."""
+                       item_cate: Mapping[int, int] | None = None, coef: float | None = None,
+                       merge: bool | None = None) -> dict[str, float]:
+    """Metrics over all users of `batches` against the full `item_table` (no TensorFlow needed).
+
+    `merge`: the model's `merges_interests`; None means "merge when K > 1"."""
     index = ItemIndex(item_table)
     cate_lookup = metrics.category_lookup(item_cate, index.size) if item_cate else None
     board = Scoreboard(cutoffs, cate_lookup)
-    depth = max(cutoffs)
     pending: list[InterestBatch] = []
     pending_users = 0
 
     def flush() -> None:
         interests = np.concatenate([np.asarray(i).reshape(len(i), -1, np.asarray(i).shape[-1]) for i, _ in pending])
         targets = [t for _, batch_targets in pending for t in batch_targets]
-        board.add(rank_items(index, interests, depth, coef, cate_lookup), targets)
+        board.add(rank_items_at(index, interests, board.cutoffs, coef, cate_lookup, merge), targets)
 
     # faiss answers a few thousand queries at once markedly faster per query than a batch of 128 users.
     for interests, targets in batches:
@@ -143,9 +173,12 @@ def evaluate(model: Any, split: "Split", config: RunConfig, item_cate: Mapping[i
         for hist, mask, targets in eval_batches(split, config.batch_size, config.maxlen):
             yield np.asarray(model.interests(hist, mask)), targets
 
-    table = np.asarray(model.item_embeddings.numpy() if hasattr(model.item_embeddings, "numpy")
+    # np.asarray over the read tensor is a view; `.numpy()` would add a full copy of the table (417 MiB at 1.7M
+    # items) next to faiss's own, which put the loop's final evaluation past 4 GiB (bench/scale.py).
+    table = np.asarray(model.item_embeddings.read_value() if hasattr(model.item_embeddings, "read_value")
                        else model.item_embeddings)
-    return evaluate_interests(table, interest_batches(), cutoffs_for(config), item_cate, config.coef)
+    return evaluate_interests(table, interest_batches(), cutoffs_for(config), item_cate, config.coef,
+                              merge=getattr(model, "merges_interests", None))
 
 
 # ---------------------------------------------------------------- MostPopular

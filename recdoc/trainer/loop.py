@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
+from recdoc import reference
 from recdoc.config import NDCG_KINDS, RunConfig
 from recdoc.errors import UsageError
 from recdoc.trainer import runlog
@@ -283,6 +284,20 @@ def _check_config(config: RunConfig) -> Schedule:
     if config.max_iter < 1 or config.patience < 0:
         raise UsageError(f"max_iter must be positive and patience non-negative, got {config.max_iter} "
                          f"and {config.patience}")
+    if reference.canonical_model_type(config.model_type) is None:
+        raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
+                         f"{', '.join(reference.load()['model_types'])}")
+    if config.embedding_dim != config.hidden_size:
+        # The user vectors (hidden_size) are scored against the item embeddings (embedding_dim).
+        raise UsageError(f"--embedding_dim ({config.embedding_dim}) must equal --hidden_size "
+                         f"({config.hidden_size}): user interests are scored against item embeddings")
+    if min(config.embedding_dim, config.num_interest, config.batch_size, config.maxlen, config.test_iter,
+           config.neg_num) < 1:
+        raise UsageError("embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and neg_num must "
+                         "be positive")
+    if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
+        raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
+                         f"{config.finetune_lr}")
     return Schedule.from_config(config)
 
 
@@ -300,18 +315,23 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     else:
         runlog.refuse_existing_run_folder(config)
     schedule = _check_config(config)
+    from recdoc.trainer.data.dataset import load_dataset
+
+    # The data is checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines.
+    dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
+    if config.coef is not None and not dataset.item_cate:
+        raise UsageError(f"--coef needs item categories; {dataset.path} has no {config.dataset}_item_cate.txt")
+    if config.num_sampled > dataset.item_count:  # TensorFlow's unique sampler cannot draw more distinct ids than exist
+        raise UsageError(f"sampled softmax needs at most as many negatives as items: neg_num x batch_size = "
+                         f"{config.num_sampled} but item_count = {dataset.item_count}; lower --neg_num or --batch_size")
 
     import tensorflow as tf
 
-    from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.data.sampling import TrainSampler
     from recdoc.trainer.evaluate import evaluate
     from recdoc.trainer.models import build_model
     from recdoc.trainer.step import Trainer
 
-    dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
-    if config.coef is not None and not dataset.item_cate:
-        raise UsageError(f"--coef needs item categories; {dataset.path} has no {config.dataset}_item_cate.txt")
     model = build_model(config, dataset.item_count)  # seeds tf, numpy and random from random_seed
     trainer = Trainer(model, config)
     sampler = TrainSampler(dataset.train, config.batch_size, config.maxlen, config.random_seed)
@@ -339,7 +359,11 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         record.update(config=config.to_dict(), stop_reason="running", ended=None,
                       resumed=[*record.data.get("resumed", []), {"at": runlog.utc_now(), "iter": state.iteration}])
     else:
-        record = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files,
+        # run.json records the item count the data actually has, so the doctor knows how close the data is to
+        # the paper's (a prior's confidence scales with it).
+        recorded = config if config.item_count is not None else dataclasses.replace(config,
+                                                                                     item_count=dataset.item_count)
+        record = runlog.RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
                                         {"tensorflow": tf.__version__})
     if config.finetune_lr is not None:
         trainer.set_learning_rate(config.finetune_lr)

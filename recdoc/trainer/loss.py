@@ -38,9 +38,10 @@ class CandidateSampler:
     """
 
     def __init__(self, num_sampled: int, item_count: int, seed: int) -> None:
-        if num_sampled >= item_count:
-            # TensorFlow's unique sampler fails on this too (the original would crash at its first step).
-            raise UsageError(f"sampled softmax needs fewer negatives than items: neg_num x batch_size = "
+        if num_sampled > item_count:
+            # TensorFlow's unique sampler fails on this too (the original would crash at its first step); drawing
+            # exactly item_count is allowed (every item once), as in the original.
+            raise UsageError(f"sampled softmax needs at most as many negatives as items: neg_num x batch_size = "
                              f"{num_sampled} but item_count = {item_count}; lower --neg_num or --batch_size")
         self.num_sampled = num_sampled
         self.item_count = item_count

@@ -6,7 +6,8 @@ the run's own cut-off (`config.topN`) and NDCG kind (`config.ndcg`); every other
 `Run.extra_metrics`:
 - `extra_metrics["evaluations"]`: a DataFrame, one row per evaluation, every numeric key of metrics.jsonl;
 - `extra_metrics["final_valid"]`, `extra_metrics["final_test"]`: dict of every final metric key of run.json;
-- `extra_metrics["best_iter"]`: run.json's best iteration.
+- `extra_metrics["best_iter"]`: run.json's best iteration;
+- `extra_metrics["split_facts"]`: facts read from the split files run.json names (readers/split_facts.py).
 The files' `train.log` is the original's format and is read by `original.py`. Every key is optional: a missing key
 leaves a gap, never an error. Each jsonl line is parsed on its own, so a run killed mid-write loses only that line.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from recdoc.diagnose.readers.lines import iter_lines, read_head_bytes
+from recdoc.diagnose.readers.split_facts import read_split_facts, split_files
 from recdoc.diagnose.run import Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 from recdoc.errors import InputError
 
@@ -90,6 +92,9 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
         return {}
     ref = SourceRef(str(path))
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    facts = read_split_facts(split_files(data, path))
+    if facts is not None:
+        run.extra_metrics["split_facts"] = facts
     for key, value in config.items():
         if value is not None and not isinstance(value, (dict, list)):
             run.declared[str(key)] = Fact(value=value, ref=ref, text=f"config.{key} = {value!r}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from recdoc import reference
+from recdoc.config import recommended_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.rules.curve import CurveSummary
 from recdoc.diagnose.run import Run, SourceRef
@@ -20,8 +21,9 @@ from recdoc.diagnose.run import Run, SourceRef
 class Thresholds:
     """recdoc's own decision thresholds (not reference numbers), each with the reason for its value."""
 
-    # Trailing evaluations used for trend and jitter: ~the original's patience window (50+1), so "still rising"
-    # means rising over the span the original itself uses to decide that training has stopped helping.
+    # Trailing evaluations used for trend and jitter: the run's own patience window (patience + 1, the original's
+    # 50 + 1 at most), so "still rising" means rising over the span the run itself uses to decide that training
+    # has stopped helping; on a short run a fixed 51 would reach back into the initial climb (`trend_window`).
     TREND_WINDOW = 51
     # A fitted rise of >= 2% of the best recall across the trend window counts as "still rising"; a plateau on
     # Book moves well under 1% across 50 evaluations, one evaluation's noise is ~1%.
@@ -55,6 +57,16 @@ class Thresholds:
     # not a weak model but an evaluation that cannot hit (issue #16: 0.000007 with a leave-last-out split).
     NEAR_ZERO_SHARE = 0.01
     NEAR_ZERO_RECALL = 0.001
+    # Item ids count as "ordered by frequency" when Spearman(id, training count) is at most this. The original's
+    # preparation gives ids 1..N by descending count over all splits, so its training split scores about -0.95 to
+    # -1.0; a random renumbering scores about 0. Halfway leaves room for data prepared by similar rules.
+    ID_FREQUENCY_MAX_SPEARMAN = -0.5
+    # The original splits users: a share of valid/test users also in training above this is a leaking split
+    # (one user in a hundred can be a stray duplicate id; a leak puts many more there).
+    SPLIT_LEAK_SHARE = 0.01
+    # A training loss this many times above the loss of a uniform guess (ln of the candidates it chooses among)
+    # is not a model learning badly but weights blown up: a healthy run starts at about 1x and falls.
+    LOSS_ABOVE_GUESS = 2.0
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 
@@ -80,6 +92,8 @@ class Confidence:
     NO_EVALUATION_AT_ALL = 0.98
     # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
     LOSS_AND_RECALL = 0.75
+    # Loss far above a uniform guess: measured, only a mis-logged loss would make it wrong.
+    LOSS_ABOVE_GUESS = 0.85
     # item_count from a checkpoint/run differs from the dataset's constant: data almost surely differ.
     ITEM_COUNT_DIFFERS = 0.85
     # Identical recall at every evaluation: a broken split or a broken evaluation (cannot tell which).
@@ -96,6 +110,10 @@ class Confidence:
     RISING_AT_STOP = 0.6
     RISING_IN_PATIENCE_WINDOW = 0.55
     BELOW_BUDGET = 0.15
+    # Measured on the run's own split files: the ids' order / the users shared between splits.
+    DATA_MEASURED = 0.9
+    # A curve still climbing with a patience window too short (< MIN_EVALS_FOR_SHAPE evaluations) to show a plateau.
+    SHORT_PATIENCE_WINDOW = 0.5
     # Oscillation / overfitting: base plus the measured size (jitter, decay), so bigger effects are surer.
     CURVE_SHAPE = 0.4
     # A setting that differs from the original's (neg_num, batch): certain it differs, unsure it matters.
@@ -205,6 +223,25 @@ class RuleContext:
         """The validation recall never moved: identical at every evaluation from the first (a broken split or
         evaluation); no training setting explains such a run."""
         return self.summary.constant_recall
+
+
+def trend_window(config: dict[str, Setting]) -> int:
+    """Evaluations in the trend window: patience + 1 (at most TREND_WINDOW, at least MIN_EVALS_FOR_SHAPE)."""
+    setting = config.get("patience")
+    try:
+        patience = int(setting.value) if setting is not None else None
+    except (TypeError, ValueError):
+        patience = None
+    if patience is None or patience < 0:
+        return Thresholds.TREND_WINDOW
+    return max(Thresholds.MIN_EVALS_FOR_SHAPE, min(Thresholds.TREND_WINDOW, patience + 1))
+
+
+def reference_learning_rate(model_type: str | None) -> float:
+    """The rate the original's README recommends for the model, else the original's flag default (0.001)."""
+    recommended = recommended_learning_rate(model_type)
+    return recommended if recommended is not None else float(
+        reference.load()["original_defaults"]["common"]["learning_rate"])
 
 
 def data_proximity(dataset: str | None, item_count: int | None) -> float:

@@ -25,7 +25,8 @@ class NdcgDefinition(Rule):
         same cut-off: about 0.31-0.37 with the original's master code and 0.75-0.79 with the paper branch on Book;
         recdoc decides at the midpoint between the two ranges and says the definition was inferred. The ranges
         were measured on Book, so elsewhere the inference counts for less; below a hit rate of 0.5% the ratio is
-        not used at all. Only runs with a paper NDCG to compare are concerned.
+        not used at all. Only runs with a paper NDCG to compare are judged "not comparable"; on other data a
+        definition the run states (recdoc's run.json `config.ndcg`) is noted (info): no comparison is affected.
 
     Why it matters:
         The paper's NDCG (branch `paper`) discounts by the position in the target list; the master code discounts
@@ -51,8 +52,11 @@ class NdcgDefinition(Rule):
         # Only rows with a paper number: where the paper has none (other data), the definition changes no comparison.
         ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
                      and c.paper_value is not None]
-        if setting is None or setting.value == paper_kind or not ndcg_rows:
+        if setting is None or setting.value == paper_kind:
             return None
+        if not ndcg_rows:
+            paper_has_ndcg = any(c.metric == "ndcg" and c.paper_value is not None for c in ctx.comparisons)
+            return None if paper_has_ndcg else self._noted_off_paper(ctx, paper_kind)
         evidence = [ctx.setting_evidence("ndcg", "NDCG definition")]
         observed = observed_ndcg_ratio(ctx.run)
         confidence = Confidence.STATED_DEFINITION
@@ -82,6 +86,21 @@ class NdcgDefinition(Rule):
             fix=Fix({"ndcg": "paper"}, "NDCG comparable with the paper's; recall and hit rate unchanged",
                     how="recdoc: --ndcg paper; the original: evaluate with the `paper` branch's metric"),
             explanation="Compare recall and hit rate; the NDCG gap says nothing about the model.")
+
+    def _noted_off_paper(self, ctx: RuleContext, paper_kind: str) -> Finding | None:
+        """A stated non-paper NDCG where the paper has no NDCG to compare: a fact to know, not a cause."""
+        setting = ctx.config["ndcg"]
+        if setting.is_default or setting.source.startswith("inferred"):
+            return None
+        return Finding(
+            id=self.id, title=f"NDCG uses the {setting.value} definition (stated); the paper's is the {paper_kind} "
+                              "one, but the paper has no NDCG on this data to compare with",
+            severity="info", confidence=Confidence.STATED_DEFINITION, basis="evidence",
+            evidence=(ctx.setting_evidence("ndcg", "NDCG definition"),),
+            fix=Fix({"ndcg": paper_kind}, f"NDCG comparable with other runs that use the {paper_kind} definition",
+                    how=f"recdoc: --ndcg {paper_kind}"),
+            explanation="Only a comparison of NDCG values across definitions would be wrong; recall and hit rate "
+                        "are unaffected.")
 
 
 class CutoffMismatch(Rule):

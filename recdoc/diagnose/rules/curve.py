@@ -134,10 +134,18 @@ class CurveSummary:
     loss_last: float | None
     loss_nonfinite: bool
     constant_recall: bool  # every evaluation gave the same recall (a broken split or evaluation)
+    # The trend over the last LONG_WINDOW evaluations whatever the window: judges a patience window too short
+    # to show a plateau itself.
+    trend_long_window: float = 0.0
+    loss_max: float | None = None
 
     @property
     def has_evaluations(self) -> bool:
         return self.evaluations > 0
+
+
+# The original's default patience window (50 + 1 evaluations).
+LONG_WINDOW = 51
 
 
 def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
@@ -176,6 +184,8 @@ def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
         loss_last=float(finite_losses[-1]) if len(finite_losses) else None,
         loss_nonfinite=bool(len(present_losses) and not np.all(np.isfinite(present_losses))),
         constant_recall=bool(len(recall) >= 3 and float(np.ptp(recall)) == 0.0),
+        trend_long_window=relative_trend(recall[-LONG_WINDOW:], reference),
+        loss_max=float(finite_losses.max()) if len(finite_losses) else None,
     )
 
 

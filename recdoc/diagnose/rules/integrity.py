@@ -273,4 +273,113 @@ def _row_ref(row: Any) -> SourceRef | None:
     return SourceRef(file, None if line != line else int(line))
 
 
-RULES = (DatasetMismatch, EvalBroken, WiringSuspect)
+def _split_facts(ctx: RuleContext) -> dict[str, Any]:
+    facts = ctx.run.extra_metrics.get("split_facts")
+    return facts if isinstance(facts, dict) else {}
+
+
+def _split_file_ref(facts: dict[str, Any], split: str) -> SourceRef | None:
+    path = (facts.get("files") or {}).get(split)
+    return SourceRef(str(path)) if path else None
+
+
+REPREPARE = ("re-prepare the data with the original's rules (recdoc data prepare: ids 1..N by descending "
+             "frequency, users split into train/valid/test), then train again")
+
+
+class IdsNotByFrequency(Rule):
+    """Item ids are not numbered by frequency, which the log-uniform negative sampler assumes.
+
+    What it checks:
+        For runs whose split files can be read (recdoc run folders name them in run.json): the Spearman
+        correlation between item id and the item's count in the training split. The original's preparation gives
+        ids 1..N by descending count, so the correlation is close to -1; above -0.5 the ids are not by frequency.
+
+    Why it matters:
+        The sampled softmax draws candidates with a log-uniform (Zipf) distribution over ids: small ids most
+        often, as if they were the popular items. With ids in another order the negatives are no longer the
+        popular items, the log-Q correction corrects for the wrong probabilities, and the run is not like for like
+        with the original (nor with the paper).
+
+    Evidence it cites:
+        The correlation and the training split file it was measured on.
+
+    Fix:
+        Not a setting: re-prepare the data (recdoc data prepare) so that ids follow descending frequency.
+    """
+
+    id = "ids-not-by-frequency"
+    statement = "Item ids are not ordered by frequency, as the log-uniform negative sampler assumes."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        facts = _split_facts(ctx)
+        rho = facts.get("id_frequency_spearman")
+        if rho is None:
+            return None
+        evidence = (Evidence(f"Spearman correlation between item id and training count: {rho:+.2f} over "
+                             f"{facts.get('train_items', 0):,} items (ids by frequency: about -1)",
+                             _split_file_ref(facts, "train"), {"spearman": rho}),)
+        if rho <= Thresholds.ID_FREQUENCY_MAX_SPEARMAN:
+            return NotACause(self.id, "item ids not ordered by frequency",
+                             f"ids follow descending frequency (Spearman {rho:+.2f}), as the sampler assumes",
+                             evidence)
+        return Finding(
+            id=self.id, title=f"item ids are not ordered by frequency (Spearman {rho:+.2f}): the log-uniform "
+                              "sampler's negatives are not the popular items",
+            severity="medium", confidence=Confidence.DATA_MEASURED, basis="evidence", evidence=evidence,
+            fix=Fix({}, "negatives drawn by popularity, as in the original", applicable=False, how=REPREPARE),
+            explanation="The sampler's assumption is a property of the data, which no training setting repairs.")
+
+
+class SplitLeak(Rule):
+    """Validation or test users also appear in the training split.
+
+    What it checks:
+        For runs whose split files can be read (recdoc run folders name them in run.json): the share of the valid
+        and of the test users who also have training sequences (the original splits users; the share is 0).
+
+    Why it matters:
+        A model evaluated on users it trained on is not measured on unseen users: validation recall is inflated,
+        early stopping and the restored best model follow the leak, and the numbers do not compare with the
+        original's protocol (issue #16: a per-user leave-last-out split behaves differently again).
+
+    Evidence it cites:
+        The number of valid/test users also in training, and the split files.
+
+    Fix:
+        Not a setting: re-prepare the data (recdoc data prepare) with users split into train/valid/test.
+    """
+
+    id = "split-leak"
+    statement = "Validation or test users also appear in the training split."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        facts = _split_facts(ctx)
+        evidence: list[Evidence] = []
+        leaking: list[str] = []
+        for split in ("valid", "test"):
+            users, shared = facts.get(f"{split}_users"), facts.get(f"{split}_users_in_train")
+            if not users or shared is None:
+                continue
+            share = shared / users
+            evidence.append(Evidence(f"{shared:,} of {users:,} {split} users ({share:.0%}) also in the training split",
+                                     _split_file_ref(facts, split), {f"{split}_share_in_train": share}))
+            if share > Thresholds.SPLIT_LEAK_SHARE:
+                leaking.append(f"{share:.0%} of the {split} users")
+        if not evidence:
+            return None
+        if not leaking:
+            return NotACause(self.id, "valid/test users seen in training",
+                             "the splits hold disjoint users, as the original's", tuple(evidence))
+        return Finding(
+            id=self.id, title=f"{' and '.join(leaking)} also appear in training: the evaluation is not on unseen "
+                              "users",
+            severity="high", confidence=Confidence.DATA_MEASURED, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({}, "validation and test numbers on unseen users, as in the original", applicable=False,
+                    how=REPREPARE),
+            explanation="A leaking split inflates validation recall and steers early stopping; no setting repairs it.")
+
+
+RULES = (DatasetMismatch, IdsNotByFrequency, SplitLeak, EvalBroken, WiringSuspect)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from recdoc import reference
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp
+from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp, reference_learning_rate
 from recdoc.diagnose.run import SourceRef
 
 
@@ -34,6 +36,37 @@ def _trend_evidence(ctx: RuleContext, after_best: bool = False) -> Evidence:
                     values={"trend_last_window": s.trend_last_window, "window": s.window})
 
 
+def _lower_rate_fix(ctx: RuleContext, expected: str) -> Fix:
+    """A lower learning rate: the model's reference rate when the run's is above it, else half the run's; none
+    when the run's is already below the reference.
+
+    Above the reference, the rate the original was tuned with is the known-good lower value. Below it, a lower rate
+    moves further from that setting; the symptom then has another cause, and combining this fix with a finding
+    that raises the rate would pull both ways.
+    """
+    lr = ctx.value("learning_rate")
+    if not lr:
+        return Fix({}, expected, how="lower the learning rate")
+    reference_lr = reference_learning_rate(ctx.model_type)
+    if float(lr) > reference_lr * (1 + 1e-9):
+        return Fix({"learning_rate": reference_lr}, expected)
+    if float(lr) < reference_lr * (1 - 1e-9):
+        return Fix({}, expected, how=f"not a lower learning rate: {lr} is already below the {reference_lr} "
+                                     f"recommended for {ctx.model_type}; look for another cause (batch size, data)")
+    return Fix({"learning_rate": lr / 2}, expected)
+
+
+def uniform_guess_loss(ctx: RuleContext) -> float | None:
+    """The sampled-softmax loss of a uniform guess: ln(candidates), neg_num x batch_size sampled + the target.
+
+    A run whose loss goes far above it does worse than guessing: its weights blew up. A full softmax over the
+    item table (some ports) guesses among item_count items, so the larger of the two counts is used.
+    """
+    neg_num, batch, items = ctx.value("neg_num"), ctx.value("batch_size"), ctx.value("item_count")
+    candidates = max(int(neg_num) * int(batch) + 1 if neg_num and batch else 0, int(items) if items else 0)
+    return math.log(candidates) if candidates > 1 else None
+
+
 def _is_early_stop(ctx: RuleContext) -> bool:
     if ctx.run.stop_reason == "early_stop":
         return True
@@ -45,7 +78,8 @@ class Undertrained(Rule):
     """Training stopped while validation recall was still rising.
 
     What it checks:
-        The fitted trend of valid recall over the last ~51 evaluations at the stop (max_iter reached or early stop),
+        The fitted trend of valid recall over the last patience + 1 evaluations (at most the original's 51) at the
+        stop (max_iter reached or early stop),
         and the stop iteration against the Book budget (the maintainer: >= 350k iterations to match the paper).
         Runs stopped by a non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
 
@@ -110,8 +144,10 @@ class EarlyStopTooSoon(Rule):
 
     What it checks:
         For an early-stopped run: the trend of valid recall over the evaluations from the best to the stop (the
-        patience window) and over the last ~51 evaluations. Rising in trend: patience cut off noise around a rising
-        curve. Flat or falling: the patience was long enough, and "patience too small" is listed as not a cause.
+        patience window) and over the last patience + 1 evaluations. Rising in trend: patience cut off noise
+        around a rising curve. A patience window shorter than 5 evaluations cannot show a
+        plateau at all; then the trend over the last 51 evaluations (the original's window) decides. Flat or
+        falling: the patience was long enough, and "patience too small" is listed as not a cause.
 
     Why it matters:
         The original stops at the (patience+1)-th evaluation in a row without a strict improvement; on a noisy but
@@ -121,7 +157,7 @@ class EarlyStopTooSoon(Rule):
         patience and test_iter, the stop iteration, evaluations since the best, the trend after the best.
 
     Fix:
-        Raise patience (double it).
+        Raise patience to the original's default (50), like for like; a patience already at or above it is doubled.
     """
 
     id = "early-stop-too-soon"
@@ -135,9 +171,16 @@ class EarlyStopTooSoon(Rule):
             return None
         evidence = (ctx.setting_evidence("patience"), _stop_evidence(ctx), _trend_evidence(ctx, after_best=True),
                     _trend_evidence(ctx))
-        # A short patience window starts at a (noisy) best and can look flat; the longer trailing window shows
-        # whether the curve as a whole was still climbing.
+        # A short patience window starts at a (noisy) best and can look flat; the trailing window shows whether
+        # the curve as a whole was still climbing.
         trend = max(s.trend_after_best, s.trend_last_window)
+        # Fewer non-improving evaluations than it takes to show a plateau: the stop itself proves nothing, and the
+        # original's own window (51 evaluations) says whether the run was still in its climb.
+        short_window = int(patience) + 1 < Thresholds.MIN_EVALS_FOR_SHAPE
+        if short_window:
+            trend = max(trend, s.trend_long_window)
+        default_patience = int(reference.load()["original_defaults"]["common"]["patience"])
+        new_patience = default_patience if int(patience) < default_patience else 2 * int(patience)
         if trend >= Thresholds.STILL_RISING:
             budget = iteration_budget(ctx.dataset)
             below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
@@ -145,11 +188,16 @@ class EarlyStopTooSoon(Rule):
                 id=self.id, title=f"early stop at iter {s.last_iter} (patience {patience}) while recall was still "
                                   f"rising in trend ({trend:+.1%})",
                 severity="medium", basis="evidence",
-                confidence=clamp(Confidence.RISING_IN_PATIENCE_WINDOW
+                confidence=clamp((Confidence.SHORT_PATIENCE_WINDOW if short_window and trend == s.trend_long_window
+                                  else Confidence.RISING_IN_PATIENCE_WINDOW)
                                  + (Confidence.BELOW_BUDGET if below_budget else 0.0)),
                 evidence=evidence,
-                fix=Fix({"patience": 2 * int(patience)}, "training continues past the noise to a later, higher best"),
-                explanation="The evaluations after the best trend upwards: the stop came from noise, not a plateau.")
+                fix=Fix({"patience": new_patience}, "training continues past the noise to a later, higher best"),
+                explanation=(f"A patience of {patience} stops after {int(patience) + 1} evaluations without a new "
+                             "best, too few to tell a plateau from noise, on a curve still climbing."
+                             if short_window else
+                             "The evaluations after the best trend upwards: the stop came from noise, not a "
+                             "plateau."))
         shape = "flat" if abs(trend) < Thresholds.FLAT else "falling"
         return NotACause(self.id, f"patience too small (patience {patience})",
                          f"{s.evals_since_best} evaluations without improvement on a {shape} curve (trend "
@@ -161,8 +209,11 @@ class Divergence(Rule):
     """Training diverged: non-finite loss, or loss rising while recall collapses.
 
     What it checks:
-        NaN/inf training loss (or a `nan` event / stop, or NaN/Inf values in the checkpoint read with --deep), and a
-        final loss well above its minimum together with valid recall far below its peak.
+        NaN/inf training loss (or a `nan` event / stop, or NaN/Inf values in the checkpoint read with --deep); a
+        training loss above twice the loss of a uniform guess (ln of neg_num x batch_size + 1 sampled candidates,
+        or of item_count for a full softmax): worse than guessing, the weights blew up even where Adam's bounded
+        steps keep the loss finite; and a final loss well above its minimum together with valid recall far below
+        its peak.
 
     Why it matters:
         A diverged run's later evaluations are meaningless; the learning rate is too high for this model and data
@@ -172,11 +223,12 @@ class Divergence(Rule):
         The loss values (first, minimum, last), the first non-finite loss, the recall decay from its peak.
 
     Fix:
-        Halve the learning rate.
+        The model's recommended learning rate (README; ComiRec-DR 0.005, others the flag default 0.001) when the
+        run's is above it, else half the run's.
     """
 
     id = "divergence"
-    statement = "The training loss diverged (non-finite or rising while recall collapsed)."
+    statement = "The training loss diverged (non-finite, far above a uniform guess, or rising as recall collapsed)."
     family = "training"
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
@@ -188,7 +240,9 @@ class Divergence(Rule):
         rising = (s.loss_min is not None and s.loss_last is not None and s.loss_min > 0
                   and s.loss_last > s.loss_min * (1 + Thresholds.LOSS_RISE))
         collapsed = s.decay_from_peak >= Thresholds.DIVERGENCE_DECAY
-        if not nonfinite and not (rising and collapsed):
+        guess = uniform_guess_loss(ctx)
+        above_guess = guess is not None and s.loss_max is not None and s.loss_max > Thresholds.LOSS_ABOVE_GUESS * guess
+        if not nonfinite and not (rising and collapsed) and not above_guess:
             return None
         evidence: list[Evidence] = []
         if ctx.loss_nonfinite:
@@ -200,18 +254,27 @@ class Divergence(Rule):
                                      f"{tensors.get('inf_count', 0)} Inf values", checkpoint.ref,
                                      {"nan_count": tensors.get("nan_count"), "inf_count": tensors.get("inf_count")}))
         if s.loss_last is not None:
-            evidence.append(Evidence(f"train loss first {s.loss_first:.4f}, minimum {s.loss_min:.4f}, last "
-                                     f"{s.loss_last:.4f}; valid recall {s.decay_from_peak:.0%} below its peak",
-                                     values={"loss_min": s.loss_min, "loss_last": s.loss_last,
-                                             "decay_from_peak": s.decay_from_peak}))
+            evidence.append(Evidence(f"train loss first {s.loss_first:.4f}, minimum {s.loss_min:.4f}, maximum "
+                                     f"{s.loss_max:.4f}, last {s.loss_last:.4f}; valid recall "
+                                     f"{s.decay_from_peak:.0%} below its peak",
+                                     values={"loss_min": s.loss_min, "loss_max": s.loss_max,
+                                             "loss_last": s.loss_last, "decay_from_peak": s.decay_from_peak}))
+        if above_guess and guess is not None:
+            evidence.append(Evidence(f"train loss up to {s.loss_max:.4f}, {s.loss_max / guess:.1f}x the "
+                                     f"{guess:.4f} of a uniform guess among the sampled candidates: worse than "
+                                     "guessing", values={"uniform_guess_loss": guess}))
         lr = ctx.value("learning_rate")
+        reference_lr = reference_learning_rate(ctx.model_type)
+        new_lr = None if not lr else (reference_lr if float(lr) > reference_lr * (1 + 1e-9) else lr / 2)
+        kind = ("non-finite loss" if nonfinite else "loss far above a uniform guess" if above_guess
+                else "loss rising, recall collapsing")
+        confidence = (Confidence.OBSERVED_FAULT if nonfinite else
+                      Confidence.LOSS_ABOVE_GUESS if above_guess else Confidence.LOSS_AND_RECALL)
         return Finding(
-            id=self.id, title="training diverged" + (" (non-finite loss)" if nonfinite else " (loss rising, recall "
-                                                                                            "collapsing)"),
-            severity="high", confidence=Confidence.OBSERVED_FAULT if nonfinite else Confidence.LOSS_AND_RECALL,
-            basis="evidence", evidence=tuple(evidence),
-            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a stable, decreasing loss",
-                    how="" if lr else "lower the learning rate"),
+            id=self.id, title=f"training diverged ({kind})",
+            severity="high", confidence=confidence, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({"learning_rate": new_lr} if new_lr else {}, "a stable, decreasing loss",
+                    how="" if new_lr else "lower the learning rate"),
             explanation="Diverged weights produce meaningless evaluations after the divergence.")
 
 
@@ -230,7 +293,9 @@ class Oscillation(Rule):
         The jitter and the share of reversals in the window.
 
     Fix:
-        Halve the learning rate.
+        Lower the learning rate: to the model's recommended rate (README; others the flag default 0.001) when the
+        run's is above it, else halve it; no rate change when it is already below the recommended rate (a lower
+        rate would move further from the reference).
     """
 
     id = "oscillation"
@@ -243,7 +308,6 @@ class Oscillation(Rule):
                 or s.jitter_last_window < Thresholds.OSCILLATION_JITTER
                 or s.direction_changes_last_window < Thresholds.OSCILLATION_REVERSALS):
             return None
-        lr = ctx.value("learning_rate")
         return Finding(
             id=self.id, title=f"valid recall jumps {s.jitter_last_window:.0%} of its level between evaluations",
             severity="medium", confidence=clamp(Confidence.CURVE_SHAPE + s.jitter_last_window), basis="evidence",
@@ -251,8 +315,7 @@ class Oscillation(Rule):
                                f"{s.direction_changes_last_window:.0%} of steps over the last {s.window} evaluations",
                                values={"jitter": s.jitter_last_window,
                                        "reversals": s.direction_changes_last_window}),),
-            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a smoother curve and a best model less due to luck",
-                    how="" if lr else "lower the learning rate"),
+            fix=_lower_rate_fix(ctx, "a smoother curve and a best model less due to luck"),
             explanation="Zig-zags of this size are not evaluation noise.")
 
 
@@ -272,7 +335,8 @@ class Overfitting(Rule):
         Peak recall and iteration, the last recall, the loss trend.
 
     Fix:
-        Keep early stopping with the best model restored; to reach a higher peak lower the learning rate.
+        Keep early stopping with the best model restored; to reach a higher peak lower the learning rate as the
+        oscillation rule does (to the recommended rate when above it; never below it when already under it).
     """
 
     id = "overfitting"
@@ -300,15 +364,14 @@ class Overfitting(Rule):
                                      "loss_last": s.loss_last})]
         if best is not None:
             evidence.insert(0, best)
-        lr = ctx.value("learning_rate")
+        lowered = _lower_rate_fix(ctx, "a later, higher peak; the restored best model is unaffected by the decay")
         return Finding(
             id=self.id, title=f"valid recall peaked at iter {s.best_iter} and decayed {s.decay_from_peak:.0%} "
                               "while the loss kept falling",
             severity="low", confidence=clamp(Confidence.CURVE_SHAPE + s.decay_from_peak), basis="evidence",
             evidence=tuple(evidence),
-            fix=Fix({"learning_rate": lr / 2} if lr else {}, "a later, higher peak; the restored best model is "
-                                                             "unaffected by the decay",
-                    how="keep the best-model restore (the original does it)"),
+            fix=Fix(lowered.changes, lowered.expected_effect,
+                    how=lowered.how or "keep the best-model restore (the original does it)"),
             explanation="The reported numbers come from the restored peak; the decay shows memorisation.")
 
 

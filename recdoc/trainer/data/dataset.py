@@ -8,6 +8,7 @@ the slow line-by-line scan only runs to name the offending line once the fast pa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from recdoc.errors import InputError
 
 MIN_SEQUENCE = 5  # the original's filter_size; training needs len >= 5 for k ~ U{4..len-1}
 SPLITS = ("train", "valid", "test")
+STATS_FILE = "stats.json"  # written by `recdoc data prepare` / `data synth`
 
 
 @dataclass
@@ -74,22 +76,48 @@ def dataset_folder(data_dir: str | Path, name: str) -> Path:
 def load_dataset(data_dir: str | Path, name: str, item_count: int | None = None) -> Dataset:
     """Read the three splits and the optional item categories; validate ids against `item_count`.
 
-    `item_count`: the given value, else the original's constant for `book`/`taobao`, else max item id + 1.
+    `item_count`: the given value, else the original's constant for `book`/`taobao`, else max item id + 1
+    (refused when it exceeds the item_count the folder's stats.json records: an id there is corrupt).
     """
-    folder = dataset_folder(data_dir, name)
-    if not folder.is_dir():
-        raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
-                         str(folder))
+    folder = require_dataset_folder(data_dir, name)
     raw = {part: _read_int_table(folder / f"{name}_{part}.txt", 3, "user_id,item_id,rank") for part in SPLITS}
     if item_count is None:
         item_count = dataset_defaults(name).get("item_count")
     if item_count is None:
         item_count = max(int(table[:, 1].max()) for table in raw.values()) + 1
+        # A corrupt id would silently grow the inferred count; a prepared folder records the true one.
+        recorded = _recorded_item_count(folder / STATS_FILE)
+        if recorded is not None and item_count > recorded:
+            for part, table in raw.items():
+                too_large = np.flatnonzero(table[:, 1] >= recorded)
+                if len(too_large):
+                    path = folder / f"{name}_{part}.txt"
+                    raise InputError(f"item id {table[too_large[0], 1]} >= item_count {recorded} recorded in "
+                                     f"{STATS_FILE} (pass --item_count, or check that the files belong to this "
+                                     "dataset)", str(path), _physical_line(path, int(too_large[0])))
     splits = {part: _build_split(folder / f"{name}_{part}.txt", table, int(item_count))
               for part, table in raw.items()}
     item_cate = _read_item_cate(folder / f"{name}_item_cate.txt", int(item_count))
     return Dataset(name=name, path=folder, item_count=int(item_count), train=splits["train"],
                    valid=splits["valid"], test=splits["test"], item_cate=item_cate)
+
+
+def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
+    """`<data_dir>/<name>_data/`, or an InputError telling how to make it."""
+    folder = dataset_folder(data_dir, name)
+    if not folder.is_dir():
+        raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
+                         str(folder))
+    return folder
+
+
+def _recorded_item_count(path: Path) -> int | None:
+    """`item_count` from the stats.json `recdoc data prepare`/`synth` wrote; None when absent or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("item_count")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _read_int_table(path: Path, columns: int, layout: str) -> np.ndarray:

@@ -26,7 +26,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -184,8 +183,11 @@ def write_prepared(prepared: Prepared, data_dir: Path, name: str, stats_extra: d
     if target.exists():
         raise InputError("already exists; remove it or choose another --name", str(target))
     data_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}_data.", dir=data_dir))
+    # Named before it exists, so that a Ctrl-C arriving at any point can still find and remove it.
+    staging = data_dir / f".{name}_data.partial-{os.getpid()}"
     try:
+        shutil.rmtree(staging, ignore_errors=True)  # a leftover of a killed process that had this pid
+        staging.mkdir()
         bounds = (0, *prepared.split_rows, len(prepared.rows_user))
         for part, (lo, hi) in zip(("train", "valid", "test"), zip(bounds[:-1], bounds[1:])):
             _write_int_rows(staging / f"{name}_{part}.txt",
@@ -199,7 +201,7 @@ def write_prepared(prepared: Prepared, data_dir: Path, name: str, stats_extra: d
         (staging / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
         os.chmod(staging, 0o755)
         os.rename(staging, target)
-    except BaseException:
+    except BaseException:  # Ctrl-C included
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
@@ -273,6 +275,8 @@ def _require_file(path: str | os.PathLike[str] | None, what: str) -> Path:
     if path is None:
         raise UsageError(f"--input is required: the {what}")
     file = Path(path)
+    if file.is_dir():
+        raise InputError(f"is a folder; --input takes the file itself ({what})", str(file))
     if not file.is_file():
         raise InputError(f"no such file ({what})", str(file))
     if file.stat().st_size == 0:
@@ -283,8 +287,13 @@ def _require_file(path: str | os.PathLike[str] | None, what: str) -> Path:
 def _locate_bad_line(path: Path, check: Callable[[list[str], int], str | None], skip_first: bool = False,
                      fallback: str = "could not be parsed") -> InputError:
     """Scan `path` in Python for the first line `check` rejects; the slow path, run only after a fast parse failed."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for number, raw_line in enumerate(handle, start=1):
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return InputError(f"not UTF-8 text (byte 0x{raw_line[error.start]:02x} at column {error.start + 1}); "
+                                  "save the file as UTF-8", str(path), number)
             if (skip_first and number == 1) or not line.strip():
                 continue
             problem = check(line.rstrip("\r\n").split(","), number)

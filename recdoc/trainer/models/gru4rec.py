@@ -68,6 +68,8 @@ def final_state(cell: GRUCell, inputs: tf.Tensor, lengths: tf.Tensor) -> tf.Tens
 class GRU4Rec(MultiInterestModel):
     """GRU4Rec (the original's `--model_type GRU4REC`); hidden size = d; K = 1."""
 
+    merges_interests = False  # one user vector [B, d] in the original: its top-N kept as is
+
     def __init__(self, item_count: int, embedding_dim: int, maxlen: int, initializer_seed: int) -> None:
         super().__init__(item_count, embedding_dim, maxlen, 1, initializer_seed, name="GRU4REC")
         self.cell = GRUCell(embedding_dim, embedding_dim, [self._next_weight_seed() for _ in range(4)])

@@ -23,6 +23,8 @@ def masked_mean(history_embeddings: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
 class YouTubeDNN(MultiInterestModel):
     """YouTube DNN (the original's `--model_type DNN`); K = 1."""
 
+    merges_interests = False  # one user vector [B, d] in the original: its top-N kept as is
+
     def __init__(self, item_count: int, embedding_dim: int, maxlen: int, initializer_seed: int) -> None:
         super().__init__(item_count, embedding_dim, maxlen, 1, initializer_seed, name="DNN")
         self.user_layer = Dense(embedding_dim, embedding_dim, self._next_weight_seed(), self._next_weight_seed(),
