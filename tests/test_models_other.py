@@ -17,7 +17,7 @@ from recdoc.trainer.models.comirec_dr import dynamic_routing
 from recdoc.trainer.models.comirec_sa import PADDING_SCORE, ComiRecSA
 from recdoc.trainer.models.gru4rec import GRU4Rec, final_state
 from recdoc.trainer.models.layers import Dense, tf1_fans
-from recdoc.trainer.models.mind import MIND, routing_from, shared_bilinear_map
+from recdoc.trainer.models.mind import MIND, shared_bilinear_map
 from recdoc.trainer.models.youtube_dnn import YouTubeDNN, masked_mean
 from recdoc.trainer.step import Trainer
 
@@ -142,11 +142,14 @@ def test_mind_routing_logits_are_drawn_afresh_on_every_pass() -> None:
     np.testing.assert_array_equal(again.initial_routing_logits(BATCH, MAXLEN).numpy(), first)
 
 
-def test_mind_routing_from_zero_logits_is_comirec_dr_routing() -> None:
+def test_routing_from_given_zero_logits_is_comirec_dr_routing_and_random_logits_change_it() -> None:
     items = tf.random.stateless_normal([BATCH, K, MAXLEN, DIM], seed=(5, 6))
     _, mask = tiny_batch()
-    np.testing.assert_allclose(routing_from(tf.zeros([BATCH, K, MAXLEN]), items, tf.constant(mask)).numpy(),
-                               dynamic_routing(items, tf.constant(mask)).numpy(), rtol=1e-5, atol=1e-7)
+    default = dynamic_routing(items, tf.constant(mask)).numpy()
+    np.testing.assert_allclose(dynamic_routing(items, tf.constant(mask), tf.zeros([BATCH, K, MAXLEN])).numpy(),
+                               default, rtol=1e-5, atol=1e-7)
+    drawn = tf.random.stateless_truncated_normal([BATCH, K, MAXLEN], seed=(7, 8))
+    assert not np.allclose(dynamic_routing(items, tf.constant(mask), drawn).numpy(), default, atol=1e-4)
 
 
 def test_mind_relu_projection_only_on_book() -> None:

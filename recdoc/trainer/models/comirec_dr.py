@@ -37,15 +37,19 @@ def routing_weights(routing_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.equal(mask[:, tf.newaxis, :], 0.0), tf.zeros_like(weights), weights)
 
 
-def dynamic_routing(interest_items: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+def dynamic_routing(interest_items: tf.Tensor, mask: tf.Tensor,
+                    initial_logits: tf.Tensor | None = None) -> tf.Tensor:
     """Three routing iterations over `interest_items [B, K, T, d]`; returns interests `[B, K, d]`.
 
-    Logits start at zero on every call. Iterations before the last see `e_hat` behind a stop-gradient and
-    update the logits by `<v_k, e_hat[k, t]>`; the last uses `e_hat` itself, so gradients reach the bilinear
-    weights only through the final iteration (with the routing weights it computed treated as constants).
+    Logits start at zero on every call (ComiRec-DR) unless `initial_logits [B, K, T]` are given (MIND draws them
+    at random). Iterations before the last see `e_hat` behind a stop-gradient and update the logits by
+    `<v_k, e_hat[k, t]>`; the last uses `e_hat` itself, so gradients reach the bilinear weights only through the
+    final iteration (with the routing weights it computed treated as constants).
     """
-    shape = tf.shape(interest_items)
-    routing_logits = tf.zeros(shape[:3], dtype=interest_items.dtype)
+    if initial_logits is None:
+        routing_logits = tf.zeros(tf.shape(interest_items)[:3], dtype=interest_items.dtype)
+    else:
+        routing_logits = tf.stop_gradient(initial_logits)
     frozen_items = tf.stop_gradient(interest_items)
     for iteration in range(ROUTING_ITERATIONS):
         weights = routing_weights(routing_logits, mask)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from recdoc.trainer.models.base import MultiInterestModel
-from recdoc.trainer.models.comirec_dr import ROUTING_ITERATIONS, routing_weights, squash
+from recdoc.trainer.models.comirec_dr import dynamic_routing
 from recdoc.trainer.models.layers import Dense
 
 ROUTING_LOGIT_STDDEV = 1.0
@@ -22,25 +22,6 @@ def shared_bilinear_map(bilinear: Dense, history_embeddings: tf.Tensor, num_inte
     """`Dense(d)` on every position, tiled over K interests: `[B, K, T, d]`, identical along K."""
     projected = bilinear(history_embeddings)  # [B, T, d]
     return tf.tile(projected[:, tf.newaxis, :, :], [1, num_interest, 1, 1])
-
-
-def routing_from(initial_logits: tf.Tensor, interest_items: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    """Three routing iterations over `interest_items [B, K, T, d]` from `initial_logits [B, K, T]`.
-
-    As ComiRec-DR's routing except for the starting logits: earlier iterations see `e_hat` behind a
-    stop-gradient and update the logits; the last uses `e_hat` itself.
-    """
-    routing_logits = tf.stop_gradient(initial_logits)
-    frozen_items = tf.stop_gradient(interest_items)
-    capsules = None
-    for iteration in range(ROUTING_ITERATIONS):
-        weights = routing_weights(routing_logits, mask)
-        if iteration < ROUTING_ITERATIONS - 1:
-            capsules = squash(tf.einsum("bkt,bktd->bkd", weights, frozen_items))
-            routing_logits += tf.einsum("bktd,bkd->bkt", frozen_items, capsules)
-        else:
-            capsules = squash(tf.einsum("bkt,bktd->bkd", weights, interest_items))
-    return capsules
 
 
 class MIND(MultiInterestModel):
@@ -64,5 +45,5 @@ class MIND(MultiInterestModel):
         history = self.embed_history(hist, mask)
         interest_items = shared_bilinear_map(self.bilinear, history, self.num_interest)
         shape = tf.shape(hist)
-        capsules = routing_from(self.initial_routing_logits(shape[0], shape[1]), interest_items, mask)
+        capsules = dynamic_routing(interest_items, mask, self.initial_routing_logits(shape[0], shape[1]))
         return capsules if self.projection is None else self.projection(capsules)
