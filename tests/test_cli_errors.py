@@ -350,6 +350,22 @@ def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsy
     assert sorted(p.name for p in out.iterdir()) == ["report-2.md", "report.md"]
 
 
+@pytest.mark.parametrize("setting, expected", [
+    ("batch_size=abc", "recdoc: --set batch_size=abc: expected an integer"),
+    ("learning_rate=-1", "recdoc: --set learning_rate=-1: must be positive"),
+    ("learning_rate=nan", "recdoc: --set learning_rate=nan: must be a finite number"),
+    ("model_type=Foo", "recdoc: --set model_type=Foo: unknown model type; known: DNN, GRU4REC, MIND, ComiRec-DR, "
+                       "ComiRec-SA, MostPopular"),
+])
+def test_analyze_refuses_a_set_value_no_run_could_have(setting: str, expected: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "train.log"
+    log.write_text(original_log(3), encoding="utf-8")
+    code, _, err = run_cli(["analyze", str(log), "--no-plots", "--out", str(tmp_path / "out"), "--set", setting], capsys)
+    assert code == 2 and one_error_line(err) == expected
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 # ---------------------------------------------------------------- help
 def test_every_option_of_every_finished_command_is_explained() -> None:
     import typer.main

@@ -88,10 +88,33 @@ def _from_overrides(overrides: dict[str, str]) -> dict[str, Candidate]:
         if key not in INFERRED_KEYS:
             raise UsageError(f"--set {raw_key}: unknown setting; known: {', '.join(INFERRED_KEYS)}")
         try:
-            out[key] = (coerce(key, raw_value), "--set", None)
+            value = coerce(key, raw_value)
         except ValueError as error:
-            raise UsageError(f"--set {raw_key}={raw_value}: {error}") from None
+            kind = _FIELD_TYPES[key]
+            expected = "an integer" if kind.startswith("int") else "a number" if kind.startswith("float") else None
+            reason = f"expected {expected}" if expected and "convert" in str(error) else str(error)
+            raise UsageError(f"--set {raw_key}={raw_value}: {reason}") from None
+        problem = _override_problem(key, value)
+        if problem:
+            raise UsageError(f"--set {raw_key}={raw_value}: {problem}")
+        out[key] = (value, "--set", None)
     return out
+
+
+# Settings that only make sense as positive numbers (a user's --set is checked; logs are read as they are).
+_POSITIVE_KEYS = {"learning_rate", "max_iter", "patience", "topN", "embedding_dim", "hidden_size", "num_interest",
+                  "batch_size", "maxlen", "test_iter", "neg_num", "item_count"}
+
+
+def _override_problem(key: str, value: Any) -> str | None:
+    """Why a --set value cannot describe a run, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if key in _POSITIVE_KEYS and value is not None and value <= 0 and not (key == "patience" and value == 0):
+        return "must be positive"
+    if key == "model_type" and reference.canonical_model_type(value) is None:
+        return f"unknown model type; known: {', '.join(reference.load()['model_types'])}"
+    return None
 
 
 def _from_declared(run: Run) -> dict[str, Candidate]:
