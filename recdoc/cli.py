@@ -1,6 +1,6 @@
 """The `recdoc` command line. Thin: parse flags, call one function per command, map errors to exit codes.
 
-Heavy modules (TensorFlow, faiss, matplotlib) are imported inside the commands that need them, so that
+Heavy modules (TensorFlow, faiss) are imported inside the commands that need them, so that
 `recdoc analyze` never pays for TensorFlow.
 """
 

@@ -3,7 +3,7 @@
 `compare.md` (then `compare-2.md`, ... : an existing comparison is never replaced) with two PNGs overlaying the
 runs by iteration (validation recall, training loss); the settings that differ; the final metrics next to the
 paper's with the deltas; and which findings cleared, appeared or remained between the first run and the last.
-Reads only `Diagnosis` objects; matplotlib is imported lazily, TensorFlow never.
+Reads only `Diagnosis` objects; drawn with recdoc's Pillow chart renderer (no matplotlib, no TensorFlow).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.rules.curve import evaluated
 from recdoc.errors import UsageError
+from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, points
 from recdoc.reports.files import write_new_file, write_new_text
 
@@ -27,8 +27,7 @@ SPLIT_PREFERENCE = ("test", "best-valid", "valid")
 SETTING_KEYS = ("dataset", "model_type", "learning_rate", "batch_size", "neg_num", "patience", "max_iter",
                 "test_iter", "topN", "num_interest", "embedding_dim", "maxlen", "ndcg", "item_count")
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-FIGSIZE = (7.0, 3.4)
-DPI = 90
+CHART_SIZE = (630, 306)  # output pixels (7 x 3.4 inches at 90 dpi, as before)
 
 
 @dataclass(frozen=True)
@@ -261,53 +260,33 @@ def _series(diagnosis: Diagnosis, column: str) -> tuple[list[int], list[float]]:
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def _recall_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> Any | None:
-    series = [_series(d, "recall") for d in diagnoses]
+def _overlay(diagnoses: Sequence[Diagnosis], labels: list[str], column: str, title: str,
+             ylabel: str) -> LineChart | None:
+    """One line per run (A, B, ...) of `column` by iteration, or None when no run has that curve."""
+    series = [_series(d, column) for d in diagnoses]
     if not any(xs for xs, _ in series):
         return None
-    figure, axes = _figure()
+    chart = LineChart(size=CHART_SIZE, title=title, xlabel="iteration", ylabel=ylabel)
     for index, ((xs, ys), label) in enumerate(zip(series, labels)):
         if xs:
-            axes.plot(xs, ys, color=COLORS[index % len(COLORS)], linewidth=1.2, label=f"{_letter(index)}: {label}")
+            chart.line(xs, ys, color=COLORS[index % len(COLORS)], width=1.2, label=f"{_letter(index)}: {label}")
+    return chart
+
+
+def _recall_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart | None:
+    chart = _overlay(diagnoses, labels, "recall", "Validation recall", "recall")
     papers = {c.paper_value for d in diagnoses for c in d.comparisons
               if c.metric == "recall" and c.split == "test" and c.comparable and c.paper_value is not None}
-    if len(papers) == 1:
-        axes.axhline(papers.pop(), color="#555555", linestyle=":", linewidth=1.0, label="paper (test)")
-    axes.set_title("Validation recall")
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("recall")
-    axes.legend(loc="lower right", fontsize=7, frameon=False)
-    return figure
+    if chart is not None and len(papers) == 1:
+        chart.hline(papers.pop(), color="#555555", style="dotted", width=1.0, label="paper (test)")
+    return chart
 
 
-def _loss_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> Any | None:
-    series = [_series(d, "train_loss") for d in diagnoses]
-    if not any(xs for xs, _ in series):
-        return None
-    figure, axes = _figure()
-    for index, ((xs, ys), label) in enumerate(zip(series, labels)):
-        if xs:
-            axes.plot(xs, ys, color=COLORS[index % len(COLORS)], linewidth=1.2, label=f"{_letter(index)}: {label}")
-    axes.set_title("Training loss (mean over each evaluation interval)")
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("train loss")
-    axes.legend(loc="upper right", fontsize=7, frameon=False)
-    return figure
+def _loss_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart | None:
+    return _overlay(diagnoses, labels, "train_loss", "Training loss (mean over each evaluation interval)",
+                    "train loss")
 
 
-def _figure() -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=FIGSIZE, dpi=DPI)
-    figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.15)
-    axes = figure.add_subplot()
-    axes.grid(True, linewidth=0.3, alpha=0.5)
-    return figure, axes
-
-
-def _save(figure: Any, path: Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    write_new_file(path, lambda stream: figure.savefig(stream, format="png", pil_kwargs={"compress_level": 1}))
+def _save(chart: LineChart, path: Path) -> Path:
+    write_new_file(path, chart.save_png)
     return path
