@@ -351,3 +351,23 @@ def test_analyze_deep_notes_a_probe_that_cannot_run(tiny_run: Path, tmp_path: Pa
     diagnosis = analyze_paths([str(copy)], deep=True)
     assert "probe" not in diagnosis.run.extra_metrics
     assert any("interest probe not run (" in note and "cannot find tiny_data/" in note for note in diagnosis.notes)
+
+
+def test_a_collapsed_probe_makes_wiring_suspect_strong_even_on_small_data() -> None:
+    from recdoc.diagnose.engine import analyze_run
+    from recdoc.diagnose.run import Fact, Run, SourceRef
+
+    run = Run(format="recdoc", paths=["run.json"],
+              declared={"model_type": Fact("ComiRec-DR", SourceRef("run.json")),
+                        "dataset": Fact("ml100k", SourceRef("run.json"))})
+    assert analyze_run(run).finding("wiring-suspect") is None
+    # What bench/probe_proof.py measured for a readout fed item 0: interests overlapping, none dead.
+    run.extra_metrics["probe"] = probe(cosine_mean=0.72, overlap=0.61)
+    run.extra_metrics["probe_ref"] = "runs/x/probe.json"
+    wiring = analyze_run(run).finding("wiring-suspect")
+    assert wiring is not None and wiring.severity == "high" and wiring.basis == "both"
+    assert wiring.fix is not None and not wiring.fix.applicable
+    assert any(e.values.get("probe_finding") == "interest-collapse" and str(e.ref) == "runs/x/probe.json"
+               for e in wiring.evidence)
+    run.extra_metrics["probe"] = probe()  # healthy interests: no wiring evidence from the probe
+    assert analyze_run(run).finding("wiring-suspect") is None

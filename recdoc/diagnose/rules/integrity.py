@@ -9,6 +9,7 @@ from recdoc.config import dataset_defaults
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import BaselineRun, Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
 from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
 from recdoc.diagnose.run import Event, Run, SourceRef
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
@@ -159,7 +160,7 @@ class WiringSuspect(Rule):
     What it checks:
         Given a baseline run of a single-interest model (YouTube DNN, GRU4Rec) on the same data: is this
         multi-interest run's recall below it? And, with --deep, do the checkpoint's variables belong to another
-        model family, or does it show dead or collapsed interests?
+        model family, or does it (or the interest probe, `recdoc probe`) show dead or collapsed interests?
 
     Why it matters:
         On Book and Taobao the paper ranks ComiRec above YouTube DNN; a port whose DR falls below its own DNN
@@ -169,7 +170,8 @@ class WiringSuspect(Rule):
         comparison alone is weak there; checkpoint evidence of dead interests is strong anywhere.
 
     Evidence it cites:
-        Both runs' recall with their sources, the data proximity, the checkpoint's interest statistics.
+        Both runs' recall with their sources, the data proximity, the checkpoint's interest statistics, the
+        probe's interest-collapse / dead-interest outcome (probe.json).
 
     Fix:
         Not a setting: check the readout receives the true target, the routing softmax is over interests, the
@@ -216,10 +218,19 @@ class WiringSuspect(Rule):
                                          f"{tensors.get('K', ctx.value('num_interest'))}", checkpoint.ref,
                                          {"dead_interests": dead}))
                 confidence = max(confidence, Confidence.DEAD_INTERESTS)
+        probe, probe_ref = probe_of(ctx)
+        if probe is not None:
+            for outcome in (collapse_outcome(probe, probe_ref), dead_outcome(probe, probe_ref)):
+                if isinstance(outcome, Finding) and outcome.severity in ("high", "medium"):
+                    # The probe looked inside the best checkpoint: interests that collapse or die are what a
+                    # readout fed a dummy target produces (bench/probe_proof.py), whatever the data.
+                    evidence.append(Evidence(f"the interest probe: {outcome.title} ({outcome.id})",
+                                             probe_ref, {"probe_finding": outcome.id}))
+                    confidence = max(confidence, Confidence.DEAD_INTERESTS * outcome.confidence)
         if not evidence:
             return None
         strong = confidence >= Confidence.OTHER_FAMILY
-        checkpoint_refs = {c.ref for c in ctx.run.checkpoints}
+        checkpoint_refs = {c.ref for c in ctx.run.checkpoints} | ({probe_ref} if probe_ref is not None else set())
         return Finding(
             id=self.id, title=f"{ctx.model_type}'s wiring is suspect",
             severity="high" if strong else "low", confidence=clamp(confidence),
