@@ -238,7 +238,7 @@ def bench_table(
     test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's"),
     patience: Optional[int] = typer.Option(None, "--patience", help="default: 50"),
     runs_dir: str = typer.Option("runs", "--runs_dir", help="where each run's folder goes"),
-    out: str = typer.Option("bench", "--out", help="the table goes to a new folder <out>/table3_<dataset>_<n>/"),
+    out: str = typer.Option("out", "--out", help="the table goes to a new folder <out>/table3_<dataset>_<n>/"),
     models: list[str] = typer.Option([], "--models", help="comma-separated or repeated (default: all six)"),
     learning_rate: Optional[float] = typer.Option(
         None, "--learning_rate", help="for every model (default: 0.001, ComiRec-DR 0.005 as the README)"),
