@@ -392,8 +392,10 @@ def train(config: RunConfig, resume: bool = False) -> Path:
                 best_checkpoint.restore(best_path).assert_existing_objects_matched()
                 log.line(f"model restored from {best_path}")
             else:
-                log.line("no best model was saved (validation recall never rose above 0); "
-                         "evaluating the last weights")
+                # best_metric > 0 with no checkpoint means the run stopped while the first best model was written.
+                why = ("the run stopped before the first best model was written" if state.best_metric > 0
+                       else "validation recall never rose above 0")
+                log.line(f"no best model was saved ({why}); evaluating the last weights")
             final: dict[str, dict[str, float]] = {}
             for split_name in ("valid", "test"):
                 split = dataset.valid if split_name == "valid" else dataset.test
