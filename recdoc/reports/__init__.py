@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.errors import UsageError
+from recdoc.reports.files import free_set_number
 
 REPORT_STEM = "report"
 JSON_STEM = "diagnosis"
@@ -44,10 +45,7 @@ def report_names(number: int) -> dict[str, str]:
 
 def free_report_number(folder: Path) -> int:
     """The smallest n whose whole report set is absent from `folder`."""
-    for number in range(1, MAX_REPORTS + 1):
-        if not any((folder / name).exists() for name in report_names(number).values()):
-            return number
-    raise UsageError(f"{folder} already holds {MAX_REPORTS} reports; pass --out to write elsewhere")
+    return free_set_number(folder, report_names, MAX_REPORTS, "reports")
 
 
 def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,

@@ -18,7 +18,7 @@ from recdoc.diagnose.rules.curve import evaluated
 from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, points
-from recdoc.reports.files import write_new_file, write_new_text
+from recdoc.reports.files import free_set_number, write_new_file, write_new_text
 
 COMPARE_STEM = "compare"
 PLOT_KINDS = ("recall", "loss")
@@ -73,10 +73,7 @@ def compare_names(number: int) -> dict[str, str]:
 
 def free_compare_number(folder: Path) -> int:
     """The smallest n whose whole set (compare.md and its PNGs) is absent from `folder`."""
-    for number in range(1, MAX_COMPARISONS + 1):
-        if not any((folder / name).exists() for name in compare_names(number).values()):
-            return number
-    raise UsageError(f"{folder} already holds {MAX_COMPARISONS} comparisons; pass --out to write elsewhere")
+    return free_set_number(folder, compare_names, MAX_COMPARISONS, "comparisons")
 
 
 def write_comparison(diagnoses: Sequence[Diagnosis], out_dir: str | Path) -> list[Path]:
