@@ -118,12 +118,12 @@ class TableModel:
         return self.item_embeddings[np.array(picks)]
 
 
-@pytest.mark.parametrize("block_users", [1024, 4, 5])
-def test_evaluate_matches_per_user_definitions_over_a_split(block_users: int,
+@pytest.mark.parametrize("block_queries", [4096, 8, 10])
+def test_evaluate_matches_per_user_definitions_over_a_split(block_queries: int,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from recdoc.trainer.data.dataset import Split
 
-    monkeypatch.setattr(ev, "SEARCH_BLOCK_USERS", block_users)  # searches span one or several model batches
+    monkeypatch.setattr(ev, "SEARCH_BLOCK_QUERIES", block_queries)  # one search spans one or several batches
 
     rng = np.random.default_rng(3)
     items = 40
