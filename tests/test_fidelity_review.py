@@ -108,9 +108,11 @@ def test_evaluate_drops_item_zero_for_a_one_interest_comirec_sa() -> None:
     assert result["ndcg_master@2"] == 1.0
 
 
-def test_adam_equals_tf1_adam_optimizer_on_sparse_and_dense_gradients() -> None:
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_adam_equals_tf1_adam_optimizer_on_sparse_and_dense_gradients(use_kernel: bool) -> None:
     # The original's optimizer is TF1's `tf.train.AdamOptimizer` (epsilon 1e-8, sparse rows summed, every row's
-    # moments decayed). TensorFlow still ships that class as `tf.compat.v1.train.AdamOptimizer`.
+    # moments decayed). TensorFlow still ships that class as `tf.compat.v1.train.AdamOptimizer`: recdoc's fused
+    # kernel and its TensorFlow-ops fallback must both reproduce it to the last bit.
     import tensorflow as tf
 
     from recdoc.trainer.optimizer import Adam
@@ -119,7 +121,7 @@ def test_adam_equals_tf1_adam_optimizer_on_sparse_and_dense_gradients() -> None:
     table, kernel = rng.normal(size=(10, 3)).astype(np.float32), rng.normal(size=(3, 2)).astype(np.float32)
     ours_table, ours_kernel = tf.Variable(table), tf.Variable(kernel)
     tf1_table, tf1_kernel = tf.Variable(table), tf.Variable(kernel)
-    ours = Adam([ours_table, ours_kernel], learning_rate=0.01)
+    ours = Adam([ours_table, ours_kernel], learning_rate=0.01, use_kernel=use_kernel)
     tf1 = tf.compat.v1.train.AdamOptimizer(learning_rate=0.01)
     for _ in range(4):
         rows = tf.constant(rng.integers(0, 10, size=6), tf.int64)  # repeated rows, untouched rows
@@ -128,8 +130,8 @@ def test_adam_equals_tf1_adam_optimizer_on_sparse_and_dense_gradients() -> None:
         shape = tf.constant([10, 3], tf.int64)
         ours.apply_gradients([(tf.IndexedSlices(values, rows, shape), ours_table), (dense, ours_kernel)])
         tf1.apply_gradients([(tf.IndexedSlices(values, rows, shape), tf1_table), (dense, tf1_kernel)])
-    np.testing.assert_allclose(ours_table.numpy(), tf1_table.numpy(), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(ours_kernel.numpy(), tf1_kernel.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(ours_table.numpy(), tf1_table.numpy())
+    np.testing.assert_array_equal(ours_kernel.numpy(), tf1_kernel.numpy())
 
 
 def test_as_many_negatives_as_items_is_allowed_as_in_the_original() -> None:
@@ -137,7 +139,7 @@ def test_as_many_negatives_as_items_is_allowed_as_in_the_original() -> None:
     from recdoc.errors import UsageError
     from recdoc.trainer.loss import CandidateSampler
 
-    drawn = CandidateSampler(num_sampled=40, item_count=40, seed=1).sample(np.array([3, 5])).sampled_ids.numpy()
+    drawn = CandidateSampler(num_sampled=40, item_count=40, seed=1).sample(np.array([3, 5])).sampled_ids
     assert sorted(drawn.tolist()) == list(range(40))
     with pytest.raises(UsageError, match="at most as many negatives as items"):
         CandidateSampler(num_sampled=41, item_count=40, seed=1)

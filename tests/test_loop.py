@@ -296,6 +296,34 @@ def test_resume_continues_from_the_last_evaluation(synthetic_data: Path, tmp_pat
 
 
 @pytest.mark.slow
+def test_a_resumed_run_matches_an_uninterrupted_one_exactly(synthetic_data: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Weights, Adam moments, the batch sampler and the negative sampler all continue from ckpt/last: the
+    # evaluation after resuming equals the uninterrupted run's to the last digit.
+    from recdoc.trainer.loop import train
+    from recdoc.trainer.step import Trainer
+
+    original = Trainer.train_step
+
+    def metrics_at(run: Path, iteration: int) -> dict:
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        record = next(r for r in records if r["iter"] == iteration)
+        timing = ("steps_per_s", "eval_s", "elapsed_s", "time_min")
+        return {k: v for k, v in record.items() if k not in timing}
+
+    straight = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50, exp="straight")
+    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=61))
+    uninterrupted = train(straight)
+
+    broken = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50, exp="broken")
+    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=50))  # last checkpoint: 40
+    resumed_run = train(broken)
+    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=21))  # steps 41..60, then stop
+    assert train(broken, resume=True) == resumed_run
+    assert metrics_at(resumed_run, 60) == metrics_at(uninterrupted, 60)
+
+
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_and_keeps_the_best_checkpoint(synthetic_data: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from recdoc.trainer.loop import train

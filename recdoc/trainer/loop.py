@@ -248,7 +248,8 @@ class _TrainingHooks:
 
     def save_last(self, state: LoopState) -> None:
         path = self.last_manager.save(checkpoint_number=state.iteration)
-        snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler)}
+        snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler),
+                    "candidate_sampler": sampler_state(self.trainer.candidate_sampler)}
         runlog.atomic_write_text(self.paths.loop_state, _json(snapshot))
 
     def on_time(self, minutes: float) -> None:
@@ -351,6 +352,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
         state = LoopState.from_dict(snapshot["loop"])
         restore_sampler_state(sampler, snapshot.get("sampler"))
+        restore_sampler_state(trainer.candidate_sampler, snapshot.get("candidate_sampler"))
         record = runlog.RunRecord.load(paths.run_json)
         stored_fingerprint = record.data.get("data", {}).get("fingerprint")
         if stored_fingerprint and stored_fingerprint != runlog.data_fingerprint(data_files):
@@ -363,8 +365,10 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         # the paper's (a prior's confidence scales with it).
         recorded = config if config.item_count is not None else dataclasses.replace(config,
                                                                                      item_count=dataset.item_count)
+        # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
         record = runlog.RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
-                                        {"tensorflow": tf.__version__})
+                                        {"tensorflow": tf.__version__,
+                                         "sparse_adam": trainer.optimizer.sparse_update_path})
     if config.finetune_lr is not None:
         trainer.set_learning_rate(config.finetune_lr)
 

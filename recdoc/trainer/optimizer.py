@@ -1,14 +1,14 @@
-"""Adam with TF1 `AdamOptimizer` semantics, including for the sparse gradient of the item table.
+"""Adam with TF1 `AdamOptimizer` semantics, the original's optimizer, epsilon 1e-8 (Keras 3's is 1e-7).
 
-TF1 applies a sparse gradient by first summing duplicate rows, then decaying the moments of EVERY row
-(`m = b1*m`, `v = b2*v`), adding `(1-b1)*g` and `(1-b2)*g^2` on the touched rows, and moving every row by
-`lr_t * m / (sqrt(v) + eps)` with `lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)`. That is dense Adam on the
-densified gradient (zero on untouched rows), so untouched rows keep moving while their moments are non-zero.
-Keras 3's Adam uses epsilon 1e-7 and a different epsilon placement; this one uses 1e-8 as the original.
-
-The train step runs this update outside XLA: on 2 CPU cores the whole step was 20-30% slower with the update
-compiled into the XLA program (which produces new buffers for the table and both moment tables every step)
-than with the in-place `ResourceApplyAdam` kernel.
+TF1 dispatches on the gradient's type, and so does this class:
+- a dense gradient (the bilinear weights, dense layers) goes through `ApplyAdam` (`_apply_dense`):
+  `m += (g - m) * (1 - b1)`, `v += (g^2 - v) * (1 - b2)`, `var -= lr_t * m / (sqrt(v) + eps)`;
+- a sparse gradient (`IndexedSlices`: the item table, reached through lookups) goes through `_apply_sparse_shared`:
+  duplicate rows summed, then the moments of EVERY row decayed (`m = m * b1`, `v = v * b2`), `g * (1 - b1)` and
+  `(g * g) * (1 - b2)` added on the touched rows, and every row moved by `lr * m / (sqrt(v) + eps)` with
+  `lr = lr_t * sqrt(1 - b2^t) / (1 - b1^t)`. Untouched rows keep moving while their moments are non-zero.
+The sparse update runs as recdoc's fused kernel (`kernels/tf1_sparse_adam.cc`: one pass over the three tables)
+when it compiles, otherwise as TF1's own sequence of TensorFlow ops; both give the same float32 numbers.
 """
 
 from __future__ import annotations
@@ -17,16 +17,21 @@ from typing import Iterable, Sequence
 
 import tensorflow as tf
 
+from recdoc.trainer.kernels import build
+
 BETA1 = 0.9
 BETA2 = 0.999
 EPSILON = 1e-8
+SPARSE_ADAM_SOURCE = "tf1_sparse_adam.cc"
 
 
 class Adam(tf.Module):
-    """TF1-style Adam. Variables (moments, beta powers, step count) are checkpointable as a `tf.Module`."""
+    """TF1-style Adam. Variables (moments, beta powers, step count) are checkpointable as a `tf.Module`.
+
+    `use_kernel=False` forces the TensorFlow-ops path of the sparse update (tests compare the two)."""
 
     def __init__(self, variables: Sequence[tf.Variable], learning_rate: float, beta1: float = BETA1,
-                 beta2: float = BETA2, epsilon: float = EPSILON) -> None:
+                 beta2: float = BETA2, epsilon: float = EPSILON, use_kernel: bool = True) -> None:
         super().__init__(name="Adam")
         self.beta1 = beta1
         self.beta2 = beta2
@@ -42,17 +47,18 @@ class Adam(tf.Module):
                               for i, v in enumerate(variables)]
         self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False, name=f"v_{i}")
                                for i, v in enumerate(variables)]
+        kernel = build.load(SPARSE_ADAM_SOURCE) if use_kernel else build.KernelLoad(None, "not requested")
+        self._sparse_kernel = kernel.module
+        # Recorded in run.json: which path updated the item table, and why not the kernel.
+        self.sparse_update_path = ("fused kernel" if kernel.module is not None
+                                   else f"TensorFlow ops ({kernel.detail})")
 
     def set_learning_rate(self, learning_rate: float) -> None:
         self.learning_rate.assign(learning_rate)
 
     def apply_gradients(self,
                         grads_and_vars: Iterable[tuple[tf.Tensor | tf.IndexedSlices | None, tf.Variable]]) -> None:
-        """One Adam step for every (gradient, variable) pair; `IndexedSlices` are summed into dense rows.
-
-        `ResourceApplyAdam` computes exactly the TF1 update above and, outside XLA, updates the three
-        tables in place in one multi-threaded pass; inside an XLA program it compiles too.
-        """
+        """One Adam step for every (gradient, variable) pair, dense or sparse by the gradient's type."""
         slot_index = {ref: i for i, ref in enumerate(self._variable_refs)}
         beta1 = tf.constant(self.beta1, tf.float32)
         beta2 = tf.constant(self.beta2, tf.float32)
@@ -61,18 +67,34 @@ class Adam(tf.Module):
             if gradient is None:
                 continue  # as TF1: a variable the loss does not reach is left alone, moments included
             i = slot_index[variable.ref()]
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle, m=self.first_moments[i].handle, v=self.second_moments[i].handle,
-                beta1_power=self.beta1_power, beta2_power=self.beta2_power, lr=self.learning_rate,
-                beta1=beta1, beta2=beta2, epsilon=epsilon, grad=densify(gradient, variable))
+            m, v = self.first_moments[i], self.second_moments[i]
+            if isinstance(gradient, tf.IndexedSlices):
+                # TF1 computes the bias-corrected rate in the graph, in float32, in this order.
+                lr = self.learning_rate * tf.sqrt(1 - self.beta2_power) / (1 - self.beta1_power)
+                self._apply_sparse(variable, m, v, lr, beta1, beta2, epsilon, gradient)
+            else:
+                tf.raw_ops.ResourceApplyAdam(
+                    var=variable.handle, m=m.handle, v=v.handle, beta1_power=self.beta1_power,
+                    beta2_power=self.beta2_power, lr=self.learning_rate, beta1=beta1, beta2=beta2,
+                    epsilon=epsilon, grad=gradient)
         self.beta1_power.assign(self.beta1_power * self.beta1)
         self.beta2_power.assign(self.beta2_power * self.beta2)
         self.iterations.assign_add(1)
 
-
-def densify(gradient: tf.Tensor | tf.IndexedSlices, variable: tf.Variable) -> tf.Tensor:
-    """The dense gradient of `variable`: zero on untouched rows."""
-    if isinstance(gradient, tf.IndexedSlices):
-        # Duplicate rows are summed first, as TF1 does before its sparse update.
-        return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, num_segments=tf.shape(variable)[0])
-    return tf.convert_to_tensor(gradient)
+    def _apply_sparse(self, variable: tf.Variable, m: tf.Variable, v: tf.Variable, lr: tf.Tensor,
+                      beta1: tf.Tensor, beta2: tf.Tensor, epsilon: tf.Tensor, gradient: tf.IndexedSlices) -> None:
+        values = tf.convert_to_tensor(gradient.values, tf.float32)
+        if self._sparse_kernel is not None:
+            self._sparse_kernel.recdoc_tf1_sparse_adam(var=variable.handle, m=m.handle, v=v.handle, lr=lr,
+                                                       beta1=beta1, beta2=beta2, epsilon=epsilon,
+                                                       values=values, indices=gradient.indices)
+            return
+        # TF1's `_apply_sparse_duplicate_indices` then `_apply_sparse_shared`, op for op.
+        rows, positions = tf.unique(gradient.indices)
+        summed = tf.math.unsorted_segment_sum(values, positions, tf.shape(rows)[0])
+        m.assign(m * beta1)
+        m.scatter_add(tf.IndexedSlices(summed * (1 - beta1), rows))
+        v.assign(v * beta2)
+        # tf.square, not summed * summed: Grappler reassociates a chain of Muls, which changes the rounding.
+        v.scatter_add(tf.IndexedSlices(tf.square(summed) * (1 - beta2), rows))
+        variable.assign_sub(lr * m.read_value() / (tf.sqrt(v.read_value()) + epsilon))

@@ -1,8 +1,9 @@
-"""The train step: forward, hard readout, sampled softmax and dense gradients in one XLA program, then TF1-style
-Adam applied in place, all inside one `tf.function` call per step.
+"""The train step: forward, hard readout, sampled softmax and gradients in one XLA program, then TF1-style Adam
+applied in place (outside XLA: the item table's sparse update is recdoc's own kernel), all inside one
+`tf.function` call per step.
 
-Negatives are drawn eagerly (the sampler op does not compile) and passed in. See `optimizer.py` for why the
-update is not part of the XLA program.
+Negatives are drawn eagerly (the sampler op does not compile) and passed in. The item table's gradient leaves the
+XLA program as `IndexedSlices` (the looked-up rows), as in TF1, so the optimizer takes its sparse path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tensorflow as tf
 from recdoc.config import RunConfig
 from recdoc.trainer.loss import CandidateSampler, sampled_softmax_loss
 from recdoc.trainer.models.base import MultiInterestModel
-from recdoc.trainer.optimizer import Adam, densify
+from recdoc.trainer.optimizer import Adam
 
 
 class Trainer:
@@ -57,12 +58,12 @@ class Trainer:
     @tf.function(jit_compile=True)
     def _loss_and_gradients(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
                             true_expected_count: tf.Tensor,
-                            sampled_expected_count: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor | None]]:
-        """Forward, readout, loss and dense gradients as one XLA program (the table never leaves the device)."""
+                            sampled_expected_count: tf.Tensor
+                            ) -> tuple[tf.Tensor, list[tf.Tensor | tf.IndexedSlices | None]]:
+        """Forward, readout, loss and gradients as one XLA program."""
         with tf.GradientTape() as tape:
             interests = self.model.compute_interests(hist, mask)
             readout = self.model.readout(interests, target)
             loss = sampled_softmax_loss(self.model.item_embeddings, readout, target, sampled_ids,
                                         true_expected_count, sampled_expected_count)
-        gradients = tape.gradient(loss, self.trainable_variables)
-        return loss, [None if g is None else densify(g, v) for g, v in zip(gradients, self.trainable_variables)]
+        return loss, tape.gradient(loss, self.trainable_variables)

@@ -1,0 +1,1 @@
+"""recdoc's own TensorFlow kernels: C++ sources next to this file, compiled on first use (see `build.py`)."""

@@ -1,0 +1,110 @@
+"""Compile recdoc's TensorFlow kernels on first use and load them.
+
+A kernel is built once per (source, TensorFlow version, compiler, CPU) into a cache folder
+(`$RECDOC_KERNEL_CACHE`, else `$XDG_CACHE_HOME/recdoc/kernels`, else `~/.cache/recdoc/kernels`) and loaded with
+`tf.load_op_library`. Without a working C++ compiler, or with `RECDOC_NO_KERNELS=1`, `load` returns None and the
+caller uses its TensorFlow-ops path, which computes the same numbers more slowly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+DISABLE_ENV = "RECDOC_NO_KERNELS"
+CACHE_ENV = "RECDOC_KERNEL_CACHE"
+COMPILE_TIMEOUT_S = 600
+# -ffp-contract=off: no fused multiply-add, so every float32 operation rounds as TensorFlow's own kernels do.
+# -fno-math-errno lets sqrt vectorise; it changes no result.
+CXX_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-w")
+
+
+@dataclass(frozen=True)
+class KernelLoad:
+    """What `load` did: the loaded module, or None and why."""
+
+    module: ModuleType | None
+    detail: str  # the library's path, or the reason it is not used
+
+
+_loaded: dict[str, KernelLoad] = {}
+
+
+def load(source_name: str) -> KernelLoad:
+    """The op library compiled from `source_name` (a .cc file in this folder); memoised per process."""
+    if source_name not in _loaded:
+        _loaded[source_name] = _load_uncached(Path(__file__).with_name(source_name))
+    return _loaded[source_name]
+
+
+def _load_uncached(source: Path) -> KernelLoad:
+    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
+        return KernelLoad(None, f"disabled by {DISABLE_ENV}")
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    if compiler is None:
+        return KernelLoad(None, f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
+    import tensorflow as tf
+
+    flags = [*CXX_FLAGS, *tf.sysconfig.get_compile_flags()]
+    link_flags = list(tf.sysconfig.get_link_flags())
+    library = _cache_dir() / f"{source.stem}-{_build_key(source, compiler, flags + link_flags)}.so"
+    if not library.exists():
+        try:
+            _compile(compiler, source, library, flags, link_flags)
+        except (OSError, subprocess.SubprocessError, RuntimeError) as error:
+            return KernelLoad(None, f"could not compile {source.name}: {error}")
+    try:
+        return KernelLoad(tf.load_op_library(str(library)), str(library))
+    except (OSError, tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as error:
+        return KernelLoad(None, f"could not load {library}: {error}")
+
+
+def _cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "recdoc" / "kernels"
+
+
+def _build_key(source: Path, compiler: str, flags: list[str]) -> str:
+    """Changes with the source, TensorFlow (its headers and flags), the compiler and the CPU (-march=native)."""
+    import tensorflow as tf
+
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
+    parts = [source.read_bytes().hex(), tf.__version__, " ".join(flags), version, platform.machine(), _cpu_flags()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _compile(compiler: str, source: Path, library: Path, flags: list[str], link_flags: list[str]) -> None:
+    """Build into a temporary file beside `library`, then rename: a concurrent or killed build leaves no
+    half-written library under the final name."""
+    library.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=f".{library.stem}-", suffix=".so", dir=library.parent)
+    os.close(handle)
+    try:
+        result = subprocess.run([compiler, *flags, str(source), "-o", partial, *link_flags],
+                                capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise RuntimeError(f"{Path(compiler).name} exited with {result.returncode}: {last}")
+        os.replace(partial, library)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
