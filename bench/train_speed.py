@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,6 +27,7 @@ import tensorflow as tf  # noqa: E402
 
 from recdoc.config import RunConfig  # noqa: E402
 from recdoc.trainer.models import build_model  # noqa: E402
+from recdoc.trainer.loop import STEPS_PER_CALL  # noqa: E402
 from recdoc.trainer.models.comirec_dr import squash  # noqa: E402
 from recdoc.trainer.step import Trainer  # noqa: E402
 
@@ -115,7 +116,7 @@ class NaiveComiRecDR:
         return loss
 
 
-def steps_per_second(step: Callable[[Batch], float], batches: list[Batch], steps: int, warmup: int,
+def steps_per_second(step: Callable[[Any], Any], batches: list[Any], steps: int, warmup: int,
                      windows: int = 5) -> float:
     """Median rate over `windows` equal slices of `steps`: robust to bursts of load from other processes."""
     for i in range(warmup):
@@ -152,13 +153,19 @@ def sampler_seconds_per_batch(settings: BenchSettings, batches: int) -> float | 
     return (time.perf_counter() - start) / batches
 
 
-def model_steps_per_second(model_type: str, settings: BenchSettings, batches: list[Batch]) -> float:
-    """recdoc's compiled train step for `model_type` (book's MIND, with its ReLU projection)."""
+def model_steps_per_second(model_type: str, settings: BenchSettings, batches: list[Batch],
+                           steps_per_call: int = STEPS_PER_CALL) -> float:
+    """recdoc's compiled train step for `model_type` (book's MIND, with its ReLU projection), called as the
+    training loop calls it: `steps_per_call` consecutive batches per call."""
     config = RunConfig(dataset="book", model_type=model_type, batch_size=settings.batch_size,
                        maxlen=settings.maxlen, num_interest=settings.num_interest, embedding_dim=settings.dim,
                        hidden_size=settings.dim, neg_num=settings.neg_num, random_seed=settings.seed)
     trainer = Trainer(build_model(config, settings.items), config)
-    return steps_per_second(lambda b: trainer.train_step(*b), batches, settings.steps, settings.warmup)
+    groups = [[batches[(g * steps_per_call + i) % len(batches)] for i in range(steps_per_call)]
+              for g in range(len(batches))]
+    calls = max(1, settings.steps // steps_per_call)
+    warmup = max(1, settings.warmup // steps_per_call)
+    return steps_per_call * steps_per_second(trainer.train_steps, groups, calls, warmup)
 
 
 def parse_args(argv: list[str]) -> tuple[BenchSettings, argparse.Namespace]:
@@ -211,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     if "ComiRec-DR" not in models:
         return 0
 
+    single = model_steps_per_second("ComiRec-DR", settings, batches, steps_per_call=1)
+    print(f"recdoc, 1 step per call:  {single:8.2f} steps/s ({1000 / single:.2f} ms/step)")
     fast = model_steps_per_second("ComiRec-DR", settings, batches)
-    print(f"recdoc step:     {fast:8.2f} steps/s ({1000 / fast:.2f} ms/step, {settings.steps} steps)")
+    print(f"recdoc step:     {fast:8.2f} steps/s ({1000 / fast:.2f} ms/step, {settings.steps} steps, "
+          f"{STEPS_PER_CALL} per call as the training loop)")
 
     if sampler_seconds is None:
         print("batch sampling:  recdoc/trainer/data/sampling.py not present, not timed")

@@ -28,6 +28,12 @@ class ScriptedHooks:
     steps: int = 0
     events: list[tuple] = field(default_factory=list)
 
+    calls: list[int] = field(default_factory=list)
+
+    def train_steps(self, count: int) -> list[float]:
+        self.calls.append(count)
+        return [self.train_step() for _ in range(count)]
+
     def train_step(self) -> float:
         self.steps += 1
         if self.interrupt_at is not None and self.steps == self.interrupt_at:
@@ -61,6 +67,22 @@ class ScriptedHooks:
 
 def kinds(hooks: ScriptedHooks, kind: str) -> list[int]:
     return [e[1] for e in hooks.events if e[0] == kind]
+
+
+def test_steps_are_asked_for_in_groups_that_end_at_every_evaluation_and_at_the_cap() -> None:
+    hooks, state = ScriptedHooks([0.1, 0.2, 0.3]), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=25, patience=9, max_iterations=60, metric_key=KEY))
+    assert reason is StopReason.MAX_ITER and state.iteration == 60
+    assert hooks.calls == [10, 10, 5, 10, 10, 5, 10]
+    assert kinds(hooks, "eval") == [25, 50]
+
+
+def test_a_nan_inside_a_group_stops_at_its_own_iteration() -> None:
+    losses = [1.0] * 13 + [math.nan] + [1.0] * 50
+    hooks, state = ScriptedHooks([0.1] * 10, losses=losses), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=100, patience=3, max_iterations=1000, metric_key=KEY))
+    assert reason is StopReason.NAN and state.iteration == 14
+    assert kinds(hooks, "nan") == [14]
 
 
 def test_stop_iteration_is_best_plus_patience_plus_one_evaluations() -> None:
@@ -233,19 +255,25 @@ def test_comirec_dr_beats_most_popular_threefold_and_logs_like_the_original(synt
 
 
 class StepScript:
-    """Wraps Trainer.train_step: Ctrl-C at the given call, or a NaN loss from a given call on."""
+    """Wraps Trainer.train_steps: Ctrl-C at the given step, or a NaN loss from a given step on."""
 
     def __init__(self, original, interrupt_at: int | None = None, nan_from: int | None = None) -> None:
         self.original, self.interrupt_at, self.nan_from, self.calls = original, interrupt_at, nan_from, 0
 
     def __get__(self, trainer, owner):
-        def step(hist, mask, target):
-            self.calls += 1
-            if self.interrupt_at is not None and self.calls == self.interrupt_at:
+        def steps(batches):
+            # The batches before a scripted Ctrl-C run as one real multi-step call, as in training.
+            first = self.calls + 1
+            interrupted = self.interrupt_at is not None and first <= self.interrupt_at < first + len(batches)
+            run = batches[: self.interrupt_at - first] if interrupted else batches
+            losses = self.original(trainer, run) if run else []
+            self.calls += len(run)
+            if interrupted:
                 raise KeyboardInterrupt
-            loss = self.original(trainer, hist, mask, target)
-            return math.nan if self.nan_from is not None and self.calls >= self.nan_from else loss
-        return step
+            if self.nan_from is not None:
+                losses = [math.nan if first + i >= self.nan_from else loss for i, loss in enumerate(losses)]
+            return losses
+        return steps
 
 
 @pytest.mark.slow
@@ -256,9 +284,9 @@ def test_resume_continues_from_the_last_evaluation(synthetic_data: Path, tmp_pat
     from recdoc.trainer.loop import train
     from recdoc.trainer.step import Trainer
 
-    original = Trainer.train_step
+    original = Trainer.train_steps
     config = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50)
-    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=50))
+    monkeypatch.setattr(Trainer, "train_steps", StepScript(original, interrupt_at=50))
     run = train(config)
     record = json.loads((run / "run.json").read_text())
     assert record["stop_reason"] == "interrupted"
@@ -277,13 +305,16 @@ def test_resume_continues_from_the_last_evaluation(synthetic_data: Path, tmp_pat
     expected_target = reference.next_batch()[2]
     seen: list[np.ndarray] = []
 
-    def recording_step(trainer, hist, mask, target):
-        seen.append(np.array(target))
-        if len(seen) == 30:
-            raise KeyboardInterrupt
-        return original(trainer, hist, mask, target)
+    def recording_steps(trainer, batches):
+        losses = []
+        for batch in batches:
+            seen.append(np.array(batch[2]))
+            if len(seen) == 30:
+                raise KeyboardInterrupt
+            losses.extend(original(trainer, [batch]))
+        return losses
 
-    monkeypatch.setattr(Trainer, "train_step", recording_step)
+    monkeypatch.setattr(Trainer, "train_steps", recording_steps)
     assert train(config, resume=True) == run
     assert np.array_equal(seen[0], expected_target)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -303,7 +334,7 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(synthetic_data: Path
     from recdoc.trainer.loop import train
     from recdoc.trainer.step import Trainer
 
-    original = Trainer.train_step
+    original = Trainer.train_steps
 
     def metrics_at(run: Path, iteration: int) -> dict:
         records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -312,13 +343,13 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(synthetic_data: Path
         return {k: v for k, v in record.items() if k not in timing}
 
     straight = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50, exp="straight")
-    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=61))
+    monkeypatch.setattr(Trainer, "train_steps", StepScript(original, interrupt_at=61))
     uninterrupted = train(straight)
 
     broken = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50, exp="broken")
-    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=50))  # last checkpoint: 40
+    monkeypatch.setattr(Trainer, "train_steps", StepScript(original, interrupt_at=50))  # last checkpoint: 40
     resumed_run = train(broken)
-    monkeypatch.setattr(Trainer, "train_step", StepScript(original, interrupt_at=21))  # steps 41..60, then stop
+    monkeypatch.setattr(Trainer, "train_steps", StepScript(original, interrupt_at=21))  # steps 41..60, then stop
     assert train(broken, resume=True) == resumed_run
     assert metrics_at(resumed_run, 60) == metrics_at(uninterrupted, 60)
 
@@ -329,7 +360,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_best_checkpoint(synthetic_data: Pa
     from recdoc.trainer.loop import train
     from recdoc.trainer.step import Trainer
 
-    monkeypatch.setattr(Trainer, "train_step", StepScript(Trainer.train_step, nan_from=35))
+    monkeypatch.setattr(Trainer, "train_steps", StepScript(Trainer.train_steps, nan_from=35))
     run = train(synthetic_config(synthetic_data, tmp_path, test_iter=20))
     record = json.loads((run / "run.json").read_text())
     assert record["stop_reason"] == "nan" and record["best_iter"] == 20

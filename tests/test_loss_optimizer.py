@@ -252,6 +252,23 @@ def test_train_steps_lower_the_loss_and_repeat_exactly_for_a_seed() -> None:
     assert run()[0] == losses
 
 
+def test_several_steps_in_one_call_equal_the_same_steps_one_by_one() -> None:
+    items = 120
+    config = tiny_run_config(random_seed=4)
+    rng = np.random.default_rng(8)
+    batches = []
+    for _ in range(5):
+        hist, mask, _ = tiny_training_batch(items, config.batch_size, config.maxlen)
+        batches.append((np.roll(hist, int(rng.integers(1, 7)), axis=0), mask,
+                        rng.integers(1, items, size=config.batch_size).astype(np.int32)))
+    one_by_one = Trainer(build_model(config, items), config)
+    losses = [one_by_one.train_step(*batch) for batch in batches]
+    grouped = Trainer(build_model(config, items), config)
+    assert grouped.train_steps(batches[:3]) + grouped.train_steps(batches[3:]) == losses
+    for a, b in zip(one_by_one.variables, grouped.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_checkpoint_objects_round_trip_model_and_optimizer(tmp_path: Path) -> None:
     config = tiny_run_config()
     items = 100

@@ -1,12 +1,14 @@
 """The train step: forward, hard readout, sampled softmax and gradients in one XLA program, then TF1-style Adam
-applied in place (outside XLA: the item table's sparse update is recdoc's own kernel), all inside one
-`tf.function` call per step.
+applied in place (outside XLA: the item table's sparse update is recdoc's own kernel); several consecutive steps
+run inside one `tf.function` call.
 
-Negatives are drawn eagerly (the sampler op does not compile) and passed in. The item table's gradient leaves the
+Negatives are drawn on the host (`loss.CandidateSampler`) and passed in. The item table's gradient leaves the
 XLA program as `IndexedSlices` (the looked-up rows), as in TF1, so the optimizer takes its sparse path.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -15,6 +17,8 @@ from recdoc.config import RunConfig
 from recdoc.trainer.loss import CandidateSampler, sampled_softmax_loss
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.optimizer import Adam
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # hist int32 [B, T], mask float32 [B, T], target int32 [B]
 
 
 class Trainer:
@@ -40,20 +44,37 @@ class Trainer:
 
     def train_step(self, hist: np.ndarray, mask: np.ndarray, target: np.ndarray) -> float:
         """One optimisation step on a sampler batch; returns the batch's mean loss."""
-        candidates = self.candidate_sampler.sample(target)
-        loss = self._step(tf.convert_to_tensor(hist, dtype=tf.int32),
-                          tf.convert_to_tensor(mask, dtype=tf.float32),
-                          tf.convert_to_tensor(target, dtype=tf.int32),
-                          *candidates.as_tuple())
-        return float(loss)
+        return self.train_steps([(hist, mask, target)])[0]
+
+    def train_steps(self, batches: Sequence[Batch]) -> list[float]:
+        """Consecutive optimisation steps, one per batch in order, in one call; each batch's mean loss.
+
+        Exactly the steps `train_step` would take one by one (negatives are drawn per batch, in order), but one
+        TensorFlow call for the lot: a call costs about a millisecond on 2 cores, a tenth of a ComiRec-DR step.
+        """
+        candidates = [self.candidate_sampler.sample(target) for _, _, target in batches]
+        losses = self._steps(
+            tf.convert_to_tensor(np.stack([b[0] for b in batches]), dtype=tf.int32),
+            tf.convert_to_tensor(np.stack([b[1] for b in batches]), dtype=tf.float32),
+            tf.convert_to_tensor(np.stack([b[2] for b in batches]), dtype=tf.int32),
+            tf.convert_to_tensor(np.stack([c.sampled_ids for c in candidates])),
+            tf.convert_to_tensor(np.stack([c.true_expected_count for c in candidates])),
+            tf.convert_to_tensor(np.stack([c.sampled_expected_count for c in candidates])))
+        return [float(loss) for loss in losses.numpy()]
 
     @tf.function
-    def _step(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
-              true_expected_count: tf.Tensor, sampled_expected_count: tf.Tensor) -> tf.Tensor:
-        loss, gradients = self._loss_and_gradients(hist, mask, target, sampled_ids, true_expected_count,
-                                                   sampled_expected_count)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return loss
+    def _steps(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
+               true_expected_count: tf.Tensor, sampled_expected_count: tf.Tensor) -> tf.Tensor:
+        # A Python loop (unrolled per number of steps, a handful of sizes per run): every update is ordered
+        # before the next step's reads by the function's automatic control dependencies on the variables,
+        # which a tf.while_loop would not guarantee across iterations.
+        losses = []
+        for i in range(hist.shape[0]):
+            loss, gradients = self._loss_and_gradients(hist[i], mask[i], target[i], sampled_ids[i],
+                                                       true_expected_count[i], sampled_expected_count[i])
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+            losses.append(loss)
+        return tf.stack(losses)
 
     @tf.function(jit_compile=True)
     def _loss_and_gradients(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
