@@ -44,12 +44,20 @@ def load(source_name: str) -> KernelLoad:
     return _loaded[source_name]
 
 
-def _load_uncached(source: Path) -> KernelLoad:
+class KernelUnavailable(Exception):
+    """Why a kernel cannot be built here (disabled, no compiler, a failed compile)."""
+
+
+def library_for(source: Path) -> Path:
+    """The compiled library for `source`, built into the cache first if it is not there yet.
+
+    Building does not load it: a process must load one library per op (a second copy of the same op, from another
+    path, makes every later use of the op fail), which `load` ensures."""
     if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
-        return KernelLoad(None, f"disabled by {DISABLE_ENV}")
+        raise KernelUnavailable(f"disabled by {DISABLE_ENV}")
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
-        return KernelLoad(None, f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
+        raise KernelUnavailable(f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
     import tensorflow as tf
 
     flags = [*CXX_FLAGS, *tf.sysconfig.get_compile_flags()]
@@ -59,7 +67,17 @@ def _load_uncached(source: Path) -> KernelLoad:
         try:
             _compile(compiler, source, library, flags, link_flags)
         except (OSError, subprocess.SubprocessError, RuntimeError) as error:
-            return KernelLoad(None, f"could not compile {source.name}: {error}")
+            raise KernelUnavailable(f"could not compile {source.name}: {error}") from error
+    return library
+
+
+def _load_uncached(source: Path) -> KernelLoad:
+    try:
+        library = library_for(source)
+    except KernelUnavailable as why:
+        return KernelLoad(None, str(why))
+    import tensorflow as tf
+
     try:
         return KernelLoad(tf.load_op_library(str(library)), str(library))
     except (OSError, tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as error:
