@@ -36,12 +36,16 @@ def test_no_compiler_means_no_kernel_and_says_so(fresh_builds: Path, monkeypatch
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
-def test_a_source_that_does_not_compile_leaves_no_library_behind(fresh_builds: Path) -> None:
+def test_a_source_that_does_not_compile_leaves_no_library_and_is_not_retried(fresh_builds: Path) -> None:
     broken = fresh_builds / "broken.cc"
     broken.write_text("this is not C++\n")
     with pytest.raises(build.KernelUnavailable, match="^could not compile broken.cc: g\\+\\+ exited with"):
         build.library_for(broken)
-    assert list((fresh_builds / "cache").iterdir()) == []  # no partial file under any name
+    left = list((fresh_builds / "cache").iterdir())
+    assert [p.suffix for p in left] == [".failed"]  # the failure is remembered; no library, no partial file
+    # The next run falls back at once, saying why and how to retry, without compiling again.
+    with pytest.raises(build.KernelUnavailable, match="g\\+\\+ exited with .*remembered in .*delete it to retry"):
+        build.library_for(broken)
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")

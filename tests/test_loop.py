@@ -224,6 +224,8 @@ def test_comirec_dr_beats_most_popular_threefold_and_logs_like_the_original(synt
     popular = evaluate_most_popular(dataset.train, dataset.test, (50,))
     assert record["final"]["test"]["recall@50"] >= 3 * popular["recall@50"]
     assert record["stop_reason"] in {"max_iter", "early_stop"}
+    # The final validation pass runs on the restored best model: it reproduces the best validation recall.
+    assert record["final"]["valid"]["recall@50"] == record["best_metric"]
 
     lines = (run / "train.log").read_text().splitlines()
     assert lines[0] == "training begin"

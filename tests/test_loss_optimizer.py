@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,36 @@ def test_candidate_sampler_resumes_from_its_saved_state() -> None:
     resumed.restore(saved)
     for expected in draws[2:]:
         np.testing.assert_array_equal(resumed.sample(np.array([4])).sampled_ids, expected)
+
+
+class ScriptedUniform:
+    """Stands in for the sampler's numpy generator: uniforms that decode to the given ids, in order."""
+
+    def __init__(self, ids: list[int], item_count: int) -> None:
+        self.values = [math.log(i + 1.5) / math.log1p(item_count) for i in ids]  # exp(u * log(n + 1)) = id + 1.5
+
+    def random(self, size: int) -> np.ndarray:
+        drawn, self.values = self.values[:size], self.values[size:]
+        assert len(drawn) == size, "the sampler asked for more draws than scripted"
+        return np.array(drawn)
+
+
+@pytest.mark.parametrize(("ids", "sampled", "tries"), [
+    ([2, 2, 5, 2, 7, 1], [2, 5, 7], 5),  # repeats: tries counts every draw up to the third new id
+    ([3, 1, 4, 9, 9, 9], [3, 1, 4], 3),  # no repeat before the third new id: tries == num_sampled
+    ([4, 4, 4, 4, 9, 9] + [9, 4, 1] + [0] * 9, [4, 9, 1], 9),  # a second, doubled chunk: 6 + 3 draws
+])
+def test_candidate_sampler_counts_its_tries_as_tensorflow_does(ids: list[int], sampled: list[int],
+                                                               tries: int) -> None:
+    item_count, num_sampled = 10, 3
+    sampler = CandidateSampler(num_sampled=num_sampled, item_count=item_count, seed=0)
+    sampler.rng = ScriptedUniform(ids, item_count)  # type: ignore[assignment]
+    drawn = sampler.sample(np.array([0, 8]))
+    np.testing.assert_array_equal(drawn.sampled_ids, sampled)
+    probability = np.log((np.array([0, 8]) + 2.0) / (np.array([0, 8]) + 1.0)) / math.log1p(item_count)
+    expected = probability * num_sampled if tries == num_sampled else -np.expm1(tries * np.log1p(-probability))
+    np.testing.assert_allclose(drawn.true_expected_count[:, 0], expected, rtol=1e-6)
+    assert not sampler._seen.any() and (sampler._first_position == np.iinfo(np.int32).max).all()
 
 
 def test_candidate_sampler_has_tensorflows_distribution_and_expected_counts() -> None:
@@ -210,6 +241,18 @@ def test_sparse_update_is_tf1_arithmetic_to_the_last_bit(use_kernel: bool) -> No
         assert optimizer.sparse_update_path == "fused kernel"  # a compiler is here: the kernel must build
 
 
+def test_the_kernel_never_writes_into_a_tensor_read_before_the_update() -> None:
+    # An eager read shares the variable's buffer; the update must copy first (TensorFlow's copy-on-write).
+    variable = tf.Variable(np.arange(12, dtype=np.float32).reshape(4, 3))
+    optimizer = Adam([variable], learning_rate=0.1)
+    held = variable.read_value()
+    before = held.numpy().copy()
+    optimizer.apply_gradients([(tf.IndexedSlices(tf.ones([1, 3]), tf.constant([2]), tf.constant([4, 3])),
+                                variable)])
+    np.testing.assert_array_equal(held.numpy(), before)
+    assert not np.array_equal(variable.numpy(), before)
+
+
 def test_set_learning_rate_changes_the_step_size() -> None:
     variable = tf.Variable([[1.0]])
     optimizer = Adam([variable], learning_rate=0.5)
@@ -252,7 +295,13 @@ def test_train_steps_lower_the_loss_and_repeat_exactly_for_a_seed() -> None:
     assert run()[0] == losses
 
 
-def test_several_steps_in_one_call_equal_the_same_steps_one_by_one() -> None:
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_several_steps_in_one_call_equal_the_same_steps_one_by_one(use_kernel: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if not use_kernel:
+        from recdoc.trainer.kernels import build
+
+        monkeypatch.setattr(build, "load", lambda name: build.KernelLoad(None, "switched off by the test"))
     items = 120
     config = tiny_run_config(random_seed=4)
     rng = np.random.default_rng(8)
@@ -267,6 +316,7 @@ def test_several_steps_in_one_call_equal_the_same_steps_one_by_one() -> None:
     assert grouped.train_steps(batches[:3]) + grouped.train_steps(batches[3:]) == losses
     for a, b in zip(one_by_one.variables, grouped.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (grouped.optimizer.sparse_update_path == "fused kernel") == (use_kernel and shutil.which("g++") is not None)
 
 
 def test_checkpoint_objects_round_trip_model_and_optimizer(tmp_path: Path) -> None:

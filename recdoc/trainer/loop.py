@@ -356,7 +356,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     trainer = Trainer(model, config)
     if trainer.optimizer.sparse_update_path != "fused kernel":
         print(f"recdoc: note: the item table's Adam update runs as {trainer.optimizer.sparse_update_path}: "
-              "the same numbers, several milliseconds slower per step", file=sys.stderr)
+              "the same numbers, slower, and more memory with large tables", file=sys.stderr)
     sampler = TrainSampler(dataset.train, config.batch_size, config.maxlen, config.random_seed)
     best_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
     last_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
@@ -380,8 +380,10 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         if stored_fingerprint and stored_fingerprint != runlog.data_fingerprint(data_files):
             raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
                              f"({stored_fingerprint} in run.json)")
+        resumed_at = {"at": runlog.utc_now(), "iter": state.iteration,
+                      "sparse_adam": trainer.optimizer.sparse_update_path}
         record.update(config=config.to_dict(), stop_reason="running", ended=None,
-                      resumed=[*record.data.get("resumed", []), {"at": runlog.utc_now(), "iter": state.iteration}])
+                      resumed=[*record.data.get("resumed", []), resumed_at])
     else:
         # run.json records the item count the data actually has, so the doctor knows how close the data is to
         # the paper's (a prior's confidence scales with it).

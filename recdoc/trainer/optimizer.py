@@ -25,6 +25,11 @@ EPSILON = 1e-8
 SPARSE_ADAM_SOURCE = "tf1_sparse_adam.cc"
 
 
+def all_on_cpu(devices: Sequence[str]) -> bool:
+    """Whether every device string names a CPU (an empty one means unplaced, which is the CPU here)."""
+    return all(not device or ":CPU:" in device.upper() or device.upper().endswith("CPU") for device in devices)
+
+
 class Adam(tf.Module):
     """TF1-style Adam. Variables (moments, beta powers, step count) are checkpointable as a `tf.Module`.
 
@@ -47,7 +52,12 @@ class Adam(tf.Module):
                               for i, v in enumerate(variables)]
         self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False, name=f"v_{i}")
                                for i, v in enumerate(variables)]
-        kernel = build.load(SPARSE_ADAM_SOURCE) if use_kernel else build.KernelLoad(None, "not requested")
+        if not use_kernel:
+            kernel = build.KernelLoad(None, "not requested")
+        elif not all_on_cpu([v.device for v in variables]):
+            kernel = build.KernelLoad(None, "variables not on the CPU; the kernel is CPU-only")
+        else:
+            kernel = build.load(SPARSE_ADAM_SOURCE)
         self._sparse_kernel = kernel.module
         # Recorded in run.json: which path updated the item table, and why not the kernel.
         self.sparse_update_path = ("fused kernel" if kernel.module is not None

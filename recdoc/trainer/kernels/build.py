@@ -8,11 +8,14 @@ caller uses its TensorFlow-ops path, which computes the same numbers more slowly
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,23 +55,39 @@ def library_for(source: Path) -> Path:
     """The compiled library for `source`, built into the cache first if it is not there yet.
 
     Building does not load it: a process must load one library per op (a second copy of the same op, from another
-    path, makes every later use of the op fail), which `load` ensures."""
+    path, makes every later use of the op fail), which `load` ensures. A failed build is remembered beside the
+    library (`.failed`, with the compiler's last line) so later runs fall back at once instead of compiling again;
+    deleting that file retries."""
     if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
         raise KernelUnavailable(f"disabled by {DISABLE_ENV}")
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
         raise KernelUnavailable(f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
 
-    flags = [*CXX_FLAGS, *tf.sysconfig.get_compile_flags()]
-    link_flags = list(tf.sysconfig.get_link_flags())
-    library = _cache_dir() / f"{source.stem}-{_build_key(source, compiler, flags + link_flags)}.so"
-    if not library.exists():
+        flags = [*CXX_FLAGS, *tf.sysconfig.get_compile_flags()]
+        link_flags = list(tf.sysconfig.get_link_flags())
+        library = _cache_dir() / f"{source.stem}-{_build_key(source, compiler, flags + link_flags)}.so"
+        failed = library.with_suffix(".failed")
+        if library.exists():
+            return library
+        if failed.exists():
+            raise KernelUnavailable(f"{failed.read_text(encoding='utf-8').strip()} (remembered in {failed}; "
+                                    "delete it to retry)")
+        print(f"recdoc: compiling {source.name} once into {library.parent} ...", file=sys.stderr, flush=True)
         try:
             _compile(compiler, source, library, flags, link_flags)
         except (OSError, subprocess.SubprocessError, RuntimeError) as error:
-            raise KernelUnavailable(f"could not compile {source.name}: {error}") from error
-    return library
+            reason = f"could not compile {source.name}: {error}"
+            with contextlib.suppress(OSError):
+                failed.write_text(reason + "\n", encoding="utf-8")
+            raise KernelUnavailable(reason) from error
+        return library
+    except KernelUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure here means "no kernel", never a failed run
+        raise KernelUnavailable(f"could not prepare {source.name}: {type(error).__name__}: {error}") from error
 
 
 def _load_uncached(source: Path) -> KernelLoad:
@@ -117,11 +136,19 @@ def _compile(compiler: str, source: Path, library: Path, flags: list[str], link_
     handle, partial = tempfile.mkstemp(prefix=f".{library.stem}-", suffix=".so", dir=library.parent)
     os.close(handle)
     try:
-        result = subprocess.run([compiler, *flags, str(source), "-o", partial, *link_flags],
-                                capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise RuntimeError(f"{Path(compiler).name} exited with {result.returncode}: {last}")
+        # Its own process group, so a timeout stops the compiler proper (cc1plus) too, not only the driver.
+        with subprocess.Popen([compiler, *flags, str(source), "-o", partial, *link_flags], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True) as process:
+            try:
+                _, stderr = process.communicate(timeout=COMPILE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise
+        if process.returncode != 0:
+            last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise RuntimeError(f"{Path(compiler).name} exited with {process.returncode}: {last}")
+        os.chmod(partial, 0o755)  # mkstemp makes it 0600: other users of a shared cache must be able to load it
         os.replace(partial, library)
     finally:
         if os.path.exists(partial):

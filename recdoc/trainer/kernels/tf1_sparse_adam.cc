@@ -18,6 +18,7 @@
 #include "tensorflow/core/framework/resource_mgr.h"
 #include "tensorflow/core/framework/resource_var.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/util/work_sharder.h"
 
 namespace recdoc {
@@ -103,6 +104,13 @@ class Tf1SparseAdamOp : public OpKernel {
     OP_REQUIRES_OK(ctx, LookupResource(ctx, HandleFromInput(ctx, 0), &var));
     OP_REQUIRES_OK(ctx, LookupResource(ctx, HandleFromInput(ctx, 1), &m));
     OP_REQUIRES_OK(ctx, LookupResource(ctx, HandleFromInput(ctx, 2), &v));
+    OP_REQUIRES(ctx, var.get() != m.get() && var.get() != v.get() && m.get() != v.get(),
+                ::tensorflow::errors::InvalidArgument("var, m and v must be three different variables"));
+    for (int index = 3; index <= 6; ++index) {
+      OP_REQUIRES(ctx, ::tensorflow::TensorShapeUtils::IsScalar(ctx->input(index).shape()),
+                  ::tensorflow::errors::InvalidArgument("lr, beta1, beta2 and epsilon must be scalars"));
+    }
+    // Always var, then m, then v: the only op that takes these locks together, so no ordering can deadlock.
     ::tensorflow::mutex_lock lock_var(*var->mu());
     ::tensorflow::mutex_lock lock_m(*m->mu());
     ::tensorflow::mutex_lock lock_v(*v->mu());
@@ -134,8 +142,9 @@ class Tf1SparseAdamOp : public OpKernel {
                   ::tensorflow::errors::InvalidArgument("index ", row, " outside [0, ", rows, ")"));
       const float* source = value_data + i * dim;
       if (slot[row] < 0) {
+        // 0 + a, not a: segment sums start from zero, which turns a -0.0 into +0.0.
         slot[row] = unique++;
-        summed.insert(summed.end(), source, source + dim);
+        for (int64_t j = 0; j < dim; ++j) summed.push_back(0.0f + source[j]);
       } else {
         float* target = summed.data() + static_cast<int64_t>(slot[row]) * dim;
         for (int64_t j = 0; j < dim; ++j) target[j] += source[j];
