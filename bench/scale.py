@@ -89,7 +89,7 @@ def run_child(data_dir: str, steps: int, seed: int, report_path: str) -> None:
     start = time.monotonic()
     # As the loop: STEPS_PER_CALL consecutive batches per trainer call.
     losses = trainer.train_steps([sampler.next_batch() for _ in range(min(STEPS_PER_CALL, steps))])
-    mark(f"first {len(losses)} steps (compile, XLA buffers, the Adam kernel)", start)
+    mark(f"first {len(losses)} steps (compile, XLA buffers, the Adam update)", start)
     start = time.monotonic()
     while len(losses) < steps:
         losses += trainer.train_steps([sampler.next_batch() for _ in range(min(STEPS_PER_CALL, steps - len(losses)))])
