@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +85,40 @@ def test_a_nan_inside_a_group_stops_at_its_own_iteration() -> None:
     reason = run_loop(state, hooks, Schedule(test_iter=100, patience=3, max_iterations=1000, metric_key=KEY))
     assert reason is StopReason.NAN and state.iteration == 14
     assert kinds(hooks, "nan") == [14]
+
+
+class CtrlCHooks(ScriptedHooks):
+    """Sends itself a real SIGINT inside the given group of steps, or inside the given evaluation."""
+
+    def __init__(self, during_group: int | None = None, during_eval: int | None = None) -> None:
+        super().__init__([0.1 * (i + 1) for i in range(100)])
+        self.during_group, self.during_eval = during_group, during_eval
+
+    def train_steps(self, count: int) -> list[float]:
+        if len(self.calls) + 1 == self.during_group:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the group runs
+        return super().train_steps(count)
+
+    def evaluate(self) -> dict[str, float]:
+        if len(kinds(self, "eval")) + 1 == self.during_eval:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().evaluate()
+
+
+def test_ctrl_c_during_a_group_counts_its_steps_then_stops_without_evaluating() -> None:
+    hooks, state = CtrlCHooks(during_group=4), LoopState()  # the 4th group is steps 31..40, ending at an evaluation
+    reason = run_loop(state, hooks, Schedule(test_iter=20, patience=9, max_iterations=1000, metric_key=KEY))
+    assert reason is StopReason.INTERRUPTED
+    assert state.iteration == 40 and hooks.steps == 40  # every step that ran is counted
+    assert kinds(hooks, "eval") == [20]  # the evaluation due at 40 is skipped: the user asked to stop
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_ctrl_c_during_an_evaluation_stops_at_once() -> None:
+    hooks, state = CtrlCHooks(during_eval=2), LoopState()
+    reason = run_loop(state, hooks, Schedule(test_iter=20, patience=9, max_iterations=1000, metric_key=KEY))
+    assert reason is StopReason.INTERRUPTED
+    assert state.iteration == 40 and kinds(hooks, "eval") == [20]
 
 
 def test_stop_iteration_is_best_plus_patience_plus_one_evaluations() -> None:

@@ -11,13 +11,16 @@ trials, the sampler's RNG state, elapsed time), written after the checkpoint so 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import random
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -113,6 +116,44 @@ def steps_per_call(iteration: int, schedule: Schedule) -> int:
                       schedule.max_iterations - iteration))
 
 
+class _InterruptBetweenGroups:
+    """Ctrl-C during a group of steps is held until the group is counted; anywhere else it interrupts at once.
+
+    A group runs inside one TensorFlow call, which Python cannot interrupt: its steps are applied whenever the
+    KeyboardInterrupt surfaces, and raising it as the call returns would lose their count. Only the main thread
+    can take signals; elsewhere (and when SIGINT is ignored) nothing changes."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._deferring = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_InterruptBetweenGroups":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._deferring:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+
 def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
              clock: Callable[[], float] = time.monotonic) -> StopReason:
     """Train until early stop, the cap, a non-finite loss or Ctrl-C; `state` is updated in place.
@@ -128,20 +169,25 @@ def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
     start = clock() - state.elapsed_s
     window_start = clock()
     try:
-        while True:
-            for loss in hooks.train_steps(steps_per_call(state.iteration, schedule)):
-                state.iteration += 1
-                if not math.isfinite(loss):
-                    hooks.on_nan(state.iteration, loss)
-                    return StopReason.NAN
-                state.loss_sum += loss
-                hooks.on_step(state.iteration)
-                if state.iteration % schedule.test_iter == 0:
-                    if _evaluate_and_decide(state, hooks, schedule, clock, start, window_start):
-                        return StopReason.EARLY_STOP
-                    window_start = clock()
-                if state.iteration >= schedule.max_iterations:
-                    return StopReason.MAX_ITER
+        with _InterruptBetweenGroups() as interrupts:
+            while True:
+                with interrupts.deferred():
+                    losses = hooks.train_steps(steps_per_call(state.iteration, schedule))
+                for loss in losses:
+                    state.iteration += 1
+                    if not math.isfinite(loss):
+                        hooks.on_nan(state.iteration, loss)
+                        return StopReason.NAN
+                    state.loss_sum += loss
+                    hooks.on_step(state.iteration)
+                    if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
+                        if _evaluate_and_decide(state, hooks, schedule, clock, start, window_start):
+                            return StopReason.EARLY_STOP
+                        window_start = clock()
+                    if state.iteration >= schedule.max_iterations:
+                        return StopReason.MAX_ITER
+                if interrupts.pending:  # every step of the group ran: counted above, then the original's Ctrl-C
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         return StopReason.INTERRUPTED
 
