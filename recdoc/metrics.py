@@ -185,6 +185,8 @@ def batch_user_metrics_at(ranked: np.ndarray, targets: Sequence[np.ndarray], cut
 
 def category_lookup(item_cate: Mapping[int, int], size: int | None = None) -> np.ndarray:
     """Dense item -> category array; -1 for items without a category."""
+    if hasattr(item_cate, "lookup_array"):  # the trainer's ItemCategories already is one
+        return item_cate.lookup_array(size)  # type: ignore[attr-defined]
     top = max(item_cate, default=-1) + 1
     lookup = np.full(max(top, size or 0), -1, dtype=np.int64)
     if item_cate:

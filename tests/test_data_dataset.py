@@ -88,6 +88,24 @@ def test_item_cate_outside_item_count(tmp_path: Path) -> None:
     assert caught.value.line == 2
 
 
+def test_item_cate_negative_category_names_the_line(tmp_path: Path) -> None:
+    _folder(tmp_path, "cat", item_cate="1,1\n2,-3\n")
+    with pytest.raises(InputError, match="category id -3 is negative") as caught:
+        load_dataset(str(tmp_path), "cat")
+    assert caught.value.line == 2
+
+
+def test_item_categories_read_as_a_dict_would_with_the_last_record_winning(tmp_path: Path) -> None:
+    from recdoc.metrics import category_lookup
+
+    _folder(tmp_path, "cat", item_cate="3,2\n1,1\n3,5\n6,0\n")
+    categories = load_dataset(str(tmp_path), "cat").item_cate
+    assert categories == {3: 5, 1: 1, 6: 0} and len(categories) == 3
+    assert 3 in categories and 2 not in categories and 99 not in categories and categories.get(2) is None
+    assert category_lookup(categories).tolist() == [-1, 1, -1, 5, -1, -1, 0, -1]
+    assert category_lookup(categories, 10).tolist() == category_lookup(dict(categories), 10).tolist()
+
+
 def test_split_built_from_sequences_derives_flat_form() -> None:
     split = Split(Path("x"), np.array([3, 1]), [np.array([1, 2, 3, 4, 5], np.int32), np.array([6] * 7, np.int32)])
     assert split.offsets.tolist() == [0, 5, 12]

@@ -9,6 +9,7 @@ the slow line-by-line scan only runs to name the offending line once the fast pa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,37 @@ class Split:
         return len(self.users)
 
 
+class ItemCategories(Mapping[int, int]):
+    """Item id -> category id, read-only, held as one array over the catalogue (-1: no category).
+
+    A dict of Taobao's 1.7M items costs ~200 MiB of Python objects; this is one 13 MiB array, which is also the
+    dense lookup evaluation needs (`lookup_array`)."""
+
+    def __init__(self, items: np.ndarray, categories: np.ndarray, item_count: int) -> None:
+        self._lookup = np.full(item_count, -1, dtype=np.int64)
+        # An item's last record wins, as a dict built from the file would have it.
+        last = len(items) - 1 - np.unique(items[::-1], return_index=True)[1]
+        self._lookup[items[last]] = categories[last]
+        self._count = len(last)
+
+    def __getitem__(self, item: int) -> int:
+        if 0 <= item < len(self._lookup) and self._lookup[item] >= 0:
+            return int(self._lookup[item])
+        raise KeyError(item)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.flatnonzero(self._lookup >= 0).tolist())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def lookup_array(self, size: int | None = None) -> np.ndarray:
+        """Dense int64 item -> category array of at least `size` entries, -1 where there is none."""
+        if size is None or size <= len(self._lookup):
+            return self._lookup.copy()
+        return np.concatenate([self._lookup, np.full(size - len(self._lookup), -1, dtype=np.int64)])
+
+
 @dataclass
 class Dataset:
     name: str
@@ -66,7 +98,7 @@ class Dataset:
     train: Split
     valid: Split
     test: Split
-    item_cate: dict[int, int]
+    item_cate: Mapping[int, int]
 
 
 def dataset_folder(data_dir: str | Path, name: str) -> Path:
@@ -210,7 +242,7 @@ def _user_major_order(users: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray,
     return order, np.sort(first_row)
 
 
-def _read_item_cate(path: Path, item_count: int) -> dict[int, int]:
+def _read_item_cate(path: Path, item_count: int) -> Mapping[int, int]:
     if not path.is_file():
         return {}
     table = _read_int_table(path, 2, "item_id,cate_id")
@@ -218,4 +250,8 @@ def _read_item_cate(path: Path, item_count: int) -> dict[int, int]:
     if len(bad):
         raise InputError(f"item id {table[bad[0], 0]} outside 0..{item_count - 1}", str(path),
                          _physical_line(path, int(bad[0])))
-    return dict(zip(table[:, 0].tolist(), table[:, 1].tolist()))
+    negative = np.flatnonzero(table[:, 1] < 0)
+    if len(negative):
+        raise InputError(f"category id {table[negative[0], 1]} is negative", str(path),
+                         _physical_line(path, int(negative[0])))
+    return ItemCategories(table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), item_count)
