@@ -6,6 +6,7 @@ from the default cache (the optimizer tests use it), and a second copy of the sa
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,13 @@ def test_built_once_then_taken_from_the_cache(fresh_builds: Path) -> None:
     changed = fresh_builds / KERNEL_SOURCE.name
     changed.write_text(KERNEL_SOURCE.read_text() + "\n// a change\n")
     assert build.library_for(changed) != library  # a changed source gets its own build
+
+
+def test_an_unusable_cache_home_falls_back_to_a_temporary_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.delenv(build.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))  # mkdir under a file fails, even for root
+    folder = build._cache_dir()
+    assert folder.name.startswith("recdoc-kernels-") and folder.parent == Path(tempfile.gettempdir())

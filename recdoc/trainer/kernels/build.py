@@ -104,10 +104,18 @@ def _load_uncached(source: Path) -> KernelLoad:
 
 
 def _cache_dir() -> Path:
+    """The configured or per-user cache folder; a private temporary one when that cannot be created."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "recdoc" / "kernels"
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = base / "recdoc" / "kernels"
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except (OSError, RuntimeError):  # no home, or a read-only one
+        pass
+    return Path(tempfile.gettempdir()) / f"recdoc-kernels-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
 def _build_key(source: Path, compiler: str, flags: list[str]) -> str:
