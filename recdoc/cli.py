@@ -112,6 +112,8 @@ def analyze(
     formats: str = typer.Option("md,json", "--format", help="md,json"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="draw loss and recall charts beside the report"),
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
+    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="with --deep: the data folder (<dataset>_data/) "
+                                           "to probe and rescore the checkpoint on"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
 ) -> None:
@@ -123,7 +125,7 @@ def analyze(
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
-    diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with)
+    diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)
     written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
     print_summary(diagnosis, written)
     raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
@@ -271,23 +273,43 @@ def bench_table(
 # ---------------------------------------------------------------- look inside a checkpoint
 @app.command("probe")
 def probe(
-    run: str = typer.Argument(..., help="a recdoc run folder (run.json and ckpt/best)"),
+    run: str = typer.Argument(..., help="a recdoc run folder, or any ComiRec checkpoint: the original's TF1 "
+                                        "best_model/<exp>/, a TF2 port's keras_ckpt/, a PyTorch model.pt"),
     split: str = typer.Option("valid", "--split", help="the users to probe: valid | test"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for probe.json (default: the run folder)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ "
                                                                    "(default: run.json's data_dir)"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="the <dataset>_data/ to use (default: the run's)"),
     max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe import print_probe, probe_run, write_probe
+    from recdoc.trainer.probe import default_out_dir, print_probe, probe_any, write_probe
 
     _refuse_file_as_folder(out, "--out")
-    result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
-    written = write_probe(result, out if out is not None else run)
+    result = probe_any(run, split=split, data_dir=data_dir, dataset=dataset, max_users=max_users)
+    written = write_probe(result, default_out_dir(result, out))
     outcomes = judge_probe(result, str(written))
     print_probe(result, outcomes, written)
     raise typer.Exit(code=1 if any(hasattr(o, "severity") and o.severity != "info" for o in outcomes) else 0)
+
+
+@app.command("rescore")
+def rescore(
+    path: str = typer.Argument(..., help="a run folder or checkpoint (the original's, a port's, recdoc's)"),
+    data_dir: str = typer.Option(..., "--data_dir", help="folder holding <dataset>_data/ (ComiRec's format)"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="the <dataset>_data/ to use (default: the run's)"),
+    out: Optional[str] = typer.Option(None, "--out", help="folder for rescore.json (default: the run folder)"),
+) -> None:
+    """Evaluate a checkpoint with the reference evaluation and set the numbers beside what the run logged."""
+    from recdoc.trainer.probe import default_out_dir
+    from recdoc.trainer.rescore import print_rescore, rescore_checkpoint, write_rescore
+
+    _refuse_file_as_folder(out, "--out")
+    result = rescore_checkpoint(path, data_dir, dataset)
+    written = write_rescore(result, default_out_dir(result, out))
+    print_rescore(result, written)
+    raise typer.Exit(code=1 if result["verdict"] == "differs" else 0)
 
 
 INTERRUPTED_EXIT = 130  # what typer returns for a Ctrl-C that no command handled itself (128 + SIGINT)

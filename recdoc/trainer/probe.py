@@ -287,22 +287,11 @@ def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = 
     if not reference.is_multi_interest(target.config.model_type) or target.config.num_interest < 2:
         raise UsageError(f"{target.exp_name}: {target.config.model_type} with {target.config.num_interest} "
                          "interest(s) is not a multi-interest model: there is nothing to probe")
-    from recdoc.trainer.data.dataset import Split, load_dataset
-    from recdoc.trainer.data.sampling import eval_batches
-    from recdoc.trainer.evaluate import ItemIndex
+    from recdoc.trainer.data.dataset import load_dataset
 
     dataset = load_dataset(str(target.data_dir), target.config.dataset, target.config.item_count)
     model = restore_model(target, dataset.item_count)
-    users = all_users = dataset.valid if split == "valid" else dataset.test
-    if max_users is not None and max_users < len(users):
-        users = Split(users.path, users.users[:max_users], users.sequences[:max_users])
-    table = np.asarray(model.item_embeddings.numpy())
-    index = ItemIndex(table)
-    tally = InterestTally(model.num_interest, target.config.topN)
-    for hist, mask, targets in eval_batches(users, target.config.batch_size, target.config.maxlen):
-        interests = np.asarray(model.interests(hist, mask))
-        own_ids, own_scores = own_top_n(index, interests, target.config.topN)
-        tally.add(interests, table, own_ids, own_scores, targets)
+    all_users = dataset.valid if split == "valid" else dataset.test
     return {
         "schema": PROBE_SCHEMA,
         "run": str(target.run_dir),
@@ -312,8 +301,80 @@ def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = 
         "checkpoint": str(target.checkpoint),
         "split": split,
         "users_in_split": len(all_users),
-        **tally.result(),
+        **probe_interests(model, all_users, target.config, max_users),
     }
+
+
+def probe_interests(model: Any, users: Any, config: RunConfig, max_users: int | None = None) -> dict[str, Any]:
+    """The tally of `model`'s interests over `users` (a `Split`; its first `max_users`), as evaluation sees them."""
+    from recdoc.trainer.data.dataset import Split
+    from recdoc.trainer.data.sampling import eval_batches
+    from recdoc.trainer.evaluate import ItemIndex
+
+    if max_users is not None and max_users < len(users):
+        users = Split(users.path, users.users[:max_users], users.sequences[:max_users])
+    table = np.asarray(model.item_embeddings.numpy())
+    index = ItemIndex(table)
+    tally = InterestTally(model.num_interest, config.topN)
+    for hist, mask, targets in eval_batches(users, config.batch_size, config.maxlen):
+        interests = np.asarray(model.interests(hist, mask))
+        own_ids, own_scores = own_top_n(index, interests, config.topN)
+        tally.add(interests, table, own_ids, own_scores, targets)
+    return tally.result()
+
+
+def probe_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None = None, split: str = "valid",
+                     max_users: int | None = None) -> dict[str, Any]:
+    """The probe of any ComiRec checkpoint (the original's, a TF2 or PyTorch port's, recdoc's), loaded by
+    `recdoc.trainer.checkpoints`; the result also says what mapped to what (`loaded_as`)."""
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if max_users is not None and max_users < 1:
+        raise UsageError(f"--max_users must be positive, got {max_users}")
+    from recdoc.trainer.checkpoints import open_with_data
+
+    loaded, data = open_with_data(path, data_dir, dataset)
+    mapping = loaded.mapping
+    if not reference.is_multi_interest(mapping.model_type) or mapping.num_interest < 2:
+        raise UsageError(f"{loaded.located.target}: {mapping.model_type} with {mapping.num_interest} interest(s) is "
+                         "not a multi-interest model: there is nothing to probe")
+    all_users = data.valid if split == "valid" else data.test
+    located = loaded.located
+    return {
+        "schema": PROBE_SCHEMA,
+        "run": str(located.run_root) if located.run_root is not None else None,
+        "exp_name": located.exp_name or located.target.parent.name,
+        "model_type": mapping.model_type,
+        "dataset": data.name,
+        "checkpoint": str(located.target),
+        "loaded_as": {"layout": loaded.source.layout, **mapping.to_dict()},
+        "split": split,
+        "users_in_split": len(all_users),
+        **probe_interests(loaded.model, all_users, loaded.config, max_users),
+    }
+
+
+def probe_any(path: str | Path, split: str = "valid", data_dir: str | None = None, dataset: str | None = None,
+              max_users: int | None = None) -> dict[str, Any]:
+    """`recdoc probe PATH`: a recdoc run folder as before (its data folder from run.json unless given), any
+    other checkpoint through the foreign loaders (which need the data folder)."""
+    folder = Path(path)
+    if folder.is_dir() and (folder / "run.json").is_file() and dataset is None:
+        return probe_run(folder, split=split, data_dir=data_dir, max_users=max_users)
+    if data_dir is None:
+        raise UsageError("probing a checkpoint that is not a recdoc run folder needs --data_dir (the folder "
+                         "holding <dataset>_data/ in ComiRec's format)")
+    return probe_checkpoint(path, data_dir, dataset, split, max_users)
+
+
+def default_out_dir(probe: dict[str, Any], given: str | None) -> Path:
+    """Where probe/rescore results go: `--out`, else the run folder when it can be written, else here."""
+    if given is not None:
+        return Path(given)
+    run = probe.get("run")
+    if run and os.access(run, os.W_OK):
+        return Path(run)
+    return Path.cwd()
 
 
 def own_top_n(index: Any, interests: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -431,6 +492,15 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
     from rich.console import Console
 
     console = Console(file=stream, soft_wrap=False)
+    loaded = probe.get("loaded_as")
+    if isinstance(loaded, dict):
+        console.print(f"{probe['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K "
+                      f"{loaded['num_interest']}, d {loaded['embedding_dim']}, maxlen {loaded['maxlen']}, "
+                      f"{loaded['item_count']} items)", markup=False, highlight=False)
+        for slot, source in loaded["mapped"].items():
+            console.print(f"  {slot} <- {source}", markup=False, highlight=False)
+        for name, why in loaded.get("ignored", {}).items():
+            console.print(f"  not used: {name} ({why})", markup=False, highlight=False)
     console.print(probe_table(probe))
     for outcome in outcomes:
         if hasattr(outcome, "severity"):

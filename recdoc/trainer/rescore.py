@@ -1,0 +1,229 @@
+"""`recdoc rescore PATH --data_dir DIR`: evaluate a checkpoint with recdoc's (the reference) evaluation and set the
+numbers beside what the run logged.
+
+The same weights on the same users give the same numbers under the same evaluation (reference section 5). So:
+- every logged number equals one of recdoc's definitions (to the six printed digits): the run's evaluation is the
+  reference one, and `rescore.json` records which definitions the log used (master or paper NDCG, cut-off);
+- a logged number that no definition reproduces: the run's evaluation code differs (master vs paper recall on
+  repeated targets, a set-order NDCG, a cut-off), or the data folder is not the split the run evaluated on: a
+  finding about comparability, not about the model.
+MIND draws its routing logits at random on every pass (as the original's evaluation did), so it is rescored over a
+few passes and a logged number counts as reproduced when it lies within their spread.
+
+`compare_with_log` is pure (numbers in, comparison out); `rescore_checkpoint` loads and evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recdoc.errors import InputError
+
+RESCORE_FILE = "rescore.json"
+RESCORE_SCHEMA = "recdoc-rescore/1"
+# Logs print six decimals: a reproduced number is within half a unit of the last digit (plus float noise).
+PRINTED_TOLERANCE = 5e-7 + 1e-9
+STOCHASTIC_PASSES = 5
+STOCHASTIC_MODELS = ("MIND",)
+SPLITS = ("valid", "test")
+CUTOFFS = (20, 50)
+# For each logged metric, recdoc's definitions that could have produced it.
+CANDIDATES = {"recall": ("recall", "recall_master"), "ndcg": ("ndcg_master", "ndcg_paper", "ndcg_standard"),
+              "hitrate": ("hitrate",), "diversity": ("diversity",)}
+
+
+def rescore_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None = None,
+                       passes: int | None = None) -> dict[str, Any]:
+    """Load the checkpoint at `path`, evaluate valid and test (@20 and @50) and compare with the run's log."""
+    from recdoc.trainer.checkpoints import open_with_data
+    from recdoc.trainer.evaluate import evaluate
+
+    loaded, data = open_with_data(path, data_dir, dataset)
+    model_type = loaded.mapping.model_type
+    if passes is None:
+        passes = STOCHASTIC_PASSES if model_type in STOCHASTIC_MODELS else 1
+    if passes < 1:
+        raise InputError(f"passes must be positive, got {passes}")
+    ours: dict[str, list[dict[str, float]]] = {}
+    for split in SPLITS:
+        users = data.valid if split == "valid" else data.test
+        ours[split] = [evaluate(loaded.model, users, loaded.config, data.item_cate) for _ in range(passes)]
+    logged = read_logged(loaded.located)
+    cutoff = (logged or {}).get("cutoff") or loaded.config.topN
+    located = loaded.located
+    result: dict[str, Any] = {
+        "schema": RESCORE_SCHEMA,
+        "checkpoint": str(located.target),
+        "run": str(located.run_root) if located.run_root is not None else None,
+        "exp_name": located.exp_name,
+        "loaded_as": {"layout": loaded.source.layout, **loaded.mapping.to_dict()},
+        "dataset": data.name,
+        "data_dir": str(data_dir),
+        "users": {"valid": len(data.valid.users), "test": len(data.test.users)},
+        "passes": passes,
+        "stochastic": model_type in STOCHASTIC_MODELS,
+        "ours": {split: summarize_passes(runs) for split, runs in ours.items()},
+        "logged": logged,
+    }
+    result.update(compare_with_log(result["ours"], logged, int(cutoff)))
+    return result
+
+
+def summarize_passes(runs: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """Per metric: the first pass's value, and min/max over the passes when there are several."""
+    keys = [k for k in runs[0] if any(k.startswith(f"{m}@") for m in sum(CANDIDATES.values(), ()))]
+    out: dict[str, Any] = {k: runs[0][k] for k in keys}
+    if len(runs) > 1:
+        out["spread"] = {k: [min(r[k] for r in runs), max(r[k] for r in runs)] for k in keys}
+        out["mean"] = {k: sum(r[k] for r in runs) / len(runs) for k in keys}
+    return out
+
+
+def compare_with_log(ours: dict[str, Any], logged: dict[str, Any] | None, cutoff: int) -> dict[str, Any]:
+    """Pure: each logged number against recdoc's definitions at `cutoff` (and the other cut-offs, to name a
+    cut-off difference). Returns `comparison` rows and a `verdict`: `reference`, `differs` or `no-log`."""
+    if not logged:
+        return {"comparison": [], "verdict": "no-log",
+                "explanation": "no log with final valid/test metrics found beside the checkpoint: nothing to "
+                               "compare; the numbers above are the reference evaluation of these weights"}
+    rows: list[dict[str, Any]] = []
+    for split in SPLITS:
+        numbers = logged.get(split) or {}
+        for metric, candidates in CANDIDATES.items():
+            value = numbers.get(metric)
+            if value is None:
+                continue
+            row = _compare_one(ours.get(split) or {}, split, metric, float(value), candidates, cutoff)
+            rows.append(row)
+    if not rows:
+        return {"comparison": [], "verdict": "no-log",
+                "explanation": "the log has no final valid/test metrics to compare"}
+    missed = [r for r in rows if not r["matches"]]
+    kinds = sorted({m for r in rows if r["metric"] == "ndcg" for m in r["matches"]})
+    if not missed:
+        explanation = (f"every logged number is reproduced by recdoc's evaluation of the same weights at @{cutoff}"
+                       f"{' (NDCG: ' + ' or '.join(kinds) + ')' if kinds else ''}: the run's evaluation is the "
+                       "reference one")
+        return {"comparison": rows, "verdict": "reference", "ndcg_kinds": kinds, "explanation": explanation}
+    listed = "; ".join(f"{r['split']} {r['metric']} logged {r['logged']:.6f}, recdoc {r['closest']} "
+                       f"{r['ours']:.6f}" + (f" (matches {', '.join(r['other_cutoff'])})" if r["other_cutoff"] else "")
+                       for r in missed)
+    explanation = (f"same weights, different numbers: {listed}. The run's evaluation code differs from the reference "
+                   "(master vs paper recall on repeated targets, a set-order NDCG, a cut-off, history items masked) "
+                   "or the data folder is not the split the run evaluated on; a comparability issue, not a model one")
+    return {"comparison": rows, "verdict": "differs", "ndcg_kinds": kinds, "explanation": explanation}
+
+
+def _compare_one(ours: dict[str, Any], split: str, metric: str, logged: float, candidates: Sequence[str],
+                 cutoff: int) -> dict[str, Any]:
+    spread = ours.get("spread") or {}
+
+    def reproduces(key: str) -> bool:
+        if key in spread:
+            low, high = spread[key]
+            return low - PRINTED_TOLERANCE <= logged <= high + PRINTED_TOLERANCE
+        return key in ours and abs(float(ours[key]) - logged) <= PRINTED_TOLERANCE
+
+    at = [f"{c}@{cutoff}" for c in candidates if f"{c}@{cutoff}" in ours]
+    matches = [key for key in at if reproduces(key)]
+    closest = min(at, key=lambda k: abs(float(ours[k]) - logged)) if at else None
+    others = [f"{c}@{n}" for c in candidates for n in CUTOFFS if n != cutoff and reproduces(f"{c}@{n}")]
+    row: dict[str, Any] = {"split": split, "metric": metric, "logged": logged, "matches": matches,
+                           "closest": closest, "ours": None if closest is None else float(ours[closest]),
+                           "diff": None if closest is None else float(ours[closest]) - logged,
+                           "other_cutoff": [] if matches else others}
+    if closest is not None and closest in spread:
+        row["spread"] = spread[closest]
+    return row
+
+
+def read_logged(located: Any) -> dict[str, Any] | None:
+    """The run's final valid/test lines (read by the doctor's readers, no TensorFlow), or None without a log."""
+    root = located.run_root
+    if root is None:
+        return None
+    from recdoc.diagnose.readers.detect import read_paths
+
+    try:
+        run = read_paths([str(root)])
+    except InputError:
+        return None
+    out: dict[str, Any] = {}
+    cutoff = None
+    for split in SPLITS:
+        final = run.finals.get(split)
+        if final is None:
+            continue
+        out[split] = {k: v for k, v in (("recall", final.recall), ("ndcg", final.ndcg), ("hitrate", final.hitrate),
+                                        ("diversity", final.diversity)) if v is not None}
+        out[split]["ref"] = str(final.ref)
+        cutoff = cutoff or final.cutoff
+    if not out:
+        return None
+    exp = located.exp
+    out["cutoff"] = cutoff or (exp.topN if exp is not None and exp.topN else None)
+    return out
+
+
+# ---------------------------------------------------------------- rescore.json and the console
+def write_rescore(result: dict[str, Any], out_dir: str | Path) -> Path:
+    """`rescore.json` in `out_dir`, or `rescore-2.json`, ...: never replaces a file (temporary file, then link)."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".rescore.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(result, indent=1) + "\n")
+        number = 1
+        while True:
+            path = folder / (RESCORE_FILE if number == 1 else f"rescore-{number}.json")
+            try:
+                os.link(temp_name, path)
+                return path
+            except FileExistsError:
+                number += 1
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+
+
+def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, soft_wrap=False)
+    loaded = result["loaded_as"]
+    console.print(f"{result['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K {loaded['num_interest']}, "
+                  f"d {loaded['embedding_dim']}, maxlen {loaded['maxlen']}, {loaded['item_count']} items)",
+                  markup=False, highlight=False)
+    for slot, source in loaded["mapped"].items():
+        console.print(f"  {slot} <- {source}", markup=False, highlight=False)
+    passes = f", {result['passes']} passes (min-max)" if result["passes"] > 1 else ""
+    table = Table(title=f"rescored on {result['dataset']} ({result['users']['valid']} valid, "
+                        f"{result['users']['test']} test users{passes})")
+    for header in ("metric", *(f"{s} @{c}" for s in SPLITS for c in CUTOFFS)):
+        table.add_column(header, justify="right")
+    metrics = ("recall", "recall_master", "ndcg_paper", "ndcg_master", "ndcg_standard", "hitrate")
+    for metric in metrics:
+        cells = []
+        for split in SPLITS:
+            ours = result["ours"][split]
+            for cutoff in CUTOFFS:
+                key = f"{metric}@{cutoff}"
+                spread = (ours.get("spread") or {}).get(key)
+                cells.append(f"{spread[0]:.6f}-{spread[1]:.6f}" if spread else
+                             f"{ours[key]:.6f}" if key in ours else "-")
+        table.add_row(metric, *cells)
+    console.print(table)
+    for row in result["comparison"]:
+        state = ("= " + ", ".join(row["matches"])) if row["matches"] else \
+            f"differs (closest {row['closest']} {row['ours']:.6f})"
+        console.print(f"logged {row['split']} {row['metric']} {row['logged']:.6f}: {state}",
+                      markup=False, highlight=False)
+    console.print(f"verdict: {result['verdict']}: {result['explanation']}", markup=False, highlight=False)
+    if written is not None:
+        console.print(f"Rescore: {written}", markup=False, highlight=False)
