@@ -40,13 +40,16 @@ ORIGINAL_CODE_EDITS = {
 
 
 def analyze_paths(paths: list[str], overrides: dict[str, str] | None = None, deep: bool = False,
-                  baselines: list[str] | None = None) -> Diagnosis:
+                  baselines: list[str] | None = None, data_dir: str | None = None) -> Diagnosis:
     """Read the run at `paths` (and each baseline run) and diagnose it."""
     from recdoc.diagnose.readers.detect import read_paths
 
     run = read_paths(list(paths), deep=deep)
     if deep:
         attach_interest_probe(run)
+        from recdoc.diagnose.deep_checks import attach_checkpoint_checks
+
+        attach_checkpoint_checks(run, list(paths), data_dir)
     baseline_runs = [read_paths([path], deep=deep) for path in baselines or []]
     return analyze_run(run, overrides or {}, baseline_runs)
 

@@ -334,6 +334,11 @@ def probe_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None
     from recdoc.trainer.checkpoints import open_with_data
 
     loaded, data = open_with_data(path, data_dir, dataset)
+    return probe_loaded(loaded, data, split, max_users)
+
+
+def probe_loaded(loaded: Any, data: Any, split: str = "valid", max_users: int | None = None) -> dict[str, Any]:
+    """The probe of a checkpoint already loaded (`recdoc.trainer.checkpoints.Loaded`) on `data`'s users."""
     mapping = loaded.mapping
     if not reference.is_multi_interest(mapping.model_type) or mapping.num_interest < 2:
         raise UsageError(f"{loaded.located.target}: {mapping.model_type} with {mapping.num_interest} interest(s) is "

@@ -41,9 +41,15 @@ def rescore_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | No
                        passes: int | None = None) -> dict[str, Any]:
     """Load the checkpoint at `path`, evaluate valid and test (@20 and @50) and compare with the run's log."""
     from recdoc.trainer.checkpoints import open_with_data
-    from recdoc.trainer.evaluate import evaluate
 
     loaded, data = open_with_data(path, data_dir, dataset)
+    return rescore_loaded(loaded, data, data_dir, passes)
+
+
+def rescore_loaded(loaded: Any, data: Any, data_dir: str | Path, passes: int | None = None) -> dict[str, Any]:
+    """Rescore a checkpoint already loaded (`recdoc.trainer.checkpoints.Loaded`) on `data`."""
+    from recdoc.trainer.evaluate import evaluate
+
     model_type = loaded.mapping.model_type
     if passes is None:
         passes = STOCHASTIC_PASSES if model_type in STOCHASTIC_MODELS else 1
@@ -99,6 +105,7 @@ def compare_with_log(ours: dict[str, Any], logged: dict[str, Any] | None, cutoff
             if value is None:
                 continue
             row = _compare_one(ours.get(split) or {}, split, metric, float(value), candidates, cutoff)
+            row["ref"] = numbers.get("ref")
             rows.append(row)
     if not rows:
         return {"comparison": [], "verdict": "no-log",
