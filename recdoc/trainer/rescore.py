@@ -212,19 +212,23 @@ def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = No
     passes = f", {result['passes']} passes (min-max)" if result["passes"] > 1 else ""
     table = Table(title=f"rescored on {result['dataset']} ({result['users']['valid']} valid, "
                         f"{result['users']['test']} test users{passes})")
-    for header in ("metric", *(f"{s} @{c}" for s in SPLITS for c in CUTOFFS)):
+    for header in ("metric", "split", *(f"@{c}" for c in CUTOFFS), "logged"):
         table.add_column(header, justify="right")
-    metrics = ("recall", "recall_master", "ndcg_paper", "ndcg_master", "ndcg_standard", "hitrate")
-    for metric in metrics:
-        cells = []
+    logged_rows = {(r["split"], r["closest"]): r for r in result["comparison"]}
+    for metric in ("recall", "recall_master", "ndcg_paper", "ndcg_master", "ndcg_standard", "hitrate"):
         for split in SPLITS:
             ours = result["ours"][split]
+            cells = []
             for cutoff in CUTOFFS:
                 key = f"{metric}@{cutoff}"
                 spread = (ours.get("spread") or {}).get(key)
                 cells.append(f"{spread[0]:.6f}-{spread[1]:.6f}" if spread else
                              f"{ours[key]:.6f}" if key in ours else "-")
-        table.add_row(metric, *cells)
+            row = next((r for (s, closest), r in logged_rows.items() if s == split and
+                        (any(m.startswith(f"{metric}@") for m in r["matches"]) or
+                         (not r["matches"] and closest is not None and closest.startswith(f"{metric}@")))), None)
+            logged = "" if row is None else f"{row['logged']:.6f}" + ("" if row["matches"] else " (!)")
+            table.add_row(metric, split, *cells, logged)
     console.print(table)
     for row in result["comparison"]:
         state = ("= " + ", ".join(row["matches"])) if row["matches"] else \

@@ -33,6 +33,14 @@ class InterestThresholds:
     OVERLAP_SHARE = 0.5
     # Overlap is a graded property (how redundant), unlike near-identical vectors: a medium-sure finding.
     CONFIDENCE_OVERLAP = 0.7
+    # ComiRec-DR's K bilinear maps start independent and routing starts from zero logits, so healthy interests
+    # point in unrelated directions: mean pairwise cosine 0.07 (the original's own checkpoint on MovieLens-100K,
+    # orig-runs/a_dr) and 0.08-0.10 (recdoc's, bench/probe_proof.py). A readout fed item 0 trains every interest
+    # toward one general taste: 0.52-0.69 in the original's faulty runs (the issue that started recdoc), 0.68-0.84
+    # in recdoc's. Above this line a DR's interests share one direction even when their top-N lists do not yet
+    # overlap by half. Not applied to SA and MIND, whose healthy interests are closer (0.30 in the original's
+    # checkpoints: attention heads over one history, one shared bilinear map).
+    DR_MEAN_COSINE = 0.4
     # "Almost never": an interest that gets under a tenth of its fair share (1/K) of the readout wins, or of the
     # retrieved items, is dead. In a healthy model every interest that learned anything gets a visible share; the
     # readout's choice is also the only way an interest receives a gradient from the loss, so an interest below a
@@ -162,6 +170,20 @@ def collapse_outcome(probe: dict[str, Any], ref: SourceRef | None) -> Finding | 
                f"{_pct(overlap_mean)} ({_scope(probe)})")
     values = {"cosine_mean": cosine["mean"], "all_pairs_above_share": cosine["all_pairs_above_share"],
               "overlap_mean": overlap_mean}
+    if (not collapsed and probe.get("model_type") == "ComiRec-DR"
+            and cosine["mean"] > InterestThresholds.DR_MEAN_COSINE
+            and not (overlap_mean is not None and overlap_mean > InterestThresholds.OVERLAP_SHARE)):
+        return Finding(
+            id="interest-collapse",
+            title=f"the {k} interests point one way: mean pairwise cosine {cosine['mean']:.2f} (healthy ComiRec-DR: "
+                  "about 0.1)",
+            severity="medium", confidence=InterestThresholds.CONFIDENCE_OVERLAP, basis="evidence",
+            evidence=(Evidence(f"mean pairwise cosine of a user's interests {cosine['mean']:.3f} (line for ComiRec-DR: "
+                               f"{InterestThresholds.DR_MEAN_COSINE}; healthy DR checkpoints 0.07-0.10)", ref, values),
+                      Evidence(summary, ref, values)),
+            fix=_collapse_fix(k, cosine["threshold"]),
+            explanation="DR's interests start independent; interests drawn toward one direction are what a readout "
+                        "that ignores the target (fed item 0) produces.")
     if not collapsed and overlap_mean is not None and overlap_mean > InterestThresholds.OVERLAP_SHARE:
         shared = overlap["pair_mean"]
         worst = max(pairs, key=lambda p: shared[p[0]][p[1]] + shared[p[1]][p[0]])
