@@ -7,9 +7,10 @@
 2. recdoc's ComiRec-DR trained on that split normally and with the testing-only readout fault (item 0 fed to the
    readout), each exported in the original's TF1 layout, a TF2 port's layout, recdoc's own run folder (and a
    PyTorch state dict when torch is installed): the probe's verdict through every loader.
-3. `recdoc analyze RUN --deep --data_dir DIR` on an original run (a fresh process; target under 30 s).
+3. `recdoc analyze RUN --deep --data_dir DIR` (a fresh process; target under 30 s) on an original run and on both
+   DR runs laid out as the original leaves a run (train.log beside best_model/<exp>/ in TF1 layout).
 
-Usage: .venv/bin/python bench/deep_check.py [--work /tmp/recdoc_deep_check] [--iters 2] [--seed 19]
+Usage: .venv/bin/python bench/deep_check.py [--work /tmp/recdoc_deep_check] [--iters 2] [--seed 19] [--reuse H,F]
 (`--iters` in thousands of iterations per DR training.) Checkpoints and data go to the work folder only.
 """
 
@@ -102,14 +103,37 @@ def export_all(run_dir: Path, work: Path, label: str) -> dict[str, Path]:
     return out
 
 
-def time_analyze(data_dir: Path, work: Path) -> tuple[float, float, int]:
-    run = ORIG_RUNS / "a_dr_lr0.005_p20_s20"
-    out = work / f"analyze_{time.strftime('%H%M%S')}"
+def time_analyze(run: Path, data_dir: Path, work: Path) -> tuple[float, float, int, dict]:
+    """`recdoc analyze RUN --deep --data_dir DIR` in a fresh process: wall and CPU seconds, exit code, diagnosis."""
+    import json
+
+    out = work / f"analyze_{run.name}_{time.strftime('%H%M%S')}"
     started = time.monotonic()
     before = _children_cpu()
     done = subprocess.run([str(ROOT / ".venv" / "bin" / "recdoc"), "analyze", str(run), "--deep", "--data_dir",
                            str(data_dir), "--out", str(out), "--no-plots"], capture_output=True, text=True)
-    return time.monotonic() - started, _children_cpu() - before, done.returncode
+    wall, cpu = time.monotonic() - started, _children_cpu() - before
+    diagnosis = json.loads((out / "diagnosis.json").read_text()) if (out / "diagnosis.json").is_file() else {}
+    return wall, cpu, done.returncode, diagnosis
+
+
+def original_layout(run_dir: Path, work: Path, label: str) -> Path:
+    """A recdoc run re-laid out as the original leaves one: its train.log (the original's lines) beside
+    best_model/<exp>/ in the original's TF1 Saver layout."""
+    from recdoc.trainer.checkpoints import load
+    from recdoc.trainer.checkpoints.export import export_tf1
+
+    root = work / "original_layout" / f"{label.replace(' ', '_')}_{time.strftime('%H%M%S')}"
+    export_tf1(load(run_dir).model, "ComiRec-DR", root / "best_model" / run_dir.name)
+    (root / "train.log").write_text((run_dir / "train.log").read_text())
+    return root
+
+
+def doctor_line(diagnosis: dict) -> str:
+    findings = [f"{f['id']} ({f['severity']})" for f in diagnosis.get("findings", [])]
+    cleared = [n["id"] for n in diagnosis.get("not_causes", [])
+               if n["id"] in ("interest-collapse", "dead-interest", "evaluation-differs")]
+    return f"findings: {', '.join(findings) or 'none'}; checked and cleared: {', '.join(cleared) or 'none'}"
 
 
 def _children_cpu() -> float:
@@ -124,6 +148,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/recdoc_deep_check")
     parser.add_argument("--iters", type=int, default=2)
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--reuse", help="HEALTHY_RUN,FAULTY_RUN: recdoc run folders trained before (skip training)")
     args = parser.parse_args()
     if not ORIG_RUNS.is_dir():
         sys.exit(f"deep_check: {ORIG_RUNS} is absent (the original's runs live in ../shared)")
@@ -146,8 +171,12 @@ def main() -> None:
 
     print(f"\n== 2. recdoc ComiRec-DR, healthy and readout fed item 0 ({args.iters}k iterations, seed {args.seed})")
     started = time.monotonic()
-    runs = train_pair(work, data_dir, args.iters, args.seed)
-    print(f"training: {time.monotonic() - started:.0f} s for both")
+    if args.reuse:
+        healthy, faulty = args.reuse.split(",")
+        runs = {"healthy": Path(healthy), "readout fed item 0": Path(faulty)}
+    else:
+        runs = train_pair(work, data_dir, args.iters, args.seed)
+        print(f"training: {time.monotonic() - started:.0f} s for both")
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.trainer.probe import probe_checkpoint
 
@@ -163,9 +192,15 @@ def main() -> None:
                   f"{100 * probe['overlap']['mean']:.1f}% | {verdict} |")
     print(f"healthy and faulty told apart through every loader: {'yes' if told_apart else 'NO'}")
 
-    print("\n== 3. recdoc analyze --deep --data_dir on a_dr_lr0.005_p20_s20 (fresh process)")
-    wall, cpu, code = time_analyze(data_dir, work)
-    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (target: under 30 s), exit {code}")
+    print("\n== 3. recdoc analyze RUN --deep --data_dir DIR (fresh process each; ../shared's run, then the two DR runs "
+          "laid out as the original leaves a run: train.log + best_model/<exp>/ in TF1 layout)")
+    targets = {"original a_dr_lr0.005_p20_s20": ORIG_RUNS / "a_dr_lr0.005_p20_s20"}
+    targets.update({f"original layout, {label}": original_layout(run_dir, work, label) for label, run_dir in runs.items()})
+    for label, run in targets.items():
+        wall, cpu, code, diagnosis = time_analyze(run, data_dir, work)
+        print(f"{label}: wall {wall:.1f} s, CPU {cpu:.1f} s (target: under 30 s), exit {code}; "
+              f"{doctor_line(diagnosis)}")
+    print(f"load average while measuring: {' '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}")
 
 
 if __name__ == "__main__":

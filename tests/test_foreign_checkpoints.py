@@ -233,3 +233,22 @@ def test_analyze_deep_says_what_it_could_not_examine(tmp_path: Path, capsys: pyt
     missing = [f for f in diagnosis["findings"] if f["id"] == "checkpoint-not-examined"]
     assert missing and "--data_dir" in json.dumps(missing[0])
     assert any("interest probe not run" in note for note in diagnosis["notes"])
+
+
+@pytest.mark.parametrize("model_type", ["ComiRec-DR", "ComiRec-SA", "MIND", "DNN", "GRU4REC"])
+def test_recdoc_object_graph_checkpoints_of_every_model_load_by_shape_and_name(tmp_path: Path,
+                                                                              model_type: str) -> None:
+    import tensorflow as tf
+
+    from recdoc.trainer.checkpoints import load
+
+    model = small_model(model_type)
+    prefix = tmp_path / "ckpt" / "ckpt-1"
+    tf.train.Checkpoint(model=model).write(str(prefix))
+    loaded = load(prefix)
+    assert loaded.source.layout == "tf2" and loaded.mapping.model_type == model_type
+    assert (loaded.mapping.item_count, loaded.mapping.embedding_dim) == (40, 8)
+    for variable in model.trainable_variables:
+        twin = next(v for v in loaded.model.trainable_variables if v.name == variable.name
+                    and v.shape == variable.shape)
+        np.testing.assert_array_equal(twin.numpy(), variable.numpy())

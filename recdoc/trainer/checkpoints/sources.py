@@ -63,6 +63,8 @@ class TensorSource:
 
 def locate(path: str | Path) -> Located:
     given = Path(path)
+    if given.is_file() and (given.suffix == ".index" or given.name.endswith(".data-00000-of-00001")):
+        given = given.with_name(given.name.split(".index")[0].split(".data-")[0])  # a file of a prefix
     if given.is_file() and given.suffix in TORCH_SUFFIXES:
         return Located(given, "torch", _run_root(given.parent), _exp_name(given))
     if not given.exists() and (given.parent / (given.name + ".index")).is_file():
