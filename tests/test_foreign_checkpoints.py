@@ -252,3 +252,27 @@ def test_recdoc_object_graph_checkpoints_of_every_model_load_by_shape_and_name(t
         twin = next(v for v in loaded.model.trainable_variables if v.name == variable.name
                     and v.shape == variable.shape)
         np.testing.assert_array_equal(twin.numpy(), variable.numpy())
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from recdoc.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    return int(exited.value.code), capsys.readouterr().err
+
+
+def test_rescore_and_probe_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from recdoc.trainer.checkpoints.export import export_tf1
+
+    code, err = run_cli(["rescore", str(tmp_path / "nothing"), "--data_dir", str(tmp_path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no such checkpoint" in err and str(tmp_path / "nothing") in err
+    run = tmp_path / "run"
+    export_tf1(small_model("ComiRec-DR"), "ComiRec-DR", run / "best_model" / "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x")
+    code, err = run_cli(["probe", str(run)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "needs --data_dir" in err
+    code, err = run_cli(["rescore", str(run), "--data_dir", str(tmp_path / "nodata")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no such data folder" in err
+    assert sorted(p.name for p in run.rglob("*")) == sorted(
+        ["best_model", "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x", "checkpoint", "model.ckpt.index",
+         "model.ckpt.data-00000-of-00001"])  # nothing written beside the checkpoint
