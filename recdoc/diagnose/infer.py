@@ -20,7 +20,7 @@ from recdoc.diagnose.run import Run, SourceRef
 from recdoc.errors import UsageError
 
 # Keys the doctor infers (RunConfig fields that shape a run's result). Paths and bookkeeping fields are left out.
-INFERRED_KEYS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
+INFERRED_KEYS = ("dataset", "paper_dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
                  "hidden_size", "num_interest", "random_seed", "batch_size", "maxlen", "test_iter", "neg_num",
                  "item_count", "ndcg", "coef", "exp")
 
@@ -47,7 +47,7 @@ def canonical_key(key: str) -> str:
 
 def coerce(key: str, raw: Any) -> Any:
     """Convert `raw` to the type of RunConfig's field `key`; raise ValueError when it does not fit."""
-    kind = _FIELD_TYPES[key]
+    kind = _FIELD_TYPES.get(key, "str | None")
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"} and "None" in kind):
         if "None" in kind:
             return None
@@ -90,7 +90,7 @@ def _from_overrides(overrides: dict[str, str]) -> dict[str, Candidate]:
         try:
             value = coerce(key, raw_value)
         except ValueError as error:
-            kind = _FIELD_TYPES[key]
+            kind = _FIELD_TYPES.get(key, "str")
             expected = "an integer" if kind.startswith("int") else "a number" if kind.startswith("float") else None
             reason = f"expected {expected}" if expected and "convert" in str(error) else str(error)
             raise UsageError(f"--set {raw_key}={raw_value}: {reason}") from None
@@ -257,6 +257,25 @@ def _from_dataset_defaults(dataset: str | None) -> dict[str, Candidate]:
     return out
 
 
+def _from_identity(run: Run, stated: list[dict[str, Candidate]], dataset: str | None) -> dict[str, Candidate]:
+    """`paper_dataset`: the paper's dataset the run's data is, when its name is another (identity.py)."""
+    from recdoc.diagnose.identity import identify_dataset
+
+    if dataset is None or dataset in reference.load()["paper"]["table3"]:
+        return {}
+    model = _resolve(stated, "model_type")
+    topn = _resolve(stated + [_from_tool_defaults(run)], "topN")
+    items = _resolve(stated, "item_count")
+    identity = identify_dataset(run, dataset, model.value if model else None,
+                                topn.value if topn else 50, items.value if items else None)
+    if identity.paper_dataset is None:
+        return {}
+    facts = "; ".join(text for text, _ in identity.evidence)
+    return {"paper_dataset": (identity.paper_dataset,
+                              f"identified ({facts}; confidence {identity.confidence:.2f})",
+                              next((ref for _, ref in identity.evidence if ref is not None), None))}
+
+
 def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
     chosen: Candidate | None = None
     conflicts: list[tuple[Any, str]] = []
@@ -286,16 +305,19 @@ MIN_HITRATE_FOR_RATIO = 0.005
 
 def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
     """NDCG/HitRate at the run's cut-off: the final test line, else the final valid line, else the best evaluation."""
+    from recdoc.diagnose.rules.values import is_possible
+
     for split in ("test", "valid"):
         final = run.finals.get(split)
-        if final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO:
+        if (final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO
+                and is_possible(final.ndcg) and is_possible(final.hitrate)):
             return final.ndcg / final.hitrate, final.ref
     if run.has_curve:
         from recdoc.diagnose.rules.curve import best_row
 
         row = best_row(run.curve)
         if (row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] >= MIN_HITRATE_FOR_RATIO
-                and row["ndcg"] == row["ndcg"]):
+                and row["ndcg"] == row["ndcg"] and is_possible(row["hitrate"]) and is_possible(row["ndcg"])):
             line = None if row["line"] != row["line"] else int(row["line"])
             ref = SourceRef(str(row["file"]), line) if isinstance(row["file"], str) else None
             return float(row["ndcg"]) / float(row["hitrate"]), ref
@@ -317,7 +339,12 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
               _from_checkpoints(run)]
     dataset_setting = _resolve(stated, "dataset")
     dataset = dataset_setting.value if dataset_setting else None
-    defaults = _from_dataset_defaults(dataset)
+    identity_layer = _from_identity(run, stated, dataset)
+    stated.append(identity_layer)
+    paper_dataset = identity_layer["paper_dataset"][0] if "paper_dataset" in identity_layer else None
+    # The original keys its per-dataset settings on the name; a renamed paper dataset ran with a fork's settings
+    # for it, which are the paper dataset's when its metrics match (the fork copied them), so those are assumed.
+    defaults = _from_dataset_defaults(paper_dataset or dataset)
     from_curve = _from_curve(run)
     # A patience read off the curve replaces the default only when they disagree: when they agree the curve merely
     # confirms the default, and a port that counts patience differently could make an exact reading misleading.

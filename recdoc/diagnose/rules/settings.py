@@ -53,8 +53,11 @@ class LearningRateModelMismatch(Rule):
         evidence.extend(Evidence(e.text.strip(), e.ref) for e in ctx.run.events_of("warning")
                         if "learning_rate" in e.text or "learning rate" in e.text.lower())
         if ctx.below_paper() is False:
+            row = ctx.shortfall_comparison()
+            assert row is not None  # below_paper() is not None only with a comparable row
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
-                             "the run reaches the paper's recall at this learning rate", tuple(evidence))
+                             f"the run reaches the paper's {row.metric}@{row.cutoff} at this learning rate ({row.split} "
+                             f"{row.run_value:.4%} vs {row.paper_value:.3%}, like for like)", tuple(evidence))
         if ctx.learned_nothing:
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
                              f"valid recall is the same at all {ctx.summary.evaluations} evaluations from the first: "
