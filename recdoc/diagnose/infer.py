@@ -137,7 +137,11 @@ def _from_exp_name(run: Run) -> dict[str, Candidate]:
         return {}
     parsed = parse_exp_name(str(run.exp_name.value))
     if parsed is None:
-        return {}
+        # A fork's own pattern (`rocket_ComiRec-SA_dropout0.2_d64_in4_top20_e1`): the parts it does hold.
+        from recdoc.diagnose.readers.headers import parse_exp_name_tokens
+
+        tokens = parse_exp_name_tokens(str(run.exp_name.value)) or {}
+        return {k: (v, "exp name", run.exp_name.ref) for k, v in tokens.items()}
     out: dict[str, Candidate] = {k: (v, "exp name", run.exp_name.ref) for k, v in parsed.settings().items()}
     if parsed.name:
         out["exp"] = (parsed.name, "exp name", run.exp_name.ref)

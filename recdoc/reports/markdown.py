@@ -43,6 +43,11 @@ def _metrics(diagnosis: Diagnosis) -> str:
         lines.append("No metric could be compared with the paper (no dataset/model pair the paper reports, or no "
                      "final metrics in the run).")
         return "\n".join(lines)
+    if all(c.paper_value is None for c in diagnosis.comparisons):
+        # Data or a model the paper never reported: one sentence says why, not a table of n/a.
+        reasons = list(dict.fromkeys(c.note for c in diagnosis.comparisons if c.note))
+        lines.append("Nothing here can be compared with the paper: " + "; ".join(reasons[:2]) + ".")
+        return "\n".join(lines)
     lines += ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
               "|---|---|---|---|---|---|---|---|"]
     for c in diagnosis.comparisons:

@@ -493,9 +493,23 @@ _ASCII_PREFIXES = ("training begin", "training resumed", "train loss is", "early
                    "total user", "pid", "use ")
 
 
+# Lines TensorFlow, absl and CUDA print (most of a long log): never a record or a setting, rejected in one C call.
+_FRAMEWORK_PREFIXES = ("WARNING:tensorflow", "WARNING:absl", "INFO:tensorflow", "W0", "I0", "E0",
+                       "Instructions for updating", "Use tf.", "To enable the following", "Could not load",
+                       "Successfully opened", "Your CPU supports")
+
+
+def _is_framework_noise(line: str) -> bool:
+    if line.startswith(_FRAMEWORK_PREFIXES):
+        return True
+    # `2022-06-16 22:50:30.117533: I tensorflow/core/...`: a C++ log line of TensorFlow.
+    return line[:1].isdigit() and "tensorflow/" in line[:90]
+
+
 def _other_line(state: _State, number: int, line: str) -> None:
     if line.isascii() and not line.startswith(_ASCII_PREFIXES) and "Invalid model_type" not in line:
-        _generic_line(state, number, line)
+        if not _is_framework_noise(line):
+            _generic_line(state, number, line)
         return
     if line.startswith("training begin"):
         state.signals += 1
@@ -543,10 +557,14 @@ _SETTING_HEADER_KEYS = {"dataset", "model_type", "learning_rate", "batch_size", 
                         "user_count"}
 
 
+# A header line states one setting (`DataSet: book14 (20)`); a longer line is prose or a warning.
+MAX_HEADER_CHARS = 80
+
+
 def _generic_line(state: _State, number: int, line: str) -> None:
     """A line of no known port's grammar: a header (`DataSet: book14 (20)`), an argv in another form, or an
     evaluation record in any shape (records.py)."""
-    if ":" in line or "=" in line:
+    if len(line) <= MAX_HEADER_CHARS and (":" in line or "=" in line):
         header = parse_header(line)
         if header is not None:
             state.signals += 1

@@ -109,6 +109,10 @@ class LearningRateModelMismatch(Rule):
             explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}.")
 
 
+# Codes whose negative sampling is the original's (10 x batch, hard-coded): the original and the TF2 port that kept it.
+ORIGINAL_CODES = ("original", "tf2-port", "recdoc")
+
+
 class NegativeSamples(Rule):
     """Number of sampled-softmax negatives against the original's neg_num x batch_size.
 
@@ -141,10 +145,16 @@ class NegativeSamples(Rule):
                     Evidence(f"num_sampled = {neg_num} x {batch} = {neg_num * batch}",
                              values={"num_sampled": neg_num * batch}))
         if neg_num == reference_neg:
+            # A "not a cause" must be true of what the run did: with both values only assumed from the original's
+            # defaults (a port that never prints them) it is the original's setting, not a fact about this run.
+            assumed = ctx.config["neg_num"].is_default and ctx.run.format.split("+")[0] not in ORIGINAL_CODES
             return NotACause(self.id, f"{neg_num * batch} negative samples per batch ({neg_num} x {batch})",
-                             f"matches the reference: the original samples neg_num x batch_size = {reference_neg} x "
-                             f"{batch} = {reference_neg * batch} candidates per step; raising it is an experiment, "
-                             f"not the fix of a fault", evidence)
+                             (f"assumed, not read from this run: the original samples neg_num x batch_size = "
+                              f"{reference_neg} x {batch} = {reference_neg * batch}; this code's sampler is unknown, "
+                              f"so this only clears the original's setting" if assumed else
+                              f"matches the reference: the original samples neg_num x batch_size = {reference_neg} x "
+                              f"{batch} = {reference_neg * batch} candidates per step; raising it is an experiment, "
+                              f"not the fix of a fault"), evidence)
         return Finding(
             id=self.id, title=f"neg_num {neg_num} ({neg_num * batch} samples) differs from the original's "
                               f"{reference_neg} ({reference_neg * batch})",
