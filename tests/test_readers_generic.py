@@ -202,3 +202,22 @@ def test_impossible_values_are_a_finding_and_leave_the_comparisons(tmp_path: Pat
     (diagnosis,) = analyze_all([str(write(tmp_path, lines))])
     assert diagnosis.findings[0].id == "impossible-metrics"
     assert not any(c.metric in ("recall", "hitrate") and c.split == "test" for c in diagnosis.comparisons)
+
+
+def test_epoch_logs_with_ordered_dict_metrics(tmp_path: Path) -> None:
+    lines = []
+    for epoch in range(6):
+        recall = 0.05 + 0.01 * epoch
+        lines += [f"epoch {epoch} training [time: 12.3s, train loss: {900 - 50 * epoch:.4f}]",
+                  f"epoch {epoch} evaluating [time: 2.1s, valid_score: {recall:.4f}]",
+                  "valid result: ",
+                  f"recall@20 : {recall:.4f}    ndcg@20 : {recall / 2:.4f}    hit@20 : {2 * recall:.4f}"]
+    lines += ["best valid : OrderedDict([('recall@20', 0.1), ('ndcg@20', 0.05), ('hit@20', 0.2)])",
+              "test result: OrderedDict([('recall@20', 0.09), ('ndcg@20', 0.045), ('hit@20', 0.19)])"]
+    (run,) = read_runs([str(write(tmp_path, lines))])
+    assert run.curve["iter"].tolist() == [0, 1, 2, 3, 4, 5] and run.extra_metrics["step_unit"] == "epoch"
+    assert run.curve["recall"].round(4).tolist() == [0.05, 0.06, 0.07, 0.08, 0.09, 0.1]
+    assert run.curve["train_loss"].tolist()[:2] == [900.0, 850.0]
+    assert (run.finals["test"].recall, run.finals["test"].hitrate, run.finals["test"].cutoff) == (0.09, 0.19, 20)
+    (diagnosis,) = analyze_all([str(tmp_path / "train.log")])
+    assert "eval-broken" not in ids(diagnosis) and "divergence" not in ids(diagnosis)

@@ -14,12 +14,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, tf2_port
+from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, text_log, tf2_port
 from recdoc.diagnose.readers.lines import read_head
 from recdoc.diagnose.run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
 
-LOG_READERS = (original, tf2_port, pytorch_port)
+LOG_READERS = (original, tf2_port, pytorch_port, text_log)
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".stdout")
 LOG_NAME_HINTS = ("log", "stdout", "nohup", "train", "output", "console")
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints"}
@@ -324,7 +324,8 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
     elif best == "checkpoint" and scores[best] >= 0.5:
         pieces.checkpoints.append(path.parent)
     elif scores[best] >= MIN_LOG_SNIFF or explicit:
-        reader = next((r for r in LOG_READERS if r.FORMAT == best), original)
+        # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
+        reader = next((r for r in LOG_READERS if r.FORMAT == best), original) if scores[best] > 0 else text_log
         pieces.logs.append((path, reader.read_runs))
     elif path.suffix.lower() == ".log":
         pieces.notes.append(f"{path}: not a ComiRec log (no line of a known format in its first 64 KiB)")
@@ -337,7 +338,7 @@ def read_notebook(path: Path) -> list[Run]:
     head = "\n".join(line for _, line in notebook_lines(path)[:2000])
     scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS}
     best = max(scores, key=lambda k: scores[k])
-    return parse_log_runs(path, best if scores[best] > 0 else original.FORMAT)
+    return parse_log_runs(path, best if scores[best] > 0 else text_log.FORMAT)
 
 
 def looks_like_log(name: str) -> bool:

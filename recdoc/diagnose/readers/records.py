@@ -31,6 +31,8 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
 # `key: value`, `key=value`, `'key': value`, `"key": value`; a key may hold spaces (`train loss`), `@`, `/`, `-`.
 _PAIR_RE = re.compile(r"['\"]?([A-Za-z][\w@/\-]*(?: [A-Za-z][\w@/\-]*){0,2})['\"]?\s*[:=]\s*(" + _NUMBER + r")(?![\w.])",
                       re.IGNORECASE)
+# `('recall@20', 0.1)`: the items of an OrderedDict or a list of pairs, as RecBole-style trainers print them.
+_TUPLE_RE = re.compile(r"\(\s*['\"]([A-Za-z][\w@/\-]*)['\"]\s*,\s*(" + _NUMBER + r")\s*\)", re.IGNORECASE)
 # A step without a separator: `Epoch 3`, `iter 1000/500000`, `[iter 1000]`, `Step 200:`.
 _BARE_STEP_RE = re.compile(r"^\W{0,3}(iter|iters|iteration|step|epoch)\s+(\d{1,15})\b", re.IGNORECASE)
 _METRIC_KEY_RE = re.compile(r"^(?:(?P<split>[a-z]+)[ _/\-.])?(?P<metric>recall|ndcg|hit_rate|hitrate|hits|hit|hr|"
@@ -105,6 +107,9 @@ def parse_record(line: str) -> Record | None:
         record.step, record.step_kind = int(bare.group(2)), _STEP_NAMES[bare.group(1).lower()]
     for key, value in _PAIR_RE.findall(stripped):
         _add_pair(record, key, value)
+    if "(" in stripped:
+        for key, value in _TUPLE_RE.findall(stripped):
+            _add_pair(record, key, value)
     return None if record.empty else record
 
 

@@ -302,6 +302,13 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
              grammar: bool = False) -> None:
     """An evaluation (or a training print) at `iteration`: a new row of the curve. `grammar`: the original's
     `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one)."""
+    if state.rows and iteration == state.rows[-1]["iter"] and not state.rows[-1].get("closed") and not grammar:
+        # The same step printed twice (`epoch 3 training [...]`, then `epoch 3 evaluating [...]`): one row.
+        if not math.isnan(loss):
+            state.rows[-1]["train_loss"] = loss
+        state.row_metrics[-1].update(metrics)
+        state.phase = "iter"
+        return
     _close_row(state)
     if state.rows and iteration <= state.rows[-1]["iter"] and not state.resumed_since_row and kind == "iter":
         # The step counter went back without a resume: the output of another run was appended to the file.
@@ -677,6 +684,9 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
         return state.restore_outcome
     if state.crash_line is not None:
         return "crashed", state.crash_line
+    if state.rows and state.final_metrics and not any(row["grammar"] for row in state.rows):
+        # Another code's final metrics after its training: it finished, by a rule its log does not name.
+        return "unknown", None
     if state.rows:
         last = state.rows[-1]["train_loss"]
         if math.isnan(last) or math.isinf(last):

@@ -247,7 +247,7 @@ class Divergence(Rule):
         rising = (s.loss_min is not None and s.loss_last is not None and s.loss_min > 0
                   and s.loss_last > s.loss_min * (1 + Thresholds.LOSS_RISE))
         collapsed = s.decay_from_peak >= Thresholds.DIVERGENCE_DECAY
-        guess = uniform_guess_loss(ctx)
+        guess = uniform_guess_loss(ctx) if logs_sampled_softmax(ctx) else None
         above_guess = guess is not None and s.loss_max is not None and s.loss_max > Thresholds.LOSS_ABOVE_GUESS * guess
         if not nonfinite and not (rising and collapsed) and not above_guess:
             return None
@@ -285,9 +285,19 @@ class Divergence(Rule):
             explanation="Diverged weights produce meaningless evaluations after the divergence.")
 
 
+# Codes whose logged training loss is the original's mean sampled-softmax loss (reference section 4).
+SAMPLED_SOFTMAX_CODES = ("original", "tf2-port", "recdoc")
+
+
+def logs_sampled_softmax(ctx: RuleContext) -> bool:
+    """Whether the run's logged loss is the original's sampled-softmax loss, whose level a uniform guess bounds.
+    Other codes log sums of terms, pairwise or full-softmax losses: their level means something else."""
+    return ctx.run.format.split("+")[0] in SAMPLED_SOFTMAX_CODES
+
+
 def loss_diverged(ctx: RuleContext) -> bool:
     """A non-finite loss, or a loss worse than a uniform guess among the sampled candidates (Divergence's tests)."""
-    guess = uniform_guess_loss(ctx)
+    guess = uniform_guess_loss(ctx) if logs_sampled_softmax(ctx) else None
     s = ctx.summary
     return ctx.loss_nonfinite or (guess is not None and s.loss_max is not None
                                   and s.loss_max > Thresholds.LOSS_ABOVE_GUESS * guess)
