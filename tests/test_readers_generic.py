@@ -221,3 +221,13 @@ def test_epoch_logs_with_ordered_dict_metrics(tmp_path: Path) -> None:
     assert (run.finals["test"].recall, run.finals["test"].hitrate, run.finals["test"].cutoff) == (0.09, 0.19, 20)
     (diagnosis,) = analyze_all([str(tmp_path / "train.log")])
     assert "eval-broken" not in ids(diagnosis) and "divergence" not in ids(diagnosis)
+
+
+def test_a_metrics_table_and_percent_values(tmp_path: Path) -> None:
+    lines = ["| iter | loss | recall@50 | hitrate@50 |", "|---|---|---|---|"]
+    lines += [f"| {n * 1000} | {7 - 0.2 * n:.2f} | {0.01 * n:.4f} | {0.03 * n:.4f} |" for n in range(1, 6)]
+    lines += ["", "test: Recall@50: 6.50%, HitRate@50: 15.2%"]
+    (run,) = read_runs([str(write(tmp_path, lines))])
+    assert run.curve["iter"].tolist() == [1000, 2000, 3000, 4000, 5000]
+    assert run.curve["recall"].round(4).tolist() == [0.01, 0.02, 0.03, 0.04, 0.05]
+    assert abs(run.finals["test"].recall - 0.065) < 1e-12 and abs(run.finals["test"].hitrate - 0.152) < 1e-12

@@ -296,6 +296,25 @@ def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
     return Setting(value=chosen[0], source=chosen[1], ref=chosen[2], conflicts=tuple(conflicts))
 
 
+# The original's flags (reference section 4): absent from a printed `print(sys.argv)`, their default was used.
+ORIGINAL_FLAGS = ("dataset", "random_seed", "embedding_dim", "hidden_size", "num_interest", "model_type",
+                  "learning_rate", "max_iter", "patience", "coef", "topN")
+
+
+def _mark_defaults_the_argv_confirms(run: Run, config: dict[str, Setting]) -> None:
+    """A default whose flag the run's printed argv list omits was used, not merely assumed (the original prints
+    its whole sys.argv); say so in its source."""
+    from recdoc.diagnose.findings import NOT_IN_ARGV
+
+    if run.argv is None or not isinstance(run.argv.value, list) or not str(run.argv.value[0]).endswith(".py"):
+        return
+    given = {canonical_key(k) for k in parse_argv(list(run.argv.value))}
+    for key in ORIGINAL_FLAGS:
+        setting = config.get(key)
+        if setting is not None and setting.is_default and key not in given:
+            config[key] = Setting(setting.value, setting.source + NOT_IN_ARGV, run.argv.ref, setting.conflicts)
+
+
 def ndcg_ratio_boundary() -> float:
     """NDCG/HitRate above this: paper definition; below: master (the midpoint between the observed ranges)."""
     ranges = reference.load()["ndcg_over_hitrate"]
@@ -360,6 +379,7 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
         setting = _resolve(layers, key)
         if setting is not None:
             config[key] = setting
+    _mark_defaults_the_argv_confirms(run, config)
     if "ndcg" not in config:
         inferred = infer_ndcg_definition(run)
         if inferred is not None:

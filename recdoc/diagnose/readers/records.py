@@ -29,8 +29,8 @@ _LOSS_NAMES = {"loss", "train_loss", "train loss", "training loss", "training_lo
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
 # `key: value`, `key=value`, `'key': value`, `"key": value`; a key may hold spaces (`train loss`), `@`, `/`, `-`.
-_PAIR_RE = re.compile(r"['\"]?([A-Za-z][\w@/\-]*(?: [A-Za-z][\w@/\-]*){0,2})['\"]?\s*[:=]\s*(" + _NUMBER + r")(?![\w.])",
-                      re.IGNORECASE)
+_PAIR_RE = re.compile(r"['\"]?([A-Za-z][\w@/\-]*(?: [A-Za-z][\w@/\-]*){0,2})['\"]?\s*[:=]\s*(" + _NUMBER
+                      + r")(\s*%)?(?![\w.])", re.IGNORECASE)
 # `('recall@20', 0.1)`: the items of an OrderedDict or a list of pairs, as RecBole-style trainers print them.
 _TUPLE_RE = re.compile(r"\(\s*['\"]([A-Za-z][\w@/\-]*)['\"]\s*,\s*(" + _NUMBER + r")\s*\)", re.IGNORECASE)
 # A step without a separator: `Epoch 3`, `iter 1000/500000`, `[iter 1000]`, `Step 200:`.
@@ -105,15 +105,15 @@ def parse_record(line: str) -> Record | None:
     bare = _BARE_STEP_RE.match(stripped)
     if bare is not None:
         record.step, record.step_kind = int(bare.group(2)), _STEP_NAMES[bare.group(1).lower()]
-    for key, value in _PAIR_RE.findall(stripped):
-        _add_pair(record, key, value)
+    for key, value, percent in _PAIR_RE.findall(stripped):
+        _add_pair(record, key, value, percent=bool(percent))
     if "(" in stripped:
         for key, value in _TUPLE_RE.findall(stripped):
             _add_pair(record, key, value)
     return None if record.empty else record
 
 
-def _add_pair(record: Record, key: str, raw: str) -> None:
+def _add_pair(record: Record, key: str, raw: str, percent: bool = False) -> None:
     name = key.strip().lower()
     # A multi-word key is its last words: `valid metrics: {'recall'` never reaches here, but `x valid recall@20` does.
     words = name.split()
@@ -133,7 +133,8 @@ def _add_pair(record: Record, key: str, raw: str) -> None:
             split, metric, cutoff = parsed
             if split is None and start > 0:
                 split = _SPLIT_NAMES.get(words[start - 1])
-            record.metrics.setdefault((split, metric, cutoff), to_float(raw))
+            value = to_float(raw)
+            record.metrics.setdefault((split, metric, cutoff), value / 100.0 if percent else value)
             return
 
 
@@ -166,3 +167,46 @@ def _flatten(data: dict, prefix: str = "") -> list[tuple[str, object]]:
         else:
             out.append((name, value))
     return out
+
+
+def table_header(line: str) -> list[str] | None:
+    """The columns of a table header whose cells are all keys a record knows (`| iter | loss | recall@50 |`, or
+    the same separated by two or more spaces); None otherwise."""
+    cells = _cells(line)
+    if cells is None or len(cells) < 2:
+        return None
+    known = 0
+    for cell in cells:
+        name = cell.lower()
+        if name in _STEP_NAMES or name in _LOSS_NAMES or metric_key(name) is not None:
+            known += 1
+    return cells if known == len(cells) and any(metric_key(c.lower()) for c in cells) else None
+
+
+def table_row(line: str, columns: list[str]) -> Record | None:
+    """A row of numbers under `columns` as a record; None when the line is not such a row."""
+    cells = _cells(line)
+    if cells is None or len(cells) != len(columns):
+        return None
+    values = []
+    for cell in cells:
+        value = to_float(cell.rstrip("%"))
+        if value != value and cell.lower() != "nan":
+            return None
+        values.append((cell, value))
+    record = Record()
+    for column, (cell, value) in zip(columns, values):
+        _add_pair(record, column, repr(value), percent=cell.endswith("%"))
+    return None if record.empty else record
+
+
+def _cells(line: str) -> list[str] | None:
+    text = line.strip()
+    if "|" in text:
+        cells = [c.strip() for c in text.strip("|").split("|")]
+    elif "  " in text or "\t" in text:
+        cells = re.split(r"\s{2,}|\t", text)
+    else:
+        return None
+    cells = [c for c in cells if c]
+    return cells or None

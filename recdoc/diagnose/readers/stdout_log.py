@@ -22,7 +22,7 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.records import Record, parse_record
+from recdoc.diagnose.readers.records import Record, parse_record, table_header, table_row
 from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
 
 PROMPT = "Please input the experiment name:"
@@ -124,6 +124,7 @@ class _State:
     # Runs that ended earlier in the same file (appended output, repeated runs), oldest first.
     segments: list[Run] = field(default_factory=list)
     format_name: str = "original"
+    table_columns: list[str] | None = None  # the header of the metrics table being read, if any
     lines_read: int = 0
     bad_iter_lines: int = 0
     signals: int = 0  # lines recognised as this grammar's (not noise)
@@ -384,6 +385,7 @@ def _record_line(state: _State, number: int, line: str, record: Record) -> None:
             # Some ports print test metrics at every evaluation: they describe the row, not the end of training.
             state.signals += 1
             state.row_metrics[-1].update({("test", m, c): v for (m, c), v in values.items()})
+            state.rows[-1].setdefault("test_line", (number, line))
             continue
         if split not in ("valid", "test"):
             continue  # metrics without a split after training: which split they describe is unknown
@@ -593,6 +595,19 @@ def _generic_line(state: _State, number: int, line: str) -> None:
         if argv is not None:
             _set_argv(state, number, line, argv)
             return
+    if state.table_columns is not None:
+        row = table_row(line, state.table_columns)
+        if row is not None:
+            _record_line(state, number, line, row)
+            return
+        if not set(line.strip()) <= set("|-=+: "):
+            state.table_columns = None  # the table ended (a rule line `|---|` keeps it)
+    if "|" in line or "  " in line or "\t" in line:
+        columns = table_header(line)
+        if columns is not None:
+            state.signals += 1
+            state.table_columns = columns
+            return
     record = parse_record(line)
     if record is not None:
         _record_line(state, number, line, record)
@@ -708,6 +723,21 @@ def _exp_name_from_restore(state: _State) -> Fact | None:
     return None
 
 
+def _last_test_is_final(state: _State) -> None:
+    """Test metrics printed only after the last evaluation are the run's final test result, not that evaluation's."""
+    if "test" in state.final_metrics or not state.row_metrics:
+        return
+    with_test = [i for i, metrics in enumerate(state.row_metrics) if any(s == "test" for s, _, _ in metrics)]
+    if with_test != [len(state.row_metrics) - 1]:
+        return
+    last = state.row_metrics[-1]
+    state.final_metrics["test"] = {(metric, cutoff): value for (split, metric, cutoff), value in last.items()
+                                   if split == "test"}
+    state.final_lines["test"] = state.rows[-1]["test_line"]
+    for key in [k for k in last if k[0] == "test"]:
+        del last[key]
+
+
 def primary_cutoff(state: _State) -> int | None:
     """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the first printed."""
     seen: list[int | None] = []
@@ -722,6 +752,7 @@ def primary_cutoff(state: _State) -> int | None:
 
 def _finish(state: _State, format_name: str) -> Run:
     _close_row(state)
+    _last_test_is_final(state)
     run = Run(format=format_name, paths=[state.path])
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
@@ -737,7 +768,7 @@ def _finish(state: _State, format_name: str) -> Run:
     for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
         if skip and any(evaluated):
             continue
-        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar")}
+        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line")}
         for key in ("recall", "ndcg", "hitrate"):
             value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
             if value is not None:

@@ -52,7 +52,10 @@ class DatasetAlias(Rule):
         if "paper_dataset" not in ctx.config or name is None:
             return None
         paper = ctx.config["paper_dataset"].value
-        identity = identify_dataset(ctx.run, name, ctx.model_type, ctx.value("topN"), ctx.value("item_count"))
+        items = ctx.config.get("item_count")
+        # Only a count the run states is a fact about its data; the default is the paper dataset's by construction.
+        identity = identify_dataset(ctx.run, name, ctx.model_type, ctx.value("topN"),
+                                    items.value if items is not None and not items.is_default else None)
         evidence = [ctx.setting_evidence("dataset", "dataset name")]
         evidence += [Evidence(text, ref) for text, ref in identity.evidence]
         behaviour = NAME_KEYED_MODEL_BEHAVIOURS.get(ctx.model_type or "")

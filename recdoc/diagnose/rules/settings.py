@@ -84,7 +84,8 @@ class LearningRateModelMismatch(Rule):
         confidence = (Confidence.PRIOR + (Confidence.CURVE_SUPPORTS if supports else 0.0)
                       - (Confidence.CURVE_CONTRADICTS if contradicts else 0.0)
                       + (Confidence.BELOW_PAPER if below else 0.0))
-        stated = not ctx.config["learning_rate"].is_default
+        setting = ctx.config["learning_rate"]
+        stated = not setting.is_default or setting.known_default
         # A learning rate only assumed from the flag's default is itself uncertain.
         confidence = clamp(confidence * ctx.proximity * (1.0 if stated else Confidence.ASSUMED_SETTING))
         row = ctx.shortfall_comparison()
