@@ -117,18 +117,30 @@ def analyze(
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
 ) -> None:
-    """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report."""
-    from recdoc.diagnose.engine import analyze_paths
+    """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report.
+
+    A folder or log holding several runs gives one diagnosis per run and a summary table."""
+    from recdoc.diagnose.engine import analyze_all
     from recdoc.reports import write_reports
     from recdoc.reports.console import print_summary
 
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
-    diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)
-    written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
-    print_summary(diagnosis, written)
-    raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
+    diagnoses = analyze_all(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)
+    if len(diagnoses) == 1:
+        diagnosis = diagnoses[0]
+        written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
+        print_summary(diagnosis, written)
+        raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
+    from recdoc.reports.multi import write_multi_reports, worst_verdict
+
+    written = write_multi_reports(diagnoses, out_dir=out, formats=chosen_formats, plots=plots)
+    for index, diagnosis in enumerate(diagnoses, 1):
+        print(f"--- run {index} of {len(diagnoses)}")
+        print_summary(diagnosis, [])
+    print("Written: " + ", ".join(str(p) for p in written))
+    raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[worst_verdict(diagnoses)])
 
 
 @app.command("explain")

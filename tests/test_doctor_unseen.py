@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from recdoc.diagnose.engine import analyze_paths
+from recdoc.diagnose.engine import analyze_all, analyze_paths
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.readers.detect import read_paths
 from recdoc.errors import InputError
@@ -488,21 +488,22 @@ def test_coef_type_error_in_evaluation_is_found_from_the_traceback_frames(tmp_pa
     assert any("OOM" in e.text for e in crashed.finding("interrupted").evidence)
 
 
-def test_a_log_with_two_runs_appended_diagnoses_the_last_one(tmp_path: Path) -> None:
+def test_a_log_with_two_runs_appended_gives_two_diagnoses(tmp_path: Path) -> None:
     first = original_log(dataset="book", model_type="ComiRec-DR", exp=DR_BOOK_001, recalls=plateaued(50, 0.05, 100),
                          ending="unfinished") + "\n".join(CTRL_C) + "\n"
     second = original_log(dataset="book", model_type="ComiRec-DR", exp=DR_BOOK_005, recalls=plateaued(400, 0.082, 250),
                           argv_extra=("--learning_rate", "0.005"), finals={"test": (0.0815, 0.1355, 0.1762)})
     log = write(tmp_path, first + second)
-    diagnosis = diagnose(log)
+    earlier, diagnosis = analyze_all([str(log)])
     second_start = len(first.splitlines()) + 1
     assert diagnosis.run.exp_name.value == DR_BOOK_005 and diagnosis.run.argv.ref.line == second_start
     assert diagnosis.config["learning_rate"].value == 0.005 and not diagnosis.config["learning_rate"].conflicts
     assert diagnosis.run.curve["line"].min() > second_start and diagnosis.run.stop_reason == "early_stop"
     assert diagnosis.verdict == "healthy" and ids(diagnosis) == set()  # run 1's Ctrl-C is not run 2's
-    assert any(f"train.log:{second_start}: a second run" in note for note in diagnosis.notes)
-    report = render_markdown(diagnosis)
-    assert report.count("a second run") == 1
+    # The first run is diagnosed on its own: its interruption, its learning rate, never the second run's lines.
+    assert earlier.run.exp_name.value == DR_BOOK_001 and earlier.run.stop_reason == "interrupted"
+    assert earlier.config["learning_rate"].value == 0.001 and earlier.run.curve["line"].max() < second_start
+    assert "interrupted" in ids(earlier)
 
 
 def test_one_lucky_evaluation_above_a_plateau_is_not_overfitting(tmp_path: Path) -> None:

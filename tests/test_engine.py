@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from diagnose_factory import INCIDENT_EXP, healthy_run, incident_recalls, incident_run, make_run
+from recdoc.diagnose.rules import RULE_CLASSES
 from recdoc.diagnose.engine import analyze_paths, analyze_run
 from recdoc.diagnose.rules.base import Thresholds
 
@@ -80,10 +81,22 @@ def test_healthy_run_has_no_findings() -> None:
     assert diagnosis.rerun["recdoc"] == "recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005"
 
 
-def test_findings_are_ranked_by_severity_times_confidence() -> None:
+def test_findings_are_ranked_by_severity_times_confidence_causes_before_comparability() -> None:
     diagnosis = analyze_run(incident_run(), {"neg_num": "20", "batch_size": "64"}, [])
-    scores = [Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence for f in diagnosis.findings]
-    assert scores == sorted(scores, reverse=True) and len(scores) >= 3
+    families = {rule.id: rule.family for rule in RULE_CLASSES}
+    causes = [f for f in diagnosis.findings if families[f.id] != "comparability" and f.severity != "info"]
+    assert len(causes) >= 3 and diagnosis.findings[:len(causes)] == causes
+    scores = [Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence for f in causes]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_divergence_outranks_what_it_explains() -> None:
+    from recdoc.diagnose.engine import rank_findings
+    from recdoc.diagnose.findings import Finding
+
+    interrupted = Finding("interrupted", "did not finish", "high", 0.95, "evidence", ())
+    diverged = Finding("divergence", "training diverged", "high", 0.85, "evidence", ())
+    assert [f.id for f in rank_findings([interrupted, diverged])] == ["divergence", "interrupted"]
 
 
 def test_rerun_applies_every_fix_and_turns_missing_flags_into_code_edits() -> None:

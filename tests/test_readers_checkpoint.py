@@ -56,9 +56,19 @@ def test_manager_timestamps_are_not_problems(tmp_path: Path) -> None:
     assert info.problems == () and info.save_counter == 130
 
 
-def test_recdoc_best_folder(tmp_path: Path) -> None:
-    info = only(checkpoint.read(make_checkpoint(tmp_path / "run" / "ckpt" / "best", "ckpt-7")))
-    assert (info.kind, info.save_counter) == ("recdoc", 7)
+def test_recdoc_best_folder_is_named_by_iteration(tmp_path: Path) -> None:
+    info = only(checkpoint.read(make_checkpoint(tmp_path / "run" / "ckpt" / "best", "ckpt-7000")))
+    assert (info.kind, info.save_counter, info.iteration) == ("recdoc", None, 7000)
+    meaning = checkpoint.number_meaning(info, improvements=5, best_iter=7000)
+    assert "iteration 7,000" in meaning and "saves" not in meaning and "as expected" in meaning
+
+
+def test_checkpoint_numbers_mean_what_their_writer_means(tmp_path: Path) -> None:
+    manager = only(checkpoint.read(make_checkpoint(tmp_path / "keras_ckpt", "ckpt-130")))
+    assert checkpoint.number_meaning(manager, improvements=130, best_iter=233000).startswith(
+        "ckpt-130 = 130 saves = 130 improvements, not iteration 130,000 (agrees with")
+    saver = only(checkpoint.read(make_checkpoint(tmp_path / "best_model" / "exp", "model.ckpt")))
+    assert "carries no iteration" in checkpoint.number_meaning(saver, improvements=3, best_iter=3000)
 
 
 def test_missing_data_file_is_a_problem(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from recdoc.diagnose.readers import original, pytorch_port, tf2_port
 from recdoc.diagnose.readers.detect import sniff_scores
+from shared_data import LOG_SAMPLES, needs
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples" / "tf2-port_book_DNN_test12.log"
+SAMPLE = LOG_SAMPLES / "tf2-port_book_DNN_test12.log"
 EXP = "book_ComiRec-DR_b128_lr0.001_d64_len20_test79"
 ARGV = "['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']"
 ITER1 = "iter: 1000, train loss: 8.1234, valid recall: 0.012345, valid ndcg: 0.010000, valid hitrate: 0.030000"
@@ -159,6 +160,7 @@ def test_crlf_and_truncated_last_line(tmp_path: Path) -> None:
     assert any("train.log:11" in note for note in run.unreadable)  # the cut `iter: 30` line is named
 
 
+@needs(SAMPLE)
 def test_real_tf2_port_log_sample() -> None:
     run = tf2_port.read(SAMPLE)
     assert run.format == "tf2-port"
@@ -217,7 +219,8 @@ PYTORCH_LINES = [
 def test_pytorch_port_lines(tmp_path: Path) -> None:
     run = pytorch_port.read(write(tmp_path, PYTORCH_LINES, newline="\r\n"))
     assert run.format == "pytorch-port"
-    assert {k: (f.value, f.ref.line) for k, f in run.declared.items()} == {"hidden_size": (64, 4), "num_interest": (4, 5)}
+    assert {k: (f.value, f.ref.line) for k, f in run.declared.items()} == {"hidden_size": (64, 4), "num_interest": (4, 5),
+                                                                          "user_count": (603668, 6)}
     infos = [e.values for e in run.events_of("info")]
     assert {"pid": 12345} in infos and {"device": "cuda:0"} in infos and {"total_users": 603668} in infos
     assert run.exp_name is not None and run.exp_name.value == PYTORCH_EXP

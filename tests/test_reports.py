@@ -164,7 +164,7 @@ def test_not_causes_config_and_run_facts() -> None:
     # The original restores the last strict improvement: 0.05 first reached at 4000 (6000 ties, not better).
     assert "Best iteration: 4000, valid recall 0.050000 (`runs/x/train.log:8`)" in facts
     assert "Stop: early stop at iteration 6000 (`runs/x/train.log:12`)" in facts
-    assert "saved 3 times, i.e. 3 improvements" in facts and "the log's improvement count agrees" in facts
+    assert "ckpt-3 = 3 saves = 3 improvements, not iteration 3,000 (agrees with the 3 improvements" in facts
 
 
 def test_engine_facts_are_stated_and_preferred_to_recdoc_reports_own() -> None:
@@ -187,7 +187,7 @@ def test_without_engine_metrics_the_curve_speaks() -> None:
     assert "Best iteration: 4000, valid recall 0.050000 (`runs/x/train.log:8`)" in facts
     diagnosis.run.curve = diagnosis.run.curve.iloc[:2]  # the checkpoint now disagrees with the log: said, not hidden
     facts = render_markdown(diagnosis).split("## The run", 1)[1].split("\n## ", 1)[0]
-    assert "the log shows 2 improvements" in facts
+    assert "differs from the 2 improvements counted in the curve" in facts
 
 
 def test_rerun_commands_are_code_blocks() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from recdoc import reference
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.rules.values import is_possible
 from recdoc.diagnose.run import Run
 
 METRICS = ("recall", "ndcg", "hitrate")
@@ -92,7 +93,7 @@ def _paper_cell(dataset: str, model_type: str, num_interest: int | None, metric:
 
 def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]:
     """The run's recall, NDCG and hit rate against the paper's, like for like, with reasons where not."""
-    dataset = _value(config, "dataset")
+    dataset = _value(config, "paper_dataset") or _value(config, "dataset")
     model_type = reference.canonical_model_type(_value(config, "model_type")) or _value(config, "model_type")
     num_interest = _value(config, "num_interest")
     ndcg_source = config["ndcg"].source if "ndcg" in config else None
@@ -103,8 +104,8 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
     for split, cutoff, values, ndcg_kind in run_metric_values(run, _value(config, "topN"), _value(config, "ndcg")):
         for metric in METRICS:
             run_value = values.get(metric)
-            if run_value is None:
-                continue
+            if run_value is None or not is_possible(run_value):
+                continue  # an impossible value (recall 2.5, inf, NaN) is the impossible-metrics finding, not a row
             kind = ndcg_kind if metric == "ndcg" else None
             blocker = None
             if dataset not in paper_datasets:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from recdoc.config import RunConfig
@@ -14,6 +15,7 @@ from recdoc.diagnose.infer import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, all_rules
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, trend_window
 from recdoc.diagnose.rules.curve import CurveSummary, best_row, summarize
+from recdoc.diagnose.readers.checkpoint import number_meaning
 from recdoc.diagnose.run import Run
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
@@ -41,17 +43,95 @@ ORIGINAL_CODE_EDITS = {
 
 def analyze_paths(paths: list[str], overrides: dict[str, str] | None = None, deep: bool = False,
                   baselines: list[str] | None = None, data_dir: str | None = None) -> Diagnosis:
-    """Read the run at `paths` (and each baseline run) and diagnose it."""
-    from recdoc.diagnose.readers.detect import read_paths
+    """Read the run at `paths` (and each baseline run) and diagnose it; the last run when `paths` hold several."""
+    return analyze_all(paths, overrides, deep, baselines, data_dir)[-1]
 
-    run = read_paths(list(paths), deep=deep)
+
+def analyze_all(paths: list[str], overrides: dict[str, str] | None = None, deep: bool = False,
+                baselines: list[str] | None = None, data_dir: str | None = None) -> list[Diagnosis]:
+    """One diagnosis per run found at `paths` (a file or folder may hold several), oldest first.
+
+    Runs that repeat one configuration (the same code, data and settings) are diagnosed together, on the mean of
+    their final metrics, with their spread (`metrics.repeats`): a repeat is a sample of the same experiment, not a
+    different run.
+    """
+    from recdoc.diagnose.readers.detect import read_paths, read_runs
+
+    runs = read_runs(list(paths), deep=deep)
     if deep:
-        attach_interest_probe(run)
         from recdoc.diagnose.deep_checks import attach_checkpoint_checks
 
-        attach_checkpoint_checks(run, list(paths), data_dir)
+        for run in runs:
+            attach_interest_probe(run)
+            attach_checkpoint_checks(run, list(paths), data_dir)
     baseline_runs = [read_paths([path], deep=deep) for path in baselines or []]
-    return analyze_run(run, overrides or {}, baseline_runs)
+    groups = group_repeats(runs, overrides or {})
+    return [analyze_run(combine_repeats(group) if len(group) > 1 else group[0], overrides or {}, baseline_runs)
+            for group in groups]
+
+
+# Settings that make two runs the same experiment when equal (a seed or an exp name's free part may differ).
+REPEAT_KEYS = ("dataset", "model_type", "learning_rate", "batch_size", "topN", "num_interest", "embedding_dim",
+               "maxlen", "neg_num", "patience", "max_iter")
+
+
+def group_repeats(runs: list[Run], overrides: dict[str, str]) -> list[list[Run]]:
+    """Consecutive groups of runs with the same format and the same stated settings."""
+    groups: list[list[Run]] = []
+    signatures: list[tuple] = []
+    for run in runs:
+        config = infer_config(run, overrides)
+        signature = (run.format, tuple(None if k not in config or config[k].is_default else config[k].value
+                                       for k in REPEAT_KEYS))
+        if groups and signatures[-1] == signature and _repeatable(run) and _repeatable(groups[-1][0]):
+            groups[-1].append(run)
+        else:
+            groups.append([run])
+            signatures.append(signature)
+    return groups
+
+
+def _repeatable(run: Run) -> bool:
+    """Only finished runs with final metrics are repeats whose numbers can be pooled."""
+    return bool(run.finals)
+
+
+def combine_repeats(runs: list[Run]) -> Run:
+    """One Run standing for several repeats: the first run's facts, the mean of their final metrics, and the spread
+    of each final metric in `extra_metrics["repeats"]`."""
+    import statistics
+
+    from recdoc.diagnose.run import FinalMetrics
+
+    base = runs[0]
+    combined = Run(format=base.format, paths=list(dict.fromkeys(p for r in runs for p in r.paths)),
+                   exp_name=base.exp_name, argv=base.argv, declared=dict(base.declared), curve=base.curve,
+                   checkpoints=list(base.checkpoints), events=list(base.events), stop_reason=base.stop_reason,
+                   stop_ref=base.stop_ref, extra_metrics=dict(base.extra_metrics),
+                   unreadable=list(dict.fromkeys(n for r in runs for n in r.unreadable)))
+    combined.extra_metrics.pop("segment", None)
+    spread: dict[str, Any] = {"count": len(runs), "splits": {}}
+    for split in ("valid", "test"):
+        finals = [r.finals[split] for r in runs if split in r.finals]
+        if len(finals) != len(runs):
+            continue
+        means: dict[str, float | None] = {}
+        for metric in ("recall", "ndcg", "hitrate", "diversity"):
+            values = [getattr(f, metric) for f in finals if getattr(f, metric) is not None]
+            if len(values) != len(finals):
+                means[metric] = None
+                continue
+            means[metric] = statistics.fmean(values)
+            spread["splits"].setdefault(split, {})[metric] = {
+                "values": values, "mean": means[metric], "min": min(values), "max": max(values),
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+        first = finals[0]
+        combined.finals[split] = FinalMetrics(split=first.split, recall=means["recall"], ndcg=means["ndcg"],
+                                              hitrate=means["hitrate"], diversity=means["diversity"], ref=first.ref,
+                                              text=f"mean of {len(finals)} repeated runs", cutoff=first.cutoff)
+    spread["refs"] = [str(r.finals["test"].ref if "test" in r.finals else r.paths[0]) for r in runs]
+    combined.extra_metrics["repeats"] = spread
+    return combined
 
 
 def attach_interest_probe(run: Run) -> None:
@@ -116,18 +196,39 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """By severity x confidence, except that a budget finding ranks below every settings finding above info."""
+    """By severity x confidence, with three orderings a reader relies on:
+    - a finding that explains others outranks them (divergence explains an interruption, a curve that still rose
+      or oscillated: `Rule.explains`);
+    - a budget finding ranks below every settings finding above info (lengthen a run after fixing its settings);
+    - a comparability finding (the run's number is not the paper's kind of number) ranks below every cause of a
+      shortfall above info: it explains an apparent gap, it is not a fault to fix first.
+    """
 
     def score(finding: Finding) -> float:
         return Thresholds.SEVERITY_WEIGHT[finding.severity] * finding.confidence
 
+    explains = {rule.id: rule.explains for rule in RULE_CLASSES}
+    families = {rule.id: rule.family for rule in RULE_CLASSES}
     deviations = [score(f) for f in findings if f.id in SETTING_FINDINGS and f.severity != "info"]
+    causes = [score(f) for f in findings if families.get(f.id) != "comparability" and f.severity != "info"]
     floor = min(deviations) if deviations else None
+    cause_floor = min(causes) if causes else None
+    ceilings: dict[str, float] = {}
+    for finding in findings:
+        for explained in explains.get(finding.id, ()):
+            ceilings[explained] = min(ceilings.get(explained, math.inf), score(finding))
 
     def key(finding: Finding) -> tuple[float, int]:
+        effective = score(finding)
         budget = finding.id in BUDGET_FINDINGS
-        effective = min(score(finding), floor) if budget and floor is not None else score(finding)
-        return effective, 0 if budget else 1  # at equal scores the deviation comes first
+        if budget and floor is not None:
+            effective = min(effective, floor)
+        if families.get(finding.id) == "comparability" and cause_floor is not None:
+            effective = min(effective, cause_floor)
+        if finding.id in ceilings:
+            effective = min(effective, ceilings[finding.id])
+        tie = 0 if budget or finding.id in ceilings or families.get(finding.id) == "comparability" else 1
+        return effective, tie  # at equal scores the explaining finding or the deviation comes first
 
     return sorted(findings, key=key, reverse=True)
 
@@ -179,18 +280,26 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
         out["last_improvement_estimate"] = estimate
         facts.append(f"with patience {patience} and test_iter {test_iter} the last improvement was at about "
                      f"{summary.last_iter} - {patience + 1}*{test_iter} = {estimate}")
+    repeats = run.extra_metrics.get("repeats")
+    if isinstance(repeats, dict):
+        out["repeats"] = repeats
+        for split, metrics in repeats.get("splits", {}).items():
+            recall = metrics.get("recall")
+            if recall:
+                facts.append(f"{repeats['count']} repeated runs of one configuration: {split} recall mean "
+                             f"{recall['mean']:.6f} (min {recall['min']:.6f}, max {recall['max']:.6f}, "
+                             f"sd {recall['std']:.6f}); the comparisons use the mean")
     out["checkpoints"] = []
     for checkpoint in run.checkpoints:
         entry: dict[str, Any] = {"path": checkpoint.path, "kind": checkpoint.kind, "latest": checkpoint.latest,
-                                 "save_counter": checkpoint.save_counter, "files_ok": checkpoint.files_ok}
-        if checkpoint.save_counter is not None:
-            n = checkpoint.save_counter
-            meaning = f"{checkpoint.latest or f'ckpt-{n}'} = {n} saves = {n} improvements, not iteration {n * 1000:,}"
-            if summary.has_evaluations:
-                agrees = "agrees with" if n == summary.improvements else "differs from"
-                meaning += f" ({agrees} the {summary.improvements} improvements counted in the curve)"
+                                 "save_counter": checkpoint.save_counter, "iteration": checkpoint.iteration,
+                                 "files_ok": checkpoint.files_ok}
+        meaning = number_meaning(checkpoint, summary.improvements if summary.has_evaluations else None,
+                                 summary.best_iter)
+        if meaning is not None:
             entry["meaning"] = meaning
-            facts.insert(0, meaning)
+            if checkpoint.save_counter is not None:
+                facts.insert(0, meaning)
         out["checkpoints"].append(entry)
     out["facts"] = facts
     return out

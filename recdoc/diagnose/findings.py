@@ -18,6 +18,10 @@ Severity = Literal["high", "medium", "low", "info"]
 Basis = Literal["prior", "evidence", "both"]
 
 
+# Appended to a default's source when the run printed its whole command line without that flag.
+NOT_IN_ARGV = "; flag absent from the printed argv"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration value as inferred, with where it came from.
@@ -34,6 +38,12 @@ class Setting:
     @property
     def is_default(self) -> bool:
         return self.source.startswith("default")
+
+    @property
+    def known_default(self) -> bool:
+        """A default the run's printed command line confirms: the flag is absent from a complete argv, so the
+        code's default was used (the original's, unless a fork changed it)."""
+        return self.is_default and self.source.endswith(NOT_IN_ARGV)
 
 
 @dataclass(frozen=True)

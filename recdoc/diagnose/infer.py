@@ -20,7 +20,7 @@ from recdoc.diagnose.run import Run, SourceRef
 from recdoc.errors import UsageError
 
 # Keys the doctor infers (RunConfig fields that shape a run's result). Paths and bookkeeping fields are left out.
-INFERRED_KEYS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
+INFERRED_KEYS = ("dataset", "paper_dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
                  "hidden_size", "num_interest", "random_seed", "batch_size", "maxlen", "test_iter", "neg_num",
                  "item_count", "ndcg", "coef", "exp")
 
@@ -47,7 +47,7 @@ def canonical_key(key: str) -> str:
 
 def coerce(key: str, raw: Any) -> Any:
     """Convert `raw` to the type of RunConfig's field `key`; raise ValueError when it does not fit."""
-    kind = _FIELD_TYPES[key]
+    kind = _FIELD_TYPES.get(key, "str | None")
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"} and "None" in kind):
         if "None" in kind:
             return None
@@ -90,7 +90,7 @@ def _from_overrides(overrides: dict[str, str]) -> dict[str, Candidate]:
         try:
             value = coerce(key, raw_value)
         except ValueError as error:
-            kind = _FIELD_TYPES[key]
+            kind = _FIELD_TYPES.get(key, "str")
             expected = "an integer" if kind.startswith("int") else "a number" if kind.startswith("float") else None
             reason = f"expected {expected}" if expected and "convert" in str(error) else str(error)
             raise UsageError(f"--set {raw_key}={raw_value}: {reason}") from None
@@ -137,7 +137,11 @@ def _from_exp_name(run: Run) -> dict[str, Candidate]:
         return {}
     parsed = parse_exp_name(str(run.exp_name.value))
     if parsed is None:
-        return {}
+        # A fork's own pattern (`rocket_ComiRec-SA_dropout0.2_d64_in4_top20_e1`): the parts it does hold.
+        from recdoc.diagnose.readers.headers import parse_exp_name_tokens
+
+        tokens = parse_exp_name_tokens(str(run.exp_name.value)) or {}
+        return {k: (v, "exp name", run.exp_name.ref) for k, v in tokens.items()}
     out: dict[str, Candidate] = {k: (v, "exp name", run.exp_name.ref) for k, v in parsed.settings().items()}
     if parsed.name:
         out["exp"] = (parsed.name, "exp name", run.exp_name.ref)
@@ -257,6 +261,25 @@ def _from_dataset_defaults(dataset: str | None) -> dict[str, Candidate]:
     return out
 
 
+def _from_identity(run: Run, stated: list[dict[str, Candidate]], dataset: str | None) -> dict[str, Candidate]:
+    """`paper_dataset`: the paper's dataset the run's data is, when its name is another (identity.py)."""
+    from recdoc.diagnose.identity import identify_dataset
+
+    if dataset is None or dataset in reference.load()["paper"]["table3"]:
+        return {}
+    model = _resolve(stated, "model_type")
+    topn = _resolve(stated + [_from_tool_defaults(run)], "topN")
+    items = _resolve(stated, "item_count")
+    identity = identify_dataset(run, dataset, model.value if model else None,
+                                topn.value if topn else 50, items.value if items else None)
+    if identity.paper_dataset is None:
+        return {}
+    facts = "; ".join(text for text, _ in identity.evidence)
+    return {"paper_dataset": (identity.paper_dataset,
+                              f"identified ({facts}; confidence {identity.confidence:.2f})",
+                              next((ref for _, ref in identity.evidence if ref is not None), None))}
+
+
 def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
     chosen: Candidate | None = None
     conflicts: list[tuple[Any, str]] = []
@@ -273,6 +296,25 @@ def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
     return Setting(value=chosen[0], source=chosen[1], ref=chosen[2], conflicts=tuple(conflicts))
 
 
+# The original's flags (reference section 4): absent from a printed `print(sys.argv)`, their default was used.
+ORIGINAL_FLAGS = ("dataset", "random_seed", "embedding_dim", "hidden_size", "num_interest", "model_type",
+                  "learning_rate", "max_iter", "patience", "coef", "topN")
+
+
+def _mark_defaults_the_argv_confirms(run: Run, config: dict[str, Setting]) -> None:
+    """A default whose flag the run's printed argv list omits was used, not merely assumed (the original prints
+    its whole sys.argv); say so in its source."""
+    from recdoc.diagnose.findings import NOT_IN_ARGV
+
+    if run.argv is None or not isinstance(run.argv.value, list) or not str(run.argv.value[0]).endswith(".py"):
+        return
+    given = {canonical_key(k) for k in parse_argv(list(run.argv.value))}
+    for key in ORIGINAL_FLAGS:
+        setting = config.get(key)
+        if setting is not None and setting.is_default and key not in given:
+            config[key] = Setting(setting.value, setting.source + NOT_IN_ARGV, run.argv.ref, setting.conflicts)
+
+
 def ndcg_ratio_boundary() -> float:
     """NDCG/HitRate above this: paper definition; below: master (the midpoint between the observed ranges)."""
     ranges = reference.load()["ndcg_over_hitrate"]
@@ -286,16 +328,19 @@ MIN_HITRATE_FOR_RATIO = 0.005
 
 def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
     """NDCG/HitRate at the run's cut-off: the final test line, else the final valid line, else the best evaluation."""
+    from recdoc.diagnose.rules.values import is_possible
+
     for split in ("test", "valid"):
         final = run.finals.get(split)
-        if final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO:
+        if (final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO
+                and is_possible(final.ndcg) and is_possible(final.hitrate)):
             return final.ndcg / final.hitrate, final.ref
     if run.has_curve:
         from recdoc.diagnose.rules.curve import best_row
 
         row = best_row(run.curve)
         if (row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] >= MIN_HITRATE_FOR_RATIO
-                and row["ndcg"] == row["ndcg"]):
+                and row["ndcg"] == row["ndcg"] and is_possible(row["hitrate"]) and is_possible(row["ndcg"])):
             line = None if row["line"] != row["line"] else int(row["line"])
             ref = SourceRef(str(row["file"]), line) if isinstance(row["file"], str) else None
             return float(row["ndcg"]) / float(row["hitrate"]), ref
@@ -317,7 +362,12 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
               _from_checkpoints(run)]
     dataset_setting = _resolve(stated, "dataset")
     dataset = dataset_setting.value if dataset_setting else None
-    defaults = _from_dataset_defaults(dataset)
+    identity_layer = _from_identity(run, stated, dataset)
+    stated.append(identity_layer)
+    paper_dataset = identity_layer["paper_dataset"][0] if "paper_dataset" in identity_layer else None
+    # The original keys its per-dataset settings on the name; a renamed paper dataset ran with a fork's settings
+    # for it, which are the paper dataset's when its metrics match (the fork copied them), so those are assumed.
+    defaults = _from_dataset_defaults(paper_dataset or dataset)
     from_curve = _from_curve(run)
     # A patience read off the curve replaces the default only when they disagree: when they agree the curve merely
     # confirms the default, and a port that counts patience differently could make an exact reading misleading.
@@ -329,6 +379,7 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
         setting = _resolve(layers, key)
         if setting is not None:
             config[key] = setting
+    _mark_defaults_the_argv_confirms(run, config)
     if "ndcg" not in config:
         inferred = infer_ndcg_definition(run)
         if inferred is not None:

@@ -66,6 +66,7 @@ class CheckpointInfo:
     ref: SourceRef
     problems: tuple[str, ...] = ()
     tensors: dict[str, Any] | None = None  # --deep facts: item_count, d, K, maxlen, nan/inf, norms, family
+    iteration: int | None = None  # recdoc's N in ckpt-N: the iteration the model was saved at
 
 
 @dataclass(frozen=True)

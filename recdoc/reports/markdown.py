@@ -43,6 +43,11 @@ def _metrics(diagnosis: Diagnosis) -> str:
         lines.append("No metric could be compared with the paper (no dataset/model pair the paper reports, or no "
                      "final metrics in the run).")
         return "\n".join(lines)
+    if all(c.paper_value is None for c in diagnosis.comparisons):
+        # Data or a model the paper never reported: one sentence says why, not a table of n/a.
+        reasons = list(dict.fromkeys(c.note for c in diagnosis.comparisons if c.note))
+        lines.append("Nothing here can be compared with the paper: " + "; ".join(reasons[:2]) + ".")
+        return "\n".join(lines)
     lines += ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
               "|---|---|---|---|---|---|---|---|"]
     for c in diagnosis.comparisons:
@@ -180,18 +185,12 @@ def _run(diagnosis: Diagnosis, facts: RunFacts) -> str:
 def _checkpoint(checkpoint: CheckpointInfo, facts: RunFacts, meaning: str | None) -> list[str]:
     name = checkpoint.latest or "no checkpoint named"
     lines = [f"- Checkpoint `{checkpoint.path}` ({checkpoint.kind}): latest `{name}` (`{checkpoint.ref}`)"]
+    if meaning is None:
+        from recdoc.diagnose.readers.checkpoint import number_meaning
+
+        meaning = number_meaning(checkpoint, facts.improvements or None, facts.best_iter)
     if meaning:
         lines.append(f"  - {_escape(meaning)}")
-    elif checkpoint.kind == "tf2-manager" and checkpoint.save_counter is not None:
-        n = checkpoint.save_counter
-        best = f"; the best iteration was {facts.best_iter}" if facts.best_iter is not None else ""
-        agree = ""
-        if facts.evaluations and facts.improvements:
-            agree = (" (the log's improvement count agrees)" if facts.improvements == n
-                     else f" (the log shows {facts.improvements} improvements: the folder may hold an earlier run)")
-        lines.append(f"  - `ckpt-{n}`: N is tf.train.CheckpointManager's save counter, so the model was saved {n} "
-                     f"times, i.e. {n} improvements of the validation recall{agree}; N is not an iteration "
-                     f"count{best}.")
     if not checkpoint.files_ok and not checkpoint.problems:
         lines.append("  - The index/data files the `checkpoint` file names are absent: tensors cannot be inspected.")
     lines += [f"  - {_escape(problem)}" for problem in checkpoint.problems]

@@ -107,10 +107,16 @@ def state_checkpoint(state: Path, deep: bool = False) -> CheckpointInfo:
         problems.append(f"{state}:{latest_line}: {Path(latest).name}.index or its .data-* file is missing")
     name = Path(latest).name if latest else None
     kind = checkpoint_kind(folder, latest)
-    save_counter = None
+    save_counter = iteration = None
     if name and kind in ("tf2-manager", "recdoc"):
         match = _MANAGER_RE.match(name)
-        save_counter = int(match.group(1)) if match else None
+        number = int(match.group(1)) if match else None
+        # The same `ckpt-N` means different things per writer: recdoc passes the iteration as the checkpoint
+        # number; a port's CheckpointManager counts saves (see `number_meaning`).
+        if kind == "recdoc":
+            iteration = number
+        else:
+            save_counter = number
     elif name and _SAVER_STEP_RE.match(name):
         problems.append(f"{state}:{latest_line}: a TF1 Saver path with a global step ({name}); the number is a step")
     tensors = None
@@ -118,7 +124,30 @@ def state_checkpoint(state: Path, deep: bool = False) -> CheckpointInfo:
         tensors = deep_tensors(prefix, problems)
     return CheckpointInfo(path=str(folder), kind=kind, latest=name, save_counter=save_counter,  # type: ignore[arg-type]
                           files_ok=files_ok, ref=SourceRef(str(state), latest_line), problems=tuple(problems),
-                          tensors=tensors)
+                          tensors=tensors, iteration=iteration)
+
+
+def number_meaning(info: CheckpointInfo, improvements: int | None, best_iter: int | None) -> str | None:
+    """What the number in a checkpoint's name means, by its writer (the one place that says it):
+    recdoc names a checkpoint by the iteration it holds; a TF2 port's CheckpointManager by its save counter (the
+    number of improvements); the original's TF1 Saver (`model.ckpt`) carries no number."""
+    name = info.latest
+    if info.kind == "recdoc" and info.iteration is not None:
+        text = f"{name} = the model saved at iteration {info.iteration:,} (recdoc numbers checkpoints by iteration)"
+        if best_iter is not None and info.path.replace("\\", "/").endswith("best"):
+            text += (" (the curve's best evaluation, as expected)" if best_iter == info.iteration
+                     else f" (the curve's best is at iteration {best_iter:,}: the folder may hold another run)")
+        return text
+    if info.kind == "tf2-manager" and info.save_counter is not None:
+        n = info.save_counter
+        text = f"{name or f'ckpt-{n}'} = {n} saves = {n} improvements, not iteration {n * 1000:,}"
+        if improvements:
+            agrees = "agrees with" if n == improvements else "differs from"
+            text += f" ({agrees} the {improvements} improvements counted in the curve)"
+        return text
+    if info.kind == "tf1-saver" and name:
+        return f"{name}: the original's TF1 Saver keeps only the latest best model; its name carries no iteration"
+    return None
 
 
 def resolve_prefix(folder: Path, latest: str, problems: list[str]) -> Path | None:

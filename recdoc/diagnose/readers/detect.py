@@ -14,12 +14,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, tf2_port
+from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, text_log, tf2_port
 from recdoc.diagnose.readers.lines import read_head
 from recdoc.diagnose.run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
 
-LOG_READERS = (original, tf2_port, pytorch_port)
+LOG_READERS = (original, tf2_port, pytorch_port, text_log)
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".stdout")
 LOG_NAME_HINTS = ("log", "stdout", "nohup", "train", "output", "console")
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints"}
@@ -32,7 +32,18 @@ MIN_LOG_SNIFF = 0.05
 
 
 def read_paths(paths: list[str], deep: bool = False) -> Run:
-    """One Run from run folders and/or files. Raises InputError when nothing readable is found."""
+    """One Run from run folders and/or files (the last run when they hold several). Raises InputError when nothing
+    readable is found."""
+    runs = read_runs(paths, deep=deep)
+    if len(runs) > 1:
+        names = ", ".join(run_label(run) for run in runs[:-1])
+        runs[-1].unreadable.append(f"{', '.join(paths)}: holds {len(runs)} runs; this is the last ({names} not read)")
+    return runs[-1]
+
+
+def read_runs(paths: list[str], deep: bool = False) -> list[Run]:
+    """Every run in run folders and/or files, each merged from its own pieces (a log, its TensorBoard files, its
+    checkpoints), never merged with another run. Raises InputError when nothing readable is found."""
     if not paths:
         raise InputError("no run folder or file given")
     pieces = _Pieces()
@@ -47,15 +58,35 @@ def read_paths(paths: list[str], deep: bool = False) -> Run:
                 pieces.notes.append(f"{given}: no such file or folder")
         except OSError as exc:  # a name too long, a folder we may not list
             pieces.notes.append(f"{given}: cannot be read ({exc.strerror or exc})")
-    runs = pieces.read_all(deep)
-    readable = [run for run in runs if has_content(run)]
-    notes = pieces.notes + [note for run in runs for note in run.unreadable]
-    if not readable:
+    groups = pieces.read_grouped(deep)
+    runs = [[run for run in group if has_content(run)] for group in groups]
+    # A piece with nothing in it (an empty log) still says why: its notes go with the whole analysis.
+    pieces.notes.extend(note for group in groups for run in group if not has_content(run) for note in run.unreadable)
+    notes = pieces.notes + [note for group in groups for run in group for note in run.unreadable]
+    runs = [group for group in runs if group]
+    if not runs:
         detail = "; ".join(notes[:3]) if notes else "no log, run.json, metrics.jsonl, event file or checkpoint found"
         raise InputError(f"nothing readable ({detail})", ", ".join(paths))
-    merged = merge_runs(readable) if len(readable) > 1 else readable[0]
-    merged.unreadable = list(dict.fromkeys(notes))
-    return merged
+    merged_runs: list[Run] = []
+    for group in runs:
+        merged = merge_runs(group) if len(group) > 1 else group[0]
+        own = [note for run in group for note in run.unreadable]
+        merged.unreadable = list(dict.fromkeys((pieces.notes if len(runs) == 1 else []) + own))
+        merged_runs.append(merged)
+    if len(merged_runs) > 1 and pieces.notes:
+        merged_runs[0].unreadable = list(dict.fromkeys(pieces.notes + merged_runs[0].unreadable))
+    return merged_runs
+
+
+def run_label(run: Run) -> str:
+    """A short name for a run: its exp name, else its first file (with its place in the file when it shares one)."""
+    if run.exp_name is not None:
+        return str(run.exp_name.value)
+    label = run.paths[0] if run.paths else run.format
+    segment = run.extra_metrics.get("segment")
+    if isinstance(segment, dict):
+        label += f" (run {segment['index']} of {segment['of']})"
+    return label
 
 
 def has_content(run: Run) -> bool:
@@ -69,26 +100,115 @@ class _Pieces:
 
     def __init__(self) -> None:
         self.recdoc: list[Path] = []  # folders (or single files) with run.json / metrics.jsonl
-        self.logs: list[tuple[Path, Callable[[Path], Run]]] = []
+        self.logs: list[tuple[Path, Callable[[Path], list[Run]]]] = []
         self.events: list[Path] = []
         self.checkpoints: list[Path] = []  # folders with a `checkpoint` file or .index files; .pt files
         self.notes: list[str] = []
 
-    def read_all(self, deep: bool) -> list[Run]:
-        recdoc_runs = [_safe(recdoc_run.read, p, self.notes) for p in dict.fromkeys(self.recdoc)]
-        logs = [_safe(reader, p, self.notes) for p, reader in self.logs]
-        logs.sort(key=lambda run: (run is not None and bool(run.finals), run.curve.shape[0] if run else 0),
-                  reverse=True)
-        logs = drop_duplicate_logs([r for r in logs if r is not None], self.notes)
-        event_runs = [_safe(tensorboard.read, p, self.notes) for p in sorted(dict.fromkeys(self.events))]
-        checkpoint_runs = [_safe(lambda p: checkpoint.read(p, deep=deep), p, self.notes)
-                           for p in dict.fromkeys(self.checkpoints)]
-        runs = [r for r in recdoc_runs + logs if r is not None]
-        combined_events = combine_event_runs([r for r in event_runs if r is not None])
-        if combined_events is not None:
-            runs.append(combined_events)
-        runs.extend(r for r in checkpoint_runs if r is not None)
-        return runs
+    def read_grouped(self, deep: bool) -> list[list[Run]]:
+        """The pieces read and grouped by run, each group in merge authority order (see the module docstring)."""
+        recdoc_runs = [r for r in (_safe(recdoc_run.read, p, self.notes) for p in dict.fromkeys(self.recdoc))
+                       if r is not None]
+        logs = [run for p, reader in self.logs for run in (_safe_many(reader, p, self.notes) or [])]
+        # The most complete copy of a log first, so that a duplicate (`tee` beside `nohup.out`) is the one dropped.
+        ranked = sorted(logs, key=lambda run: (bool(run.finals), run.curve.shape[0]), reverse=True)
+        kept = {id(run) for run in drop_duplicate_logs(ranked, self.notes)}
+        logs = [run for run in logs if id(run) in kept]
+        event_runs = [r for r in (_safe(tensorboard.read, p, self.notes) for p in sorted(dict.fromkeys(self.events)))
+                      if r is not None]
+        checkpoint_runs = [r for r in (_safe(lambda p: checkpoint.read(p, deep=deep), p, self.notes)
+                                       for p in dict.fromkeys(self.checkpoints)) if r is not None]
+        groups: list[_Group] = [_Group(run, _run_folder(run)) for run in recdoc_runs]
+        for log in logs:
+            home = _home_group(groups, log, by_folder=True)
+            if home is None:
+                groups.append(_Group(log, None))
+            else:
+                home.members.append(log)
+        # Event files of one run (a restart writes a new file) are one curve; they are grouped before attaching.
+        by_owner: dict[int, list[Run]] = {}
+        strays: list[Run] = []
+        for events in event_runs:
+            home = _home_group(groups, events, by_folder=False)
+            if home is None:
+                strays.append(events)
+            else:
+                by_owner.setdefault(id(home), []).append(events)
+        for group in groups:
+            combined = combine_event_runs(by_owner.get(id(group), []))
+            if combined is not None:
+                group.members.append(combined)
+        combined_strays = combine_event_runs(strays)
+        if combined_strays is not None:
+            groups.append(_Group(combined_strays, None))
+        for folder in checkpoint_runs:
+            home = _home_group(groups, folder, by_folder=False)
+            if home is None:
+                groups.append(_Group(folder, None))
+            else:
+                home.members.append(folder)
+        return [_authority_order(group.members) for group in groups]
+
+
+def _authority_order(members: list[Run]) -> list[Run]:
+    """recdoc's run.json first, then logs (the most complete first), then TensorBoard, then checkpoints."""
+    rank = {recdoc_run.FORMAT: 0, tensorboard.FORMAT: 2, checkpoint.FORMAT: 3}
+
+    def key(run: Run) -> tuple[int, int, int]:
+        return rank.get(run.format, 1), -int(bool(run.finals)), -run.curve.shape[0]
+
+    return sorted(members, key=key)
+
+
+class _Group:
+    """One run's pieces: the first member decides the run's name and folder."""
+
+    def __init__(self, first: Run, folder: Path | None) -> None:
+        self.members = [first]
+        self.folder = folder
+
+    @property
+    def exp_name(self) -> str | None:
+        return next((str(m.exp_name.value) for m in self.members if m.exp_name is not None), None)
+
+
+def _run_folder(run: Run) -> Path | None:
+    return Path(run.paths[0]).parent if run.paths else None
+
+
+def _home_group(groups: list[_Group], piece: Run, by_folder: bool) -> _Group | None:
+    """The run a piece belongs to: the one its exp name (or a folder of its path) names, else the recdoc run folder
+    holding it; a piece of a lone run belongs to it whatever its name."""
+    name = str(piece.exp_name.value) if piece.exp_name is not None else None
+    parts = {part for path in piece.paths for part in Path(path).parts}
+    for group in groups:
+        # Everything inside a recdoc run folder is that run's (its train.log, event files, ckpt/).
+        if group.folder is not None and piece.paths and all(
+                _inside(Path(path), group.folder) for path in piece.paths):
+            return group
+    for group in groups:
+        own = group.exp_name
+        if own is None or not (own == name or own in parts):
+            continue
+        # Two runs of one file are two runs even under one exp name (the same command run twice, appended).
+        if by_folder and any(set(member.paths) & set(piece.paths) for member in group.members):
+            continue
+        return group
+    if not by_folder and len(groups) == 1:
+        return groups[0]  # the event files or checkpoint of a lone run belong to it whatever their names
+    return None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _safe_many(reader: Callable[[Path], list[Run]], path: Path, notes: list[str]) -> list[Run] | None:
+    return _safe(reader, path, notes)  # type: ignore[arg-type, return-value]
 
 
 def _safe(reader: Callable[[Path], Run], path: Path, notes: list[str]) -> Run | None:
@@ -104,9 +224,11 @@ def _safe(reader: Callable[[Path], Run], path: Path, notes: list[str]) -> Run | 
 
 
 def _log_signature(run: Run) -> tuple:
-    curve = tuple(zip(run.curve["iter"].tolist(), run.curve["train_loss"].fillna(-1.0).tolist()))
+    curve = tuple(zip(run.curve["iter"].tolist(), run.curve["train_loss"].fillna(-1.0).tolist(),
+                      run.curve["recall"].fillna(-1.0).tolist()))
     finals = tuple(sorted((split, f.recall, f.ndcg, f.hitrate) for split, f in run.finals.items()))
-    return curve, finals, run.stop_reason
+    name = run.exp_name.value if run.exp_name is not None else None
+    return curve, finals, run.stop_reason, name
 
 
 def drop_duplicate_logs(logs: list[Run], notes: list[str]) -> list[Run]:
@@ -115,7 +237,8 @@ def drop_duplicate_logs(logs: list[Run], notes: list[str]) -> list[Run]:
     seen: dict[tuple, Run] = {}
     for run in logs:
         signature = _log_signature(run)
-        if (run.has_curve or run.finals) and signature in seen:
+        # Two runs of one file that print the same numbers are two runs (repeats), not one file saved twice.
+        if (run.has_curve or run.finals) and signature in seen and seen[signature].paths != run.paths:
             notes.append(f"{run.paths[0]}: the same evaluations as {seen[signature].paths[0]}; read once")
             continue
         seen.setdefault(signature, run)
@@ -180,6 +303,10 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
     if explicit and name == checkpoint.STATE_FILE:
         pieces.checkpoints.append(path.parent)
         return
+    if path.suffix == ".ipynb":
+        # A notebook is read as the text its cells printed, in cell order (stdout_log.notebook_lines).
+        pieces.logs.append((path, read_notebook))
+        return
     if not (explicit or looks_like_log(name)):
         return
     head = read_head(path)
@@ -197,10 +324,21 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
     elif best == "checkpoint" and scores[best] >= 0.5:
         pieces.checkpoints.append(path.parent)
     elif scores[best] >= MIN_LOG_SNIFF or explicit:
-        reader = next((r for r in LOG_READERS if r.FORMAT == best), original)
-        pieces.logs.append((path, reader.read))
+        # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
+        reader = next((r for r in LOG_READERS if r.FORMAT == best), original) if scores[best] > 0 else text_log
+        pieces.logs.append((path, reader.read_runs))
     elif path.suffix.lower() == ".log":
         pieces.notes.append(f"{path}: not a ComiRec log (no line of a known format in its first 64 KiB)")
+
+
+def read_notebook(path: Path) -> list[Run]:
+    """A Jupyter notebook's printed output, read by the log reader whose format its text matches best."""
+    from recdoc.diagnose.readers.stdout_log import notebook_lines, parse_log_runs
+
+    head = "\n".join(line for _, line in notebook_lines(path)[:2000])
+    scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS}
+    best = max(scores, key=lambda k: scores[k])
+    return parse_log_runs(path, best if scores[best] > 0 else text_log.FORMAT)
 
 
 def looks_like_log(name: str) -> bool:
@@ -217,4 +355,4 @@ def sniff_scores(head: str) -> dict[str, float]:
     return {reader.FORMAT: reader.sniff(head) for reader in (*LOG_READERS, recdoc_run, tensorboard, checkpoint)}
 
 
-__all__ = ["read_paths", "sniff_scores", "combine_event_runs"]
+__all__ = ["read_paths", "read_runs", "run_label", "sniff_scores", "combine_event_runs"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recdoc.diagnose.readers.stdout_log import log_signals, parse_log
+from recdoc.diagnose.readers.stdout_log import log_signals, parse_log, parse_log_runs
 from recdoc.diagnose.run import Run
 
 FORMAT = "pytorch-port"
@@ -24,3 +24,7 @@ def sniff(head: str) -> float:
 
 def read(path: str | Path) -> Run:
     return parse_log(path, FORMAT)
+
+
+def read_runs(path: str | Path) -> list[Run]:
+    return parse_log_runs(path, FORMAT)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.config import parse_exp_name
+from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
+from recdoc.diagnose.readers.records import Record, parse_record, table_header, table_row
 from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
 
 PROMPT = "Please input the experiment name:"
@@ -88,7 +90,6 @@ class _State:
     path: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    finals: dict[str, FinalMetrics] = field(default_factory=dict)
     declared: dict[str, Fact] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
     exp_name: Fact | None = None
@@ -112,6 +113,18 @@ class _State:
     traceback_frames: list[str] = field(default_factory=list)
     nan_seen: bool = False
     nan_stop_line: int | None = None  # a trainer's own "stopped on a non-finite loss" line
+    # Per evaluation row (parallel to `rows`): every metric printed for it, keyed (split, metric, cut-off).
+    row_metrics: list[dict[tuple[str | None, str, int | None], float]] = field(default_factory=list)
+    # Final metrics after training: split -> {(metric, cut-off): value}, with the line of the split's first print.
+    final_metrics: dict[str, dict[tuple[str, int | None], float]] = field(default_factory=dict)
+    final_lines: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # A cut-off the run names (`_top20_` in its exp name, `DataSet: book (20)`): the curve is read at it.
+    topn_hint: int | None = None
+    resumed_since_row: bool = False
+    # Runs that ended earlier in the same file (appended output, repeated runs), oldest first.
+    segments: list[Run] = field(default_factory=list)
+    format_name: str = "original"
+    table_columns: list[str] | None = None  # the header of the metrics table being read, if any
     lines_read: int = 0
     bad_iter_lines: int = 0
     signals: int = 0  # lines recognised as this grammar's (not noise)
@@ -124,14 +137,67 @@ class _State:
 
 
 def parse_log(path: str | Path, format_name: str) -> Run:
-    """Read a stdout log of the original (or a port) into a Run labelled `format_name`."""
-    state = _State(path=str(path))
-    for number, raw in iter_lines(path):
+    """Read a stdout log of the original (or a port) into a Run labelled `format_name`: the last run in the file."""
+    return parse_log_runs(path, format_name)[-1]
+
+
+def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
+    """Every run a log holds, oldest first (output appended with `>>`, repeated runs, one run's final lines each)."""
+    lines = notebook_lines(path) if str(path).endswith(".ipynb") else iter_lines(path)
+    state = _State(path=str(path), format_name=format_name)
+    for number, raw in lines:
         state.lines_read = number
         _parse_line(state, number, raw)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
-    return _finish(state, format_name)
+    last = _finish(state, format_name)
+    runs = [run for run in state.segments if _segment_has_content(run)]
+    if _segment_has_content(last) or not runs:
+        runs.append(last)
+    if len(runs) > 1:
+        for index, run in enumerate(runs, 1):
+            run.extra_metrics["segment"] = {"index": index, "of": len(runs)}
+    return runs
+
+
+# A notebook bigger than this is not loaded whole (a log inside a notebook is a few MB at most).
+MAX_NOTEBOOK_BYTES = 256 * 1024 * 1024
+
+
+def notebook_lines(path: str | Path) -> list[tuple[int, str]]:
+    """The text a Jupyter notebook's cells printed (stream outputs and text results), in cell order, numbered from 1
+    over all outputs: a reference `nb.ipynb:N` is the N-th output line. Raises InputError on a damaged notebook."""
+    import json
+
+    from recdoc.errors import InputError
+
+    try:
+        if Path(path).stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise InputError(f"a notebook over {MAX_NOTEBOOK_BYTES // 2**20} MiB is not read", str(path))
+        document = json.loads(Path(path).read_bytes().decode("utf-8", errors="replace"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"not a readable notebook ({type(error).__name__})", str(path)) from None
+    cells = document.get("cells") if isinstance(document, dict) else None
+    if not isinstance(cells, list):
+        raise InputError("not a Jupyter notebook (no cells)", str(path))
+    out: list[tuple[int, str]] = []
+    for cell in cells:
+        for output in (cell.get("outputs") or []) if isinstance(cell, dict) else []:
+            if not isinstance(output, dict):
+                continue
+            text = output.get("text") if output.get("output_type") == "stream" else (
+                (output.get("data") or {}).get("text/plain"))
+            if isinstance(text, list):
+                text = "".join(str(part) for part in text)
+            if isinstance(text, str):
+                if text.endswith("\n"):
+                    text = text[:-1]
+                out.extend((len(out) + 1, line.rstrip("\r")) for line in text.split("\n"))
+    return out
+
+
+def _segment_has_content(run: Run) -> bool:
+    return bool(run.has_curve or run.finals or run.exp_name or run.argv)
 
 
 def _parse_line(state: _State, number: int, raw: str) -> None:
@@ -152,8 +218,8 @@ def _parse_line(state: _State, number: int, raw: str) -> None:
         _iter_line(state, number, line)
     elif first == "t" and line.startswith("time interval:"):
         _time_line(state, number, line)
-    elif first in "vt" and (line.startswith("valid ") or line.startswith("test ")):
-        _final_line(state, number, line)
+    elif first in "vtVT" and line[:6].lower().startswith(("valid ", "test ", "valid:", "test:")):
+        _metrics_line(state, number, line)
     elif first == "m" and (line.startswith("model restored from") or line.startswith("model loaded from")):
         _restore(state, number, line, line.split("from", 1)[1].strip())
     elif first == "n" and line.startswith("no best model was saved"):
@@ -178,6 +244,8 @@ def _parse_line(state: _State, number: int, raw: str) -> None:
         _argv_line(state, number, line)
     elif "_lr" in line and "_len" in line and " " not in line[:line.find("_len")]:
         # The typed part after `_len20_` may hold spaces; the generated part before it never does.
+        _exp_name_line(state, number, line)
+    elif "_" in line and " " not in line and len(line) < 200 and parse_exp_name_tokens(line) is not None:
         _exp_name_line(state, number, line)
     else:
         unprefixed = _strip_log_prefix(line)
@@ -211,6 +279,12 @@ def _strip_log_prefix(line: str) -> str | None:
 def _iter_line(state: _State, number: int, line: str) -> None:
     match = _ITER_RE.match(line)
     if match is None:
+        record = parse_record(line)
+        # `iters: 2000` or `iter 1000 loss 6.1` is another port's evaluation; a bare `iter: 30` is a damaged line.
+        if record is not None and record.step is not None and (
+                not line.startswith("iter:") or record.loss is not None or record.metrics):
+            _record_line(state, number, line, record)
+            return
         state.bad_iter_lines += 1
         if state.bad_iter_lines <= MAX_NOTES:
             state.unreadable.append(f"{state.path}:{number}: an `iter:` line without `train loss`: {line[:120]!r}")
@@ -219,20 +293,40 @@ def _iter_line(state: _State, number: int, line: str) -> None:
     if iteration is None:
         state.unreadable.append(f"{state.path}:{number}: an implausible iteration number: {line[:80]!r}")
         return
-    state.signals += 1
-    loss = _to_float(match.group(2))
-    row: dict[str, Any] = {"iter": iteration, "train_loss": loss, "file": state.path, "line": number}
     metrics = parse_metric_pairs(line[match.end():])
-    for key in ("recall", "ndcg", "hitrate"):
-        if key in metrics:
-            row[key] = metrics[key][1]
-    if "recall" not in metrics:
-        # The original evaluates with faiss GPU; when that fails it prints the iter line without metrics.
-        state.event("eval_missing", number, line, iter=iteration)
+    values = {("valid", key, cutoff): value for key, (_, value, cutoff) in metrics.items()}
+    _new_row(state, number, line, iteration, _to_float(match.group(2)), values, grammar=True)
+
+
+def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
+             metrics: dict[tuple[str | None, str, int | None], float], kind: str = "iter",
+             grammar: bool = False) -> None:
+    """An evaluation (or a training print) at `iteration`: a new row of the curve. `grammar`: the original's
+    `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one)."""
+    if state.rows and iteration == state.rows[-1]["iter"] and not state.rows[-1].get("closed") and not grammar:
+        # The same step printed twice (`epoch 3 training [...]`, then `epoch 3 evaluating [...]`): one row.
+        if not math.isnan(loss):
+            state.rows[-1]["train_loss"] = loss
+        state.row_metrics[-1].update(metrics)
+        state.phase = "iter"
+        return
+    _close_row(state)
+    if state.rows and iteration <= state.rows[-1]["iter"] and not state.resumed_since_row and kind == "iter":
+        # The step counter went back without a resume: the output of another run was appended to the file.
+        _split_segment(state, state.pending_restart or number)
+    elif state.rows and state.final_metrics:
+        # Training went on after final lines (a run resumed into the same file): those finals were superseded.
+        state.final_metrics, state.final_lines = {}, {}
+    state.signals += 1
+    row: dict[str, Any] = {"iter": iteration, "train_loss": loss, "file": state.path, "line": number,
+                           "grammar": grammar}
+    if kind == "epoch":
+        row["epoch"] = True
     if math.isnan(loss) or math.isinf(loss):
         state.event("nan", number, line, iter=iteration)
         state.nan_seen = True
     state.rows.append(row)
+    state.row_metrics.append(dict(metrics))
     state.phase = "iter"
     state.last_iter_line = number
     state.time_line = None
@@ -241,6 +335,74 @@ def _iter_line(state: _State, number: int, line: str) -> None:
     state.early_message_line = None
     state.crash_line = None
     state.nan_stop_line = None
+    state.resumed_since_row = False
+    state.pending_restart = None
+
+
+def _close_row(state: _State) -> None:
+    """The last row is complete: without a validation metric, its evaluation did not run (or was not printed)."""
+    if not state.rows or state.rows[-1].get("closed"):
+        return
+    row = state.rows[-1]
+    row["closed"] = True
+    # Only the original's grammar says a row is an evaluation; another code's step print without metrics is a
+    # training print (not knowing a format is never evidence of a broken evaluation).
+    if row["grammar"] and not any(split in ("valid", None) and metric == "recall"
+                                  for split, metric, _ in state.row_metrics[-1]):
+        # The original evaluates with faiss GPU; when that fails it prints the iter line without metrics.
+        state.event("eval_missing", row["line"], f"iter: {row['iter']} without validation metrics", iter=row["iter"])
+
+
+def _metrics_line(state: _State, number: int, line: str) -> None:
+    """`valid recall: ...` / `Test recall@50: ...`: an evaluation's metrics, or the final metrics after training."""
+    record = parse_record(line)
+    if record is not None:
+        _record_line(state, number, line, record)
+
+
+def _record_line(state: _State, number: int, line: str, record: Record) -> None:
+    """Place what a line states: a new evaluation row, the metrics of the row just printed, or final metrics."""
+    if record.step is not None:
+        metrics = {(split or record.split or "valid", metric, cutoff): value
+                   for (split, metric, cutoff), value in record.metrics.items()}
+        loss = record.loss if record.loss is not None else math.nan
+        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter")
+        return
+    if not record.metrics:
+        return
+    by_split: dict[str, dict[tuple[str, int | None], float]] = {}
+    for (split, metric, cutoff), value in record.metrics.items():
+        by_split.setdefault(split or record.split or "", {})[(metric, cutoff)] = value
+    for split, values in by_split.items():
+        if state.phase in ("iter", "time") and state.rows and split in ("valid", ""):
+            current = state.row_metrics[-1]
+            if not any(("valid", metric, cutoff) in current or (None, metric, cutoff) in current
+                       for metric, cutoff in values):
+                state.signals += 1
+                current.update({("valid", metric, cutoff): value for (metric, cutoff), value in values.items()})
+                continue
+        if state.phase in ("iter", "time") and split == "test":
+            # Some ports print test metrics at every evaluation: they describe the row, not the end of training.
+            state.signals += 1
+            state.row_metrics[-1].update({("test", m, c): v for (m, c), v in values.items()})
+            state.rows[-1].setdefault("test_line", (number, line))
+            continue
+        if split not in ("valid", "test"):
+            continue  # metrics without a split after training: which split they describe is unknown
+        _final_values(state, number, line, split, values)
+
+
+def _final_values(state: _State, number: int, line: str, split: str,
+                  values: dict[tuple[str, int | None], float]) -> None:
+    stored = state.final_metrics.get(split, {})
+    if any(key in stored for key in values):
+        # A second final line for the same split and cut-off: another run's result (repeated runs in one file).
+        _split_segment(state, state.pending_restart if state.pending_restart is not None else number)
+    _close_row(state)
+    state.signals += 1
+    state.final_metrics.setdefault(split, {}).update(values)
+    state.final_lines.setdefault(split, (number, line))
+    state.phase = "finals" if state.phase not in ("restored",) else state.phase
 
 
 def _time_line(state: _State, number: int, line: str) -> None:
@@ -252,20 +414,6 @@ def _time_line(state: _State, number: int, line: str) -> None:
         state.rows[-1]["time_min"] = _to_float(match.group(1))
         state.phase = "time"
         state.time_line = number
-
-
-def _final_line(state: _State, number: int, line: str) -> None:
-    metrics = parse_metric_pairs(line)
-    if not metrics:
-        return
-    state.signals += 1
-    split = "valid" if line.startswith("valid") else "test"
-    # The cut-off counts only when every metric on the line states the same one (`test recall@20: ...`).
-    cutoffs = {c for _, _, c in metrics.values()}
-    value = {key: metrics[key][1] if key in metrics else None for key in ("recall", "ndcg", "hitrate", "diversity")}
-    # A later final line of the same split wins: it belongs to the last run in the file.
-    state.finals[split] = FinalMetrics(split=split, ref=state.ref(number), text=line,  # type: ignore[arg-type]
-                                       cutoff=next(iter(cutoffs)) if len(cutoffs) == 1 else None, **value)
 
 
 def _restore(state: _State, number: int, line: str, target: str | None, kind: str = "restored") -> None:
@@ -287,46 +435,57 @@ def _argv_line(state: _State, number: int, line: str) -> None:
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value) and value[0].endswith(".py"):
-        state.signals += 1
-        _mark_run_start(state, number)
-        if state.argv is None or (state.pending_restart is not None and state.argv.ref.line is not None
-                                  and state.argv.ref.line < state.pending_restart):
-            state.argv = Fact(value=value, ref=state.ref(number), text=line)
+        _set_argv(state, number, line, value)
 
 
 def _mark_run_start(state: _State, number: int) -> None:
-    if (state.rows or state.finals) and state.pending_restart is None:
+    if (state.rows or state.final_metrics) and state.pending_restart is None:
         state.pending_restart = number
 
 
-def _start_new_run(state: _State, start: int, number: int, exp_name: str) -> None:
-    """The file holds another run from line `start` on: keep only that run (the last one is the one diagnosed)."""
-    old_name = state.exp_name.value if state.exp_name else "?"
-    state.unreadable.append(
-        f"{state.path}:{start}: a second run ({exp_name}) starts here after {len(state.rows)} evaluations of "
-        f"{old_name}; only the last run in the file is diagnosed")
-    state.rows = []
-    state.finals = {}
-    state.events = [e for e in state.events if e.ref.line is not None and e.ref.line >= start]
-    state.declared = {k: f for k, f in state.declared.items() if f.ref.line is not None and f.ref.line >= start}
-    if state.argv is not None and (state.argv.ref.line or 0) < start:
-        state.argv = None
-    state.exp_name = Fact(value=exp_name, ref=state.ref(number), text=exp_name)
-    state.other_exp_names = set()
+def _split_segment(state: _State, start: int) -> None:
+    """The file holds another run from line `start` on: what came before is a run of its own (kept in `segments`)."""
+    _close_row(state)
+    old = _State(path=state.path, format_name=state.format_name)
+    for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
+                 "phase", "last_iter_line", "time_line", "restore_outcome", "interrupted_line", "early_message_line",
+                 "crash_line", "nan_seen", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint"):
+        setattr(old, name, getattr(state, name))
+    old.lines_read = start - 1
+    old.events = [e for e in state.events if (e.ref.line or 0) < start]
+    old.declared = {k: f for k, f in state.declared.items() if (f.ref.line or 0) < start}
+    old.exp_name = state.exp_name if state.exp_name is not None and (state.exp_name.ref.line or 0) < start else None
+    old.argv = state.argv if state.argv is not None and (state.argv.ref.line or 0) < start else None
+    state.segments.append(_finish(old, state.format_name))
+    state.rows, state.row_metrics, state.final_metrics, state.final_lines = [], [], {}, {}
+    state.unreadable, state.other_exp_names = [], set()
+    state.events = [e for e in state.events if (e.ref.line or 0) >= start]
+    state.declared = {k: f for k, f in state.declared.items() if (f.ref.line or 0) >= start}
+    state.exp_name = None if old.exp_name is not None else state.exp_name
+    state.argv = None if old.argv is not None else state.argv
     state.restore_outcome = state.interrupted_line = state.early_message_line = state.crash_line = None
-    state.nan_stop_line = state.pending_dashes = None
+    state.nan_stop_line = state.pending_dashes = state.last_iter_line = state.time_line = None
+    state.nan_seen, state.bad_iter_lines, state.signals = False, 0, 0
+    state.pending_restart = None
     state.phase = None
 
 
 def _exp_name_line(state: _State, number: int, line: str) -> None:
     parsed = parse_exp_name(line)
+    tokens = parse_exp_name_tokens(line)
+    dataset = parsed.dataset if parsed is not None else tokens["dataset"] if tokens is not None else None
     # The generated part of the name starts with the dataset, a plain file-name word: prose or Markdown that merely
     # quotes a run folder (`runs/book_DNN_b128_...`) is not an exp-name line.
-    if parsed is None or _DATASET_WORD_RE.fullmatch(parsed.dataset) is None:
+    if dataset is None or _DATASET_WORD_RE.fullmatch(dataset) is None:
         return
     state.signals += 1
-    if state.pending_restart is not None and state.exp_name is not None and line != state.exp_name.value:
-        _start_new_run(state, state.pending_restart, number, line)
+    if tokens is not None and tokens.get("topN") and state.topn_hint is None:
+        state.topn_hint = int(tokens["topN"])
+    if state.pending_restart is not None and (state.exp_name is not None and line != state.exp_name.value
+                                              or state.final_metrics):
+        # A new header after evaluations, then another exp name (or the same one after a finished run): the file
+        # holds another run from the header on.
+        _split_segment(state, state.pending_restart)
     state.pending_restart = None
     if state.exp_name is None:
         state.exp_name = Fact(value=line, ref=state.ref(number), text=line)
@@ -343,8 +502,23 @@ _ASCII_PREFIXES = ("training begin", "training resumed", "train loss is", "early
                    "total user", "pid", "use ")
 
 
+# Lines TensorFlow, absl and CUDA print (most of a long log): never a record or a setting, rejected in one C call.
+_FRAMEWORK_PREFIXES = ("WARNING:tensorflow", "WARNING:absl", "INFO:tensorflow", "W0", "I0", "E0",
+                       "Instructions for updating", "Use tf.", "To enable the following", "Could not load",
+                       "Successfully opened", "Your CPU supports")
+
+
+def _is_framework_noise(line: str) -> bool:
+    if line.startswith(_FRAMEWORK_PREFIXES):
+        return True
+    # `2022-06-16 22:50:30.117533: I tensorflow/core/...`: a C++ log line of TensorFlow.
+    return line[:1].isdigit() and "tensorflow/" in line[:90]
+
+
 def _other_line(state: _State, number: int, line: str) -> None:
     if line.isascii() and not line.startswith(_ASCII_PREFIXES) and "Invalid model_type" not in line:
+        if not _is_framework_noise(line):
+            _generic_line(state, number, line)
         return
     if line.startswith("training begin"):
         state.signals += 1
@@ -373,6 +547,7 @@ def _other_line(state: _State, number: int, line: str) -> None:
         else:
             path = _after_colon(line)
         state.event("resumed", number, line, path=path)
+        state.resumed_since_row = True
     elif "保存" in line and "最优" in line or line.startswith("💾"):
         state.signals += 1
         numbers = _FLOAT_RE.findall(line.rsplit("recall", 1)[-1]) if "recall" in line else []
@@ -383,6 +558,70 @@ def _other_line(state: _State, number: int, line: str) -> None:
         state.event("warning", number, line)
     else:
         _pytorch_line(state, number, line)
+
+
+# Header keys whose value is a setting of the run (declared, like run.json's); others are facts about the data.
+_SETTING_HEADER_KEYS = {"dataset", "model_type", "learning_rate", "batch_size", "topN", "num_interest", "embedding_dim",
+                        "hidden_size", "maxlen", "patience", "max_iter", "test_iter", "neg_num", "item_count",
+                        "user_count"}
+
+
+# A header line states one setting (`DataSet: book14 (20)`); a longer line is prose or a warning.
+MAX_HEADER_CHARS = 80
+
+
+def _generic_line(state: _State, number: int, line: str) -> None:
+    """A line of no known port's grammar: a header (`DataSet: book14 (20)`), an argv in another form, or an
+    evaluation record in any shape (records.py)."""
+    if len(line) <= MAX_HEADER_CHARS and (":" in line or "=" in line):
+        header = parse_header(line)
+        if header is not None:
+            state.signals += 1
+            for key, value in header.items():
+                if key in _SETTING_HEADER_KEYS:
+                    state.declared.setdefault(key, Fact(value=value, ref=state.ref(number), text=line))
+            if "topN" in header and state.topn_hint is None and header["topN"].isdigit():
+                state.topn_hint = int(header["topN"])
+            if "dataset" in header:
+                _mark_run_start(state, number)
+            return
+    if "Namespace(" in line:
+        argv = parse_namespace(line)
+        if argv is not None:
+            _set_argv(state, number, line, argv)
+            return
+    if ".py" in line and "--" in line:
+        argv = parse_shell_argv(line)
+        if argv is not None:
+            _set_argv(state, number, line, argv)
+            return
+    if state.table_columns is not None:
+        row = table_row(line, state.table_columns)
+        if row is not None:
+            _record_line(state, number, line, row)
+            return
+        if not set(line.strip()) <= set("|-=+: "):
+            state.table_columns = None  # the table ended (a rule line `|---|` keeps it)
+    if "|" in line or "  " in line or "\t" in line:
+        columns = table_header(line)
+        if columns is not None:
+            state.signals += 1
+            state.table_columns = columns
+            return
+    record = parse_record(line)
+    if record is not None:
+        _record_line(state, number, line, record)
+
+
+def _set_argv(state: _State, number: int, line: str, argv: list[str]) -> None:
+    state.signals += 1
+    _mark_run_start(state, number)
+    if state.argv is None or (state.pending_restart is not None and state.argv.ref.line is not None
+                              and state.argv.ref.line < state.pending_restart):
+        state.argv = Fact(value=argv, ref=state.ref(number), text=line)
+    topn = next((argv[i + 1] for i, token in enumerate(argv[:-1]) if token.lstrip("-").lower() == "topn"), None)
+    if topn is not None and topn.isdigit() and state.topn_hint is None:
+        state.topn_hint = int(topn)
 
 
 def _pytorch_line(state: _State, number: int, line: str) -> None:
@@ -397,6 +636,7 @@ def _pytorch_line(state: _State, number: int, line: str) -> None:
             state.declared.setdefault(_DECLARED_KEYS[key], Fact(value=value, ref=state.ref(number), text=line))
         elif key == "total user":
             state.event("info", number, line, total_users=value)
+            state.declared.setdefault("user_count", Fact(value=value, ref=state.ref(number), text=line))
         else:
             state.event("info", number, line, pid=value)
     elif first == "u":
@@ -459,6 +699,9 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
         return state.restore_outcome
     if state.crash_line is not None:
         return "crashed", state.crash_line
+    if state.rows and state.final_metrics and not any(row["grammar"] for row in state.rows):
+        # Another code's final metrics after its training: it finished, by a rule its log does not name.
+        return "unknown", None
     if state.rows:
         last = state.rows[-1]["train_loss"]
         if math.isnan(last) or math.isinf(last):
@@ -480,12 +723,71 @@ def _exp_name_from_restore(state: _State) -> Fact | None:
     return None
 
 
+def _last_test_is_final(state: _State) -> None:
+    """Test metrics printed only after the last evaluation are the run's final test result, not that evaluation's."""
+    if "test" in state.final_metrics or not state.row_metrics:
+        return
+    with_test = [i for i, metrics in enumerate(state.row_metrics) if any(s == "test" for s, _, _ in metrics)]
+    if with_test != [len(state.row_metrics) - 1]:
+        return
+    last = state.row_metrics[-1]
+    state.final_metrics["test"] = {(metric, cutoff): value for (split, metric, cutoff), value in last.items()
+                                   if split == "test"}
+    state.final_lines["test"] = state.rows[-1]["test_line"]
+    for key in [k for k in last if k[0] == "test"]:
+        del last[key]
+
+
+def primary_cutoff(state: _State) -> int | None:
+    """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the first printed."""
+    seen: list[int | None] = []
+    for metrics in state.row_metrics:
+        seen.extend(cutoff for split, metric, cutoff in metrics if metric == "recall" and cutoff not in seen)
+    for values in state.final_metrics.values():
+        seen.extend(cutoff for metric, cutoff in values if metric == "recall" and cutoff not in seen)
+    if state.topn_hint in seen:
+        return state.topn_hint
+    return seen[0] if seen else None
+
+
 def _finish(state: _State, format_name: str) -> Run:
+    _close_row(state)
+    _last_test_is_final(state)
     run = Run(format=format_name, paths=[state.path])
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
-    run.curve = curve_from_rows(state.rows)
-    run.finals = state.finals
+    cutoff = primary_cutoff(state)
+    rows = []
+    evaluated = [any(metric == "recall" for _, metric, _ in m) for m in state.row_metrics]
+    training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
+    if any(evaluated) and any(training_prints):
+        # Another code's step prints between its evaluations: the curve holds evaluations only.
+        run.extra_metrics["training_prints_skipped"] = sum(training_prints)
+    elif state.rows and not any(evaluated) and not any(row["grammar"] for row in state.rows):
+        run.extra_metrics["evaluation_unseen"] = True  # steps in a shape without metrics: nothing says eval failed
+    for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
+        if skip and any(evaluated):
+            continue
+        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line")}
+        for key in ("recall", "ndcg", "hitrate"):
+            value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
+            if value is not None:
+                row[key] = value
+        rows.append(row)
+    run.curve = curve_from_rows(rows)
+    if any(row.get("epoch") for row in state.rows):
+        run.extra_metrics["step_unit"] = "epoch"
+    cutoffs = sorted({c for m in state.row_metrics for (_, metric, c) in m if metric == "recall" and c is not None}
+                     | {c for v in state.final_metrics.values() for (metric, c) in v if metric == "recall" and c})
+    if cutoffs:
+        run.extra_metrics["cutoffs_printed"] = cutoffs
+    if cutoff is not None:
+        run.extra_metrics["curve_cutoff"] = cutoff
+    run.finals = _final_metrics(state, cutoff)
+    if len(cutoffs) > 1:
+        for split, values in state.final_metrics.items():
+            run.extra_metrics[f"final_{split}"] = {f"{metric}@{c}": value for (metric, c), value in values.items()
+                                                   if c is not None and value == value}
     run.events = state.events
     run.unreadable = state.unreadable
     reason, line = _stop_reason(state)
@@ -505,8 +807,32 @@ def _finish(state: _State, format_name: str) -> Run:
     return run
 
 
+def _final_metrics(state: _State, cutoff: int | None) -> dict[str, FinalMetrics]:
+    finals: dict[str, FinalMetrics] = {}
+    for split, values in state.final_metrics.items():
+        at = cutoff if any(c == cutoff for _, c in values) else next(iter(values))[1]
+        number, text = state.final_lines[split]
+        picked: dict[str, float | None] = {}
+        cutoffs_used: set[int | None] = set()
+        for key in ("recall", "ndcg", "hitrate", "diversity"):
+            printed = {c: v for (metric, c), v in values.items() if metric == key}
+            if at in printed:
+                picked[key] = printed[at]
+                cutoffs_used.add(at)
+            elif len(printed) == 1:
+                (only, value), = printed.items()
+                picked[key] = value
+                cutoffs_used.add(only)
+            else:
+                picked[key] = None
+        # The cut-off counts only when every metric picked states the same one (`test recall@20: ...`).
+        finals[split] = FinalMetrics(split=split, ref=state.ref(number), text=text,  # type: ignore[arg-type]
+                                     cutoff=next(iter(cutoffs_used)) if len(cutoffs_used) == 1 else None, **picked)
+    return finals
+
+
 def _has_run_evidence(state: _State) -> bool:
-    return bool(state.rows or state.finals or state.argv or state.exp_name or state.declared
+    return bool(state.rows or state.final_metrics or state.argv or state.exp_name or state.declared
                 or any(event.kind == "restored" for event in state.events))
 
 

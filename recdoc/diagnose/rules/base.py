@@ -163,7 +163,8 @@ class RuleContext:
 
     @property
     def dataset(self) -> str | None:
-        return self.value("dataset")
+        """The paper dataset the data is when identified under another name (`book14` -> book), else the name."""
+        return self.value("paper_dataset") or self.value("dataset")
 
     @property
     def model_type(self) -> str | None:
@@ -277,6 +278,8 @@ class Rule:
     id: ClassVar[str]
     statement: ClassVar[str]
     family: ClassVar[str]
+    # Findings this one explains when both are found: they rank below it (engine.rank_findings).
+    explains: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         raise NotImplementedError

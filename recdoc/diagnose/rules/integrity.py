@@ -55,6 +55,16 @@ class DatasetMismatch(Rule):
                 evidence.append(Evidence(f"the original's {ctx.dataset} has item_count {expected}",
                                          values={"reference": expected}))
                 confidence = Confidence.ITEM_COUNT_DIFFERS
+        name = ctx.value("dataset")
+        if name in reference.load()["paper"]["table3"]:
+            from recdoc.diagnose.identity import identify_dataset
+
+            # The metrics' magnitude fits another paper dataset and not the named one (identity.py).
+            identity = identify_dataset(ctx.run, name, ctx.model_type, ctx.value("topN"),
+                                        items.value if items is not None and not items.is_default else None)
+            for text, ref in identity.contradictions:
+                evidence.append(Evidence(f"the run is named {name!r} but {text}", ref))
+                confidence = max(confidence, Confidence.CURVE_SHAPE)
         s = ctx.summary
         if s.constant_recall:
             evidence.append(Evidence(f"valid recall is {s.best_recall} at all {s.evaluations} evaluations from the "
@@ -115,7 +125,7 @@ class EvalBroken(Rule):
         confidence = Confidence.OBSERVED_FAULT
         kinds: tuple[str, ...] = ("eval_missing", "traceback", "invalid_model_type")
         symptoms: list[str] = []  # for the title, in the order found
-        if not curve.empty:
+        if not curve.empty and not run.extra_metrics.get("evaluation_unseen"):
             missing = curve[curve["recall"].isna()]
             if len(missing):
                 first = missing.iloc[0]

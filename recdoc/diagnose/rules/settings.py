@@ -53,8 +53,11 @@ class LearningRateModelMismatch(Rule):
         evidence.extend(Evidence(e.text.strip(), e.ref) for e in ctx.run.events_of("warning")
                         if "learning_rate" in e.text or "learning rate" in e.text.lower())
         if ctx.below_paper() is False:
+            row = ctx.shortfall_comparison()
+            assert row is not None  # below_paper() is not None only with a comparable row
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
-                             "the run reaches the paper's recall at this learning rate", tuple(evidence))
+                             f"the run reaches the paper's {row.metric}@{row.cutoff} at this learning rate ({row.split} "
+                             f"{row.run_value:.4%} vs {row.paper_value:.3%}, like for like)", tuple(evidence))
         if ctx.learned_nothing:
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
                              f"valid recall is the same at all {ctx.summary.evaluations} evaluations from the first: "
@@ -81,7 +84,8 @@ class LearningRateModelMismatch(Rule):
         confidence = (Confidence.PRIOR + (Confidence.CURVE_SUPPORTS if supports else 0.0)
                       - (Confidence.CURVE_CONTRADICTS if contradicts else 0.0)
                       + (Confidence.BELOW_PAPER if below else 0.0))
-        stated = not ctx.config["learning_rate"].is_default
+        setting = ctx.config["learning_rate"]
+        stated = not setting.is_default or setting.known_default
         # A learning rate only assumed from the flag's default is itself uncertain.
         confidence = clamp(confidence * ctx.proximity * (1.0 if stated else Confidence.ASSUMED_SETTING))
         row = ctx.shortfall_comparison()
@@ -104,6 +108,10 @@ class LearningRateModelMismatch(Rule):
                     f"recall closer to the paper's for {ctx.model_type}" + (
                         f" ({row.paper_value:.3%} {row.metric}@{row.cutoff})" if row is not None else "")),
             explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}.")
+
+
+# Codes whose negative sampling is the original's (10 x batch, hard-coded): the original and the TF2 port that kept it.
+ORIGINAL_CODES = ("original", "tf2-port", "recdoc")
 
 
 class NegativeSamples(Rule):
@@ -138,10 +146,16 @@ class NegativeSamples(Rule):
                     Evidence(f"num_sampled = {neg_num} x {batch} = {neg_num * batch}",
                              values={"num_sampled": neg_num * batch}))
         if neg_num == reference_neg:
+            # A "not a cause" must be true of what the run did: with both values only assumed from the original's
+            # defaults (a port that never prints them) it is the original's setting, not a fact about this run.
+            assumed = ctx.config["neg_num"].is_default and ctx.run.format.split("+")[0] not in ORIGINAL_CODES
             return NotACause(self.id, f"{neg_num * batch} negative samples per batch ({neg_num} x {batch})",
-                             f"matches the reference: the original samples neg_num x batch_size = {reference_neg} x "
-                             f"{batch} = {reference_neg * batch} candidates per step; raising it is an experiment, "
-                             f"not the fix of a fault", evidence)
+                             (f"assumed, not read from this run: the original samples neg_num x batch_size = "
+                              f"{reference_neg} x {batch} = {reference_neg * batch}; this code's sampler is unknown, "
+                              f"so this only clears the original's setting" if assumed else
+                              f"matches the reference: the original samples neg_num x batch_size = {reference_neg} x "
+                              f"{batch} = {reference_neg * batch} candidates per step; raising it is an experiment, "
+                              f"not the fix of a fault"), evidence)
         return Finding(
             id=self.id, title=f"neg_num {neg_num} ({neg_num * batch} samples) differs from the original's "
                               f"{reference_neg} ({reference_neg * batch})",

@@ -122,6 +122,9 @@ class Undertrained(Rule):
         if below_budget:
             evidence.append(Evidence(f"{s.last_iter} iterations < {budget} the maintainer says {ctx.dataset} needs",
                                      values={"budget": budget}))
+        elif budget is not None and s.last_iter is not None:
+            evidence.append(Evidence(f"{s.last_iter} iterations >= the {budget} the maintainer says {ctx.dataset} "
+                                     "needs: the budget was met, the curve still rose", values={"budget": budget}))
         changes: dict[str, int] = {}
         max_iter = ctx.value("max_iter")
         stopped_thousands = -(-(s.last_iter or 0) // 1000)  # ceil: max_iter counts thousands
@@ -130,7 +133,9 @@ class Undertrained(Rule):
         return Finding(
             id=self.id, title=f"stopped at iter {s.last_iter} with valid recall still rising "
                               f"({s.trend_last_window:+.1%} over the last {s.window} evaluations)",
-            severity="high" if below else ("info" if below is False else "medium"),
+            # Unfinished business whatever the gap: a rising curve means the model that ran is not the converged one
+            # (a run at the paper's level still rising would end above it).
+            severity="high" if below else "medium",
             confidence=clamp(Confidence.RISING_AT_STOP + (Confidence.BELOW_BUDGET if below_budget else 0.0)
                              + min(Confidence.CURVE_SUPPORTS, s.trend_last_window)),
             basis="both" if below_budget else "evidence", evidence=tuple(evidence),
@@ -229,6 +234,8 @@ class Divergence(Rule):
 
     id = "divergence"
     statement = "The training loss diverged (non-finite, far above a uniform guess, or rising as recall collapsed)."
+    # A diverged run's curve says nothing about its budget or its patience, and a person stops such a run.
+    explains = frozenset({"interrupted", "undertrained", "early-stop-too-soon", "oscillation", "overfitting"})
     family = "training"
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
@@ -240,7 +247,7 @@ class Divergence(Rule):
         rising = (s.loss_min is not None and s.loss_last is not None and s.loss_min > 0
                   and s.loss_last > s.loss_min * (1 + Thresholds.LOSS_RISE))
         collapsed = s.decay_from_peak >= Thresholds.DIVERGENCE_DECAY
-        guess = uniform_guess_loss(ctx)
+        guess = uniform_guess_loss(ctx) if logs_sampled_softmax(ctx) else None
         above_guess = guess is not None and s.loss_max is not None and s.loss_max > Thresholds.LOSS_ABOVE_GUESS * guess
         if not nonfinite and not (rising and collapsed) and not above_guess:
             return None
@@ -276,6 +283,24 @@ class Divergence(Rule):
             fix=Fix({"learning_rate": new_lr} if new_lr else {}, "a stable, decreasing loss",
                     how="" if new_lr else "lower the learning rate"),
             explanation="Diverged weights produce meaningless evaluations after the divergence.")
+
+
+# Codes whose logged training loss is the original's mean sampled-softmax loss (reference section 4).
+SAMPLED_SOFTMAX_CODES = ("original", "tf2-port", "recdoc")
+
+
+def logs_sampled_softmax(ctx: RuleContext) -> bool:
+    """Whether the run's logged loss is the original's sampled-softmax loss, whose level a uniform guess bounds.
+    Other codes log sums of terms, pairwise or full-softmax losses: their level means something else."""
+    return ctx.run.format.split("+")[0] in SAMPLED_SOFTMAX_CODES
+
+
+def loss_diverged(ctx: RuleContext) -> bool:
+    """A non-finite loss, or a loss worse than a uniform guess among the sampled candidates (Divergence's tests)."""
+    guess = uniform_guess_loss(ctx) if logs_sampled_softmax(ctx) else None
+    s = ctx.summary
+    return ctx.loss_nonfinite or (guess is not None and s.loss_max is not None
+                                  and s.loss_max > Thresholds.LOSS_ABOVE_GUESS * guess)
 
 
 class Oscillation(Rule):
@@ -411,7 +436,8 @@ class Interrupted(Rule):
         s = ctx.summary
         # An unfinished run on a rising curve is also undertrained; reported here, once, with the same evidence the
         # undertrained rule would cite (the trend, and the iterations against the dataset's budget).
-        rising = s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING
+        rising = (s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING
+                  and not loss_diverged(ctx))  # a diverged run's recall wanders; more steps would not train it
         if rising:
             evidence.append(_trend_evidence(ctx))
             budget = iteration_budget(ctx.dataset)

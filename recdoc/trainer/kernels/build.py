@@ -77,7 +77,13 @@ def library_for(source: Path) -> Path:
                                     "delete it to retry)")
         print(f"recdoc: compiling {source.name} once into {library.parent} ...", file=sys.stderr, flush=True)
         try:
-            _compile(compiler, source, library, flags, link_flags)
+            try:
+                _compile(compiler, source, library, flags, link_flags)
+            except RuntimeError:
+                # TensorFlow's bundled Eigen does not compile with AVX512-FP16, which -march=native turns on for
+                # CPUs that have it (Sapphire Rapids and later; /proc/cpuinfo may not list it inside a container);
+                # the kernel uses none of it. Any other compile error fails this second try as well.
+                _compile(compiler, source, library, [*flags, "-mno-avx512fp16"], link_flags)
         except (OSError, subprocess.SubprocessError, RuntimeError) as error:
             reason = f"could not compile {source.name}: {error}"
             with contextlib.suppress(OSError):

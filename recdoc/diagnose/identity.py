@@ -1,0 +1,178 @@
+"""Which data a run trained on, by facts rather than by its name.
+
+Forks rename the paper's data (`book14` is ComiRec's Book) and reuse the paper's names for other data. A name is a
+hint; facts decide: the item count (`item_count = 367983` is Book's, 1708531 Taobao's), the user count, and the
+magnitude of the run's hit rate against the paper's row for its model on each dataset (hit rate, because its
+definition is the same in every code). Magnitude alone never names a dataset (RetailRocket's hit rate can sit near
+Taobao's); it confirms or contradicts a name or a count.
+
+Pure functions over a `Run` and plain values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from recdoc import reference
+from recdoc.diagnose.run import Run, SourceRef
+
+# Words in a dataset name that point at a paper dataset (`book14`, `amazon_books`, `taobao_small`, `UserBehavior`).
+NAME_HINTS = {"book": ("book",), "taobao": ("taobao", "userbehavior", "user_behavior")}
+# A hit rate within this factor of the paper's row for the model is consistent with that data; outside the wider
+# band it contradicts it. Runs of one model on one dataset spread by about +-30% across codes and budgets.
+CONSISTENT = (0.6, 1.6)
+CONTRADICTS = (0.4, 2.2)
+# Hit rates below this say nothing about the data (a broken or diverged run scores near zero anywhere).
+MIN_HITRATE = 0.01
+# A stated count within this share of a paper dataset's is that dataset's (users: the script's count may differ
+# by the users a filter drops).
+COUNT_TOLERANCE = 0.01
+
+CONFIDENCE_COUNT = 0.95
+CONFIDENCE_NAME_AND_MAGNITUDE = 0.8
+CONFIDENCE_NAME_ONLY = 0.55
+
+
+@dataclass(frozen=True)
+class DataIdentity:
+    """The paper dataset a run's data is (or None), how sure, and the facts either way."""
+
+    name: str | None
+    paper_dataset: str | None
+    confidence: float
+    evidence: tuple[tuple[str, SourceRef | None], ...] = ()
+    contradictions: tuple[tuple[str, SourceRef | None], ...] = ()
+
+    @property
+    def renamed(self) -> bool:
+        """The data is a paper dataset under another name (`book14`)."""
+        return self.paper_dataset is not None and self.name is not None and self.name != self.paper_dataset
+
+    def summary(self) -> str:
+        facts = "; ".join(text for text, _ in self.evidence)
+        return f"{self.name} is {self.paper_dataset} ({facts}; confidence {self.confidence:.2f})"
+
+
+@dataclass
+class _Facts:
+    evidence: list[tuple[str, SourceRef | None]] = field(default_factory=list)
+    contradictions: list[tuple[str, SourceRef | None]] = field(default_factory=list)
+
+
+def name_hint(name: str | None) -> str | None:
+    if not name:
+        return None
+    lowered = name.lower()
+    for dataset, words in NAME_HINTS.items():
+        if any(word in lowered for word in words):
+            return dataset
+    return None
+
+
+def paper_datasets() -> tuple[str, ...]:
+    return tuple(reference.load()["paper"]["table3"])
+
+
+def _count_match(value: Any, dataset: str, key: str) -> bool | None:
+    """Does a stated count equal the paper dataset's (None: nothing to compare)?"""
+    expected = reference.load()["original_defaults"]["datasets"].get(dataset, {}).get(key)
+    if not isinstance(value, (int, float)) or not expected:
+        return None
+    if key == "item_count":
+        return int(value) in (expected, expected - 1)  # with or without the padding row
+    return abs(value - expected) <= COUNT_TOLERANCE * expected
+
+
+def headline_hitrate(run: Run, cutoff: int | None) -> tuple[float, int | None, SourceRef | None] | None:
+    """The run's hit rate to judge magnitude by: final test, final valid, else the best evaluation's."""
+    for split in ("test", "valid"):
+        final = run.finals.get(split)
+        if final is not None and final.hitrate is not None and math.isfinite(final.hitrate):
+            return final.hitrate, final.cutoff or cutoff, final.ref
+    if run.has_curve:
+        rows = run.curve[run.curve["hitrate"].notna()]
+        if not rows.empty:
+            best = rows.loc[rows["recall"].fillna(-1).idxmax()] if rows["recall"].notna().any() else rows.iloc[-1]
+            line = None if best["line"] != best["line"] else int(best["line"])
+            ref = SourceRef(str(best["file"]), line) if isinstance(best["file"], str) else None
+            return float(best["hitrate"]), cutoff, ref
+    return None
+
+
+def magnitude_ratio(hitrate: float, dataset: str, model_type: str | None, cutoff: int | None) -> float | None:
+    """The run's hit rate over the paper's for the model (or the middle of every model's) on `dataset`."""
+    if cutoff not in (20, 50):
+        return None
+    model = reference.canonical_model_type(model_type)
+    cell = reference.paper_value(dataset, model, "hitrate", cutoff) if model else None
+    if cell is not None:
+        return hitrate / cell.fraction
+    rows = reference.load()["paper"]["table3"].get(dataset, {})
+    values = [row[f"hitrate@{cutoff}"][0] / 100.0 for name, row in rows.items()
+              if name != "MostPopular" and f"hitrate@{cutoff}" in row]
+    if not values:
+        return None
+    return hitrate / math.sqrt(min(values) * max(values))
+
+
+def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff: int | None,
+                     item_count: Any = None) -> DataIdentity:
+    """The paper dataset `run` trained on, from its name, stated counts and metric magnitude."""
+    facts = _Facts()
+    declared_users = run.declared.get("user_count")
+    users = _int(declared_users.value) if declared_users is not None else None
+    by_count: str | None = None
+    for dataset in paper_datasets():
+        for key, value, ref in (("item_count", item_count, None), ("users", users,
+                                                                   declared_users.ref if declared_users else None)):
+            match = _count_match(value, dataset, key)
+            if match:
+                by_count = dataset
+                facts.evidence.append((f"{key.replace('_', ' ')} {value:,} is {dataset}'s", ref))
+    hint = name if name in paper_datasets() else name_hint(name)
+    observed = headline_hitrate(run, cutoff)
+    ratios: dict[str, float] = {}
+    if observed is not None and observed[0] >= MIN_HITRATE:
+        for dataset in paper_datasets():
+            ratio = magnitude_ratio(observed[0], dataset, model_type, observed[1])
+            if ratio is not None:
+                ratios[dataset] = ratio
+
+    def fits(dataset: str, band: tuple[float, float]) -> bool:
+        return dataset in ratios and band[0] <= ratios[dataset] <= band[1]
+
+    candidate = by_count or hint
+    if candidate is None:
+        return DataIdentity(name, None, 0.0)
+    if observed is not None and candidate in ratios:
+        label = f"hit rate@{observed[1]} {observed[0]:.4f} is {ratios[candidate]:.2f}x the paper's " \
+                f"{reference.canonical_model_type(model_type) or 'models'} on {candidate}"
+        if fits(candidate, CONSISTENT):
+            facts.evidence.append((label, observed[2]))
+        elif not fits(candidate, CONTRADICTS) and any(fits(other, CONSISTENT) for other in ratios if other != candidate):
+            other = next(o for o in ratios if o != candidate and fits(o, CONSISTENT))
+            facts.contradictions.append((f"{label}, while it is {ratios[other]:.2f}x the paper's on {other}",
+                                         observed[2]))
+    if by_count is not None:
+        confidence = CONFIDENCE_COUNT
+    elif facts.contradictions:
+        confidence = 0.0 if candidate != name else 0.5
+    elif any(text.startswith("hit rate") for text, _ in facts.evidence):
+        confidence = 1.0 if candidate == name else CONFIDENCE_NAME_AND_MAGNITUDE
+    else:
+        confidence = 1.0 if candidate == name else CONFIDENCE_NAME_ONLY
+    if name != candidate and hint == candidate:
+        facts.evidence.insert(0, (f"the name {name!r} names {candidate}", None))
+    if confidence == 0.0:
+        return DataIdentity(name, None, 0.0, tuple(facts.evidence), tuple(facts.contradictions))
+    return DataIdentity(name, candidate, confidence, tuple(facts.evidence), tuple(facts.contradictions))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
