@@ -121,7 +121,7 @@ def test_what_could_not_be_read_is_in_the_notes() -> None:
     run.checkpoints = [replace(run.checkpoints[0], files_ok=False, problems=("checkpoint:1: ckpt-130.index is missing",))]
     notes = analyze_run(run, {}, []).notes
     assert "train.log:7: unreadable line" in notes and "checkpoint:1: ckpt-130.index is missing" in notes
-    assert any(n.startswith("assumed from defaults") and "patience=50 (default (book))" in n for n in notes)
+    assert any(n.startswith("assumed from defaults") and "patience=50 (default (book)" in n for n in notes)
 
 
 def test_unknown_dataset_is_noted_and_not_compared() -> None:

@@ -17,7 +17,7 @@ def test_incident_settings_come_from_the_exp_name_and_the_book_defaults() -> Non
     assert config["model_type"].value == "ComiRec-DR"
     assert config["batch_size"].value == 128 and config["batch_size"].source == "exp name"
     assert config["exp"].value == "test79"
-    assert config["patience"].value == 50 and config["patience"].source == "default (book)"
+    assert config["patience"].value == 50 and config["patience"].source.startswith("default (book)")
     assert config["test_iter"].value == 1000 and config["topN"].value == 50
     assert config["neg_num"].value == 10 and config["neg_num"].is_default
     assert config["item_count"].value == 367983
@@ -70,7 +70,7 @@ def test_pytorch_port_name_and_default_cutoff() -> None:
     assert config["topN"].source == "exp name"
     unnamed = make_run(fmt="pytorch-port", argv=["train.py", "--dataset", "book"])
     assert infer_config(unnamed, {})["topN"].value == 20
-    assert infer_config(unnamed, {})["topN"].source == "default (pytorch-port)"
+    assert infer_config(unnamed, {})["topN"].source.startswith("default (pytorch-port)")
 
 
 def test_declared_values_win_and_port_spellings_are_understood() -> None:

@@ -13,7 +13,7 @@ from recdoc.diagnose.infer import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
 from recdoc.diagnose.rules import curve as curves
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, data_proximity
-from recdoc.diagnose.run import CheckpointInfo, Event, SourceRef
+from recdoc.diagnose.run import CheckpointInfo, Event, Fact, SourceRef
 from recdoc.errors import UsageError
 
 GOOD_DR = "book_ComiRec-DR_b128_lr0.005_d64_len20_x"
@@ -141,10 +141,23 @@ def test_learning_rate_prior_is_weakened_by_an_early_peak_and_cleared_by_paper_n
 def test_an_assumed_learning_rate_lowers_confidence() -> None:
     run = incident_run()
     run.exp_name = None  # nothing states the learning rate: 0.001 is only the flag's default
-    run.argv = type(run.argv)(["src/train.py", "--dataset", "book", "--model_type", "ComiRec-DR"], run.argv.ref)
+    run.argv = None
+    # The data and the model are known (a port's header), the rate is not.
+    run.declared = {"dataset": Fact("book", SourceRef("train.log", 1)),
+                    "model_type": Fact("ComiRec-DR", SourceRef("train.log", 1))}
     finding = check("lr-model-mismatch", run)
     assert finding.confidence == pytest.approx(0.6 * check("lr-model-mismatch", incident_run()).confidence)
     assert "assumed" in finding.explanation
+
+
+def test_a_default_the_printed_argv_confirms_is_known_not_assumed() -> None:
+    run = incident_run()
+    run.exp_name = None  # the printed sys.argv has no --learning_rate: the original's default 0.001 was used
+    run.argv = type(run.argv)(["src/train.py", "--dataset", "book", "--model_type", "ComiRec-DR"], run.argv.ref)
+    finding = check("lr-model-mismatch", run)
+    assert finding.confidence == pytest.approx(check("lr-model-mismatch", incident_run()).confidence)
+    assert "assumed" not in finding.explanation
+    assert any("flag absent from the printed argv" in e.text for e in finding.evidence)
 
 
 # ------------------------------------------------------------------ training course
