@@ -276,3 +276,11 @@ def test_rescore_and_probe_refuse_bad_input_in_one_line(tmp_path: Path, capsys: 
     assert sorted(p.name for p in run.rglob("*")) == sorted(
         ["best_model", "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x", "checkpoint", "model.ckpt.index",
          "model.ckpt.data-00000-of-00001"])  # nothing written beside the checkpoint
+
+
+def test_a_hit_rate_no_definition_reproduces_points_at_the_data() -> None:
+    logged = {"test": {"recall": 0.25, "ndcg": 0.375, "hitrate": 0.8}}
+    result = compare_with_log({"test": OURS}, logged, 50)
+    assert result["verdict"] == "differs" and result["likely_cause"] == "data"
+    shifted = compare_with_log({"test": OURS}, {"test": {"recall": 0.26, "hitrate": 0.9}}, 50)
+    assert shifted["likely_cause"] == "evaluation"

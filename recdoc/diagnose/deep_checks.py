@@ -75,6 +75,10 @@ def _run_checks(run: Run, checkpoint: str, data_dir: str, want_probe: bool, chec
         return
     mapping_lines = loaded.describe()
     run.extra_metrics["checkpoint_mapping"] = mapping_lines
+    mapped = ", ".join(f"{a.slot} <- {a.source or 'zeros'}" for a in loaded.mapping.assignments)
+    run.unreadable.append(f"--deep loaded {loaded.located.target} ({loaded.source.layout}) as "
+                          f"{loaded.mapping.model_type}, K {loaded.mapping.num_interest}, maxlen "
+                          f"{loaded.mapping.maxlen}: {mapped}")
     if want_probe:
         if reference.is_multi_interest(loaded.mapping.model_type) and loaded.mapping.num_interest >= 2:
             from recdoc.trainer.probe import DOCTOR_MAX_USERS, probe_loaded

@@ -120,10 +120,20 @@ def compare_with_log(ours: dict[str, Any], logged: dict[str, Any] | None, cutoff
     listed = "; ".join(f"{r['split']} {r['metric']} logged {r['logged']:.6f}, recdoc {r['closest']} "
                        f"{r['ours']:.6f}" + (f" (matches {', '.join(r['other_cutoff'])})" if r["other_cutoff"] else "")
                        for r in missed)
-    explanation = (f"same weights, different numbers: {listed}. The run's evaluation code differs from the reference "
-                   "(master vs paper recall on repeated targets, a set-order NDCG, a cut-off, history items masked) "
-                   "or the data folder is not the split the run evaluated on; a comparability issue, not a model one")
-    return {"comparison": rows, "verdict": "differs", "ndcg_kinds": kinds, "explanation": explanation}
+    # Hit rate is the same in every definition (a user with at least one target in the list): when it differs too,
+    # the users or their targets differ, not the formula.
+    likely = "data" if any(r["metric"] == "hitrate" for r in missed) else "evaluation"
+    if likely == "data":
+        cause = ("the hit rate differs too, and every definition shares it: most likely the data folder is not the "
+                 "split the run evaluated on (or the checkpoint is not the one that produced these lines)")
+    else:
+        cause = ("the run's evaluation code differs from the reference (master vs paper recall on repeated targets, a "
+                 "set-order NDCG, a cut-off, history items masked), or the data folder is not the split the run "
+                 "evaluated on")
+    explanation = f"same weights, different numbers: {listed}. {cause[0].upper()}{cause[1:]}; a comparability issue, " \
+                  "not a model one"
+    return {"comparison": rows, "verdict": "differs", "ndcg_kinds": kinds, "likely_cause": likely,
+            "explanation": explanation}
 
 
 def _compare_one(ours: dict[str, Any], split: str, metric: str, logged: float, candidates: Sequence[str],

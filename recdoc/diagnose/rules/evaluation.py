@@ -79,9 +79,11 @@ def evaluation_outcome(rescore: dict[str, Any], ref: SourceRef | None) -> Findin
             text += f"; reproduced by {', '.join(row['other_cutoff'])} (another cut-off)"
         evidence.append(Evidence(text, ref, {"logged": row["logged"], "ours": row["ours"], "closest": row["closest"]}))
     evidence.append(Evidence(rescore.get("explanation", ""), ref, {"verdict": verdict}))
+    data = rescore.get("likely_cause") == "data"
     return Finding(
         id="evaluation-differs",
-        title="the logged metrics are not what the reference evaluation gives for the same checkpoint",
+        title="the logged metrics are not what the reference evaluation gives for the same checkpoint"
+              + (" (hit rate too: probably not the run's data split)" if data else ""),
         severity="medium", confidence=CONFIDENCE_DIFFERS, basis="evidence", evidence=tuple(evidence),
         fix=Fix({}, "numbers that compare with the paper's", applicable=False,
                 how="report the reference evaluation's numbers (recdoc rescore RUN --data_dir DIR); check the run's "
