@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from recdoc.diagnose.rules import comparability, integrity, interests, settings, training
+from recdoc.diagnose.rules import comparability, integrity, interests, loss, settings, training
 from recdoc.diagnose.rules.base import Rule
 from recdoc.errors import UsageError
 
 # Order = evaluation order; the engine ranks the findings afterwards.
 RULE_CLASSES: tuple[type[Rule], ...] = (
     *integrity.RULES, *training.RULES, *settings.RULES, *comparability.RULES, *interests.RULES,
+    *loss.RULES,
 )
 RULES: dict[str, type[Rule]] = {rule.id: rule for rule in RULE_CLASSES}
 
