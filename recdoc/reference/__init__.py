@@ -120,8 +120,8 @@ class ReferenceRun:
 
     @property
     def setting(self) -> str:
-        return (f"{self.model_type} on {self.dataset} at learning_rate {self.learning_rate:g}, batch {self.batch_size}, "
-                f"neg_num {self.neg_num}")
+        return (f"{self.model_type} on {self.dataset} at learning_rate {self.learning_rate:g}, "
+                f"batch {self.batch_size}, neg_num {self.neg_num}")
 
 
 def reference_runs() -> list[ReferenceRun]:

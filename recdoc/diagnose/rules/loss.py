@@ -239,7 +239,8 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
                           "share_far_above": share, "reference": ref_run.name}
             if above:
                 low, high = LIMITS.ABOVE_REFERENCE_CONFIDENCE
-                scaled = low + (high - low) * clamp((ratio - LIMITS.FAR_ABOVE) / (LIMITS.STRONG_ABOVE - LIMITS.FAR_ABOVE))
+                strength = clamp((ratio - LIMITS.FAR_ABOVE) / (LIMITS.STRONG_ABOVE - LIMITS.FAR_ABOVE))
+                scaled = low + (high - low) * strength
                 confidence = min(LIMITS.CAP, max(confidence, scaled) + (LIMITS.BOTH_BONUS if at_chance else 0.0))
                 evidence.append(Evidence(text, _ref(row), ref_values))
             else:
