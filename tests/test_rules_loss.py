@@ -198,6 +198,15 @@ def test_divergence_a_high_learning_rate_and_few_evaluations_are_left_alone() ->
     assert "too few" in outcome("loss-level", short).reason
 
 
+def test_item_ids_not_by_frequency_do_not_apply() -> None:
+    run = book_run(losses=at_chance(300))
+    run.extra_metrics["split_facts"] = {"id_frequency_spearman": 0.01}
+    cleared = outcome("loss-level", run)
+    assert isinstance(cleared, NotACause) and "not ordered by frequency" in cleared.reason
+    run.extra_metrics["split_facts"] = {"id_frequency_spearman": -0.97}
+    assert isinstance(outcome("wiring-suspect", run), Finding)
+
+
 def test_explain_documents_the_loss_evidence() -> None:
     text = explain_rule("wiring-suspect")
     assert "chance level" in text and "--deep" in text and "--baseline" in text
@@ -272,3 +281,12 @@ def test_sourceref_of_the_incident_loss_evidence() -> None:
     finding = outcome("wiring-suspect", incident_run())
     last_line = int(incident_run().curve["line"].iloc[-1])
     assert finding.evidence[0].ref == SourceRef("train.log", last_line)
+
+
+def test_the_ports_dnn_companion_logs_the_originals_loss() -> None:
+    """fixtures/runs/test79-dnn (reconstructed) follows the original's DNN loss, as the port's real DNN log does:
+    alone it raises no wiring alarm; the DR of the same port is the one whose loss is off."""
+    diagnosis = analyze_paths([str(REPO / "fixtures" / "runs" / "test79-dnn")])
+    assert "wiring-suspect" not in [f.id for f in diagnosis.findings]
+    loss = next(n for n in diagnosis.not_causes if n.id == "loss-level")
+    assert "where the original code's is" in loss.reason

@@ -27,7 +27,9 @@ The comparison is only meaningful where the logged loss is the original's: the o
 the TF2 port and recdoc (formats `original`, `tf2-port`, `recdoc`), with a paper model. PyTorch ports and unknown
 codes log their own losses (full softmax, sums of terms, pairwise losses) whose level means something else; there,
 and where batch size, neg_num or the loss are unknown, the check says it does not apply. A loss that diverged is the
-divergence rule's; a run above the original's learning rate for the model can hold its loss up by itself.
+divergence rule's; a run above the original's learning rate for the model can hold its loss up by itself; and with
+item ids not ordered by frequency (recdoc runs, whose split files the doctor reads) the sampler's log-Q correction no
+longer matches the items' popularity, so the level is not the original's either.
 """
 
 from __future__ import annotations
@@ -177,6 +179,12 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
                                "wiring")
     if len(rows) < LIMITS.MIN_EVALS:
         return _not_applicable(f"{len(rows)} evaluation(s) with a loss: too few to tell a gap from noise")
+    facts = ctx.run.extra_metrics.get("split_facts")
+    rho = facts.get("id_frequency_spearman") if isinstance(facts, dict) else None
+    if rho is not None and rho > Thresholds.ID_FREQUENCY_MAX_SPEARMAN:
+        return _not_applicable(f"item ids are not ordered by frequency (Spearman {rho:+.2f}; see "
+                               "ids-not-by-frequency): the log-uniform sampler's log-Q correction no longer matches "
+                               "the items' popularity, so the loss level is not the original's")
     lr = ctx.value("learning_rate")
     reference_lr = reference_learning_rate(model)
     if lr is not None and float(lr) > LIMITS.HIGH_LR * reference_lr:
@@ -347,7 +355,8 @@ class LossLevel(Rule):
         (2) the loss against the original's own loss at the same model, data, learning rate, batch and neg_num
         (real original-code logs stored as figures in recdoc's reference data), interpolated at the run's
         iterations, over the run's trend window. Elsewhere (PyTorch ports, unknown codes, a fork's own model,
-        unknown batch/neg_num, a diverging loss, a learning rate above the original's) it says it does not apply.
+        unknown batch/neg_num, a diverging loss, a learning rate above the original's, item ids not ordered by
+        frequency) it says it does not apply.
 
     Why it matters:
         A loss that stays at chance while recall rises, or sits far above the original's at equal iterations, is
