@@ -133,6 +133,13 @@ def test_a_loss_like_the_originals_is_not_a_cause(factor: float) -> None:
     assert f"{factor:.2f}x" in cleared.reason and "luqy-dr-book-lr0001" in cleared.reason
 
 
+def test_a_loss_a_third_above_the_originals_is_noted_not_alarmed() -> None:
+    run = book_run(losses=[1.3 * DR_BOOK_LR0001.loss_at(1000 * (i + 1)) for i in range(300)])
+    assert outcome("wiring-suspect", run) is None
+    cleared = outcome("loss-level", run)
+    assert "not far enough" in cleared.reason and "1.30x" in cleared.reason
+
+
 def test_one_noisy_evaluation_far_above_is_nothing() -> None:
     losses = [DR_BOOK_LR0001.loss_at(1000 * (i + 1)) for i in range(300)]
     losses[-3] *= 2.5

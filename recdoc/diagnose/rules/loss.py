@@ -74,6 +74,9 @@ class LossLimits:
     # SA vs DR at 29k: 5.30 vs 6.34, the same code at a different pace). 10% above is nothing.
     FAR_ABOVE: float = 1.5
     STRONG_ABOVE: float = 2.0
+    # Up to 15% above the original's (median) reads "where the original's is": seeds, data orderings and a
+    # reconstructed split move the loss by a few %, and one model of the paper against another by up to ~25%.
+    NEAR_REFERENCE: float = 1.15
     HOLD_SHARE: float = 0.8
     # A learning rate this many times the original's for the model can hold the loss up by itself.
     HIGH_LR: float = 1.5
@@ -268,15 +271,19 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
         (f"is {ratio or 0:.1f}x the original's at equal iterations", above)) if on]
     if parts:
         summary = "the training loss " + ", and ".join(parts)
-    elif ratio is not None:
-        summary = (f"the training loss is where the original code's is at this setting ({ratio:.2f}x its loss at "
-                   f"equal iterations, median over the evaluations compared; {ref_run.name})")
-    elif late_loss < LIMITS.AT_CHANCE * chance:
-        summary = (f"the training loss fell to {late_loss / chance:.2f}x the chance level ln({candidates + 1}): the "
-                   "model learned beyond popularity (no reference trajectory at this setting to compare further)")
+    elif ratio is not None and ref_run is not None:
+        where = ("where the original code's is at this setting" if ratio <= LIMITS.NEAR_REFERENCE else
+                 "above the original code's at this setting, but not far enough to say the model differs")
+        summary = (f"the training loss is {where} ({ratio:.2f}x its loss at equal iterations, median over the "
+                   f"evaluations compared; {ref_run.name})")
     else:
-        summary = ("the training loss is still near the chance level but falling, or recall has not risen: too "
-                   "early to read anything into it (no reference trajectory at this setting)")
+        without = ("no reference trajectory at this setting" if ref_run is None else
+                   "the reference trajectory covers too few of its evaluations")
+        summary = (f"the training loss fell to {late_loss / chance:.2f}x the chance level ln({candidates + 1}): the "
+                   f"model learned beyond popularity ({without} to compare further)"
+                   if late_loss < LIMITS.AT_CHANCE * chance else
+                   "the training loss is still near the chance level but falling, or recall has not risen: too "
+                   f"early to read anything into it ({without})")
     return LossAssessment(applies=True, reason=summary, chance=chance, candidates=candidates, reference=ref_run,
                           at_chance=at_chance, above_reference=above, ratio=ratio, confidence=clamp(confidence),
                           evidence=tuple(evidence), cleared=tuple(cleared))
