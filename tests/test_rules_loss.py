@@ -228,7 +228,7 @@ def test_the_gap_to_the_paper_splits_into_the_settings_part_and_this_codes() -> 
     assert split.values["original_at_setting"] == 0.066922
     assert split.values["setting_part"] == pytest.approx(0.08106 - 0.066922)  # 1.41 points: the learning rate
     assert split.values["code_part"] == pytest.approx(0.066922 - 0.061821)  # 0.51 points: this code
-    assert "1.41 points are the setting's" in split.text and "0.51 this code's" in split.text
+    assert "1.41 points are the setting's (learning_rate 0.001)" in split.text and "0.51 this code's" in split.text
     assert "about 1.4 of the 1.9 points" in finding.explanation
     assert finding.confidence == pytest.approx(outcome("lr-model-mismatch", incident_run()).confidence)
 

@@ -314,12 +314,14 @@ def original_at_setting(ctx: RuleContext, row: Comparison) -> tuple[float, refer
     return None
 
 
-def gap_split(ctx: RuleContext, row: Comparison) -> tuple[Evidence, str] | None:
+def gap_split(ctx: RuleContext, row: Comparison, setting: str | None = None) -> tuple[Evidence, str] | None:
     """Split the gap to the paper into the setting's part and this code's part, with the original at this setting.
 
     (paper - original at this setting) is what the setting costs the original itself; (original at this setting -
-    run) is what this code loses on top. Returns the evidence and a sentence for the explanation.
+    run) is what this code loses on top. `setting` names the deviation the caller blames (e.g. "learning_rate
+    0.001"). Returns the evidence and a sentence for the explanation.
     """
+    named = f" ({setting})" if setting else ""
     found = original_at_setting(ctx, row)
     if found is None:
         return None
@@ -345,10 +347,11 @@ def gap_split(ctx: RuleContext, row: Comparison) -> tuple[Evidence, str] | None:
         sentence = "The original reaches the paper at this setting: the gap is this code's, not the setting's."
     else:
         text = (f"{head}: of the {gap * 100:.2f}-point gap to the paper's {paper:.2%}, {setting_part * 100:.2f} "
-                f"points are the setting's (paper {paper:.2%} - original here {original:.2%}) and "
+                f"points are the setting's{named} (paper {paper:.2%} - original here {original:.2%}) and "
                 f"{code_part * 100:.2f} this code's (original here {original:.2%} - run {run_value:.2%})")
         sentence = (f"The original itself reaches {original:.2%} at this setting: about {setting_part * 100:.1f} of "
-                    f"the {gap * 100:.1f} points are the setting's, the other {code_part * 100:.1f} this code's.")
+                    f"the {gap * 100:.1f} points are the setting's{named}, the other {code_part * 100:.1f} this "
+                    "code's.")
     return Evidence(text, values=values), sentence
 
 

@@ -91,7 +91,7 @@ class LearningRateModelMismatch(Rule):
                                      f"{row.paper_value:.3%} ({row.rel_gap:+.0%})",
                                      values={"run": row.run_value, "paper": row.paper_value}))
         # What the original reaches at this run's own setting splits the gap: the setting's part, this code's part.
-        split = gap_split(ctx, row) if row is not None else None
+        split = gap_split(ctx, row, f"learning_rate {lr}") if row is not None else None
         if split is not None:
             evidence.append(split[0])
         # Off the prior's data (proximity < 1) the advice is a suggestion to try, not the cause of a shortfall; a
