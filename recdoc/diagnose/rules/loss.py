@@ -12,11 +12,12 @@ That loss has two fixed points to read a run against:
   initialisation the scores are all about 0, so the correction alone sets the logits apart and the loss starts
   *above* that level (the original's ComiRec-SA on Book averages 7.93 over its first 1000 steps, its ComiRec-DR
   7.95; 7.155 is their chance level); every real original-code run in reference.json falls below it within
-  3k-10k iterations on Book/Taobao (within 200 on MovieLens-100K), and the complete ones end at 0.3-0.7 of it. So ln(S + 1) is the
-  level compared against: a loss still at or above it late in a run (flat over the run's own trend window) means
-  the trained objective learned nothing beyond popularity, and if valid recall meanwhile rose far above its first
-  value, the model being evaluated is not the model the loss trains (a readout fed a dummy target picks an interest
-  regardless of the target: the loss stays at chance while the interests still learn a little through it).
+  3k-10k iterations on Book/Taobao (within 200 on MovieLens-100K), and the complete ones end at 0.3-0.7 of it.
+  So ln(S + 1) is the level compared against: a loss still at or above it late in a run (flat over the run's own
+  trend window) means the trained objective learned nothing beyond popularity, and if valid recall meanwhile rose
+  far above its first value, the model being evaluated is not the model the loss trains (a readout fed a dummy
+  target picks an interest regardless of the target: the loss stays at chance while the interests still learn a
+  little through it).
 - **The original's loss at the same setting and iteration** (reference.json `reference_runs`: real logs of the
   original code, same model, data, learning rate, batch and neg_num), interpolated in log(iteration) at the run's
   evaluations. recdoc's trainer tracks the original's loss within 0.2-1.4% on four models, ports with the same
@@ -363,7 +364,7 @@ class LossLevel(Rule):
         port, recdoc; a paper model; batch size and neg_num known): (1) the late loss against the chance level
         ln(neg_num x batch + 1), the loss of a uniform guess among the sampled candidates and the target (with the
         original's log-Q correction also the loss of a model that learned only the sampler's popularity prior;
-        an untrained model starts above it, every original run falls below it within 2k-10k iterations on Book);
+        an untrained model starts above it, every original run falls below it within 3k-10k iterations on Book);
         (2) the loss against the original's own loss at the same model, data, learning rate, batch and neg_num
         (real original-code logs stored as figures in recdoc's reference data), interpolated at the run's
         iterations, over the run's trend window. Elsewhere (PyTorch ports, unknown codes, a fork's own model,
