@@ -173,10 +173,10 @@ class WiringSuspect(Rule):
         On small dense data (MovieLens) the original itself can rank a single-interest model first, so the
         comparison alone is weak there; checkpoint evidence of dead interests is strong anywhere. The loss is
         evidence too: the same model at the same setting logs the same loss (recdoc's trainer tracks the
-        original's within 0.2-1.4%), and a loss at chance with rising recall means the loss trains something
-        other than the model evaluated (the incident: 7.35 at iter 284000, above ln 1281 = 7.16, where the original
-        is near 3.5). The loss alone is weaker than a checkpoint (confidence at most 0.75), so the finding names the
-        check that decides.
+        original's within 0.2-1.4%), and a loss at chance with rising recall is not what the original's model
+        logs (the incident: 7.35 at iter 284000, above ln 1281 = 7.16, where the original is near 3.5). The loss
+        alone is weaker than a checkpoint (confidence at most 0.75), and not every wiring fault shows in it (a
+        normal loss clears nothing), so the finding names the check that decides.
 
     Evidence it cites:
         Both runs' recall with their sources, the data proximity, the checkpoint's interest statistics, the

@@ -15,9 +15,10 @@ That loss has two fixed points to read a run against:
   3k-10k iterations on Book/Taobao (within 200 on MovieLens-100K), and the complete ones end at 0.3-0.7 of it.
   So ln(S + 1) is the level compared against: a loss still at or above it late in a run (flat over the run's own
   trend window) means the trained objective learned nothing beyond popularity, and if valid recall meanwhile rose
-  far above its first value, the model being evaluated is not the model the loss trains (a readout fed a dummy
-  target picks an interest regardless of the target: the loss stays at chance while the interests still learn a
-  little through it).
+  far above its first value, the loss being logged is not what the original's model at this setting would log:
+  the port's model or loss differs from the original's. Which wiring fault it is the loss cannot say; not every
+  fault shows in it (bench/probe_proof.py: DR with its readout fed item 0 logs a loss like the healthy run's on
+  MovieLens-100K), so a normal loss clears nothing and an abnormal one calls for the checks that decide.
 - **The original's loss at the same setting and iteration** (reference.json `reference_runs`: real logs of the
   original code, same model, data, learning rate, batch and neg_num), interpolated in log(iteration) at the run's
   evaluations. recdoc's trainer tracks the original's loss within 0.2-1.4% on four models, ports with the same
@@ -219,8 +220,8 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
         evidence.append(Evidence(
             f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}; {fell:+.1%} change "
             f"across them) is at or above the chance level {chance_text}, while valid recall rose from "
-            f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the loss being trained does not "
-            "see what the evaluated model learned", _ref(last), values))
+            f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the objective learned nothing "
+            "beyond popularity while the evaluated model did learn", _ref(last), values))
     else:
         cleared.append(Evidence(
             f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) against the chance "
@@ -396,7 +397,8 @@ class LossLevel(Rule):
             return NotACause(self.id, title, "does not apply: " + assessment.reason)
         if assessment.anomalous:
             return None  # wiring-suspect carries the evidence and the decisive check
-        return NotACause(self.id, title, assessment.reason, assessment.cleared)
+        return NotACause(self.id, title, assessment.reason + " (not every wiring fault shows in the loss: this "
+                         "clears only what the loss can show)", assessment.cleared)
 
 
 RULES = (LossLevel,)
