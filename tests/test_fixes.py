@@ -75,7 +75,8 @@ def test_only_and_skip_choose_the_findings() -> None:
     only = compose_plan(diagnosis, only={"ndcg-definition"})
     assert only.diff_lines() == ["ndcg: 'master' -> 'paper'  (ndcg-definition)"]
     assert only.new_config.learning_rate == 0.001 and "--learning_rate 0.001" in only.recdoc_command
-    assert [(s.finding_id, s.reason) for s in only.set_aside] == [("lr-model-mismatch", "not chosen by --only")]
+    assert [(s.finding_id, s.reason) for s in only.set_aside] == [("lr-model-mismatch", "not chosen by --only"),
+                                                                  ("wiring-suspect", "not chosen by --only")]
     skipped = compose_plan(diagnosis, skip={"ndcg-definition"})
     assert skipped.diff_lines() == ["learning_rate: 0.001 -> 0.005  (lr-model-mismatch)"]
     assert skipped.new_config.ndcg == "master"
