@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.errors import UsageError
-from recdoc.reports.files import free_set_number
+from recdoc.files import free_set_number
 
 REPORT_STEM = "report"
 JSON_STEM = "diagnosis"
@@ -67,7 +67,7 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
 
 
 def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool) -> list[Path]:
-    from recdoc.reports.files import write_new_text
+    from recdoc.files import write_file
 
     number = free_report_number(folder)
     names = report_names(number)
@@ -82,13 +82,13 @@ def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plot
 
         path = folder / names["md"]
         relative = {caption: image.name for caption, image in images.items()}
-        write_new_text(path, render_markdown(diagnosis, relative))
+        write_file(path, render_markdown(diagnosis, relative))
         written.append(path)
     written.extend(images.values())
     if "json" in chosen:
         from recdoc.reports.jsonreport import render_json
 
         path = folder / names["json"]
-        write_new_text(path, render_json(diagnosis))
+        write_file(path, render_json(diagnosis))
         written.append(path)
     return written

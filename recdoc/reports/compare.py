@@ -18,7 +18,7 @@ from recdoc.diagnose.rules.curve import evaluated
 from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, points
-from recdoc.reports.files import free_set_number, write_new_file, write_new_text
+from recdoc.files import free_set_number, write_file
 
 COMPARE_STEM = "compare"
 PLOT_KINDS = ("recall", "loss")
@@ -95,7 +95,7 @@ def write_comparison(diagnoses: Sequence[Diagnosis], out_dir: str | Path) -> lis
         if loss is not None:
             images["Training loss by iteration"] = _save(loss, folder / names["loss"])
         report = folder / names["md"]
-        write_new_text(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
+        write_file(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
     except FileExistsError:
         raise UsageError(f"another comparison was written in {folder} at the same time; run again") from None
     except PermissionError as error:
@@ -285,5 +285,5 @@ def _loss_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart
 
 
 def _save(chart: LineChart, path: Path) -> Path:
-    write_new_file(path, chart.save_png)
+    write_file(path, chart.save_png)
     return path

@@ -13,7 +13,7 @@ from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.rules.curve import evaluated
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, run_facts
-from recdoc.reports.files import write_new_file
+from recdoc.files import write_file
 
 FIGSIZE = (7.0, 3.2)
 DPI = 90
@@ -79,4 +79,4 @@ def _chart(title: str, ylabel: str) -> LineChart:
 
 
 def _save(chart: LineChart, path: Path) -> None:
-    write_new_file(path, chart.save_png)
+    write_file(path, chart.save_png)

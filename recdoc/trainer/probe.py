@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 from recdoc import metrics, reference
 from recdoc.config import RunConfig
 from recdoc.errors import InputError, UsageError
+from recdoc.files import write_numbered
 
 PROBE_FILE = "probe.json"
 PROBE_SCHEMA = "recdoc-probe/1"
@@ -343,29 +342,9 @@ def restore_model(target: ProbeTarget, item_count: int) -> Any:
 
 # ---------------------------------------------------------------- probe.json
 def write_probe(probe: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write `probe.json` in `out_dir`, or `probe-2.json`, `probe-3.json`... : an existing file is never replaced.
-
-    The content goes to a temporary file first and is then hard-linked to the free name (a link never replaces an
-    existing file), so a reader never sees half a file and two probes never take the same name.
-    """
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(probe, indent=1) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        number = 1
-        while True:
-            path = folder / (PROBE_FILE if number == 1 else f"probe-{number}.json")
-            try:
-                os.link(temp_name, path)
-                return path
-            except FileExistsError:
-                number += 1
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+    """Write `probe.json` in `out_dir`, or `probe-2.json`, `probe-3.json`... : an existing file is never replaced."""
+    return write_numbered(Path(out_dir), lambda n: PROBE_FILE if n == 1 else f"probe-{n}.json",
+                          json.dumps(probe, indent=1) + "\n")
 
 
 def latest_probe_file(run_dir: Path) -> Path | None:

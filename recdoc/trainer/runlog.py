@@ -18,11 +18,9 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any, TextIO
 import recdoc
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.files import write_file
 
 DASH_LINE = "-" * 89
 LOG_METRIC_NAMES = ("recall", "ndcg", "hitrate")
@@ -115,19 +114,8 @@ def _with_exp(config: RunConfig, exp: str) -> RunConfig:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it private; the run's records are ordinary files
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Replace `path` atomically with ordinary permissions (recdoc.files): readers never see half a file."""
+    write_file(path, text, replace=True, fsync=True)
 
 
 # ---------------------------------------------------------------- train.log lines
