@@ -210,7 +210,7 @@ def _plots(images: dict[str, str] | None) -> str:
 def _rerun(rerun: dict[str, str]) -> str:
     if not rerun:
         return ""
-    from recdoc.diagnose.engine import split_code_edits
+    from recdoc.diagnose.fixes import split_code_edits
 
     lines = ["## Rerun", "", "The run with the proposed fixes applied:"]
     for tool, text in rerun.items():
