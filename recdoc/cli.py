@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from typing import NoReturn, Optional
 
 import typer
 
 from recdoc.errors import RecdocError
+
+class Level(StrEnum):
+    """`--fail-on`: the lowest finding level that makes the exit code 1 (recdoc.reports.console.LEVELS)."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+FAIL_ON_HELP = ("exit 1 only for a finding at or above this level (a finding's level is the lower of its severity "
+                "and its confidence); lower ones are reported, not failed")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train ComiRec faithfully, and diagnose why a run falls short of the paper.")
@@ -114,19 +127,20 @@ def analyze(
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
+    fail_on: Level = typer.Option(Level.medium, "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report."""
     from recdoc.diagnose.engine import analyze_paths
     from recdoc.reports import write_reports
-    from recdoc.reports.console import print_summary
+    from recdoc.reports.console import analyze_exit_code, print_summary
 
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
     diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with)
     written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
-    print_summary(diagnosis, written)
-    raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
+    print_summary(diagnosis, written, fail_on=fail_on.value)
+    raise typer.Exit(code=analyze_exit_code(diagnosis, fail_on.value))
 
 
 @app.command("explain")
@@ -277,17 +291,24 @@ def probe(
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ "
                                                                    "(default: run.json's data_dir)"),
     max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
+    fail_on: Level = typer.Option(Level.medium, "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
+    from recdoc.diagnose.findings import Finding
     from recdoc.diagnose.rules.interests import judge_probe
+    from recdoc.reports.console import below_threshold_line, failing
     from recdoc.trainer.probe import print_probe, probe_run, write_probe
 
     _refuse_file_as_folder(out, "--out")
     result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
     written = write_probe(result, out if out is not None else run)
     outcomes = judge_probe(result, str(written))
+    findings = [o for o in outcomes if isinstance(o, Finding)]
     print_probe(result, outcomes, written)
-    raise typer.Exit(code=1 if any(hasattr(o, "severity") and o.severity != "info" for o in outcomes) else 0)
+    below = below_threshold_line(findings, fail_on.value)
+    if below is not None:
+        typer.echo(below)
+    raise typer.Exit(code=1 if failing(findings, fail_on.value) else 0)
 
 
 INTERRUPTED_EXIT = 130  # what typer returns for a Ctrl-C that no command handled itself (128 + SIGINT)

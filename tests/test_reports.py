@@ -314,7 +314,7 @@ def test_console_styles_on_a_terminal() -> None:
     print_summary(findings_diagnosis(), [Path("runs/x/report.md")], stream=stream)
     out = stream.getvalue()
     assert "\x1b[" in out  # styled
-    for text in ("2 findings", "lr-model-mismatch", "Against the paper", "-23.7%", "Report: runs/x/report.md"):
+    for text in ("2 findings", "lr-model-mismatch", "Against the paper", "-23.7%", "Written: runs/x/report.md"):
         assert text in out, text
 
 
@@ -415,3 +415,27 @@ def test_analyze_on_a_log_imports_neither_tensorflow_nor_matplotlib(tmp_path: Pa
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["report_loss.png", "report_recall.png"]
+
+
+# ------------------------------------------------------------------ --fail-on
+def test_fail_on_counts_a_finding_at_the_lower_of_its_severity_and_confidence() -> None:
+    from dataclasses import replace
+
+    from recdoc.reports.console import analyze_exit_code, finding_level, summary_lines
+
+    diagnosis = findings_diagnosis()
+    weak_prior = replace(diagnosis.findings[0], severity="high", confidence=0.14)
+    assert finding_level(weak_prior) == "low"
+    weak = replace(diagnosis, findings=[weak_prior])
+    assert analyze_exit_code(weak, "medium") == 0 and analyze_exit_code(weak, "low") == 1
+    text = [line for line, _ in summary_lines(weak, [], "medium")]
+    assert f"Below --fail-on medium (reported, not failing the exit code): {weak_prior.id} (low)" in text
+    assert analyze_exit_code(replace(diagnosis, verdict="unusable"), "high") == 2
+
+
+def test_analyze_fail_on_high_on_the_incident(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(REPO / "fixtures" / "runs" / "test79"),
+                             "--no-plots", "--out", str(tmp_path), "--fail-on", "high"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr  # lr-model-mismatch: high severity at confidence 0.85
+    assert "Below --fail-on high (reported, not failing the exit code): ndcg-definition (medium)" in result.stdout
