@@ -7,6 +7,7 @@ Heavy modules (TensorFlow, faiss) are imported inside the commands that need the
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from enum import StrEnum
 from typing import NoReturn, Optional
@@ -46,6 +47,8 @@ def data_prepare(
     from recdoc.trainer.data.prepare import prepare_dataset
 
     _refuse_file_as_folder(data_dir, "--data_dir")
+    typer.echo(f"Preparing {source} data into {data_dir}/ (reading, filtering and splitting; this can take minutes "
+               "on a large file)...")
     prepare_dataset(source=source, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
 
 
@@ -114,7 +117,24 @@ def train(
     )
     from recdoc.trainer.loop import train as run_training
 
-    run_training(config, resume=resume)
+    note = lr_note(config.model_type, config.learning_rate)
+    if note is not None:
+        typer.echo(f"note: {note}")  # stdout: advice, not an error (stderr stays one line per failure)
+    folder = run_training(config, resume=resume)
+    typer.echo(f"Run folder: {folder}")
+    typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
+
+
+def lr_note(model_type: str, learning_rate: float) -> str | None:
+    """The README's advice when a model trains away from its recommended learning rate (ComiRec-DR at the
+    original's default 0.001, kept for fidelity, is the very setting the doctor flags as lr-model-mismatch)."""
+    from recdoc.config import recommended_learning_rate
+
+    advised = recommended_learning_rate(model_type)
+    if advised is None or abs(learning_rate - advised) <= 1e-12 * advised:
+        return None
+    return (f"{model_type} at learning rate {learning_rate:g}; the original's README advises --learning_rate "
+            f"{advised:g} for {model_type} (the doctor flags this as lr-model-mismatch)")
 
 
 # ---------------------------------------------------------------- doctor
@@ -300,6 +320,7 @@ def probe(
     from recdoc.trainer.probe import print_probe, probe_run, write_probe
 
     _refuse_file_as_folder(out, "--out")
+    typer.echo(f"Probing {run} on its {split} users: loading the data, restoring the best checkpoint, scoring...")
     result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
     written = write_probe(result, out if out is not None else run)
     outcomes = judge_probe(result, str(written))

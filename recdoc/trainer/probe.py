@@ -325,7 +325,9 @@ def own_top_n(index: Any, interests: np.ndarray, n: int) -> tuple[np.ndarray, np
 
 def restore_model(target: ProbeTarget, item_count: int) -> Any:
     """Build the run's model and restore its weights from the best checkpoint (the optimizer's are skipped)."""
-    import tensorflow as tf
+    from recdoc.trainer.tfimport import import_tensorflow
+
+    tf = import_tensorflow()  # quietly: the model import below would otherwise bring TensorFlow's start-up lines
 
     from recdoc.trainer.models import build_model
 

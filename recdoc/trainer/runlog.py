@@ -167,13 +167,17 @@ class Console:
     def __enter__(self) -> "Console":
         if self.fancy:
             from rich.console import Console as RichConsole
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
 
-            self._progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                                      console=RichConsole(file=self.stream), transient=True)
+            # Not transient: the bar's last state (iterations, rate, time) stays on screen after training.
+            self._progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                      TextColumn("{task.fields[status]}"), console=RichConsole(file=self.stream))
             self._progress.__enter__()
-            self._task = self._progress.add_task("train", total=self.total, status="")
+            # The first TensorFlow call traces and compiles the step (seconds): say so rather than sit at 0.
+            self._task = self._progress.add_task("train", total=self.total, status=COMPILING_STATUS)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,9 +191,29 @@ class Console:
         else:
             print(line, file=self.stream, flush=True)
 
-    def progress(self, iteration: int, status: str = "") -> None:
+    def progress(self, iteration: int, status: str | None = None) -> None:
+        """Move the bar to `iteration`; `status` replaces the text after it (None keeps the current one)."""
         if self._progress is not None:
-            self._progress.update(self._task, completed=iteration, status=status)
+            fields = {} if status is None else {"status": status}
+            if iteration > 0 and self._progress.tasks[0].fields.get("status") == COMPILING_STATUS and status is None:
+                fields["status"] = ""
+            self._progress.update(self._task, completed=iteration, **fields)
+
+
+COMPILING_STATUS = "compiling the training step..."
+
+
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Iterations per second, as rich measures them over the last updates."""
+
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:,.1f}it/s" if task.speed else "--it/s")
+
+    return RateColumn()
 
 
 class TrainLog:

@@ -1,0 +1,70 @@
+"""What a newcomer meets on the command line: quiet TensorFlow start-up, a train that says where its run went and
+what to type next, the README's learning-rate advice, and progress that does not sit silent."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recdoc.cli import lr_note
+from recdoc.trainer.runlog import COMPILING_STATUS, Console
+from recdoc.trainer.tfimport import is_notice
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STARTUP = [  # what TensorFlow 2.21 printed on `recdoc train` on this CPU machine
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796246102.867135    9594 port.cc:153] oneDNN custom operations are on. You may see slightly",
+    "I0000 00:00:1796246102.872908    9594 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
+    "will not be used.",
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the "
+    "appropriate compiler flags.",
+    "E0000 00:00:1796246116.785695    9594 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: "
+    "Failed call to cuInit: UNKNOWN ERROR (303)",
+]
+
+
+def test_tensorflow_startup_notices_are_dropped_and_real_errors_kept() -> None:
+    assert all(is_notice(line, has_gpu=False) for line in STARTUP)
+    assert not is_notice(STARTUP[-1], has_gpu=True)  # with an NVIDIA device, a failing cuInit is a real error
+    assert not is_notice("E0000 00:00:1.0 1 op_kernel.cc:1] OUT_OF_RANGE: something failed", has_gpu=False)
+    assert not is_notice("Traceback (most recent call last):", has_gpu=False)
+
+
+def test_comirec_dr_at_the_original_default_gets_the_readme_advice() -> None:
+    note = lr_note("ComiRec-DR", 0.001)
+    assert note is not None and "--learning_rate 0.005" in note and "lr-model-mismatch" in note
+    assert lr_note("ComiRec-DR", 0.005) is None and lr_note("ComiRec-SA", 0.001) is None
+
+
+def test_progress_bar_says_it_is_compiling_then_shows_rate_and_stays() -> None:
+    out = io.StringIO()
+    with Console(100, stream=out, fancy=True) as console:
+        console.progress(0)
+        assert console._progress.tasks[0].fields["status"] == COMPILING_STATUS
+        for iteration in range(10, 101, 10):
+            console.progress(iteration)
+    last = out.getvalue().strip().splitlines()[-1]
+    assert "100/100" in last and "it/s" in last and "eta" in last and COMPILING_STATUS not in last
+
+
+@pytest.mark.slow
+def test_train_is_quiet_and_ends_with_the_run_folder_and_the_next_command(tmp_path: Path) -> None:
+    from recdoc.trainer.data.synth import synthesize
+
+    synthesize("tiny", items=300, users=200, seed=1, data_dir=str(tmp_path / "data"))
+    result = subprocess.run([sys.executable, "-m", "recdoc", "train", "--dataset", "tiny", "--data_dir",
+                             str(tmp_path / "data"), "--runs_dir", str(tmp_path / "runs"), "--max_iter", "1",
+                             "--test_iter", "500", "--batch_size", "32", "--neg_num", "2", "--exp", "w"],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    for noise in ("absl::InitializeLog", "cuInit", "cpu_feature_guard", "oneDNN", "cudart_stub"):
+        assert noise not in result.stderr
+    lines = result.stdout.splitlines()
+    folder = tmp_path / "runs" / "tiny_ComiRec-DR_b32_lr0.001_d64_len20_w"
+    assert lines[0].startswith("note: ComiRec-DR at learning rate 0.001")
+    assert lines[-2:] == [f"Run folder: {folder}", f"Next: recdoc analyze {folder}"]
