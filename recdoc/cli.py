@@ -10,11 +10,14 @@ import os
 import shlex
 import sys
 from enum import StrEnum
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
 from recdoc.errors import RecdocError
+
+if TYPE_CHECKING:
+    from recdoc.config import RunConfig
 
 class Level(StrEnum):
     """`--fail-on`: the lowest finding level that makes the exit code 1 (recdoc.reports.console.LEVELS)."""
@@ -71,6 +74,7 @@ def data_synth(
 # ---------------------------------------------------------------- train
 @app.command("train")
 def train(
+    ctx: typer.Context,
     dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/"),
     model_type: str = typer.Option("ComiRec-DR", "--model_type",
                                    help="ComiRec-DR | ComiRec-SA | MIND | DNN | GRU4REC | MostPopular"),
@@ -92,7 +96,10 @@ def train(
     exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name"),
     data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
     runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/"),
-    resume: bool = typer.Option(False, "--resume", help="continue an existing run from its last checkpoint"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER",
+                                         help="continue this run folder from its last checkpoint; its run.json "
+                                              "supplies every setting (--max_iter, --patience and --finetune_lr "
+                                              "may change)"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr",
                                                 help="learning rate from now on (default: --learning_rate)"),
     ndcg: str = typer.Option("paper", "--ndcg", help="NDCG shown in train.log: paper | master | standard"),
@@ -104,25 +111,79 @@ def train(
     from recdoc.config import RunConfig
     from recdoc.errors import UsageError
 
-    _refuse_file_as_folder(runs_dir, "--runs_dir")
-    try:
-        cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
-    except ValueError:
-        raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
-    config = RunConfig.for_dataset(
-        dataset, model_type=model_type, learning_rate=learning_rate, max_iter=max_iter, patience=patience, topN=topN,
-        embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest, random_seed=random_seed,
-        batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num, item_count=item_count, exp=exp,
-        data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr, ndcg=ndcg, coef=coef, metrics_at=cutoffs,
-    )
+    if resume is not None:
+        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr)
+    else:
+        _refuse_file_as_folder(runs_dir, "--runs_dir")
+        try:
+            cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
+        except ValueError:
+            raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
+        config = RunConfig.for_dataset(
+            dataset, model_type=model_type, learning_rate=learning_rate, max_iter=max_iter, patience=patience,
+            topN=topN, embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest,
+            random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
+            item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr, ndcg=ndcg,
+            coef=coef, metrics_at=cutoffs,
+        )
     from recdoc.trainer.loop import train as run_training
 
     note = lr_note(config.model_type, config.learning_rate)
     if note is not None:
         typer.echo(f"note: {note}")  # stdout: advice, not an error (stderr stays one line per failure)
-    folder = run_training(config, resume=resume)
+    folder = run_training(config, resume=resume is not None)
     typer.echo(f"Run folder: {folder}")
     typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
+
+
+RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr")
+
+
+def resume_config(ctx: typer.Context, folder: str, **may_change: object) -> RunConfig:
+    """The configuration of the run in `folder` (its run.json), with the settings a resume may change where given.
+
+    Any other setting on the command line is refused: it would silently be ignored (the stored one wins).
+    """
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from recdoc.config import RunConfig
+    from recdoc.errors import UsageError
+
+    root = Path(folder)
+    record = root / "run.json"
+    if not record.is_file():
+        raise UsageError(f"--resume {folder}: no run.json there; pass the run folder `recdoc train` created "
+                         "(runs/<experiment name>)")
+    try:
+        stored = json.loads(record.read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError) as error:
+        raise UsageError(f"{record}: not a recdoc run.json ({error})") from None
+    if not isinstance(stored, dict):
+        raise UsageError(f"{record}: no config object; it was not written by recdoc train")
+    given = sorted(name for name in ctx.params if name not in ("resume", *RESUME_MAY_CHANGE)
+                   and _on_command_line(ctx, name))
+    if given:
+        flags = ", ".join(f"--{name}" for name in given)
+        raise UsageError(f"--resume takes the run's settings from {record}; {flags} cannot change on resume "
+                         f"(only {', '.join('--' + k for k in RESUME_MAY_CHANGE)} can)")
+    names = {field.name for field in dataclasses.fields(RunConfig)}
+    values = {key: value for key, value in stored.items() if key in names}
+    if "metrics_at" in values:
+        values["metrics_at"] = tuple(values["metrics_at"])
+    values.update({key: value for key, value in may_change.items() if _on_command_line(ctx, key)})
+    config = RunConfig(**{**values, "runs_dir": str(root.parent)})
+    if config.exp_name != root.name:
+        raise UsageError(f"--resume {folder}: the folder is named {root.name!r} but run.json describes "
+                         f"{config.exp_name!r}; rename the folder back to resume it")
+    return config
+
+
+def _on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed this option (not its default). typer vendors click: compare by name."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 def lr_note(model_type: str, learning_rate: float) -> str | None:

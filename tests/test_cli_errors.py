@@ -272,8 +272,8 @@ def test_train_refuses_bad_data_with_file_and_line(data_dir: Path, tmp_path: Pat
     (["--learning_rate", "0"], "recdoc: --learning_rate and --finetune_lr must be positive, got 0.0 and None"),
     (["--batch_size", "0"], "recdoc: embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and "
                             "neg_num must be positive"),
-    (["--exp", "nothere", "--resume"], "recdoc: cannot resume: no run folder {runs}/"
-                                       "tiny_ComiRec-DR_b64_lr0.001_d64_len20_nothere"),
+    (["--resume", "nothere"], "recdoc: --resume nothere: no run.json there; pass the run folder `recdoc train` "
+                              "created (runs/<experiment name>)"),
 ])
 def test_train_refuses_impossible_settings(args: list[str], expected: str, data_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:

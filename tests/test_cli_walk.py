@@ -68,3 +68,36 @@ def test_train_is_quiet_and_ends_with_the_run_folder_and_the_next_command(tmp_pa
     folder = tmp_path / "runs" / "tiny_ComiRec-DR_b32_lr0.001_d64_len20_w"
     assert lines[0].startswith("note: ComiRec-DR at learning rate 0.001")
     assert lines[-2:] == [f"Run folder: {folder}", f"Next: recdoc analyze {folder}"]
+
+    # After a crash the user types the folder alone; run.json supplies the rest (a longer budget here).
+    resumed = subprocess.run([sys.executable, "-m", "recdoc", "train", "--resume", str(folder), "--max_iter", "2"],
+                             capture_output=True, text=True, cwd=ROOT, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert any(line.startswith("training resumed from") for line in resumed.stdout.splitlines())
+    assert resumed.stdout.splitlines()[-2] == f"Run folder: {folder}"
+
+
+def test_resume_takes_the_run_folder_alone_and_refuses_settings_it_would_ignore(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from recdoc.cli import main
+    from recdoc.config import RunConfig
+
+    config = RunConfig.for_dataset("tiny", exp="w", runs_dir=str(tmp_path / "elsewhere"))
+    folder = tmp_path / "runs" / config.exp_name
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"config": config.to_dict()}))
+
+    def refused(*args: str) -> str:
+        with pytest.raises(SystemExit) as stopped:
+            main(["train", *args])
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        return err
+
+    assert "--learning_rate cannot change on resume" in refused("--resume", str(folder), "--learning_rate", "0.1")
+    assert "no run.json there" in refused("--resume", str(tmp_path / "runs"))
+    renamed = folder.rename(tmp_path / "runs" / "renamed")
+    assert "rename the folder back" in refused("--resume", str(renamed))
