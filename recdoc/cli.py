@@ -28,11 +28,62 @@ class Level(StrEnum):
     high = "high"
 
 
+class ModelType(StrEnum):
+    """The original's model types (reference.json `model_types`), spelled as its --model_type takes them."""
+
+    comirec_dr = "ComiRec-DR"
+    comirec_sa = "ComiRec-SA"
+    mind = "MIND"
+    dnn = "DNN"
+    gru4rec = "GRU4REC"
+    most_popular = "MostPopular"
+
+
+class Ndcg(StrEnum):
+    paper = "paper"
+    master = "master"
+    standard = "standard"
+
+
+class Source(StrEnum):
+    """recdoc.trainer.data.prepare.SOURCES."""
+
+    ml_100k = "ml-100k"
+    csv = "csv"
+    amazon = "amazon"
+    taobao = "taobao"
+
+
+class Split(StrEnum):
+    valid = "valid"
+    test = "test"
+
+
+# Panels of `recdoc train --help`: 24 options read better in groups.
+DATA_PANEL, MODEL_PANEL, OPTIM_PANEL, SCHEDULE_PANEL = "Data and run folder", "Model", "Optimisation", \
+    "Schedule and evaluation"
+
 FAIL_ON_HELP = ("exit 1 only for a finding at or above this level (a finding's level is the lower of its severity "
                 "and its confidence); lower ones are reported, not failed")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train ComiRec faithfully, and diagnose why a run falls short of the paper.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        import recdoc
+
+        typer.echo(f"recdoc {recdoc.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print recdoc's version and exit")) -> None:
+    """Train ComiRec faithfully, and diagnose why a run falls short of the paper."""
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets in the original ComiRec format.")
 app.add_typer(data_app, name="data")
 
@@ -40,7 +91,7 @@ app.add_typer(data_app, name="data")
 # ---------------------------------------------------------------- data
 @data_app.command("prepare")
 def data_prepare(
-    source: str = typer.Option(..., "--source", help="ml-100k | csv | amazon | taobao"),
+    source: Source = typer.Option(..., "--source", help="the raw data's format"),
     input_path: Optional[str] = typer.Option(None, "--input", help="raw file (not needed for ml-100k)"),
     meta: Optional[str] = typer.Option(None, "--meta", help="Amazon metadata file with categories"),
     name: Optional[str] = typer.Option(None, "--name", help="dataset name (ml-100k: ml100k)"),
@@ -52,7 +103,7 @@ def data_prepare(
     _refuse_file_as_folder(data_dir, "--data_dir")
     typer.echo(f"Preparing {source} data into {data_dir}/ (reading, filtering and splitting; this can take minutes "
                "on a large file)...")
-    prepare_dataset(source=source, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
+    prepare_dataset(source=source.value, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
 
 
 @data_app.command("synth")
@@ -75,37 +126,59 @@ def data_synth(
 @app.command("train")
 def train(
     ctx: typer.Context,
-    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/"),
-    model_type: str = typer.Option("ComiRec-DR", "--model_type",
-                                   help="ComiRec-DR | ComiRec-SA | MIND | DNN | GRU4REC | MostPopular"),
-    learning_rate: float = typer.Option(0.001, "--learning_rate",
-                                        help="Adam's learning rate (the original's README: 0.005 for ComiRec-DR)"),
-    max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original"),
-    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall"),
-    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log"),
-    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)"),
-    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)"),
-    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)"),
-    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler"),
-    batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's (book 128, taobao 256)"),
-    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)"),
-    test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's (book 1000, taobao 500)"),
-    neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items"),
-    item_count: Optional[int] = typer.Option(None, "--item_count", help="ids are 0..item_count-1 (default: book "
-                                             "367983, taobao 1708531, else the largest item id + 1)"),
-    exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name"),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
-    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/"),
-    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER",
+    # Data and run folder
+    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/",
+                                rich_help_panel=DATA_PANEL),
+    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/",
+                                 rich_help_panel=DATA_PANEL),
+    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/",
+                                 rich_help_panel=DATA_PANEL),
+    exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name",
+                                      rich_help_panel=DATA_PANEL),
+    item_count: Optional[int] = typer.Option(None, "--item_count", rich_help_panel=DATA_PANEL,
+                                             help="ids are 0..item_count-1 (default: book 367983, taobao 1708531, "
+                                                  "else the largest item id + 1)"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER", rich_help_panel=DATA_PANEL,
                                          help="continue this run folder from its last checkpoint; its run.json "
                                               "supplies every setting (--max_iter, --patience and --finetune_lr "
                                               "may change)"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr",
+    # Model
+    model_type: ModelType = typer.Option(ModelType.comirec_dr, "--model_type", help="the model to train",
+                                         rich_help_panel=MODEL_PANEL),
+    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)",
+                                      rich_help_panel=MODEL_PANEL),
+    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)",
+                                    rich_help_panel=MODEL_PANEL),
+    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)",
+                                     rich_help_panel=MODEL_PANEL),
+    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)",
+                                         rich_help_panel=MODEL_PANEL),
+    # Optimisation
+    learning_rate: float = typer.Option(0.001, "--learning_rate", rich_help_panel=OPTIM_PANEL,
+                                        help="Adam's learning rate (the original's README: 0.005 for ComiRec-DR)"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", rich_help_panel=OPTIM_PANEL,
                                                 help="learning rate from now on (default: --learning_rate)"),
-    ndcg: str = typer.Option("paper", "--ndcg", help="NDCG shown in train.log: paper | master | standard"),
-    coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda"),
-    metrics_at: str = typer.Option("20,50", "--metrics_at",
+    batch_size: Optional[int] = typer.Option(None, "--batch_size", rich_help_panel=OPTIM_PANEL,
+                                             help="default: the dataset's (book 128, taobao 256)"),
+    neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items",
+                                rich_help_panel=OPTIM_PANEL),
+    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler",
+                                    rich_help_panel=OPTIM_PANEL),
+    # Schedule and evaluation
+    max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original",
+                                 rich_help_panel=SCHEDULE_PANEL),
+    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall",
+                                 rich_help_panel=SCHEDULE_PANEL),
+    test_iter: Optional[int] = typer.Option(None, "--test_iter", rich_help_panel=SCHEDULE_PANEL,
+                                            help="default: the dataset's (book 1000, taobao 500)"),
+    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log",
+                             rich_help_panel=SCHEDULE_PANEL),
+    ndcg: Ndcg = typer.Option(Ndcg.paper, "--ndcg", help="NDCG shown in train.log (all three go to metrics.jsonl)",
+                              rich_help_panel=SCHEDULE_PANEL),
+    metrics_at: str = typer.Option("20,50", "--metrics_at", rich_help_panel=SCHEDULE_PANEL,
                                    help="cut-offs also computed for metrics.jsonl, comma-separated"),
+    coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda",
+                                         rich_help_panel=SCHEDULE_PANEL),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
     from recdoc.config import RunConfig
@@ -120,11 +193,11 @@ def train(
         except ValueError:
             raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
         config = RunConfig.for_dataset(
-            dataset, model_type=model_type, learning_rate=learning_rate, max_iter=max_iter, patience=patience,
+            dataset, model_type=model_type.value, learning_rate=learning_rate, max_iter=max_iter, patience=patience,
             topN=topN, embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest,
             random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
-            item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr, ndcg=ndcg,
-            coef=coef, metrics_at=cutoffs,
+            item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr,
+            ndcg=ndcg.value, coef=coef, metrics_at=cutoffs,
         )
     from recdoc.trainer.loop import train as run_training
 
@@ -203,12 +276,15 @@ def lr_note(model_type: str, learning_rate: float) -> str | None:
 def analyze(
     paths: list[str] = typer.Argument(..., help="run folder(s) or log file(s) of one run"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for report.md (default: the run folder)"),
-    formats: str = typer.Option("md,json", "--format", help="md,json"),
+    formats: str = typer.Option("md,json", "--format", metavar="md,json",
+                                help="what to write: md, json, or both comma-separated"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="draw loss and recall charts beside the report"),
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
-    fail_on: Level = typer.Option(Level.medium, "--fail-on", help=FAIL_ON_HELP),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
+    force: bool = typer.Option(False, "--force", help="replace the last report in the folder instead of writing "
+                                                      "the next numbered one (report-2.md, ...)"),
 ) -> None:
     """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report."""
     from recdoc.diagnose.engine import analyze_paths
@@ -219,8 +295,16 @@ def analyze(
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
     diagnosis = analyze_paths(paths, overrides=overrides, deep=deep, baselines=compare_with)
-    written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
+    written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots, force=force)
     print_summary(diagnosis, written, fail_on=fail_on.value)
+    if out is None and written:
+        if force:
+            what = "it replaced the last report"
+        elif written[0].name != "report.md":
+            what = "earlier reports are kept; --force replaces the last one instead"
+        else:
+            what = "--out DIR writes elsewhere"
+        typer.echo(f"Report written in the run folder {written[0].parent} ({what})")
     raise typer.Exit(code=analyze_exit_code(diagnosis, fail_on.value))
 
 
@@ -258,13 +342,16 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 @app.command("rerun")
 def rerun(
     paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
-    apply_fixes: bool = typer.Option(False, "--apply-fixes", help="apply the diagnosis' fixes (required)"),
+    apply_fixes: bool = typer.Option(False, "--apply_fixes", "--apply-fixes",
+                                     help="apply the diagnosis' fixes (required)"),
     only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
     skip: Optional[str] = typer.Option(None, "--skip", help="leave out these finding ids (comma-separated)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="print the diff and the commands; train nothing"),
+    dry_run: bool = typer.Option(False, "--dry_run", "--dry-run",
+                                 help="print the diff and the commands; train nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/"),
     runs_dir: Optional[str] = typer.Option(None, "--runs_dir", help="default: the old recdoc run's folder, else runs"),
-    resume_best: bool = typer.Option(False, "--resume-best", help="continue from the old recdoc run's best checkpoint"),
+    resume_best: bool = typer.Option(False, "--resume_best", "--resume-best",
+                                     help="continue from the old recdoc run's best checkpoint"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume-best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
 ) -> None:
@@ -367,12 +454,12 @@ def bench_table(
 @app.command("probe")
 def probe(
     run: str = typer.Argument(..., help="a recdoc run folder (run.json and ckpt/best)"),
-    split: str = typer.Option("valid", "--split", help="the users to probe: valid | test"),
+    split: Split = typer.Option(Split.valid, "--split", help="the users to probe"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for probe.json (default: the run folder)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ "
                                                                    "(default: run.json's data_dir)"),
     max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
-    fail_on: Level = typer.Option(Level.medium, "--fail-on", help=FAIL_ON_HELP),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
     from recdoc.diagnose.findings import Finding
@@ -381,8 +468,8 @@ def probe(
     from recdoc.trainer.probe import print_probe, probe_run, write_probe
 
     _refuse_file_as_folder(out, "--out")
-    typer.echo(f"Probing {run} on its {split} users: loading the data, restoring the best checkpoint, scoring...")
-    result = probe_run(run, split=split, data_dir=data_dir, max_users=max_users)
+    typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
+    result = probe_run(run, split=split.value, data_dir=data_dir, max_users=max_users)
     written = write_probe(result, out if out is not None else run)
     outcomes = judge_probe(result, str(written))
     findings = [o for o in outcomes if isinstance(o, Finding)]
@@ -409,7 +496,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except RecdocError as error:
         _fail(str(error), error.exit_code)
     except typer.TyperException as error:  # the vendored click's UsageError/BadParameter/NoSuchOption/...
-        message = error.format_message()
+        message = error.format_message().replace("Value error, ", "")  # typer's enum check, said once
         if not message:  # a group called with no sub-command: its help is the answer
             error.show()  # type: ignore[attr-defined]
             sys.exit(error.exit_code)

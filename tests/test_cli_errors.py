@@ -86,7 +86,11 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["train", "--metrics_at", "20,x"], "--metrics_at must be comma-separated integers, got '20,x'"),
     (["data", "synth", "--name", "z", "--items", "0", "--users", "10"], "must be at least 10, got 0 and 10"),
     (["data", "synth", "--name", "z", "--items", "10", "--users", "-5"], "must be at least 10, got 10 and -5"),
-    (["data", "prepare", "--source", "foo"], "unknown --source 'foo'"),
+    (["data", "prepare", "--source", "foo"],
+     "Invalid value for '--source': 'foo' is not one of 'ml-100k', 'csv', 'amazon', 'taobao'"),
+    (["train", "--model_type", "ComiRec"], "'ComiRec' is not one of 'ComiRec-DR', 'ComiRec-SA', 'MIND', 'DNN'"),
+    (["train", "--ndcg", "ndcg"], "'ndcg' is not one of 'paper', 'master', 'standard'"),
+    (["probe", "x", "--split", "train"], "'train' is not one of 'valid', 'test'"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,13 +266,14 @@ def test_train_refuses_bad_data_with_file_and_line(data_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--model_type", "Foo"], "recdoc: unknown --model_type 'Foo'; choose one of DNN, GRU4REC, MIND, ComiRec-DR, "
-                              "ComiRec-SA, MostPopular"),
+    (["--model_type", "Foo"], "recdoc: Invalid value for '--model_type': 'Foo' is not one of 'ComiRec-DR', "
+                              "'ComiRec-SA', 'MIND', 'DNN', 'GRU4REC', 'MostPopular'. (see `recdoc train --help`)"),
     (["--embedding_dim", "32", "--hidden_size", "64"],
      "recdoc: --embedding_dim (32) must equal --hidden_size (64): user interests are scored against item embeddings"),
     (["--neg_num", "5"], "recdoc: sampled softmax needs at most as many negatives as items: neg_num x batch_size = 320 but "
                          "item_count = 301; lower --neg_num or --batch_size"),
-    (["--ndcg", "bogus"], "recdoc: --ndcg must be one of paper, master, standard, got 'bogus'"),
+    (["--ndcg", "bogus"], "recdoc: Invalid value for '--ndcg': 'bogus' is not one of 'paper', 'master', "
+                           "'standard'. (see `recdoc train --help`)"),
     (["--learning_rate", "0"], "recdoc: --learning_rate and --finetune_lr must be positive, got 0.0 and None"),
     (["--batch_size", "0"], "recdoc: embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and "
                             "neg_num must be positive"),

@@ -101,3 +101,39 @@ def test_resume_takes_the_run_folder_alone_and_refuses_settings_it_would_ignore(
     assert "no run.json there" in refused("--resume", str(tmp_path / "runs"))
     renamed = folder.rename(tmp_path / "runs" / "renamed")
     assert "rename the folder back" in refused("--resume", str(renamed))
+
+
+def test_analyze_says_where_it_wrote_and_force_replaces_the_last_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from recdoc.cli import main
+
+    run = tmp_path / "test79"
+    shutil.copytree(ROOT / "fixtures" / "runs" / "test79", run)
+
+    def analyze(*args: str) -> str:
+        with pytest.raises(SystemExit):
+            main(["analyze", str(run), "--no-plots", *args])
+        return capsys.readouterr().out
+
+    assert f"Report written in the run folder {run} (--out DIR writes elsewhere)" in analyze()
+    second = analyze()
+    assert "earlier reports are kept; --force replaces the last one instead" in second
+    (run / "report-2.md").write_text("stale")
+    assert "it replaced the last report" in analyze("--force")
+    assert (run / "report-2.md").read_text() != "stale" and not (run / "report-3.md").exists()
+
+
+def test_version_and_grouped_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from recdoc.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.strip() == "recdoc 0.1.0"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for panel in ("Data and run folder", "Model", "Optimisation", "Schedule and evaluation"):
+        assert panel in out
+    assert "ComiRec-DR" in out and "GRU4REC" in out  # the choices are in the help, not only in an error
