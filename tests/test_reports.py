@@ -439,3 +439,18 @@ def test_analyze_fail_on_high_on_the_incident(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 1, result.stderr  # lr-model-mismatch: high severity at confidence 0.85
     assert "Below --fail-on high (reported, not failing the exit code): ndcg-definition (medium)" in result.stdout
+
+
+def test_report_text_does_not_repeat_itself(tmp_path: Path) -> None:
+    """One statement per fact: no value echoed after the sentence that states it, a checkpoint's problem under the
+    checkpoint only (not again in the notes), the configuration's source file named once."""
+    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(REPO / "fixtures" / "runs" / "test79"),
+                             "--no-plots", "--out", str(tmp_path), "--format", "md"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    text = (tmp_path / "report.md").read_text()
+    assert "learning_rate = 0.001 (exp name) (learning_rate = 0.001)" not in text
+    assert "learning_rate = 0.001 (exp name)" in text
+    assert text.count("ckpt-130.index or its .data-* file is missing") == 1
+    config = text.split("## Inferred configuration")[1].split("## ")[0]
+    assert config.count("fixtures/runs/test79/train.log:12") == 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from recdoc.errors import InputError, UsageError
 from recdoc.files import write_numbered
 
 PROBE_FILE = "probe.json"
+PIPE_WIDTH = 160  # columns of the probe table when stdout is not a terminal
 PROBE_SCHEMA = "recdoc-probe/1"
 # Two interest vectors with cosine above this share over 90% of their direction (cos^2 > 0.9): they retrieve almost
 # the same items. Random directions in d = 64 have |cos| around 0.13, so chance never gets near it.
@@ -411,7 +413,10 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
     """The table, then each finding (id, severity, title, evidence) and each check that came out clean."""
     from rich.console import Console
 
-    console = Console(file=stream, soft_wrap=False)
+    # Off a terminal rich assumes 80 columns and wraps every row of the 7-column table; a pipe or a log file
+    # has no width, so give the table the room it needs there.
+    target = stream if stream is not None else sys.stdout
+    console = Console(file=stream, soft_wrap=False, width=None if target.isatty() else PIPE_WIDTH)
     console.print(probe_table(probe))
     for outcome in outcomes:
         if hasattr(outcome, "severity"):
