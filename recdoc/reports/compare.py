@@ -3,7 +3,7 @@
 `compare.md` (then `compare-2.md`, ... : an existing comparison is never replaced) with two PNGs overlaying the
 runs by iteration (validation recall, training loss); the settings that differ; the final metrics next to the
 paper's with the deltas; and which findings cleared, appeared or remained between the first run and the last.
-Reads only `Diagnosis` objects; drawn with recdoc's Pillow chart renderer (no matplotlib, no TensorFlow).
+Reads only `Diagnosis` objects; drawn with matplotlib (chart.py; no pyplot, no TensorFlow).
 """
 
 from __future__ import annotations
