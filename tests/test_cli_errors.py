@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import simple_original_log
 from recdoc.cli import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, TRACEBACK_ENV, app, main
 
 TINY = "tiny"
@@ -316,22 +317,11 @@ def test_analyze_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Capt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.log", "empty.log", "folder"]
 
 
-def original_log(iterations: int) -> str:
-    lines = ["['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']", "training begin"]
-    for step in range(1, iterations + 1):
-        recall = 0.02 + 0.01 * step
-        lines += ["book_ComiRec-DR_b128_lr0.005_d64_len20",
-                  f"iter: {step * 1000}, train loss: {8 - 0.1 * step:.4f}, valid recall: {recall:.6f}, "
-                  f"valid ndcg: {recall * 0.8:.6f}, valid hitrate: {recall * 3:.6f}",
-                  f"time interval: {step * 1.5:.4f} min"]
-    return "\n".join(lines) + "\n"
-
-
 def test_analyze_reads_a_gbk_log_and_a_truncated_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gbk = tmp_path / "gbk.log"
-    gbk.write_bytes(("警告：ComiRec-DR 推荐使用 learning_rate=0.005\n" + original_log(5)).encode("gbk"))
+    gbk.write_bytes(("警告：ComiRec-DR 推荐使用 learning_rate=0.005\n" + simple_original_log(5)).encode("gbk"))
     truncated = tmp_path / "truncated.log"
-    truncated.write_text(original_log(5)[:-40], encoding="utf-8")
+    truncated.write_text(simple_original_log(5)[:-40], encoding="utf-8")
     for log in (gbk, truncated):
         out = tmp_path / f"out_{log.stem}"
         code, _, err = run_cli(["analyze", str(log), "--no-plots", "--format", "json", "--out", str(out)], capsys)
@@ -341,7 +331,7 @@ def test_analyze_reads_a_gbk_log_and_a_truncated_one(tmp_path: Path, capsys: pyt
 
 def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "train.log"
-    log.write_text(original_log(3), encoding="utf-8")
+    log.write_text(simple_original_log(3), encoding="utf-8")
     code, _, err = run_cli(["analyze", str(log), "--set", "foo=1"], capsys)
     assert code == 2 and one_error_line(err).startswith("recdoc: --set foo: unknown setting; known: dataset, ")
     precious = tmp_path / "precious.md"
@@ -365,7 +355,7 @@ def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsy
 def test_analyze_refuses_a_set_value_no_run_could_have(setting: str, expected: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "train.log"
-    log.write_text(original_log(3), encoding="utf-8")
+    log.write_text(simple_original_log(3), encoding="utf-8")
     code, _, err = run_cli(["analyze", str(log), "--no-plots", "--out", str(tmp_path / "out"), "--set", setting], capsys)
     assert code == 2 and one_error_line(err) == expected
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -122,17 +122,12 @@ def test_resume_best_continues_from_the_old_best_checkpoint(faulty_run: tuple[Pa
 
 def test_report_command_is_the_dry_run_command_with_the_run_folders_shell_quoted(tmp_path: Path) -> None:
     """Pasting report.md's command must train where the run read and wrote, even with spaces in the paths."""
+    from conftest import write_run_folder
     from recdoc.config import RunConfig
 
     data_dir, runs_dir = tmp_path / "my data", tmp_path / "my runs"
     config = RunConfig.for_dataset("book", neg_num=2, exp="run1", data_dir=str(data_dir), runs_dir=str(runs_dir))
-    folder = runs_dir / config.exp_name
-    folder.mkdir(parents=True)
-    rows = [{"iter": 1000 * i, "train_loss": 8.0 - i / 10, "recall@50": 0.01 * i, "ndcg_paper@50": 0.015 * i,
-             "hitrate@50": 0.02 * i} for i in range(1, 21)]
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "run.json").write_text(json.dumps({"exp_name": config.exp_name, "config": config.to_dict(),
-                                                 "stop_reason": "max_iter", "best_iter": 20000}))
+    folder = write_run_folder(config, [0.01 * i for i in range(1, 21)])
     analyzed = recdoc("analyze", str(folder), "--no-plots", "--out", str(tmp_path / "out"))
     assert analyzed.returncode in (0, 1), analyzed.stderr
     report = (tmp_path / "out" / "report.md").read_text()
