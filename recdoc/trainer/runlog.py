@@ -32,7 +32,6 @@ from recdoc.errors import UsageError
 from recdoc.files import write_file
 
 DASH_LINE = "-" * 89
-LOG_METRIC_NAMES = ("recall", "ndcg", "hitrate")
 
 
 # ---------------------------------------------------------------- the folder
