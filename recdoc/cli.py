@@ -352,7 +352,7 @@ def rerun(
     runs_dir: Optional[str] = typer.Option(None, "--runs_dir", help="default: the old recdoc run's folder, else runs"),
     resume_best: bool = typer.Option(False, "--resume_best", "--resume-best",
                                      help="continue from the old recdoc run's best checkpoint"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume-best"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume_best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
