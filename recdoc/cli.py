@@ -19,6 +19,7 @@ from recdoc.errors import RecdocError
 if TYPE_CHECKING:
     from recdoc.config import RunConfig
 
+
 class Level(StrEnum):
     """`--fail-on`: the lowest finding level that makes the exit code 1 (recdoc.reports.console.LEVELS)."""
 
