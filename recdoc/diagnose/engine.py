@@ -193,7 +193,7 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
     Composed by `fixes.compose`, the one owner of the rerun command, with the run's own data and runs folders,
     so that report.md shows what `recdoc rerun --dry-run` prints.
     """
-    from recdoc.diagnose.fixes import compose, run_folders, source_tool_of
+    from recdoc.diagnose.fixes import compose, disagreement_notes, run_folders, source_tool_of
     from recdoc.errors import UsageError
 
     if _value(config, "dataset") is None:
@@ -204,7 +204,7 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
     except (UsageError, TypeError, ValueError) as error:  # settings RunConfig refuses: keep the diagnosis
         notes.append(f"no re-run command: {error}")
         return {}
-    notes.extend(plan.notes)
+    notes.extend(disagreement_notes(plan))
     out = {"recdoc": plan.recdoc_command}
     if plan.tool_command is not None:
         out["original"] = plan.tool_command

@@ -306,11 +306,15 @@ def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: 
     changed = set(set_by)
     recdoc_command = recdoc_train_command(new_config, changed)
     tool_command = original_command(new_config, changed) if tool != "recdoc" else None
-    notes = tuple(f"fixes disagree on {o.key}: using {_show(o.kept)} ({o.kept_by}), not {_show(o.proposed)} "
-                  f"({o.finding_id})" for o in overruled if o.kept_by != USER_OVERRIDE)
     return FixPlan(tool, old_config, new_config, tuple(changes), tuple(overruled), tuple(set_aside),
                    tuple(f.id for f in applied), recdoc_command.text(),
-                   tool_command.text() if tool_command is not None else None, notes)
+                   tool_command.text() if tool_command is not None else None)
+
+
+def disagreement_notes(plan: FixPlan) -> list[str]:
+    """One sentence per key two findings wanted differently (for a report, which has no "overruled" list)."""
+    return [f"fixes disagree on {o.key}: using {_show(o.kept)} ({o.kept_by}), not {_show(o.proposed)} "
+            f"({o.finding_id})" for o in plan.overruled if o.kept_by != USER_OVERRIDE]
 
 
 def _shown_keys(config: RunConfig, changed: Collection[str], keys: Iterable[str]) -> list[str]:
@@ -326,7 +330,7 @@ def recdoc_train_command(config: RunConfig, changed: Collection[str] = ()) -> Co
     defaults = RunConfig()
     if config.exp is not None:
         flags.append(("exp", config.exp))
-    # Without these a pasted command looks for the data in ./data and writes to ./runs (issue 11).
+    # Without these a pasted command looks for the data in ./data and writes to ./runs.
     flags += [(key, getattr(config, key)) for key in ("data_dir", "runs_dir")
               if getattr(config, key) != getattr(defaults, key)]
     if config.finetune_lr is not None:
