@@ -1,10 +1,11 @@
-# recdoc: `make demo` (install and run the main job on a bundled default) and `make test` (install and run tests).
+# recdoc: `make demo` (install and run the main job on a bundled default) and `make test` (install and run tests);
+# `make test-fast` (no training tests) and `make lint` (ruff) for contributors.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.recdoc-installed
 
-.PHONY: demo test install clean-demo
+.PHONY: demo test test-fast lint install clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,3 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The suite without the tests that train a model (marked `slow`): the quick loop while editing.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .

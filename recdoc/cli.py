@@ -7,15 +7,84 @@ Heavy modules (TensorFlow, faiss) are imported inside the commands that need the
 from __future__ import annotations
 
 import os
+import shlex
 import sys
-from typing import NoReturn, Optional
+from enum import StrEnum
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
 from recdoc.errors import RecdocError
 
+if TYPE_CHECKING:
+    from recdoc.config import RunConfig
+
+
+class Level(StrEnum):
+    """`--fail-on`: the lowest finding level that makes the exit code 1 (recdoc.reports.console.LEVELS)."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class ModelType(StrEnum):
+    """The original's model types (reference.json `model_types`), spelled as its --model_type takes them."""
+
+    comirec_dr = "ComiRec-DR"
+    comirec_sa = "ComiRec-SA"
+    mind = "MIND"
+    dnn = "DNN"
+    gru4rec = "GRU4REC"
+    most_popular = "MostPopular"
+
+
+class Ndcg(StrEnum):
+    paper = "paper"
+    master = "master"
+    standard = "standard"
+
+
+class Source(StrEnum):
+    """recdoc.trainer.data.prepare.SOURCES."""
+
+    ml_100k = "ml-100k"
+    csv = "csv"
+    amazon = "amazon"
+    taobao = "taobao"
+
+
+class Split(StrEnum):
+    valid = "valid"
+    test = "test"
+
+
+# Panels of `recdoc train --help`: 24 options read better in groups.
+DATA_PANEL, MODEL_PANEL, OPTIM_PANEL, SCHEDULE_PANEL = "Data and run folder", "Model", "Optimisation", \
+    "Schedule and evaluation"
+
+FAIL_ON_HELP = ("exit 1 only for a finding at or above this level (a finding's level is the lower of its severity "
+                "and its confidence); lower ones are reported, not failed")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train ComiRec faithfully, and diagnose why a run falls short of the paper.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        import recdoc
+
+        typer.echo(f"recdoc {recdoc.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print recdoc's version and exit")) -> None:
+    """Train ComiRec faithfully, and diagnose why a run falls short of the paper."""
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets in the original ComiRec format.")
 app.add_typer(data_app, name="data")
 
@@ -23,7 +92,7 @@ app.add_typer(data_app, name="data")
 # ---------------------------------------------------------------- data
 @data_app.command("prepare")
 def data_prepare(
-    source: str = typer.Option(..., "--source", help="ml-100k | csv | amazon | taobao"),
+    source: Source = typer.Option(..., "--source", help="the raw data's format"),
     input_path: Optional[str] = typer.Option(None, "--input", help="raw file (not needed for ml-100k)"),
     meta: Optional[str] = typer.Option(None, "--meta", help="Amazon metadata file with categories"),
     name: Optional[str] = typer.Option(None, "--name", help="dataset name (ml-100k: ml100k)"),
@@ -33,7 +102,9 @@ def data_prepare(
     from recdoc.trainer.data.prepare import prepare_dataset
 
     _refuse_file_as_folder(data_dir, "--data_dir")
-    prepare_dataset(source=source, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
+    typer.echo(f"Preparing {source} data into {data_dir}/ (reading, filtering and splitting; this can take minutes "
+               "on a large file)...")
+    prepare_dataset(source=source.value, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
 
 
 @data_app.command("synth")
@@ -55,53 +126,150 @@ def data_synth(
 # ---------------------------------------------------------------- train
 @app.command("train")
 def train(
-    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/"),
-    model_type: str = typer.Option("ComiRec-DR", "--model_type",
-                                   help="ComiRec-DR | ComiRec-SA | MIND | DNN | GRU4REC | MostPopular"),
-    learning_rate: float = typer.Option(0.001, "--learning_rate",
+    ctx: typer.Context,
+    # Data and run folder
+    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/",
+                                rich_help_panel=DATA_PANEL),
+    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/",
+                                 rich_help_panel=DATA_PANEL),
+    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/",
+                                 rich_help_panel=DATA_PANEL),
+    exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name",
+                                      rich_help_panel=DATA_PANEL),
+    item_count: Optional[int] = typer.Option(None, "--item_count", rich_help_panel=DATA_PANEL,
+                                             help="ids are 0..item_count-1 (default: book 367983, taobao 1708531, "
+                                                  "else the largest item id + 1)"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER", rich_help_panel=DATA_PANEL,
+                                         help="continue this run folder from its last checkpoint; its run.json "
+                                              "supplies every setting (--max_iter, --patience and --finetune_lr "
+                                              "may change)"),
+    # Model
+    model_type: ModelType = typer.Option(ModelType.comirec_dr, "--model_type", help="the model to train",
+                                         rich_help_panel=MODEL_PANEL),
+    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)",
+                                      rich_help_panel=MODEL_PANEL),
+    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)",
+                                    rich_help_panel=MODEL_PANEL),
+    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)",
+                                     rich_help_panel=MODEL_PANEL),
+    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)",
+                                         rich_help_panel=MODEL_PANEL),
+    # Optimisation
+    learning_rate: float = typer.Option(0.001, "--learning_rate", rich_help_panel=OPTIM_PANEL,
                                         help="Adam's learning rate (the original's README: 0.005 for ComiRec-DR)"),
-    max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original"),
-    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall"),
-    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log"),
-    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)"),
-    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)"),
-    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)"),
-    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler"),
-    batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's (book 128, taobao 256)"),
-    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)"),
-    test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's (book 1000, taobao 500)"),
-    neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items"),
-    item_count: Optional[int] = typer.Option(None, "--item_count", help="ids are 0..item_count-1 (default: book "
-                                             "367983, taobao 1708531, else the largest item id + 1)"),
-    exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name"),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
-    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/"),
-    resume: bool = typer.Option(False, "--resume", help="continue an existing run from its last checkpoint"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr",
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", rich_help_panel=OPTIM_PANEL,
                                                 help="learning rate from now on (default: --learning_rate)"),
-    ndcg: str = typer.Option("paper", "--ndcg", help="NDCG shown in train.log: paper | master | standard"),
-    coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda"),
-    metrics_at: str = typer.Option("20,50", "--metrics_at",
+    batch_size: Optional[int] = typer.Option(None, "--batch_size", rich_help_panel=OPTIM_PANEL,
+                                             help="default: the dataset's (book 128, taobao 256)"),
+    neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items",
+                                rich_help_panel=OPTIM_PANEL),
+    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler",
+                                    rich_help_panel=OPTIM_PANEL),
+    # Schedule and evaluation
+    max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original",
+                                 rich_help_panel=SCHEDULE_PANEL),
+    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall",
+                                 rich_help_panel=SCHEDULE_PANEL),
+    test_iter: Optional[int] = typer.Option(None, "--test_iter", rich_help_panel=SCHEDULE_PANEL,
+                                            help="default: the dataset's (book 1000, taobao 500)"),
+    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log",
+                             rich_help_panel=SCHEDULE_PANEL),
+    ndcg: Ndcg = typer.Option(Ndcg.paper, "--ndcg", help="NDCG shown in train.log (all three go to metrics.jsonl)",
+                              rich_help_panel=SCHEDULE_PANEL),
+    metrics_at: str = typer.Option("20,50", "--metrics_at", rich_help_panel=SCHEDULE_PANEL,
                                    help="cut-offs also computed for metrics.jsonl, comma-separated"),
+    coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda",
+                                         rich_help_panel=SCHEDULE_PANEL),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
     from recdoc.config import RunConfig
     from recdoc.errors import UsageError
 
-    _refuse_file_as_folder(runs_dir, "--runs_dir")
-    try:
-        cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
-    except ValueError:
-        raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
-    config = RunConfig.for_dataset(
-        dataset, model_type=model_type, learning_rate=learning_rate, max_iter=max_iter, patience=patience, topN=topN,
-        embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest, random_seed=random_seed,
-        batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num, item_count=item_count, exp=exp,
-        data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr, ndcg=ndcg, coef=coef, metrics_at=cutoffs,
-    )
+    if resume is not None:
+        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr)
+    else:
+        _refuse_file_as_folder(runs_dir, "--runs_dir")
+        try:
+            cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
+        except ValueError:
+            raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
+        config = RunConfig.for_dataset(
+            dataset, model_type=model_type.value, learning_rate=learning_rate, max_iter=max_iter, patience=patience,
+            topN=topN, embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest,
+            random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
+            item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr,
+            ndcg=ndcg.value, coef=coef, metrics_at=cutoffs,
+        )
     from recdoc.trainer.loop import train as run_training
 
-    run_training(config, resume=resume)
+    note = lr_note(config.model_type, config.learning_rate)
+    if note is not None:
+        typer.echo(f"note: {note}")  # stdout: advice, not an error (stderr stays one line per failure)
+    folder = run_training(config, resume=resume is not None)
+    typer.echo(f"Run folder: {folder}")
+    typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
+
+
+RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr")
+
+
+def resume_config(ctx: typer.Context, folder: str, **may_change: object) -> RunConfig:
+    """The configuration of the run in `folder` (its run.json), with the settings a resume may change where given.
+
+    Any other setting on the command line is refused: it would silently be ignored (the stored one wins).
+    """
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from recdoc.config import RunConfig
+    from recdoc.errors import UsageError
+
+    root = Path(folder)
+    record = root / "run.json"
+    if not record.is_file():
+        raise UsageError(f"--resume {folder}: no run.json there; pass the run folder `recdoc train` created "
+                         "(runs/<experiment name>)")
+    try:
+        stored = json.loads(record.read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError) as error:
+        raise UsageError(f"{record}: not a recdoc run.json ({error})") from None
+    if not isinstance(stored, dict):
+        raise UsageError(f"{record}: no config object; it was not written by recdoc train")
+    given = sorted(name for name in ctx.params if name not in ("resume", *RESUME_MAY_CHANGE)
+                   and _on_command_line(ctx, name))
+    if given:
+        flags = ", ".join(f"--{name}" for name in given)
+        raise UsageError(f"--resume takes the run's settings from {record}; {flags} cannot change on resume "
+                         f"(only {', '.join('--' + k for k in RESUME_MAY_CHANGE)} can)")
+    names = {field.name for field in dataclasses.fields(RunConfig)}
+    values = {key: value for key, value in stored.items() if key in names}
+    if "metrics_at" in values:
+        values["metrics_at"] = tuple(values["metrics_at"])
+    values.update({key: value for key, value in may_change.items() if _on_command_line(ctx, key)})
+    config = RunConfig(**{**values, "runs_dir": str(root.parent)})
+    if config.exp_name != root.name:
+        raise UsageError(f"--resume {folder}: the folder is named {root.name!r} but run.json describes "
+                         f"{config.exp_name!r}; rename the folder back to resume it")
+    return config
+
+
+def _on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed this option (not its default). typer vendors click: compare by name."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def lr_note(model_type: str, learning_rate: float) -> str | None:
+    """The README's advice when a model trains away from its recommended learning rate (ComiRec-DR at the
+    original's default 0.001, kept for fidelity, is the very setting the doctor flags as lr-model-mismatch)."""
+    from recdoc.config import recommended_learning_rate
+
+    advised = recommended_learning_rate(model_type)
+    if advised is None or abs(learning_rate - advised) <= 1e-12 * advised:
+        return None
+    return (f"{model_type} at learning rate {learning_rate:g}; the original's README advises --learning_rate "
+            f"{advised:g} for {model_type} (the doctor flags this as lr-model-mismatch)")
 
 
 # ---------------------------------------------------------------- doctor
@@ -109,38 +277,50 @@ def train(
 def analyze(
     paths: list[str] = typer.Argument(..., help="run folder(s) or log file(s) of one run"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for report.md (default: the run folder)"),
-    formats: str = typer.Option("md,json", "--format", help="md,json"),
+    formats: str = typer.Option("md,json", "--format", metavar="md,json",
+                                help="what to write: md, json, or both comma-separated"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="draw loss and recall charts beside the report"),
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="with --deep: the data folder (<dataset>_data/) "
                                            "to probe and rescore the checkpoint on"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
+    force: bool = typer.Option(False, "--force", help="replace the last report in the folder instead of writing "
+                                                      "the next numbered one (report-2.md, ...)"),
 ) -> None:
     """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report.
 
     A folder or log holding several runs gives one diagnosis per run and a summary table."""
     from recdoc.diagnose.engine import analyze_all
     from recdoc.reports import write_reports
-    from recdoc.reports.console import print_summary
+    from recdoc.reports.console import analyze_exit_code, print_summary
 
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
     diagnoses = analyze_all(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)
-    if len(diagnoses) == 1:
-        diagnosis = diagnoses[0]
-        written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots)
-        print_summary(diagnosis, written)
-        raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[diagnosis.verdict])
-    from recdoc.reports.multi import write_multi_reports, worst_verdict
+    if len(diagnoses) > 1:
+        from recdoc.reports.multi import write_multi_reports
 
-    written = write_multi_reports(diagnoses, out_dir=out, formats=chosen_formats, plots=plots)
-    for index, diagnosis in enumerate(diagnoses, 1):
-        print(f"--- run {index} of {len(diagnoses)}")
-        print_summary(diagnosis, [])
-    print("Written: " + ", ".join(str(p) for p in written))
-    raise typer.Exit(code={"healthy": 0, "findings": 1, "unusable": 2}[worst_verdict(diagnoses)])
+        written = write_multi_reports(diagnoses, out_dir=out, formats=chosen_formats, plots=plots)
+        for index, diagnosis in enumerate(diagnoses, 1):
+            typer.echo(f"--- run {index} of {len(diagnoses)}")
+            print_summary(diagnosis, [], fail_on=fail_on.value)
+        typer.echo("Written: " + ", ".join(str(p) for p in written))
+        raise typer.Exit(code=max(analyze_exit_code(d, fail_on.value) for d in diagnoses))
+    diagnosis = diagnoses[0]
+    written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots, force=force)
+    print_summary(diagnosis, written, fail_on=fail_on.value)
+    if out is None and written:
+        if force:
+            what = "it replaced the last report"
+        elif written[0].name != "report.md":
+            what = "earlier reports are kept; --force replaces the last one instead"
+        else:
+            what = "--out DIR writes elsewhere"
+        typer.echo(f"Report written in the run folder {written[0].parent} ({what})")
+    raise typer.Exit(code=analyze_exit_code(diagnosis, fail_on.value))
 
 
 @app.command("explain")
@@ -177,14 +357,17 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 @app.command("rerun")
 def rerun(
     paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
-    apply_fixes: bool = typer.Option(False, "--apply-fixes", help="apply the diagnosis' fixes (required)"),
+    apply_fixes: bool = typer.Option(False, "--apply_fixes", "--apply-fixes",
+                                     help="apply the diagnosis' fixes (required)"),
     only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
     skip: Optional[str] = typer.Option(None, "--skip", help="leave out these finding ids (comma-separated)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="print the diff and the commands; train nothing"),
+    dry_run: bool = typer.Option(False, "--dry_run", "--dry-run",
+                                 help="print the diff and the commands; train nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/"),
     runs_dir: Optional[str] = typer.Option(None, "--runs_dir", help="default: the old recdoc run's folder, else runs"),
-    resume_best: bool = typer.Option(False, "--resume-best", help="continue from the old recdoc run's best checkpoint"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume-best"),
+    resume_best: bool = typer.Option(False, "--resume_best", "--resume-best",
+                                     help="continue from the old recdoc run's best checkpoint"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume_best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
@@ -287,23 +470,31 @@ def bench_table(
 def probe(
     run: str = typer.Argument(..., help="a recdoc run folder, or any ComiRec checkpoint: the original's TF1 "
                                         "best_model/<exp>/, a TF2 port's keras_ckpt/, a PyTorch model.pt"),
-    split: str = typer.Option("valid", "--split", help="the users to probe: valid | test"),
+    split: Split = typer.Option(Split.valid, "--split", help="the users to probe"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for probe.json (default: the run folder)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ "
                                                                    "(default: run.json's data_dir)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="the <dataset>_data/ to use (default: the run's)"),
     max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
+    from recdoc.diagnose.findings import Finding
     from recdoc.diagnose.rules.interests import judge_probe
+    from recdoc.reports.console import below_threshold_line, failing
     from recdoc.trainer.probe import default_out_dir, print_probe, probe_any, write_probe
 
     _refuse_file_as_folder(out, "--out")
-    result = probe_any(run, split=split, data_dir=data_dir, dataset=dataset, max_users=max_users)
+    typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
+    result = probe_any(run, split=split.value, data_dir=data_dir, dataset=dataset, max_users=max_users)
     written = write_probe(result, default_out_dir(result, out))
     outcomes = judge_probe(result, str(written))
+    findings = [o for o in outcomes if isinstance(o, Finding)]
     print_probe(result, outcomes, written)
-    raise typer.Exit(code=1 if any(hasattr(o, "severity") and o.severity != "info" for o in outcomes) else 0)
+    below = below_threshold_line(findings, fail_on.value)
+    if below is not None:
+        typer.echo(below)
+    raise typer.Exit(code=1 if failing(findings, fail_on.value) else 0)
 
 
 @app.command("rescore")
@@ -340,7 +531,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except RecdocError as error:
         _fail(str(error), error.exit_code)
     except typer.TyperException as error:  # the vendored click's UsageError/BadParameter/NoSuchOption/...
-        message = error.format_message()
+        message = error.format_message().replace("Value error, ", "")  # typer's enum check, said once
         if not message:  # a group called with no sub-command: its help is the answer
             error.show()  # type: ignore[attr-defined]
             sys.exit(error.exit_code)

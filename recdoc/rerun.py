@@ -44,7 +44,6 @@ class RerunOutcome:
     new_run: Path | None = None
     report: Path | None = None
     comparison: Path | None = None
-    new_diagnosis: Diagnosis | None = None
 
 
 def recdoc_run_folder(diagnosis: Diagnosis) -> Path | None:
@@ -178,7 +177,7 @@ def finish(old: Diagnosis, plan: FixPlan, new_run: Path, say: Echo) -> RerunOutc
         f"; remained: {', '.join(changes.remained) or 'none'}")
     say(f"Report: {written[0]}")
     say(f"Comparison: {compared[0]}")
-    return RerunOutcome(0, plan, new_run, written[0], compared[0], new)
+    return RerunOutcome(0, plan, new_run, written[0], compared[0])
 
 
 def _check_same_model(plan: FixPlan) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import simple_original_log
 from recdoc.cli import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, TRACEBACK_ENV, app, main
 
 TINY = "tiny"
@@ -86,7 +87,11 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["train", "--metrics_at", "20,x"], "--metrics_at must be comma-separated integers, got '20,x'"),
     (["data", "synth", "--name", "z", "--items", "0", "--users", "10"], "must be at least 10, got 0 and 10"),
     (["data", "synth", "--name", "z", "--items", "10", "--users", "-5"], "must be at least 10, got 10 and -5"),
-    (["data", "prepare", "--source", "foo"], "unknown --source 'foo'"),
+    (["data", "prepare", "--source", "foo"],
+     "Invalid value for '--source': 'foo' is not one of 'ml-100k', 'csv', 'amazon', 'taobao'"),
+    (["train", "--model_type", "ComiRec"], "'ComiRec' is not one of 'ComiRec-DR', 'ComiRec-SA', 'MIND', 'DNN'"),
+    (["train", "--ndcg", "ndcg"], "'ndcg' is not one of 'paper', 'master', 'standard'"),
+    (["probe", "x", "--split", "train"], "'train' is not one of 'valid', 'test'"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,18 +267,19 @@ def test_train_refuses_bad_data_with_file_and_line(data_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--model_type", "Foo"], "recdoc: unknown --model_type 'Foo'; choose one of DNN, GRU4REC, MIND, ComiRec-DR, "
-                              "ComiRec-SA, MostPopular"),
+    (["--model_type", "Foo"], "recdoc: Invalid value for '--model_type': 'Foo' is not one of 'ComiRec-DR', "
+                              "'ComiRec-SA', 'MIND', 'DNN', 'GRU4REC', 'MostPopular'. (see `recdoc train --help`)"),
     (["--embedding_dim", "32", "--hidden_size", "64"],
      "recdoc: --embedding_dim (32) must equal --hidden_size (64): user interests are scored against item embeddings"),
     (["--neg_num", "5"], "recdoc: sampled softmax needs at most as many negatives as items: neg_num x batch_size = 320 but "
                          "item_count = 301; lower --neg_num or --batch_size"),
-    (["--ndcg", "bogus"], "recdoc: --ndcg must be one of paper, master, standard, got 'bogus'"),
+    (["--ndcg", "bogus"], "recdoc: Invalid value for '--ndcg': 'bogus' is not one of 'paper', 'master', "
+                           "'standard'. (see `recdoc train --help`)"),
     (["--learning_rate", "0"], "recdoc: --learning_rate and --finetune_lr must be positive, got 0.0 and None"),
     (["--batch_size", "0"], "recdoc: embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and "
                             "neg_num must be positive"),
-    (["--exp", "nothere", "--resume"], "recdoc: cannot resume: no run folder {runs}/"
-                                       "tiny_ComiRec-DR_b64_lr0.001_d64_len20_nothere"),
+    (["--resume", "nothere"], "recdoc: --resume nothere: no run.json there; pass the run folder `recdoc train` "
+                              "created (runs/<experiment name>)"),
 ])
 def test_train_refuses_impossible_settings(args: list[str], expected: str, data_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -311,22 +317,11 @@ def test_analyze_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Capt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.log", "empty.log", "folder"]
 
 
-def original_log(iterations: int) -> str:
-    lines = ["['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']", "training begin"]
-    for step in range(1, iterations + 1):
-        recall = 0.02 + 0.01 * step
-        lines += ["book_ComiRec-DR_b128_lr0.005_d64_len20",
-                  f"iter: {step * 1000}, train loss: {8 - 0.1 * step:.4f}, valid recall: {recall:.6f}, "
-                  f"valid ndcg: {recall * 0.8:.6f}, valid hitrate: {recall * 3:.6f}",
-                  f"time interval: {step * 1.5:.4f} min"]
-    return "\n".join(lines) + "\n"
-
-
 def test_analyze_reads_a_gbk_log_and_a_truncated_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gbk = tmp_path / "gbk.log"
-    gbk.write_bytes(("警告：ComiRec-DR 推荐使用 learning_rate=0.005\n" + original_log(5)).encode("gbk"))
+    gbk.write_bytes(("警告：ComiRec-DR 推荐使用 learning_rate=0.005\n" + simple_original_log(5)).encode("gbk"))
     truncated = tmp_path / "truncated.log"
-    truncated.write_text(original_log(5)[:-40], encoding="utf-8")
+    truncated.write_text(simple_original_log(5)[:-40], encoding="utf-8")
     for log in (gbk, truncated):
         out = tmp_path / f"out_{log.stem}"
         code, _, err = run_cli(["analyze", str(log), "--no-plots", "--format", "json", "--out", str(out)], capsys)
@@ -336,7 +331,7 @@ def test_analyze_reads_a_gbk_log_and_a_truncated_one(tmp_path: Path, capsys: pyt
 
 def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "train.log"
-    log.write_text(original_log(3), encoding="utf-8")
+    log.write_text(simple_original_log(3), encoding="utf-8")
     code, _, err = run_cli(["analyze", str(log), "--set", "foo=1"], capsys)
     assert code == 2 and one_error_line(err).startswith("recdoc: --set foo: unknown setting; known: dataset, ")
     precious = tmp_path / "precious.md"
@@ -360,7 +355,7 @@ def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsy
 def test_analyze_refuses_a_set_value_no_run_could_have(setting: str, expected: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "train.log"
-    log.write_text(original_log(3), encoding="utf-8")
+    log.write_text(simple_original_log(3), encoding="utf-8")
     code, _, err = run_cli(["analyze", str(log), "--no-plots", "--out", str(tmp_path / "out"), "--set", setting], capsys)
     assert code == 2 and one_error_line(err) == expected
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

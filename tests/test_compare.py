@@ -23,8 +23,8 @@ def oscillation() -> Finding:
 
 @pytest.fixture(scope="module")
 def before_after() -> tuple[Diagnosis, Diagnosis]:
-    """A: the incident (lr-model-mismatch, ndcg-definition); B: a healthy DR run given ndcg-definition (kept from
-    A) and a new oscillation finding."""
+    """A: the incident (lr-model-mismatch, wiring-suspect from its loss, ndcg-definition); B: a healthy DR run given
+    ndcg-definition (kept from A) and a new oscillation finding."""
     before = analyze_run(incident_run())
     after = analyze_run(healthy_run())
     kept = before.finding("ndcg-definition")
@@ -34,14 +34,15 @@ def before_after() -> tuple[Diagnosis, Diagnosis]:
 
 def test_finding_changes_by_id(before_after: tuple[Diagnosis, Diagnosis]) -> None:
     changes = finding_changes(*before_after)
-    assert changes.cleared == ("lr-model-mismatch",)
+    assert changes.cleared == ("lr-model-mismatch", "wiring-suspect")
     assert changes.appeared == ("oscillation",)
     assert changes.remained == ("ndcg-definition",)
 
 
 def test_markdown_sets_metrics_beside_the_paper_with_deltas(before_after: tuple[Diagnosis, Diagnosis]) -> None:
     text = render_comparison(list(before_after))
-    assert "- Cleared: `lr-model-mismatch`\n- Appeared: `oscillation`\n- Remained: `ndcg-definition`" in text
+    assert ("- Cleared: `lr-model-mismatch`, `wiring-suspect`\n- Appeared: `oscillation`\n- Remained: "
+            "`ndcg-definition`") in text
     # incident test recall 0.061821, healthy 0.0815, paper DR book R@50 8.106%
     assert "| Recall@50 | 8.11% | 6.18% | 8.15% | +1.97 pts | -1.92 pts | +0.04 pts |" in text
     assert "| learning_rate | 0.001 | 0.005 |" in text
@@ -80,4 +81,5 @@ def test_compare_command_does_not_import_tensorflow(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"Comparison: {tmp_path / 'compare.md'}" in result.stdout
     text = (tmp_path / "compare.md").read_text()
-    assert "- Cleared: none\n- Appeared: none\n- Remained: `lr-model-mismatch`, `ndcg-definition`" in text
+    assert ("- Cleared: none\n- Appeared: none\n- Remained: `lr-model-mismatch`, `wiring-suspect`, "
+            "`ndcg-definition`") in text

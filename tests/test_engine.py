@@ -78,7 +78,8 @@ def test_healthy_run_has_no_findings() -> None:
     assert diagnosis.verdict == "healthy"
     assert diagnosis.findings == []
     assert all(c.comparable for c in diagnosis.comparisons)
-    assert diagnosis.rerun["recdoc"] == "recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005"
+    assert diagnosis.rerun["recdoc"] == ("recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005 "
+                                        "--exp good_fix1")
 
 
 def test_findings_are_ranked_by_severity_times_confidence_causes_before_comparability() -> None:

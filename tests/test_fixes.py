@@ -9,7 +9,7 @@ import pytest
 from diagnose_factory import incident_run
 from recdoc.diagnose.engine import analyze_run
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix
-from recdoc.diagnose.fixes import compose_plan, fix_run_exp
+from recdoc.diagnose.fixes import compose_plan, disagreement_notes, fix_run_exp
 from recdoc.errors import UsageError
 
 
@@ -52,6 +52,10 @@ def test_two_findings_on_one_key_the_higher_ranked_wins_and_the_plan_says_so() -
     assert lost.reason == "overruled: learning_rate kept from oscillation"
     assert "--learning_rate 0.0005" in plan.recdoc_command and "--patience 100" in plan.recdoc_command
     assert "--learning_rate 0.0005" in (plan.tool_command or "")
+    # A report has no "overruled" list: it says the same in a note (the dry run prints the list, not both).
+    assert disagreement_notes(plan) == ["fixes disagree on learning_rate: using 0.0005 (oscillation), not 0.005 "
+                                        "(lr-model-mismatch)"]
+    assert plan.notes == ()
 
 
 def test_non_applicable_and_info_findings_are_reported_not_applied() -> None:
@@ -75,7 +79,8 @@ def test_only_and_skip_choose_the_findings() -> None:
     only = compose_plan(diagnosis, only={"ndcg-definition"})
     assert only.diff_lines() == ["ndcg: 'master' -> 'paper'  (ndcg-definition)"]
     assert only.new_config.learning_rate == 0.001 and "--learning_rate 0.001" in only.recdoc_command
-    assert [(s.finding_id, s.reason) for s in only.set_aside] == [("lr-model-mismatch", "not chosen by --only")]
+    assert [(s.finding_id, s.reason) for s in only.set_aside] == [("lr-model-mismatch", "not chosen by --only"),
+                                                                  ("wiring-suspect", "not chosen by --only")]
     skipped = compose_plan(diagnosis, skip={"ndcg-definition"})
     assert skipped.diff_lines() == ["learning_rate: 0.001 -> 0.005  (lr-model-mismatch)"]
     assert skipped.new_config.ndcg == "master"

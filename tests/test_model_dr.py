@@ -8,27 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recdoc.config import RunConfig
+from conftest import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 from recdoc.errors import UsageError
 from recdoc.trainer.models import build_model
 from recdoc.trainer.models.comirec_dr import ComiRecDR, bilinear_map, dynamic_routing, routing_weights, squash
-
-BATCH, MAXLEN, K, DIM, ITEMS = 3, 6, 3, 4, 40
-
-
-def tiny_config(**overrides: object) -> RunConfig:
-    values: dict[str, object] = dict(batch_size=BATCH, maxlen=MAXLEN, num_interest=K, embedding_dim=DIM,
-                                     hidden_size=DIM, random_seed=7)
-    values.update(overrides)
-    return RunConfig(**values)  # type: ignore[arg-type]
-
-
-def tiny_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    lengths = np.array([MAXLEN, 4, 2])
-    mask = (np.arange(MAXLEN)[None, :] < lengths[:, None]).astype(np.float32)
-    hist = (rng.integers(1, ITEMS, size=(BATCH, MAXLEN)) * mask).astype(np.int32)
-    return hist, mask
 
 
 def numpy_routing(interest_items: np.ndarray, mask: np.ndarray) -> np.ndarray:

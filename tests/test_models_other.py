@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 from recdoc.config import RunConfig
 from recdoc.trainer.models import build_model
 from recdoc.trainer.models.comirec_dr import dynamic_routing
@@ -20,24 +21,6 @@ from recdoc.trainer.models.layers import Dense, tf1_fans
 from recdoc.trainer.models.mind import MIND, shared_bilinear_map
 from recdoc.trainer.models.youtube_dnn import YouTubeDNN, masked_mean
 from recdoc.trainer.step import Trainer
-
-BATCH, MAXLEN, K, DIM, ITEMS = 3, 6, 3, 4, 40
-
-
-def tiny_config(**overrides: object) -> RunConfig:
-    values: dict[str, object] = dict(dataset="syn", batch_size=BATCH, maxlen=MAXLEN, num_interest=K,
-                                     embedding_dim=DIM, hidden_size=DIM, random_seed=7)
-    values.update(overrides)
-    return RunConfig(**values)  # type: ignore[arg-type]
-
-
-def tiny_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Right-padded histories of lengths 6, 4 and 2."""
-    rng = np.random.default_rng(seed)
-    lengths = np.array([MAXLEN, 4, 2])
-    mask = (np.arange(MAXLEN)[None, :] < lengths[:, None]).astype(np.float32)
-    hist = (rng.integers(1, ITEMS, size=(BATCH, MAXLEN)) * mask).astype(np.int32)
-    return hist, mask
 
 
 def with_other_padding_ids(hist: np.ndarray, mask: np.ndarray) -> np.ndarray:

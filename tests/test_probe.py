@@ -255,6 +255,7 @@ def test_probe_command_on_a_tiny_trained_run(tiny_run: Path, tmp_path: Path) -> 
     from typer.testing import CliRunner
 
     from recdoc.cli import app
+    from recdoc.reports.console import failing
 
     result = CliRunner().invoke(app, ["probe", str(tiny_run), "--out", str(tmp_path)])
     assert result.exit_code in (0, 1), result.output
@@ -271,7 +272,7 @@ def test_probe_command_on_a_tiny_trained_run(tiny_run: Path, tmp_path: Path) -> 
     assert "interest health" in result.output and f"Probe: {written}" in result.output
     # The exit code follows the findings; a second probe goes beside the first, never over it.
     findings = [o for o in judge_probe(data) if isinstance(o, Finding)]
-    assert result.exit_code == (1 if findings else 0)
+    assert result.exit_code == (1 if failing(findings, "medium") else 0)  # --fail-on's default
     again = CliRunner().invoke(app, ["probe", str(tiny_run), "--out", str(tmp_path), "--split", "test",
                                      "--max_users", "5"])
     assert again.exit_code in (0, 1), again.output
@@ -279,7 +280,7 @@ def test_probe_command_on_a_tiny_trained_run(tiny_run: Path, tmp_path: Path) -> 
     assert second["split"] == "test" and second["users"] == 5
     assert read_probe(written)["split"] == "valid"
     bad = CliRunner().invoke(app, ["probe", str(tiny_run), "--split", "train"])
-    assert isinstance(bad.exception, UsageError)
+    assert bad.exit_code == 2  # a usage error: --split lists valid and test (test_cli_errors checks the line)
 
 
 @pytest.mark.slow
@@ -371,3 +372,16 @@ def test_a_collapsed_probe_makes_wiring_suspect_strong_even_on_small_data() -> N
                for e in wiring.evidence)
     run.extra_metrics["probe"] = probe()  # healthy interests: no wiring evidence from the probe
     assert analyze_run(run).finding("wiring-suspect") is None
+
+
+def test_the_probe_table_keeps_one_line_per_interest_off_a_terminal() -> None:
+    import io
+
+    from recdoc.trainer.probe import print_probe
+
+    result = {**tally_of([USER_A, USER_B], [[1, 5, 5], [2, 6]]).result(), "exp_name": "book_ComiRec-DR_b128_lr0.005"
+              "_d64_len20_a_long_experiment_name", "split": "valid"}
+    stream = io.StringIO()
+    print_probe(result, [], None, stream=stream)
+    rows = [line for line in stream.getvalue().splitlines() if line.startswith("│") and "%" in line]
+    assert len(rows) == 4, stream.getvalue()  # one line each: no row wrapped at 80 columns

@@ -181,7 +181,7 @@ def test_a_renamed_paper_dataset_is_identified_by_its_facts(tmp_path: Path) -> N
     recall = next(c for c in diagnosis.comparisons if c.metric == "recall" and c.split == "test")
     assert recall.comparable and abs(recall.paper_value - 0.07638) < 1e-9
     alias = diagnosis.finding("dataset-alias")
-    assert alias is not None and alias.severity == "medium" and "ReLU" in alias.title
+    assert alias is not None and alias.severity == "high" and "ReLU" in alias.title
     assert diagnosis.finding("above-paper") is not None  # +25%: questioned, not celebrated
     assert "dataset-mismatch" not in ids(diagnosis)
 

@@ -148,3 +148,13 @@ def test_sniff_recognises_the_file_version_event(tmp_path: Path) -> None:
     head = path.read_bytes().decode("latin-1")
     assert tensorboard.sniff(head) > 0.9
     assert tensorboard.sniff("iter: 1000, train loss: 1.0") == 0.0
+
+
+def test_event_protobufs_come_from_tensorboard_without_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, recdoc.diagnose.readers.tensorboard as t; t._event_class(); "
+            "assert 'tensorboard.compat.proto.event_pb2' in sys.modules; print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -118,3 +118,21 @@ def test_resume_best_continues_from_the_old_best_checkpoint(faulty_run: tuple[Pa
     assert log[0].endswith(f"at iteration {old_record['best_iter']}") and log[0].startswith("training resumed from")
     first_iter = next(line for line in log if line.startswith("iter: "))
     assert first_iter.startswith(f"iter: {old_record['best_iter'] + 25},")
+
+
+def test_report_command_is_the_dry_run_command_with_the_run_folders_shell_quoted(tmp_path: Path) -> None:
+    """Pasting report.md's command must train where the run read and wrote, even with spaces in the paths."""
+    from conftest import write_run_folder
+    from recdoc.config import RunConfig
+
+    data_dir, runs_dir = tmp_path / "my data", tmp_path / "my runs"
+    config = RunConfig.for_dataset("book", neg_num=2, exp="run1", data_dir=str(data_dir), runs_dir=str(runs_dir))
+    folder = write_run_folder(config, [0.01 * i for i in range(1, 21)])
+    analyzed = recdoc("analyze", str(folder), "--no-plots", "--out", str(tmp_path / "out"))
+    assert analyzed.returncode in (0, 1), analyzed.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    block = report.split("With recdoc:")[1].split("```bash\n")[1].split("\n```")[0]
+    assert f"--data_dir '{data_dir}'" in block and f"--runs_dir '{runs_dir}'" in block
+    dry = recdoc("rerun", str(folder), "--apply-fixes", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"  {block}" in dry.stdout.splitlines()

@@ -270,9 +270,11 @@ def test_dataset_mismatch_from_item_count_and_from_constant_recall() -> None:
 
 def test_wiring_suspect_strength_depends_on_data_and_checkpoint_evidence() -> None:
     dnn_book = make_run(exp_name="book_DNN_b128_lr0.001_d64_len20_x", finals={"test": (0.082, 0.06, 0.17)})
-    finding = check("wiring-suspect", incident_run(), baselines=[dnn_book])
+    finding = check("wiring-suspect", incident_with_a_healthy_loss(), baselines=[dnn_book])
     assert isinstance(finding, Finding) and finding.severity == "high" and not finding.fix.applicable
     assert finding.confidence == pytest.approx(0.7)
+    # The incident's own loss (at chance while recall rises, rules/loss.py) is evidence of its own: 0.75.
+    assert check("wiring-suspect", incident_run(), baselines=[dnn_book]).confidence == pytest.approx(0.75)
 
     small = CheckpointInfo("ckpt", "tf1-saver", "model.ckpt", None, True, SourceRef("c"), tensors={"item_count": 1350})
     dr_ml = make_run(exp_name="ml100k_ComiRec-DR_b128_lr0.005_d64_len20_x", finals={"test": (0.18, 0.3, 0.6)},
@@ -295,8 +297,22 @@ def test_wiring_suspect_strength_depends_on_data_and_checkpoint_evidence() -> No
     assert family.confidence == pytest.approx(0.6) and family.evidence[0].ref == SourceRef("ckpt/checkpoint")
 
     dnn_low = make_run(exp_name="book_DNN_b128_lr0.001_d64_len20_x", finals={"test": (0.05, 0.04, 0.12)})
-    assert isinstance(check("wiring-suspect", incident_run(), baselines=[dnn_low]), NotACause)
-    assert check("wiring-suspect", incident_run()) is None  # no baseline, no checkpoint evidence
+    assert isinstance(check("wiring-suspect", incident_with_a_healthy_loss(), baselines=[dnn_low]), NotACause)
+    # no baseline, no checkpoint evidence, a loss like the original's
+    assert check("wiring-suspect", incident_with_a_healthy_loss()) is None
+    # The incident's loss alone still says "wiring"; a baseline that clears it halves what the loss is worth.
+    alone = check("wiring-suspect", incident_run())
+    assert isinstance(alone, Finding) and alone.confidence == pytest.approx(0.75)
+    contested = check("wiring-suspect", incident_run(), baselines=[dnn_low])
+    assert isinstance(contested, Finding) and contested.confidence == pytest.approx(0.375)
+    assert contested.severity == "low" and any(e.values.get("baseline_clears") for e in contested.evidence)
+
+
+def incident_with_a_healthy_loss():
+    """The incident with the loss the original's DR logs at lr 0.001 on Book (falling from 7.95 to ~3.5 by 284k)."""
+    run = incident_run()
+    run.curve["train_loss"] = [7.95 - 4.4 * (1 - math.exp(-i / 120)) for i in range(len(run.curve))]
+    return run
 
 
 # ------------------------------------------------------------------ settings and comparability

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from recdoc.config import RunConfig
 from recdoc.diagnose.baselines import compare_with_paper
 from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
 from recdoc.diagnose.infer import infer_config
@@ -23,23 +22,6 @@ from recdoc.diagnose.run import Run
 # below every settings finding above info (`rank_findings`).
 BUDGET_FINDINGS = frozenset({"undertrained", "early-stop-too-soon"})
 SETTING_FINDINGS = frozenset(rule.id for rule in RULE_CLASSES if rule.family == "settings")
-
-# Flags the original src/train.py accepts (reference section 4); other settings are code edits there.
-ORIGINAL_FLAGS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
-                  "hidden_size", "num_interest", "random_seed", "coef")
-# How `rerun_commands` marks, inside a command, a change the original has no flag for.
-CODE_EDIT_PREFIX = "# code edit (no flag in the original): "
-# Settings recdoc train accepts as flags (recdoc/cli.py `train`).
-RECDOC_FLAGS = ORIGINAL_FLAGS + ("batch_size", "maxlen", "test_iter", "neg_num", "ndcg")
-# How to change, in the original's code, a setting it has no flag for.
-ORIGINAL_CODE_EDITS = {
-    "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: book 128, taobao 256)",
-    "maxlen": "set maxlen = {value} in src/train.py (hard-coded per dataset: book 20, taobao 50)",
-    "test_iter": "set test_iter = {value} in src/train.py (hard-coded per dataset: book 1000, taobao 500)",
-    "neg_num": "set neg_num = {value} in src/train.py (hard-coded 10; num_sampled = neg_num * batch_size)",
-    "ndcg": "for the {value} NDCG evaluate with the `paper` branch (master computes the master NDCG)",
-}
-
 
 def analyze_paths(paths: list[str], overrides: dict[str, str] | None = None, deep: bool = False,
                   baselines: list[str] | None = None, data_dir: str | None = None) -> Diagnosis:
@@ -317,56 +299,25 @@ def _number(value: Any) -> float | None:
     return None if number != number else number
 
 
-def _flag_value(value: Any) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str]) -> dict[str, str]:
-    """The corrected command for recdoc and for the tool that produced the run, with every applicable fix."""
-    dataset = _value(config, "dataset")
-    if dataset is None:
+    """The corrected command for recdoc and for the tool that produced the run, with every applicable fix.
+
+    Composed by `fixes.compose`, the one owner of the rerun command, with the run's own data and runs folders,
+    so that report.md shows what `recdoc rerun --dry-run` prints.
+    """
+    from recdoc.diagnose.fixes import compose, disagreement_notes, run_folders, source_tool_of
+    from recdoc.errors import UsageError
+
+    if _value(config, "dataset") is None:
         notes.append("no re-run command: the dataset is unknown")
         return {}
-    changes: dict[str, Any] = {}
-    for finding in findings:  # ranked: the most important fix wins a key two fixes disagree on
-        if finding.fix is None or not finding.fix.applicable or finding.severity == "info":
-            continue  # info findings note a difference; they do not call for a change
-        for key, value in finding.fix.changes.items():
-            if key in changes and changes[key] != value:
-                notes.append(f"fixes disagree on {key}: using {changes[key]} ({key} from the higher-ranked finding), "
-                             f"not {value} ({finding.id})")
-                continue
-            changes.setdefault(key, value)
-    effective = {k: s.value for k, s in config.items()}
-    effective.update(changes)
-    defaults = RunConfig.for_dataset(dataset).to_dict()
-    always = ("dataset", "model_type", "learning_rate")
-
-    def wanted(key: str) -> bool:
-        return key in effective and effective[key] is not None and (
-            key in always or key in changes or effective[key] != defaults.get(key))
-
-    recdoc_flags = [f"--{k} {_flag_value(effective[k])}" for k in RECDOC_FLAGS if wanted(k) and k != "ndcg"]
-    if effective.get("ndcg") not in (None, defaults["ndcg"]) or "ndcg" in changes:
-        recdoc_flags.append(f"--ndcg {effective.get('ndcg') or defaults['ndcg']}")
-    out = {"recdoc": " ".join(["recdoc train", *recdoc_flags])}
-    # The TF2 and PyTorch ports keep the original's command line, so one command serves every non-recdoc run.
-    if run.format.split("+")[0] != "recdoc":
-        flags = [f"--{k} {_flag_value(effective[k])}" for k in ORIGINAL_FLAGS if wanted(k)]
-        edits = [ORIGINAL_CODE_EDITS[k].format(value=effective[k]) for k in ORIGINAL_CODE_EDITS
-                 if k in changes or (k in effective and k != "ndcg" and effective[k] != defaults.get(k))]
-        command = " ".join(["python src/train.py", *flags])
-        out["original"] = command + "".join(f"\n{CODE_EDIT_PREFIX}{e}" for e in edits)
+    try:
+        plan = compose(config, findings, source_tool_of(run.format), **run_folders(run))
+    except (UsageError, TypeError, ValueError) as error:  # settings RunConfig refuses: keep the diagnosis
+        notes.append(f"no re-run command: {error}")
+        return {}
+    notes.extend(disagreement_notes(plan))
+    out = {"recdoc": plan.recdoc_command}
+    if plan.tool_command is not None:
+        out["original"] = plan.tool_command
     return out
-
-
-def split_code_edits(command: str) -> tuple[str, list[str]]:
-    """A rerun command as `rerun_commands` writes it -> (the command alone, the code edits it needs).
-
-    The edits travel with the command in `Diagnosis.rerun` (and diagnosis.json) as comment lines; a report shows
-    them apart so that the command block can be pasted into a shell as is.
-    """
-    lines = command.splitlines()
-    edits = [line[len(CODE_EDIT_PREFIX):] for line in lines if line.startswith(CODE_EDIT_PREFIX)]
-    return "\n".join(line for line in lines if not line.startswith(CODE_EDIT_PREFIX)), edits
-

@@ -1,9 +1,11 @@
 """Compose the corrected configuration of a run from its diagnosis: which fixes apply, in what order, and why.
 
-Pure: a `Diagnosis` (and the names already taken in the runs folder) in, a `FixPlan` out. The commands come
-from the engine's `rerun_commands`, so `recdoc analyze` and `recdoc rerun` never disagree on what to run.
+Pure: a `Diagnosis` (and the names already taken in the runs folder) in, a `FixPlan` out. This module is the one
+owner of the rerun command: it merges the fixes once, and renders one structured `Command` for recdoc and for the
+tool that made the run. The engine's `rerun_commands` (report.md, diagnosis.json) calls `compose` too, so
+`recdoc analyze` and `recdoc rerun --dry-run` print the same command, with the run's data and runs folders.
 
-Policy (the same as the engine's commands):
+Policy:
 - applicable findings are applied in rank order (the diagnosis is ranked, most important first); when two change
   one key, the higher-ranked one wins and the plan says so;
 - findings whose fix no setting can make (`applicable=False`: wiring, broken evaluation, wrong data) are kept
@@ -16,19 +18,64 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from recdoc.config import RunConfig
-from recdoc.diagnose.engine import rerun_commands
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
+from recdoc.diagnose.run import Run
 from recdoc.errors import UsageError
 
 FIX_SUFFIX_RE = re.compile(r"_fix\d+$")
 USER_OVERRIDE = "user"  # the `finding_id` of a change the user asked for on the command line
 MAX_FIX_NUMBER = 10_000
 _RUNCONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+
+# Flags the original src/train.py accepts (reference section 4); other settings are code edits there.
+ORIGINAL_FLAGS = ("dataset", "model_type", "learning_rate", "max_iter", "patience", "topN", "embedding_dim",
+                  "hidden_size", "num_interest", "random_seed", "coef")
+# Settings `recdoc train` takes as flags and a rerun may change (recdoc/cli.py `train`).
+RECDOC_FLAGS = ORIGINAL_FLAGS + ("batch_size", "maxlen", "test_iter", "neg_num", "ndcg")
+ALWAYS_SHOWN = ("dataset", "model_type", "learning_rate")  # the command says what it trains even at defaults
+# How a command's text (Diagnosis.rerun, diagnosis.json) marks a change the original has no flag for.
+CODE_EDIT_PREFIX = "# code edit (no flag in the original): "
+# How to change, in the original's code, a setting it has no flag for.
+ORIGINAL_CODE_EDITS = {
+    "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: book 128, taobao 256)",
+    "maxlen": "set maxlen = {value} in src/train.py (hard-coded per dataset: book 20, taobao 50)",
+    "test_iter": "set test_iter = {value} in src/train.py (hard-coded per dataset: book 1000, taobao 500)",
+    "neg_num": "set neg_num = {value} in src/train.py (hard-coded 10; num_sampled = neg_num * batch_size)",
+    "ndcg": "for the {value} NDCG evaluate with the `paper` branch (master computes the master NDCG)",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command line, kept structured until it is shown: the program, its flags, and code edits it needs."""
+
+    program: tuple[str, ...]
+    flags: tuple[tuple[str, str], ...]
+    code_edits: tuple[str, ...] = ()
+
+    @property
+    def shell(self) -> str:
+        """The command alone, every argument shell-quoted: it can be pasted into a shell as is."""
+        words = list(self.program) + [word for flag, value in self.flags for word in (f"--{flag}", value)]
+        return shlex.join(words)
+
+    def text(self) -> str:
+        """The command, then its code edits as comment lines (the form Diagnosis.rerun and diagnosis.json keep)."""
+        return self.shell + "".join(f"\n{CODE_EDIT_PREFIX}{edit}" for edit in self.code_edits)
+
+
+def split_code_edits(command: str) -> tuple[str, list[str]]:
+    """A command's `text()` -> (the command alone, the code edits it needs), for reports that show them apart."""
+    lines = command.splitlines()
+    edits = [line[len(CODE_EDIT_PREFIX):] for line in lines if line.startswith(CODE_EDIT_PREFIX)]
+    return "\n".join(line for line in lines if not line.startswith(CODE_EDIT_PREFIX)), edits
 
 
 @dataclass(frozen=True)
@@ -118,7 +165,11 @@ class FixPlan:
 
 def source_tool(diagnosis: Diagnosis) -> str:
     """The tool that produced the run: the first reader of a merged format ('recdoc+original+...' -> 'recdoc')."""
-    return diagnosis.run.format.split("+")[0]
+    return source_tool_of(diagnosis.run.format)
+
+
+def source_tool_of(run_format: str) -> str:
+    return run_format.split("+")[0]
 
 
 def config_from_settings(settings: Mapping[str, Setting]) -> RunConfig:
@@ -131,6 +182,21 @@ def config_from_settings(settings: Mapping[str, Setting]) -> RunConfig:
     if "metrics_at" in values:
         values["metrics_at"] = tuple(values["metrics_at"])
     return RunConfig.for_dataset(str(dataset), **values)
+
+
+def run_folders(run: Run) -> dict[str, str]:
+    """The data and runs folders a recdoc run used, as `recdoc rerun` takes them: run.json's `data_dir`, and the
+    folder above the run folder. Empty for other tools' runs (their rerun reads ./data and writes ./runs)."""
+    if source_tool_of(run.format) != "recdoc":
+        return {}
+    out: dict[str, str] = {}
+    data_dir = run.declared.get("data_dir")
+    if data_dir is not None and str(data_dir.value):
+        out["data_dir"] = str(data_dir.value)
+    run_json = next((Path(p) for p in run.paths if Path(p).name == "run.json"), None)
+    if run_json is not None:
+        out["runs_dir"] = str(run_json.parent.parent)
+    return out
 
 
 def fix_run_exp(old_exp: str | None, taken_names: Collection[str]) -> str:
@@ -151,20 +217,30 @@ def fix_run_exp(old_exp: str | None, taken_names: Collection[str]) -> str:
 def compose_plan(diagnosis: Diagnosis, *, only: Iterable[str] | None = None, skip: Iterable[str] = (),
                  taken_names: Collection[str] = (), data_dir: str | None = None, runs_dir: str | None = None,
                  overrides: Mapping[str, Any] | None = None) -> FixPlan:
-    """The corrected configuration of `diagnosis`'s run and the commands that train it.
+    """The corrected configuration of `diagnosis`'s run and the commands that train it (see `compose`)."""
+    return compose(diagnosis.config, diagnosis.findings, source_tool(diagnosis), only=only, skip=skip,
+                   taken_names=taken_names, data_dir=data_dir, runs_dir=runs_dir, overrides=overrides)
+
+
+def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: str, *,
+            only: Iterable[str] | None = None, skip: Iterable[str] = (), taken_names: Collection[str] = (),
+            data_dir: str | None = None, runs_dir: str | None = None,
+            overrides: Mapping[str, Any] | None = None) -> FixPlan:
+    """The corrected configuration of a run (its inferred `settings`, its ranked `findings`) and its commands.
 
     `only`/`skip`: finding ids to restrict to / leave out (an id the diagnosis does not hold is a usage error).
     `taken_names`: folder names already under the runs folder (for the new run's name).
     `overrides`: user settings that win over every finding (e.g. a short `max_iter` budget, `finetune_lr`).
     """
+    findings = list(findings)
     only_ids = None if only is None else set(only)
     skip_ids = set(skip)
-    known = {finding.id for finding in diagnosis.findings}
+    known = {finding.id for finding in findings}
     unknown = sorted(((only_ids or set()) | skip_ids) - known)
     if unknown:
         raise UsageError(f"no finding {', '.join(unknown)} in this diagnosis; its findings: "
-                         f"{', '.join(f.id for f in diagnosis.findings) or 'none'}")
-    old_config = config_from_settings(diagnosis.config)
+                         f"{', '.join(f.id for f in findings) or 'none'}")
+    old_config = config_from_settings(settings)
     old_values = old_config.to_dict()
 
     new_values: dict[str, Any] = {}
@@ -173,7 +249,7 @@ def compose_plan(diagnosis: Diagnosis, *, only: Iterable[str] | None = None, ski
     overruled: list[OverruledChange] = []
     set_aside: list[SetAside] = []
     applied: list[Finding] = []
-    for finding in diagnosis.findings:
+    for finding in findings:
         reason = _reason_not_applied(finding, only_ids, skip_ids)
         if reason is not None:
             set_aside.append(SetAside(finding.id, finding.title, reason, _what_to_check(finding.fix)))
@@ -227,15 +303,53 @@ def compose_plan(diagnosis: Diagnosis, *, only: Iterable[str] | None = None, ski
     paths = {k: v for k, v in (("data_dir", data_dir), ("runs_dir", runs_dir)) if v is not None}
     new_config = dataclasses.replace(old_config, **new_values, exp=exp, **paths)
 
-    notes: list[str] = []
-    user_keys = {key for key, value in (overrides or {}).items() if value is not None}
-    commands = rerun_commands(diagnosis.run, _with_overrides(diagnosis.config, new_values, set_by),
-                              _command_findings(applied, user_keys), notes)
-    recdoc_command = _with_run_flags(commands.get("recdoc") or _plain_recdoc_command(new_config), new_config)
-    tool = source_tool(diagnosis)
-    tool_command = commands.get("original") if tool != "recdoc" else None
+    changed = set(set_by)
+    recdoc_command = recdoc_train_command(new_config, changed)
+    tool_command = original_command(new_config, changed) if tool != "recdoc" else None
     return FixPlan(tool, old_config, new_config, tuple(changes), tuple(overruled), tuple(set_aside),
-                   tuple(f.id for f in applied), recdoc_command, tool_command, tuple(notes))
+                   tuple(f.id for f in applied), recdoc_command.text(),
+                   tool_command.text() if tool_command is not None else None)
+
+
+def disagreement_notes(plan: FixPlan) -> list[str]:
+    """One sentence per key two findings wanted differently (for a report, which has no "overruled" list)."""
+    return [f"fixes disagree on {o.key}: using {_show(o.kept)} ({o.kept_by}), not {_show(o.proposed)} "
+            f"({o.finding_id})" for o in plan.overruled if o.kept_by != USER_OVERRIDE]
+
+
+def _shown_keys(config: RunConfig, changed: Collection[str], keys: Iterable[str]) -> list[str]:
+    """The keys a command states: what it trains, what the fixes changed, and what differs from the defaults."""
+    defaults = RunConfig.for_dataset(config.dataset)
+    return [key for key in keys if getattr(config, key) is not None and (
+        key in ALWAYS_SHOWN or key in changed or getattr(config, key) != getattr(defaults, key))]
+
+
+def recdoc_train_command(config: RunConfig, changed: Collection[str] = ()) -> Command:
+    """`recdoc train` for `config`: its settings, then its name and the folders it reads and writes."""
+    flags = [(key, _flag_value(getattr(config, key))) for key in _shown_keys(config, changed, RECDOC_FLAGS)]
+    defaults = RunConfig()
+    if config.exp is not None:
+        flags.append(("exp", config.exp))
+    # Without these a pasted command looks for the data in ./data and writes to ./runs.
+    flags += [(key, getattr(config, key)) for key in ("data_dir", "runs_dir")
+              if getattr(config, key) != getattr(defaults, key)]
+    if config.finetune_lr is not None:
+        flags.append(("finetune_lr", _flag_value(config.finetune_lr)))
+    return Command(("recdoc", "train"), tuple(flags))
+
+
+def original_command(config: RunConfig, changed: Collection[str] = ()) -> Command:
+    """The original's `python src/train.py` for `config` (the TF2 and PyTorch ports keep its command line);
+    settings it has no flag for become code edits."""
+    flags = [(key, _flag_value(getattr(config, key))) for key in _shown_keys(config, changed, ORIGINAL_FLAGS)]
+    # The ndcg edit only when a fix asks for another definition: a master-NDCG run is not a fault to repeat.
+    edits = [ORIGINAL_CODE_EDITS[key].format(value=getattr(config, key))
+             for key in _shown_keys(config, changed, ORIGINAL_CODE_EDITS) if key != "ndcg" or key in changed]
+    return Command(("python", "src/train.py"), tuple(flags), tuple(edits))
+
+
+def _flag_value(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _reason_not_applied(finding: Finding, only_ids: set[str] | None, skip_ids: set[str]) -> str | None:
@@ -256,45 +370,6 @@ def _what_to_check(fix: Fix | None) -> str:
     if fix is None:
         return ""
     return fix.how or ("" if fix.applicable else fix.expected_effect)
-
-
-def _command_findings(applied: list[Finding], user_keys: set[str]) -> list[Finding]:
-    """The applied findings for the engine's command builder (it re-applies their changes in the same order),
-    without the keys the user set: those come from the settings, so the command matches the new configuration."""
-    out = []
-    for finding in applied:
-        assert finding.fix is not None
-        kept = {k: v for k, v in finding.fix.changes.items() if k not in user_keys}
-        out.append(dataclasses.replace(finding, fix=dataclasses.replace(finding.fix, changes=kept)))
-    return out
-
-
-def _with_overrides(config: Mapping[str, Setting], new_values: Mapping[str, Any],
-                    set_by: Mapping[str, str]) -> dict[str, Setting]:
-    """The inferred settings with the user's overrides in place, so the engine's commands carry them too."""
-    out = dict(config)
-    for key, value in new_values.items():
-        if set_by[key] == USER_OVERRIDE:
-            out[key] = Setting(value, "command line")
-    return out
-
-
-def _with_run_flags(command: str, config: RunConfig) -> str:
-    """The engine's `recdoc train` command plus where the new run reads and writes, and its name."""
-    flags = [f"--exp {config.exp}"]
-    defaults = RunConfig()
-    if config.data_dir != defaults.data_dir:
-        flags.append(f"--data_dir {config.data_dir}")
-    if config.runs_dir != defaults.runs_dir:
-        flags.append(f"--runs_dir {config.runs_dir}")
-    if config.finetune_lr is not None:
-        flags.append(f"--finetune_lr {config.finetune_lr!r}")
-    return " ".join([command, *flags])
-
-
-def _plain_recdoc_command(config: RunConfig) -> str:
-    return (f"recdoc train --dataset {config.dataset} --model_type {config.model_type} "
-            f"--learning_rate {config.learning_rate!r}")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.errors import UsageError
-from recdoc.reports.files import free_set_number
+from recdoc.files import free_set_number
 
 REPORT_STEM = "report"
 JSON_STEM = "diagnosis"
@@ -48,9 +48,19 @@ def free_report_number(folder: Path) -> int:
     return free_set_number(folder, report_names, MAX_REPORTS, "reports")
 
 
+def last_report_number(folder: Path) -> int | None:
+    """The largest n whose report set has a file in `folder`; None when there is none."""
+    taken = [n for n in range(1, MAX_REPORTS + 1) if any((folder / name).exists() for name in report_names(n).values())]
+    return max(taken) if taken else None
+
+
 def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
-                  formats: Iterable[str] = ("md", "json"), plots: bool = True) -> list[Path]:
-    """Write the chosen formats (and the plots the Markdown embeds); return the paths written, report first."""
+                  formats: Iterable[str] = ("md", "json"), plots: bool = True, force: bool = False) -> list[Path]:
+    """Write the chosen formats (and the plots the Markdown embeds); return the paths written, report first.
+
+    `force` (the user's explicit `--force`) replaces the last report set instead of adding the next number: its
+    old files are removed first, so no stale plot of the replaced set remains beside the new report.
+    """
     chosen = tuple(formats)
     unknown = sorted(set(chosen) - set(FORMATS))
     if unknown or not chosen:
@@ -58,7 +68,7 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
     folder: Path | None = None
     try:
         folder = output_folder(diagnosis, out_dir)
-        return _write_all(diagnosis, folder, chosen, plots)
+        return _write_all(diagnosis, folder, chosen, plots, force)
     except FileExistsError:
         raise UsageError(f"another analysis wrote a report in {folder} at the same time; run again") from None
     except PermissionError as error:
@@ -66,11 +76,16 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
         raise UsageError(f"cannot write the report in {where} ({error.strerror}); pass --out DIR") from None
 
 
-def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool) -> list[Path]:
-    from recdoc.reports.files import write_new_text
+def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool,
+               force: bool = False) -> list[Path]:
+    from recdoc.files import write_file
 
-    number = free_report_number(folder)
+    last = last_report_number(folder) if force else None
+    number = last if last is not None else free_report_number(folder)
     names = report_names(number)
+    if last is not None:
+        for name in names.values():
+            (folder / name).unlink(missing_ok=True)
     written: list[Path] = []
     images: dict[str, Path] = {}
     if plots and "md" in chosen:
@@ -82,13 +97,13 @@ def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plot
 
         path = folder / names["md"]
         relative = {caption: image.name for caption, image in images.items()}
-        write_new_text(path, render_markdown(diagnosis, relative))
+        write_file(path, render_markdown(diagnosis, relative))
         written.append(path)
     written.extend(images.values())
     if "json" in chosen:
         from recdoc.reports.jsonreport import render_json
 
         path = folder / names["json"]
-        write_new_text(path, render_json(diagnosis))
+        write_file(path, render_json(diagnosis))
         written.append(path)
     return written

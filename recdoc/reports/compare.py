@@ -3,7 +3,7 @@
 `compare.md` (then `compare-2.md`, ... : an existing comparison is never replaced) with two PNGs overlaying the
 runs by iteration (validation recall, training loss); the settings that differ; the final metrics next to the
 paper's with the deltas; and which findings cleared, appeared or remained between the first run and the last.
-Reads only `Diagnosis` objects; drawn with recdoc's Pillow chart renderer (no matplotlib, no TensorFlow).
+Reads only `Diagnosis` objects; drawn with matplotlib (chart.py; no pyplot, no TensorFlow).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from recdoc.diagnose.rules.curve import evaluated
 from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, points
-from recdoc.reports.files import free_set_number, write_new_file, write_new_text
+from recdoc.files import free_set_number, write_file
 
 COMPARE_STEM = "compare"
 PLOT_KINDS = ("recall", "loss")
@@ -95,7 +95,7 @@ def write_comparison(diagnoses: Sequence[Diagnosis], out_dir: str | Path) -> lis
         if loss is not None:
             images["Training loss by iteration"] = _save(loss, folder / names["loss"])
         report = folder / names["md"]
-        write_new_text(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
+        write_file(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
     except FileExistsError:
         raise UsageError(f"another comparison was written in {folder} at the same time; run again") from None
     except PermissionError as error:
@@ -285,5 +285,5 @@ def _loss_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart
 
 
 def _save(chart: LineChart, path: Path) -> Path:
-    write_new_file(path, chart.save_png)
+    write_file(path, chart.save_png)
     return path

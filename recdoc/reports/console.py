@@ -1,15 +1,18 @@
-"""The terminal summary of `recdoc analyze`: verdict, top findings, metric gaps, where the report is.
+"""The terminal summary of `recdoc analyze`: verdict, top findings, metric gaps, where the report is; and the
+`--fail-on` threshold that turns findings into an exit code.
 
-Styled with rich on a terminal; plain lines otherwise (pipes, CI logs, tests), so that nothing depends on colour.
+One list of lines, styled with rich on a terminal and plain otherwise (pipes, CI logs, tests), so that nothing
+depends on colour and the two never drift apart.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from recdoc.diagnose.findings import Comparison, Diagnosis
+from recdoc.diagnose.findings import Comparison, Diagnosis, Finding
 from recdoc.reports.facts import headline_comparison, metric_label, percent, points, signed_percent, verdict_sentence
 
 TOP_FINDINGS = 5
@@ -34,55 +37,76 @@ def _comparison_line(c: Comparison) -> str:
             f"{points(c.abs_gap)} ({signed_percent(c.rel_gap)}){flag}")
 
 
-def summary_lines(diagnosis: Diagnosis, written: list[Path]) -> list[str]:
-    """The summary as plain lines."""
-    lines = [verdict_sentence(diagnosis)]
+# `--fail-on`: the exit code is 1 only for a finding at or above this level, as linters do.
+LEVELS = ("info", "low", "medium", "high")
+DEFAULT_FAIL_ON = "medium"
+
+
+def finding_level(finding: Finding) -> str:
+    """The lower of a finding's severity and its confidence label: a high-severity prior at confidence 0.14
+    is a low-level finding, so it is reported but does not fail `analyze && ...`."""
+    confidence = finding.confidence_label if finding.severity != "info" else "info"
+    return min(finding.severity, confidence, key=LEVELS.index)
+
+
+def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
+    """The findings at or above `fail_on` (one of LEVELS)."""
+    return [f for f in findings if LEVELS.index(finding_level(f)) >= LEVELS.index(fail_on)]
+
+
+def analyze_exit_code(diagnosis: Diagnosis, fail_on: str) -> int:
+    """0 healthy or nothing at `fail_on`, 1 a finding at or above it, 2 unusable input."""
+    if diagnosis.verdict == "unusable":
+        return 2
+    return 1 if failing(diagnosis.findings, fail_on) else 0
+
+
+def below_threshold_line(findings: Sequence[Finding], fail_on: str) -> str | None:
+    """Which findings do not count for the exit code, and why; None when every finding counts."""
+    below = [f for f in findings if f not in failing(findings, fail_on)]
+    if not below:
+        return None
+    named = ", ".join(f"{f.id} ({finding_level(f)})" for f in below)
+    return f"Below --fail-on {fail_on} (reported, not failing the exit code): {named}"
+
+
+def summary_lines(diagnosis: Diagnosis, written: list[Path],
+                  fail_on: str = DEFAULT_FAIL_ON) -> list[tuple[str, str]]:
+    """The summary as (text, rich style) lines: written plain to a pipe, styled on a terminal."""
+    lines = [(verdict_sentence(diagnosis), VERDICT_STYLE.get(diagnosis.verdict, "bold"))]
     if diagnosis.findings:
-        lines.append("Findings:")
+        lines.append(("Findings:", ""))
         for finding in diagnosis.findings[:TOP_FINDINGS]:
-            lines.append(f"  {finding.id} [{finding.severity}, confidence {finding.confidence:.2f}]: {finding.title}")
+            lines.append((f"  {finding.id} [{finding.severity}, confidence {finding.confidence:.2f}]: "
+                          f"{finding.title}", SEVERITY_STYLE.get(finding.severity, "")))
         if len(diagnosis.findings) > TOP_FINDINGS:
-            lines.append(f"  ... and {len(diagnosis.findings) - TOP_FINDINGS} more in the report")
+            lines.append((f"  ... and {len(diagnosis.findings) - TOP_FINDINGS} more in the report", "dim"))
+        below = below_threshold_line(diagnosis.findings, fail_on)
+        if below is not None and diagnosis.verdict != "unusable":
+            lines.append((below, "dim"))
     rows = summary_comparisons(diagnosis)
-    if rows:
-        lines.append("Against the paper (* unconfirmed paper value):")
-        lines += [f"  {_comparison_line(c)}" for c in rows]
+    if rows and all(c.paper_value is None for c in rows):
+        # Data or a model the paper never reported: one line says why, not a column of n/a.
+        lines.append((f"Against the paper: nothing comparable ({rows[0].note})", "dim"))
+    elif rows:
+        lines.append(("Against the paper (* unconfirmed paper value):", "bold"))
+        lines += [(f"  {_comparison_line(c)}", "" if c.comparable else "red") for c in rows]
     if written:
-        lines.append("Written: " + ", ".join(str(p) for p in written))
+        lines.append(("Written: " + ", ".join(str(p) for p in written), "bold"))
     return lines
 
 
-def print_summary(diagnosis: Diagnosis, written: list[Path], stream: TextIO | None = None) -> None:
+def print_summary(diagnosis: Diagnosis, written: list[Path], stream: TextIO | None = None,
+                  fail_on: str = DEFAULT_FAIL_ON) -> None:
+    """One summary, styled with rich on a terminal and plain elsewhere (the same lines either way)."""
     stream = stream or sys.stdout
+    lines = summary_lines(diagnosis, written, fail_on)
     if not stream.isatty():
-        stream.write("\n".join(summary_lines(diagnosis, written)) + "\n")
+        stream.write("\n".join(text for text, _ in lines) + "\n")
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=stream, highlight=False)
-    console.print(Text(verdict_sentence(diagnosis), style=VERDICT_STYLE.get(diagnosis.verdict, "bold")))
-    for finding in diagnosis.findings[:TOP_FINDINGS]:
-        line = Text("  ")
-        line.append(finding.id, style=f"bold {SEVERITY_STYLE.get(finding.severity, '')}")
-        line.append(f" [{finding.severity}, confidence {finding.confidence:.2f}] ", style="dim")
-        line.append(finding.title)
-        console.print(line)
-    if len(diagnosis.findings) > TOP_FINDINGS:
-        console.print(f"  ... and {len(diagnosis.findings) - TOP_FINDINGS} more in the report", style="dim")
-    rows = summary_comparisons(diagnosis)
-    if rows:
-        table = Table(title="Against the paper", title_justify="left", box=None, pad_edge=False)
-        for column in ("metric", "run", "paper", "gap", "rel", "comparable"):
-            table.add_column(column, justify="left" if column in ("metric", "comparable") else "right")
-        for c in rows:
-            paper = percent(c.paper_value) + ("" if c.paper_confirmed or c.paper_value is None else "*")
-            table.add_row(f"{c.split} {metric_label(c.metric, c.cutoff)}", percent(c.run_value), paper,
-                          points(c.abs_gap), signed_percent(c.rel_gap),
-                          "yes" if c.comparable else Text("no", style="bold red"))
-        console.print(table)
-    if written:
-        console.print(Text("Report: " + str(written[0]), style="bold"))
-        if len(written) > 1:
-            console.print(Text("Also: " + ", ".join(str(p) for p in written[1:]), style="dim"))
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    for text, style in lines:
+        console.print(Text(text, style=style))

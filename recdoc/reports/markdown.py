@@ -11,6 +11,7 @@ from recdoc.reports.facts import (
     signed_percent, verdict_sentence,
 )
 
+TOOL_NAMES = {"recdoc": "recdoc", "original": "the original (its TF2 and PyTorch ports take the same flags)"}
 BASIS_TEXT = {
     "prior": "a prior (published advice or reproductions), not this run's own curve",
     "evidence": "this run's own evidence",
@@ -109,7 +110,9 @@ def _finding(rank: int, finding: Finding) -> list[str]:
 
 def _evidence(evidence: Evidence) -> str:
     where = f"`{evidence.ref}`: " if evidence.ref else ""
-    values = ", ".join(f"{k} = {_value(v)}" for k, v in evidence.values.items())
+    # A value the sentence already states ("learning_rate = 0.001 (exp name)") is not repeated after it.
+    pairs = [f"{k} = {_value(v)}" for k, v in evidence.values.items()]
+    values = ", ".join(pair for pair in pairs if pair not in evidence.text)
     return f"{where}{_escape(evidence.text)}" + (f" ({values})" if values else "")
 
 
@@ -134,10 +137,18 @@ def _config(config: dict[str, Setting]) -> str:
     if not config:
         lines.append("No configuration could be inferred.")
         return "\n".join(lines)
+    # Most settings of a run come from one file (run.json, the log's argv line): name it once above the table
+    # rather than in every row; the Where column then shows only the refs that differ from it.
+    refs = [str(s.ref) for s in config.values() if s.ref]
+    common = max(set(refs), key=refs.count) if refs else None
+    if common is not None and refs.count(common) < 2:
+        common = None
+    if common is not None:
+        lines += [f"Read from `{common}` unless the Where column says otherwise.", ""]
     lines += ["| Setting | Value | Source | Where | Conflicts |", "|---|---|---|---|---|"]
     for key, setting in config.items():
         conflicts = "; ".join(f"{_value(v)} ({s})" for v, s in setting.conflicts)
-        where = f"`{setting.ref}`" if setting.ref else ""
+        where = f"`{setting.ref}`" if setting.ref and str(setting.ref) != common else ""
         lines.append(f"| {key} | {_cell(_value(setting.value))} | {_cell(setting.source)} | {where} | "
                      f"{_cell(conflicts) or ''} |")
     if any(s.conflicts for s in config.values()):
@@ -209,12 +220,12 @@ def _plots(images: dict[str, str] | None) -> str:
 def _rerun(rerun: dict[str, str]) -> str:
     if not rerun:
         return ""
-    from recdoc.diagnose.engine import split_code_edits
+    from recdoc.diagnose.fixes import split_code_edits
 
     lines = ["## Rerun", "", "The run with the proposed fixes applied:"]
     for tool, text in rerun.items():
         command, edits = split_code_edits(text)
-        lines += ["", f"With {tool}:", "", "```bash", command, "```"]
+        lines += ["", f"With {TOOL_NAMES.get(tool, tool)}:", "", "```bash", command, "```"]
         if edits:
             lines += ["", "Code edits it needs first (no command-line flag in the original):", ""]
             lines += [f"- {_escape(edit)}" for edit in edits]
@@ -224,6 +235,9 @@ def _rerun(rerun: dict[str, str]) -> str:
 def _notes(diagnosis: Diagnosis) -> str:
     # The engine already copies the run's unreadable parts into its notes; a hand-built diagnosis may not have.
     notes = list(diagnosis.notes) + [f"Unreadable: {u}" for u in diagnosis.run.unreadable if u not in diagnosis.notes]
+    # A checkpoint's problems are stated under the checkpoint in "The run"; they are not repeated here.
+    stated = {problem for checkpoint in diagnosis.run.checkpoints for problem in checkpoint.problems}
+    notes = [note for note in notes if note not in stated]
     notes.append("recdoc reads logs and checkpoint metadata; a finding's confidence is its judgement, not a "
                  "measurement. Rerun with the fix to confirm it.")
     return "\n".join(["## Notes and limits", ""] + [f"- {_escape(n)}" for n in notes])

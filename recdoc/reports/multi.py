@@ -9,6 +9,7 @@ numbered as a set like a single run's report (report-2.md, ...), never replacing
 from __future__ import annotations
 
 import json
+from functools import partial
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from recdoc.diagnose.findings import SCHEMA_VERSION, Diagnosis
 from recdoc.errors import UsageError
 from recdoc.reports import FORMATS, JSON_STEM, REPORT_STEM, output_folder
-from recdoc.reports.files import free_set_number, write_new_text
+from recdoc.files import free_set_number, write_file
 from recdoc.reports.jsonreport import _finite
 
 MAX_REPORTS = 1000
@@ -33,15 +34,16 @@ def run_title(diagnosis: Diagnosis) -> str:
     return run_label(diagnosis.run)
 
 
+def _setting_value(config: dict[str, Any], key: str) -> Any:
+    return config[key].value if key in config else None
+
+
 def summary_rows(diagnoses: list[Diagnosis]) -> list[dict[str, Any]]:
     """One row per run: what it is, how it ended, its headline numbers and its top finding."""
     rows = []
     for index, diagnosis in enumerate(diagnoses, 1):
         config = diagnosis.config
-
-        def value(key: str) -> Any:
-            return config[key].value if key in config else None
-
+        value = partial(_setting_value, config)
         final = diagnosis.run.finals.get("test") or diagnosis.run.finals.get("valid")
         best = diagnosis.metrics.get("best_valid") or {}
         top = next((f for f in diagnosis.findings if f.severity != "info"), None)
@@ -131,12 +133,12 @@ def write_multi_reports(diagnoses: list[Diagnosis], out_dir: str | Path | None =
                 sections.append(f"## Run {index}: `{run_title(diagnosis)}`\n\n"
                                 + demote_headings(render_markdown(diagnosis, relative)))
             path = folder / names["md"]
-            write_new_text(path, "\n\n".join(s.rstrip() for s in sections) + "\n")
+            write_file(path, "\n\n".join(s.rstrip() for s in sections) + "\n")
             written.append(path)
             written.extend(images_written)
         if "json" in chosen:
             path = folder / names["json"]
-            write_new_text(path, render_multi_json(diagnoses))
+            write_file(path, render_multi_json(diagnoses))
             written.append(path)
     except FileExistsError:
         raise UsageError(f"another analysis wrote a report in {folder} at the same time; run again") from None

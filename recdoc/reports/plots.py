@@ -1,7 +1,6 @@
 """The report's two PNG plots: training loss, and validation recall with its best point, stop and paper value.
 
-Drawn with recdoc's small Pillow renderer (`chart.py`), not matplotlib, whose import and drawing would cost most
-of `recdoc analyze`'s time budget on a long log.
+Drawn with matplotlib through `chart.py` (lazy import, the `Figure` API, no pyplot).
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ from pathlib import Path
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.rules.curve import evaluated
+from recdoc.files import write_file
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, run_facts
-from recdoc.reports.files import write_new_file
 
 FIGSIZE = (7.0, 3.2)
 DPI = 90
@@ -67,7 +66,7 @@ def _recall_figure(diagnosis: Diagnosis, iters: list[int], recalls: list[float])
     paper = paper_line(diagnosis)
     if paper is not None and paper.paper_value is not None:
         star = "" if paper.paper_confirmed else " (unconfirmed)"
-        chart.hline(paper.paper_value, color="#2ca02c", style="dotted", width=1.2,
+        chart.hline(paper.paper_value, color="#2ca02c", style="dotted", width=1.6,
                     label=f"paper {paper.split} {metric_label(paper.metric, paper.cutoff)}: "
                           f"{percent(paper.paper_value)}{star}")
     return chart
@@ -79,4 +78,4 @@ def _chart(title: str, ylabel: str) -> LineChart:
 
 
 def _save(chart: LineChart, path: Path) -> None:
-    write_new_file(path, chart.save_png)
+    write_file(path, chart.save_png)

@@ -249,9 +249,11 @@ def run_bench(spec: BenchSpec, trainer: Trainer = default_trainer,
     and the bench goes on (the table shows how many runs each cell averages)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     outcomes = []
+    total = len(spec.model_types()) * len(spec.seed_values())
     for model_type in spec.model_types():
         for seed in spec.seed_values():
             config = spec.run_config(model_type, seed, exp=f"bench{stamp}_seed{seed}")
+            report(f"bench: run {len(outcomes) + 1}/{total}: {model_type} seed {seed}")  # progress, before minutes
             try:
                 run_dir = trainer(config)
             except RecdocError as error:

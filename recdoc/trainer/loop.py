@@ -391,7 +391,9 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         raise UsageError(f"sampled softmax needs at most as many negatives as items: neg_num x batch_size = "
                          f"{config.num_sampled} but item_count = {dataset.item_count}; lower --neg_num or --batch_size")
 
-    import tensorflow as tf
+    from recdoc.trainer.tfimport import import_tensorflow
+
+    tf = import_tensorflow()  # without its ~13 start-up lines (oneDNN, CPU features, a CUDA probe on a CPU machine)
 
     from recdoc.trainer.data.sampling import TrainSampler
     from recdoc.trainer.evaluate import evaluate

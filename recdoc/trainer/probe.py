@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +34,10 @@ import numpy as np
 from recdoc import metrics, reference
 from recdoc.config import RunConfig
 from recdoc.errors import InputError, UsageError
+from recdoc.files import write_numbered
 
 PROBE_FILE = "probe.json"
+PIPE_WIDTH = 160  # columns of the probe table when stdout is not a terminal
 PROBE_SCHEMA = "recdoc-probe/1"
 # Two interest vectors with cosine above this share over 90% of their direction (cos^2 > 0.9): they retrieve almost
 # the same items. Random directions in d = 64 have |cos| around 0.13, so chance never gets near it.
@@ -392,7 +393,9 @@ def own_top_n(index: Any, interests: np.ndarray, n: int) -> tuple[np.ndarray, np
 
 def restore_model(target: ProbeTarget, item_count: int) -> Any:
     """Build the run's model and restore its weights from the best checkpoint (the optimizer's are skipped)."""
-    import tensorflow as tf
+    from recdoc.trainer.tfimport import import_tensorflow
+
+    tf = import_tensorflow()  # quietly: the model import below would otherwise bring TensorFlow's start-up lines
 
     from recdoc.trainer.models import build_model
 
@@ -409,29 +412,9 @@ def restore_model(target: ProbeTarget, item_count: int) -> Any:
 
 # ---------------------------------------------------------------- probe.json
 def write_probe(probe: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write `probe.json` in `out_dir`, or `probe-2.json`, `probe-3.json`... : an existing file is never replaced.
-
-    The content goes to a temporary file first and is then hard-linked to the free name (a link never replaces an
-    existing file), so a reader never sees half a file and two probes never take the same name.
-    """
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(probe, indent=1) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        number = 1
-        while True:
-            path = folder / (PROBE_FILE if number == 1 else f"probe-{number}.json")
-            try:
-                os.link(temp_name, path)
-                return path
-            except FileExistsError:
-                number += 1
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+    """Write `probe.json` in `out_dir`, or `probe-2.json`, `probe-3.json`... : an existing file is never replaced."""
+    return write_numbered(Path(out_dir), lambda n: PROBE_FILE if n == 1 else f"probe-{n}.json",
+                          json.dumps(probe, indent=1) + "\n")
 
 
 def latest_probe_file(run_dir: Path) -> Path | None:
@@ -496,7 +479,10 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
     """The table, then each finding (id, severity, title, evidence) and each check that came out clean."""
     from rich.console import Console
 
-    console = Console(file=stream, soft_wrap=False)
+    # Off a terminal rich assumes 80 columns and wraps every row of the 7-column table; a pipe or a log file
+    # has no width, so give the table the room it needs there.
+    target = stream if stream is not None else sys.stdout
+    console = Console(file=stream, soft_wrap=False, width=None if target.isatty() else PIPE_WIDTH)
     loaded = probe.get("loaded_as")
     if isinstance(loaded, dict):
         console.print(f"{probe['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K "

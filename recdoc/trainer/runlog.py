@@ -18,11 +18,9 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,9 +29,9 @@ from typing import Any, TextIO
 import recdoc
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.files import write_file
 
 DASH_LINE = "-" * 89
-LOG_METRIC_NAMES = ("recall", "ndcg", "hitrate")
 
 
 # ---------------------------------------------------------------- the folder
@@ -115,19 +113,8 @@ def _with_exp(config: RunConfig, exp: str) -> RunConfig:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it private; the run's records are ordinary files
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Replace `path` atomically with ordinary permissions (recdoc.files): readers never see half a file."""
+    write_file(path, text, replace=True, fsync=True)
 
 
 # ---------------------------------------------------------------- train.log lines
@@ -179,13 +166,17 @@ class Console:
     def __enter__(self) -> "Console":
         if self.fancy:
             from rich.console import Console as RichConsole
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
 
-            self._progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                                      console=RichConsole(file=self.stream), transient=True)
+            # Not transient: the bar's last state (iterations, rate, time) stays on screen after training.
+            self._progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                      TextColumn("{task.fields[status]}"), console=RichConsole(file=self.stream))
             self._progress.__enter__()
-            self._task = self._progress.add_task("train", total=self.total, status="")
+            # The first TensorFlow call traces and compiles the step (seconds): say so rather than sit at 0.
+            self._task = self._progress.add_task("train", total=self.total, status=COMPILING_STATUS)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -199,9 +190,29 @@ class Console:
         else:
             print(line, file=self.stream, flush=True)
 
-    def progress(self, iteration: int, status: str = "") -> None:
+    def progress(self, iteration: int, status: str | None = None) -> None:
+        """Move the bar to `iteration`; `status` replaces the text after it (None keeps the current one)."""
         if self._progress is not None:
-            self._progress.update(self._task, completed=iteration, status=status)
+            fields = {} if status is None else {"status": status}
+            if iteration > 0 and self._progress.tasks[0].fields.get("status") == COMPILING_STATUS and status is None:
+                fields["status"] = ""
+            self._progress.update(self._task, completed=iteration, **fields)
+
+
+COMPILING_STATUS = "compiling the training step..."
+
+
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Iterations per second, as rich measures them over the last updates."""
+
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:,.1f}it/s" if task.speed else "--it/s")
+
+    return RateColumn()
 
 
 class TrainLog:

@@ -784,6 +784,12 @@ def _finish(state: _State, format_name: str) -> Run:
     if cutoff is not None:
         run.extra_metrics["curve_cutoff"] = cutoff
     run.finals = _final_metrics(state, cutoff)
+    if format_name == "original" and any(c is not None for m in state.row_metrics for (_, _, c) in m):
+        # The original prints `valid recall: ...` without a cut-off; a log that prints `valid recall@20` at its
+        # evaluations is another code's, whose loss and messages mean something else.
+        run.format = "text"
+        run.unreadable.append(f"{state.path}: evaluation lines name a cut-off (`@K`), which the original never "
+                              "prints: read as another code's log")
     if len(cutoffs) > 1:
         for split, values in state.final_metrics.items():
             run.extra_metrics[f"final_{split}"] = {f"{metric}@{c}": value for (metric, c), value in values.items()
@@ -840,7 +846,8 @@ def count_markers(head: str, markers: tuple[str, ...]) -> int:
     return sum(1 for marker in markers if marker in head)
 
 
-_PYTORCH_EXP_RE = re.compile(r"_len\d+_in\d+_top\d+")
+# The PyTorch port's exp names add `_in{K}_top{N}` (ports derived from it keep the pair, whatever precedes it).
+_PYTORCH_EXP_RE = re.compile(r"_in\d+_top\d+")
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
-"""TensorBoard event files (`events.out.tfevents.*`) read without TensorFlow or the tensorboard package.
+"""TensorBoard event files (`events.out.tfevents.*`) read without TensorFlow.
 
 An event file is a TFRecord stream: `uint64 length | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)`,
-each `data` an `Event` protobuf. Only the few fields a ComiRec run writes are decoded by hand:
-Event{wall_time=1 double, step=2 int64, summary=5} -> Summary{value=1 repeated} -> Value{tag=1, simple_value=2 float
-(tensorboardX, TF1 summaries), tensor=8 TensorProto (TF2 `tf.summary.scalar`)} -> TensorProto{dtype=1,
-tensor_content=4 bytes, float_val=5, double_val=6, int_val=7, int64_val=10}.
+each `data` an `Event` protobuf. The framing is read here (a few lines of `struct`); each record is decoded with
+`event_pb2` from the declared `tensorboard` dependency, imported on first use (about 50 ms; it never imports
+TensorFlow). Scalars come as `simple_value` (tensorboardX, TF1 summaries) or as a scalar `TensorProto` (TF2
+`tf.summary.scalar`).
 
 The length CRC is verified (it is 8 bytes, so cheap in pure Python, and it catches a misaligned or foreign file); the
-data CRC is not, because computing CRC-32C over every record in Python would cost more than the rest of the analysis.
-A truncated last record (a run killed mid-write) ends the file cleanly with a note in `Run.unreadable`.
+data CRC is not, because computing CRC-32C over every record in Python would cost more than the rest of the analysis
+(a corrupt record still fails to parse as an Event and is named). A truncated last record (a run killed mid-write)
+ends the file cleanly with a note in `Run.unreadable`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,8 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 _DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_INT64 = 1, 2, 3, 9
 
 
-def _float32(raw: bytes) -> float:
-    """A float32 as the shortest decimal that round-trips (0.0125 logged is 0.0125 read, not 0.012500000186)."""
-    return float(str(np.frombuffer(raw[:4], dtype="<f4")[0]))
-
-
 class ProtoError(ValueError):
-    """Bytes that are not the protobuf they should be."""
+    """Bytes that are not the Event protobuf they should be."""
 
 
 def _crc32c_table() -> list[int]:
@@ -69,72 +65,33 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-# ---------------------------------------------------------------- protobuf wire format
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ProtoError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+# ---------------------------------------------------------------- Event protobufs (tensorboard's event_pb2)
+_TENSOR_DTYPES = {_DT_FLOAT: "<f4", _DT_DOUBLE: "<f8", _DT_INT32: "<i4", _DT_INT64: "<i8"}
 
 
-def iter_fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    """Yield `(field_number, wire_type, value)`: ints for varints, bytes for fixed and length-delimited fields."""
-    pos, end = 0, len(data)
-    while pos < end:
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            value, pos = data[pos:pos + size], pos + size
-        elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
-        else:
-            raise ProtoError(f"unsupported wire type {wire}")
-        if pos > end:
-            raise ProtoError("field runs past the end of the message")
-        yield number, wire, value
+def _event_class() -> Any:
+    from tensorboard.compat.proto import event_pb2  # lazy: only a run with event files pays for it
+
+    return event_pb2.Event
 
 
-def _signed64(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _tensor_scalar(data: bytes) -> float | None:
+def _tensor_scalar(tensor: Any) -> float | None:
     """The first value of a TensorProto (a scalar summary holds exactly one)."""
-    dtype = _DT_FLOAT
-    content: bytes | None = None
-    for number, wire, value in iter_fields(data):
-        if number == 1 and wire == 0:
-            dtype = value
-        elif number == 4 and wire == 2:
-            content = value
-        elif number == 5:  # float_val: packed (wire 2) or one value (wire 5)
-            if len(value) >= 4:
-                return _float32(value)
-        elif number == 6:  # double_val
-            if len(value) >= 8:
-                return struct.unpack_from("<d", value)[0]
-        elif number in (7, 10):  # int_val / int64_val
-            if wire == 0:
-                return float(_signed64(value))
-            if wire == 2 and value:
-                return float(_signed64(_varint(value, 0)[0]))
-    if content:
-        formats = {_DT_FLOAT: ("<f", 4), _DT_DOUBLE: ("<d", 8), _DT_INT32: ("<i", 4), _DT_INT64: ("<q", 8)}
-        fmt, size = formats.get(dtype, ("", 0))
-        if fmt and len(content) >= size:
-            return _float32(content) if dtype == _DT_FLOAT else float(struct.unpack_from(fmt, content)[0])
+    for values, as_float32 in ((tensor.float_val, True), (tensor.double_val, False), (tensor.int_val, False),
+                               (tensor.int64_val, False)):
+        if len(values):
+            return _shortest32(values[0]) if as_float32 else float(values[0])
+    dtype = _TENSOR_DTYPES.get(tensor.dtype)
+    content = tensor.tensor_content
+    if dtype is not None and len(content) >= int(dtype[-1]):
+        value = np.frombuffer(content[:int(dtype[-1])], dtype=dtype)[0]
+        return _shortest32(float(value)) if tensor.dtype == _DT_FLOAT else float(value)
     return None
+
+
+def _shortest32(value: float) -> float:
+    """A float32 as the shortest decimal that round-trips (0.0125 logged is 0.0125 read, not 0.012500000186)."""
+    return float(str(np.float32(value)))
 
 
 @dataclass(frozen=True)
@@ -148,29 +105,24 @@ class Scalar:
 
 def decode_event(data: bytes, record: int) -> list[Scalar]:
     """The scalars of one `Event` record (empty for file-version, graph and other events)."""
-    step, wall_time, summaries = 0, None, []
-    for number, wire, value in iter_fields(data):
-        if number == 1 and wire == 1:
-            wall_time = struct.unpack("<d", value)[0]
-        elif number == 2 and wire == 0:
-            step = _signed64(value)
-        elif number == 5 and wire == 2:
-            summaries.append(value)
+    from google.protobuf.message import DecodeError
+
+    event = _event_class()()
+    try:
+        event.ParseFromString(data)
+    except DecodeError as error:
+        raise ProtoError(str(error)) from None
+    if not event.HasField("summary"):
+        return []
+    wall_time = event.wall_time if event.wall_time else None
     out: list[Scalar] = []
-    for summary in summaries:
-        for number, wire, value in iter_fields(summary):
-            if number != 1 or wire != 2:
-                continue
-            tag, scalar = None, None
-            for v_number, v_wire, v_value in iter_fields(value):
-                if v_number == 1 and v_wire == 2:
-                    tag = v_value.decode("utf-8", errors="replace")
-                elif v_number == 2 and v_wire == 5:
-                    scalar = _float32(v_value)
-                elif v_number == 8 and v_wire == 2:
-                    scalar = _tensor_scalar(v_value)
-            if tag is not None and scalar is not None:
-                out.append(Scalar(step=step, wall_time=wall_time, tag=tag, value=float(scalar), record=record))
+    for value in event.summary.value:
+        kind = value.WhichOneof("value")
+        scalar = (_shortest32(value.simple_value) if kind == "simple_value"
+                  else _tensor_scalar(value.tensor) if kind == "tensor" else None)
+        if scalar is not None:
+            out.append(Scalar(step=int(event.step), wall_time=wall_time, tag=value.tag, value=float(scalar),
+                              record=record))
     return out
 
 

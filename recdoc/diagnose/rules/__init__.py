@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from recdoc.diagnose.rules import (comparability, data_identity, evaluation, integrity, interests, settings, training,
-                                   values)
+from recdoc.diagnose.rules import (
+    comparability, data_identity, evaluation, integrity, interests, loss, settings, training, values,
+)
 from recdoc.diagnose.rules.base import Rule
 from recdoc.errors import UsageError
 
 # Order = evaluation order; the engine ranks the findings afterwards.
 RULE_CLASSES: tuple[type[Rule], ...] = (
     *integrity.RULES, *values.RULES, *training.RULES, *settings.RULES, *comparability.RULES, *data_identity.RULES,
-    *interests.RULES, *evaluation.RULES,
+    *interests.RULES, *loss.RULES, *evaluation.RULES,
 )
 RULES: dict[str, type[Rule]] = {rule.id: rule for rule in RULE_CLASSES}
 

@@ -73,7 +73,8 @@ class DatasetAlias(Rule):
                 id=self.id,
                 title=f"{name!r} is {paper} under another name: {ctx.model_type} trained without the ReLU "
                       f"projection the original enables only for {needed!r}",
-                severity="medium", confidence=clamp(0.9 * identity.confidence), basis="evidence",
+                # High: another model ran, so every comparison of this model with the paper is off.
+                severity="high", confidence=clamp(0.9 * identity.confidence), basis="evidence",
                 evidence=tuple(evidence),
                 fix=Fix({"dataset": needed}, f"the paper's {ctx.model_type} (with its ReLU projection) on {paper}",
                         how=f"name the data folder and --dataset {needed!r} (or set relu_layer=True in the code)"),

@@ -10,6 +10,7 @@ from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import BaselineRun, Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
 from recdoc.diagnose.rules.curve import best_row
 from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
+from recdoc.diagnose.rules.loss import assess_loss, decisive_check
 from recdoc.diagnose.run import Event, Run, SourceRef
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
@@ -165,23 +166,35 @@ class EvalBroken(Rule):
 
 
 class WiringSuspect(Rule):
-    """A multi-interest model scores below a single-interest model on the same data: its wiring is suspect.
+    """The model's wiring is suspect: below a single-interest run, dead interests, or a loss the original never shows.
 
     What it checks:
         Given a baseline run of a single-interest model (YouTube DNN, GRU4Rec) on the same data: is this
-        multi-interest run's recall below it? And, with --deep, do the checkpoint's variables belong to another
-        model family, or does it (or the interest probe, `recdoc probe`) show dead or collapsed interests?
+        multi-interest run's recall below it? With --deep, do the checkpoint's variables belong to another
+        model family, or does it (or the interest probe, `recdoc probe`) show dead or collapsed interests? And,
+        from the log alone, for any paper model whose logged loss is the original's sampled-softmax loss (see
+        `loss-level`): does the training loss stay at the chance level ln(neg_num x batch + 1) while valid recall
+        rises, or sit far (>= 1.5x) above the original code's loss at the same setting and iteration?
 
     Why it matters:
         On Book and Taobao the paper ranks ComiRec above YouTube DNN; a port whose DR falls below its own DNN
         usually has a wiring fault (readout fed a dummy target such as item 0, routing softmax over positions,
         full instead of sampled softmax, a learning rate hard-coded in the code), which no hyper-parameter repairs.
         On small dense data (MovieLens) the original itself can rank a single-interest model first, so the
-        comparison alone is weak there; checkpoint evidence of dead interests is strong anywhere.
+        comparison alone is weak there; checkpoint evidence of dead interests is strong anywhere. The loss is
+        evidence too: the same model at the same setting logs the same loss (recdoc's trainer tracks the
+        original's within 0.2-1.4%), and a loss at chance with rising recall is not what the original's model
+        logs (the incident: 7.35 at iter 284000, above ln 1281 = 7.16, where the original is near 3.5). The loss
+        alone is weaker than a checkpoint (confidence at most 0.75), and not every wiring fault shows in it (a
+        normal loss clears nothing), so the finding names the check that decides.
 
     Evidence it cites:
         Both runs' recall with their sources, the data proximity, the checkpoint's interest statistics, the
-        probe's interest-collapse / dead-interest outcome (probe.json).
+        probe's interest-collapse / dead-interest outcome (probe.json); the loss against the chance level and
+        against the original's loss at equal iterations (file:line, values, the reference's source), and the
+        decisive check: `recdoc analyze RUN --deep` with the best checkpoint's tensors (for a recdoc run folder
+        also `recdoc probe RUN --data_dir DIR` on its data), or `recdoc analyze RUN --baseline DNN_RUN` with a
+        single-interest run of the same code on the same data.
 
     Fix:
         Not a setting: check the readout receives the true target, the routing softmax is over interests, the
@@ -190,16 +203,19 @@ class WiringSuspect(Rule):
     """
 
     id = "wiring-suspect"
-    statement = "A multi-interest run scores below a single-interest run on the same data."
+    statement = "The model's wiring is suspect (below a single-interest run, dead interests, or a loss at chance)."
     family = "integrity"
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
-        if not reference.is_multi_interest(ctx.model_type):
+        multi = reference.is_multi_interest(ctx.model_type)
+        loss = assess_loss(ctx)
+        if not multi and not loss.anomalous:
             return None
         evidence: list[Evidence] = []
         confidence = 0.0
+        cleared: NotACause | None = None
         own = headline_recall(ctx.run)
-        for baseline in ctx.baselines:
+        for baseline in ctx.baselines if multi else ():
             if not _same_data(ctx, baseline) or reference.is_multi_interest(_model(baseline)):
                 continue
             theirs = headline_recall(baseline.run)
@@ -211,11 +227,13 @@ class WiringSuspect(Rule):
                     f"< {_model(baseline)} {theirs[1]} recall {theirs[0]:.6f} on the same data ({ctx.dataset})",
                     theirs[2], {"baseline": theirs[0]}))
                 confidence = max(confidence, Confidence.BELOW_SINGLE_INTEREST * ctx.proximity)
-            else:
-                return NotACause(self.id, f"{ctx.model_type} vs {_model(baseline)} on the same data",
-                                 f"the multi-interest run ({own[0]:.6f}) is not below the single-interest run "
-                                 f"({theirs[0]:.6f})")
-        for checkpoint in ctx.run.checkpoints:
+            elif cleared is None:
+                cleared = NotACause(self.id, f"{ctx.model_type} vs {_model(baseline)} on the same data",
+                                    f"the multi-interest run ({own[0]:.6f}) is not below the single-interest run "
+                                    f"({theirs[0]:.6f})")
+        if cleared is not None and not evidence and not loss.anomalous:
+            return cleared
+        for checkpoint in ctx.run.checkpoints if multi else ():
             tensors = checkpoint.tensors or {}
             family = reference.canonical_model_type(tensors.get("family"))
             if family is not None and family != ctx.model_type:
@@ -228,7 +246,7 @@ class WiringSuspect(Rule):
                                          f"{tensors.get('K', ctx.value('num_interest'))}", checkpoint.ref,
                                          {"dead_interests": dead}))
                 confidence = max(confidence, Confidence.DEAD_INTERESTS)
-        probe, probe_ref = probe_of(ctx)
+        probe, probe_ref = probe_of(ctx) if multi else (None, None)
         if probe is not None:
             for outcome in (collapse_outcome(probe, probe_ref), dead_outcome(probe, probe_ref)):
                 if isinstance(outcome, Finding) and outcome.severity in ("high", "medium"):
@@ -237,20 +255,40 @@ class WiringSuspect(Rule):
                     evidence.append(Evidence(f"the interest probe: {outcome.title} ({outcome.id})",
                                              probe_ref, {"probe_finding": outcome.id}))
                     confidence = max(confidence, Confidence.DEAD_INTERESTS * outcome.confidence)
+        from_loss = loss.anomalous
+        if from_loss:
+            loss_confidence = loss.confidence
+            if cleared is not None and not evidence:
+                # The run's own code's single-interest model is not above it: the loss says one thing, the
+                # baseline another; keep the loss's evidence but halve what it is worth.
+                loss_confidence *= 0.5
+                evidence.append(Evidence("but " + cleared.reason, values={"baseline_clears": True}))
+            evidence.extend(loss.evidence)
+            confidence = max(confidence, loss_confidence)
         if not evidence:
             return None
         strong = confidence >= Confidence.OTHER_FAMILY
         checkpoint_refs = {c.ref for c in ctx.run.checkpoints} | ({probe_ref} if probe_ref is not None else set())
+        only_loss = from_loss and all(e in loss.evidence or e.values.get("baseline_clears") for e in evidence)
+        title = f"{ctx.model_type}'s wiring is suspect" + (f": {loss.reason}" if only_loss else "")
+        explanation = f"No hyper-parameter repairs a wiring fault; {proximity_phrase(ctx)}."
+        if from_loss:
+            explanation += (" The logged loss is the original's sampled-softmax loss (format "
+                            f"{ctx.run.format}), so its level compares with the original's at the same setting; "
+                            "the loss alone is weaker than a look inside the checkpoint: the evidence names the "
+                            "check that decides.")
         return Finding(
-            id=self.id, title=f"{ctx.model_type}'s wiring is suspect",
+            id=self.id, title=title,
             severity="high" if strong else "low", confidence=clamp(confidence),
             basis="both" if any(e.ref in checkpoint_refs for e in evidence) else "evidence", evidence=tuple(evidence),
-            fix=Fix({}, "a multi-interest model above its single-interest baseline, as in the paper",
+            fix=Fix({}, "the loss and recall of the original's model at this setting" if only_loss else
+                    "a multi-interest model above its single-interest baseline, as in the paper",
                     applicable=False,
                     how="check the readout receives the true target (not item 0), the routing softmax is over "
                         "interests, the loss is sampled softmax over the item table, the lr flag reaches the "
-                        "optimizer; compare one forward pass with the original's"),
-            explanation=f"No hyper-parameter repairs a wiring fault; {proximity_phrase(ctx)}.")
+                        "optimizer; compare one forward pass with the original's" + (
+                            "; " + decisive_check(ctx) if from_loss else "")),
+            explanation=explanation)
 
 
 def headline_recall(run: Run) -> tuple[float, str, SourceRef | None] | None:

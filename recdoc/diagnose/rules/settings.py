@@ -6,6 +6,7 @@ from recdoc import reference
 from recdoc.config import dataset_defaults, recommended_learning_rate
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
+from recdoc.diagnose.rules.loss import gap_split
 
 
 def _close(a: float, b: float) -> bool:
@@ -93,6 +94,10 @@ class LearningRateModelMismatch(Rule):
             evidence.append(Evidence(f"{row.split} {row.metric}@{row.cutoff} {row.run_value:.4%} vs paper "
                                      f"{row.paper_value:.3%} ({row.rel_gap:+.0%})",
                                      values={"run": row.run_value, "paper": row.paper_value}))
+        # What the original reaches at this run's own setting splits the gap: the setting's part, this code's part.
+        split = gap_split(ctx, row, f"learning_rate {lr}") if row is not None else None
+        if split is not None:
+            evidence.append(split[0])
         # Off the prior's data (proximity < 1) the advice is a suggestion to try, not the cause of a shortfall; a
         # prior the run's own curve contradicts there is no more than a note (it must not outrank evidence).
         severity = "high" if below and ctx.proximity >= 1.0 and not contradicts else (
@@ -107,7 +112,7 @@ class LearningRateModelMismatch(Rule):
             fix=Fix({"learning_rate": recommended},
                     f"recall closer to the paper's for {ctx.model_type}" + (
                         f" ({row.paper_value:.3%} {row.metric}@{row.cutoff})" if row is not None else "")),
-            explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}.")
+            explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}." + (f" {split[1]}" if split else ""))
 
 
 # Codes whose negative sampling is the original's (10 x batch, hard-coded): the original and the TF2 port that kept it.

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from recdoc.files import staged_file
+
 DISABLE_ENV = "RECDOC_NO_KERNELS"
 CACHE_ENV = "RECDOC_KERNEL_CACHE"
 COMPILE_TIMEOUT_S = 600
@@ -146,13 +148,12 @@ def _cpu_flags() -> str:
 def _compile(compiler: str, source: Path, library: Path, flags: list[str], link_flags: list[str]) -> None:
     """Build into a temporary file beside `library`, then rename: a concurrent or killed build leaves no
     half-written library under the final name."""
-    library.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{library.stem}-", suffix=".so", dir=library.parent)
-    os.close(handle)
-    try:
-        # Its own process group, so a timeout stops the compiler proper (cc1plus) too, not only the driver.
-        with subprocess.Popen([compiler, *flags, str(source), "-o", partial, *link_flags], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True) as process:
+    # Its own process group, so a timeout stops the compiler proper (cc1plus) too, not only the driver. The
+    # library is executable and readable by all (recdoc.files): other users of a shared cache must load it.
+    with staged_file(library, replace=True, executable=True) as partial:
+        with subprocess.Popen([compiler, *flags, str(source), "-o", str(partial), *link_flags],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as process:
             try:
                 _, stderr = process.communicate(timeout=COMPILE_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -162,8 +163,3 @@ def _compile(compiler: str, source: Path, library: Path, flags: list[str], link_
         if process.returncode != 0:
             last = (stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"{Path(compiler).name} exited with {process.returncode}: {last}")
-        os.chmod(partial, 0o755)  # mkstemp makes it 0600: other users of a shared cache must be able to load it
-        os.replace(partial, library)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)

@@ -1,0 +1,404 @@
+"""The training loss as evidence about the model: against the uniform-guess level and the original's own loss.
+
+The original logs `train loss` = the mean, over the `test_iter` steps before an evaluation, of
+`tf.nn.sampled_softmax_loss` over S = neg_num x batch_size candidates shared by the batch plus the true item
+(log-uniform sampler, accidental hits removed, log-Q correction: each logit minus the log of its expected count).
+That loss has two fixed points to read a run against:
+
+- **The chance level, ln(S + 1)** (7.155 for 10 x 128 on Book, 7.848 for 10 x 256 on Taobao). With the log-Q
+  correction, a model whose scores equal the log of the sampler's expected counts (it knows the sampler's
+  popularity prior and nothing about the user) makes every corrected logit equal: its loss is exactly the loss of a
+  uniform guess among the S + 1 candidates, ln(S + 1) (a little less with accidental hits removed). At
+  initialisation the scores are all about 0, so the correction alone sets the logits apart and the loss starts
+  *above* that level (the original's ComiRec-SA on Book averages 7.93 over its first 1000 steps, its ComiRec-DR
+  7.95; 7.155 is their chance level); every real original-code run in reference.json falls below it within
+  3k-10k iterations on Book/Taobao (within 200 on MovieLens-100K), and the complete ones end at 0.3-0.7 of it.
+  So ln(S + 1) is the level compared against: a loss still at or above it late in a run (flat over the run's own
+  trend window) means the trained objective learned nothing beyond popularity, and if valid recall meanwhile rose
+  far above its first value, the loss being logged is not what the original's model at this setting would log:
+  the port's model or loss differs from the original's. Which wiring fault it is the loss cannot say; not every
+  fault shows in it (bench/probe_proof.py: DR with its readout fed item 0 logs a loss like the healthy run's on
+  MovieLens-100K), so a normal loss clears nothing and an abnormal one calls for the checks that decide.
+- **The original's loss at the same setting and iteration** (reference.json `reference_runs`: real logs of the
+  original code, same model, data, learning rate, batch and neg_num), interpolated in log(iteration) at the run's
+  evaluations. recdoc's trainer tracks the original's loss within 0.2-1.4% on four models, ports with the same
+  maths should too; a loss that sits 1.5x or more above the original's over the last evaluations compared is a
+  different model (or a different loss).
+
+The comparison is only meaningful where the logged loss is the original's: the original's code and forks of it,
+the TF2 port and recdoc (formats `original`, `tf2-port`, `recdoc`), with a paper model. PyTorch ports and unknown
+codes log their own losses (full softmax, sums of terms, pairwise losses) whose level means something else; there,
+and where batch size, neg_num or the loss are unknown, the check says it does not apply. A loss that diverged is the
+divergence rule's; a run above the original's learning rate for the model can hold its loss up by itself; and with
+item ids not ordered by frequency (recdoc runs, whose split files the doctor reads) the sampler's log-Q correction no
+longer matches the items' popularity, so the level is not the original's either.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+import pandas as pd
+
+from recdoc import reference
+from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
+from recdoc.diagnose.rules.base import Rule, RuleContext, Thresholds, clamp, reference_learning_rate, trend_window
+from recdoc.diagnose.run import SourceRef
+
+# Formats whose logged loss is the original's sampled-softmax loss (the mean over the last test_iter steps).
+LOSS_AS_ORIGINAL = frozenset({"original", "tf2-port", "recdoc"})
+# Paper models trained with the sampled-softmax loss (MostPopular trains nothing).
+LOSS_MODELS = frozenset({"DNN", "GRU4REC", "MIND", "ComiRec-DR", "ComiRec-SA"})
+
+
+@dataclass(frozen=True)
+class LossLimits:
+    """The loss check's own thresholds and confidences (recdoc's judgement), each with why."""
+
+    # Evaluations a gap must hold over: one evaluation's loss is a mean over test_iter steps (noise ~0.5%), but a
+    # gap at one or two points can be a restart or a logging glitch.
+    MIN_EVALS: int = 5
+    # "At chance": the late loss at or above 97% of ln(S + 1). The original's runs cross that level early and end
+    # at 30-70% of it; 3% leaves room for accidental hits removed and for noise, not for learning.
+    AT_CHANCE: float = 0.97
+    # "Flat": the loss fell by less than 2% across the trend window. The original's loss falls about 10% over its
+    # first ten evaluations while still near chance (DR on Book, 1k-10k: 7.95 to 7.13), and still about 3% over
+    # 51 evaluations at 500k.
+    FLAT: float = 0.02
+    # "Recall rose": the late validation recall at least twice the first evaluation's: the model learned
+    # something the loss does not show.
+    RECALL_RISE: float = 2.0
+    # "Far above the original's": the run's loss at least 1.5x the original's at the same iteration on 80% of
+    # the evaluations compared. Runs of the same model and code at the same setting agree within a few % (recdoc's
+    # trainer against the original: 0.2-1.4%; on MovieLens-100K with its own split order 0.98-1.00x), while
+    # another model at the same setting can differ a lot (on Book at lr 0.001, DNN vs DR at 150k: 2.44 vs 4.42),
+    # so the reference is always the same model, and a model variant (MIND without its ReLU) is never used as
+    # one. 10% above is nothing.
+    FAR_ABOVE: float = 1.5
+    STRONG_ABOVE: float = 2.0
+    # Up to 15% above the original's (median) reads "where the original's is": seeds, data orderings and a
+    # reconstructed split move the loss by a few %, and one model of the paper against another by up to ~25%.
+    NEAR_REFERENCE: float = 1.15
+    HOLD_SHARE: float = 0.8
+    # A learning rate this many times the original's for the model can hold the loss up by itself.
+    HIGH_LR: float = 1.5
+    # Confidence in "the model is wired differently" from the loss alone: meaningful, below what a checkpoint
+    # shows (dead interests 0.9). At chance with rising recall: 0.6; far above the original's: 0.45 at 1.5x
+    # to 0.6 at 2x; both: +0.15, at most 0.75.
+    AT_CHANCE_CONFIDENCE: float = 0.6
+    ABOVE_REFERENCE_CONFIDENCE: tuple[float, float] = (0.45, 0.6)
+    BOTH_BONUS: float = 0.15
+    CAP: float = 0.75
+
+
+LIMITS = LossLimits()
+
+
+@dataclass(frozen=True)
+class LossAssessment:
+    """What the loss says about the model: whether the check applies, and if so what it found."""
+
+    applies: bool
+    reason: str  # why it does not apply, else a one-sentence summary of what was compared
+    chance: float | None = None
+    candidates: int | None = None
+    reference: reference.ReferenceRun | None = None
+    at_chance: bool = False
+    above_reference: bool = False
+    ratio: float | None = None  # median run/original loss over the evaluations compared
+    confidence: float = 0.0
+    evidence: tuple[Evidence, ...] = ()
+    cleared: tuple[Evidence, ...] = ()  # what was checked when nothing was found
+
+    @property
+    def anomalous(self) -> bool:
+        return self.at_chance or self.above_reference
+
+
+def decisive_check(ctx: RuleContext) -> str:
+    """The check that decides whether the model (not a setting) is at fault, as commands."""
+    if not reference.is_multi_interest(ctx.model_type):
+        return ("decisive check: train the original code (or `recdoc train`) at this very setting and compare the "
+                "two runs (`recdoc compare RUN OTHER_RUN`): the same model at the same setting logs the same loss")
+    missing = [c for c in ctx.run.checkpoints if not c.files_ok]
+    checkpoint = ("the best checkpoint's tensor files (missing here: " + ", ".join(c.latest or c.path for c in missing)
+                  + ")" if missing else "the best checkpoint")
+    return (f"decisive check: `recdoc analyze RUN --deep` with {checkpoint} beside the log (the interests' weights: "
+            "dead or collapsed interests; for a recdoc run folder also the interest probe on its data, `recdoc probe "
+            "RUN --data_dir DIR`), or `recdoc analyze RUN --baseline DNN_RUN` with a YouTube DNN run of the same code "
+            "on the same data (a multi-interest model below its own code's DNN is wired wrong)")
+
+
+def _not_applicable(reason: str) -> LossAssessment:
+    return LossAssessment(applies=False, reason=reason)
+
+
+def _ref(row: pd.Series) -> SourceRef | None:
+    file, line = row["file"], row["line"]
+    if not isinstance(file, str):
+        return None
+    return SourceRef(file, None if line != line else int(line))
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def assess_loss(ctx: RuleContext) -> LossAssessment:
+    """Compare the run's training loss with the chance level and with the original's loss at its setting."""
+    run = ctx.run
+    formats = set(run.format.split("+"))
+    if "pytorch-port" in formats:
+        return _not_applicable("a PyTorch port logs its own loss (often a full softmax, a sum of terms or another "
+                               "sampler), whose level is not the original's sampled-softmax loss")
+    if not formats & LOSS_AS_ORIGINAL:
+        return _not_applicable(f"the code that wrote this run is not known (format {run.format}): its loss need not "
+                               "be the original's sampled-softmax loss")
+    model = reference.canonical_model_type(ctx.value("model_type"))
+    if model not in LOSS_MODELS:
+        named = ctx.value("model_type")
+        return _not_applicable(f"the model ({named if named else 'not stated'}) is not one of the paper's trained "
+                               "models: nothing says what its loss should be")
+    neg_num, batch = ctx.value("neg_num"), ctx.value("batch_size")
+    if neg_num is None or batch is None:
+        return _not_applicable("batch size or neg_num unknown: the number of sampled candidates, and so the chance "
+                               "level, cannot be computed")
+    candidates = int(neg_num) * int(batch)
+    items = ctx.value("item_count")
+    if candidates < 1 or (isinstance(items, int) and items <= candidates):
+        return _not_applicable(f"{candidates} sampled candidates out of {items} items: not the original's sampled "
+                               "softmax")
+    chance = math.log(candidates + 1)
+    curve = run.curve
+    if curve.empty:
+        return _not_applicable("the run has no training curve")
+    rows = curve[curve["train_loss"].notna() & curve["recall"].notna()]
+    if rows.empty:
+        return _not_applicable("the run logs no training loss with its evaluations")
+    if ctx.loss_nonfinite:
+        return _not_applicable("the loss went non-finite: that is the divergence rule's")
+    losses = [float(v) for v in rows["train_loss"]]
+    if max(losses) > Thresholds.LOSS_ABOVE_GUESS * chance or (
+            min(losses) > 0 and losses[-1] > min(losses) * (1 + Thresholds.LOSS_RISE)):
+        return _not_applicable("the loss rose or blew up (see divergence): the optimisation failed, whatever the "
+                               "wiring")
+    if len(rows) < LIMITS.MIN_EVALS:
+        return _not_applicable(f"{len(rows)} evaluation(s) with a loss: too few to tell a gap from noise")
+    facts = ctx.run.extra_metrics.get("split_facts")
+    rho = facts.get("id_frequency_spearman") if isinstance(facts, dict) else None
+    if rho is not None and rho > Thresholds.ID_FREQUENCY_MAX_SPEARMAN:
+        return _not_applicable(f"item ids are not ordered by frequency (Spearman {rho:+.2f}; see "
+                               "ids-not-by-frequency): the log-uniform sampler's log-Q correction no longer matches "
+                               "the items' popularity, so the loss level is not the original's")
+    lr = ctx.value("learning_rate")
+    reference_lr = reference_learning_rate(model)
+    if lr is not None and float(lr) > LIMITS.HIGH_LR * reference_lr:
+        return _not_applicable(f"learning_rate {lr} is above the original's {reference_lr} for {model}: a rate that "
+                               "high can hold the loss up by itself")
+
+    window = rows.tail(max(LIMITS.MIN_EVALS, trend_window(ctx.config)))
+    w_loss = [float(v) for v in window["train_loss"]]
+    w_recall = [float(v) for v in window["recall"]]
+    first, last = rows.iloc[0], window.iloc[-1]
+    first_recall = float(first["recall"])
+    late_loss, late_recall = _median(w_loss), _median(w_recall)
+    head, tail = _median(w_loss[:3]), _median(w_loss[-3:])
+    fell = (head - tail) / tail if tail > 0 else 0.0
+    rose = late_recall >= LIMITS.RECALL_RISE * first_recall if first_recall > 0 else late_recall > 0
+    at_chance = late_loss >= LIMITS.AT_CHANCE * chance and fell < LIMITS.FLAT and rose
+    evidence: list[Evidence] = []
+    cleared: list[Evidence] = []
+    span = f"iter {int(window.iloc[0]['iter'])}-{int(last['iter'])}"
+    chance_text = (f"ln({candidates + 1}) = {chance:.3f}, the loss of a uniform guess among the {candidates + 1} "
+                   f"candidates ({neg_num} x {batch} sampled and the target; with the log-Q correction also the loss "
+                   "of a model that learned only the sampler's popularity prior)")
+    values = {"loss_late_median": late_loss, "chance_level": chance, "candidates_with_target": candidates + 1,
+              "loss_fell_in_window": fell, "recall_first": first_recall, "recall_late_median": late_recall}
+    if at_chance:
+        evidence.append(Evidence(
+            f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}; {fell:+.1%} change "
+            f"across them) is at or above the chance level {chance_text}, while valid recall rose from "
+            f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the objective learned nothing "
+            "beyond popularity while the evaluated model did learn", _ref(last), values))
+    else:
+        cleared.append(Evidence(
+            f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) against the chance "
+            f"level {chance:.3f} = ln({candidates + 1}): " + (
+                f"{late_loss / chance:.2f}x it" if late_loss < LIMITS.AT_CHANCE * chance else
+                "near it but still falling or with recall that did not rise"), _ref(last), values))
+
+    ref_run = next(iter(reference.reference_runs_for(
+        ctx.dataset, model, lr, batch, neg_num, maxlen=ctx.value("maxlen"),
+        embedding_dim=ctx.value("embedding_dim"), num_interest=ctx.value("num_interest"))), None)
+    above = False
+    ratio = None
+    confidence = LIMITS.AT_CHANCE_CONFIDENCE if at_chance else 0.0
+    if ref_run is not None:
+        compared = [(row, ref_run.loss_at(float(row["iter"]))) for _, row in rows.iterrows()]
+        compared = [(row, ref) for row, ref in compared if ref is not None and ref > 0]
+        compared = compared[-max(LIMITS.MIN_EVALS, trend_window(ctx.config)):]
+        if len(compared) >= LIMITS.MIN_EVALS:
+            ratios = [float(row["train_loss"]) / ref for row, ref in compared]
+            ratio = _median(ratios)
+            share = sum(r >= LIMITS.FAR_ABOVE for r in ratios) / len(ratios)
+            above = share >= LIMITS.HOLD_SHARE
+            row, ref = compared[-1]
+            text = (f"at iter {int(row['iter'])} the original code's loss at this setting ({ref_run.setting}) is "
+                    f"{ref:.2f}, this run's {float(row['train_loss']):.4f} ({float(row['train_loss']) / ref:.2f}x); "
+                    f"over the {len(compared)} evaluations compared (iter {int(compared[0][0]['iter'])}-"
+                    f"{int(row['iter'])}) the run's loss is {ratio:.2f}x the original's (median), >= "
+                    f"{LIMITS.FAR_ABOVE}x at {share:.0%} of them; reference: {ref_run.code}, {ref_run.source}")
+            ref_values = {"reference_loss": ref, "loss": float(row["train_loss"]), "ratio_median": ratio,
+                          "share_far_above": share, "reference": ref_run.name}
+            if above:
+                low, high = LIMITS.ABOVE_REFERENCE_CONFIDENCE
+                strength = clamp((ratio - LIMITS.FAR_ABOVE) / (LIMITS.STRONG_ABOVE - LIMITS.FAR_ABOVE))
+                scaled = low + (high - low) * strength
+                confidence = min(LIMITS.CAP, max(confidence, scaled) + (LIMITS.BOTH_BONUS if at_chance else 0.0))
+                evidence.append(Evidence(text, _ref(row), ref_values))
+            else:
+                cleared.append(Evidence(text, _ref(row), ref_values))
+        else:
+            cleared.append(Evidence(f"the original's loss at this setting ({ref_run.setting}; {ref_run.source}) is "
+                                    f"known for iter {ref_run.first_iter}-{ref_run.loss_last_iter} only: "
+                                    f"{len(compared)} of the run's evaluations fall there, too few to compare"))
+    else:
+        cleared.append(Evidence(
+            f"no reference trajectory of the original's {model} on {ctx.dataset or 'this data'} at learning_rate "
+            f"{lr}, batch {batch}, neg_num {neg_num} in recdoc's reference data: only the chance level was checked"))
+    if evidence:
+        evidence.append(Evidence(decisive_check(ctx)))
+    parts = [part for part, on in (
+        (f"stays at the chance level ln({candidates + 1}) = {chance:.2f} while recall rose", at_chance),
+        (f"is {ratio or 0:.1f}x the original's at equal iterations", above)) if on]
+    if parts:
+        summary = "the training loss " + ", and ".join(parts)
+    elif ratio is not None and ref_run is not None:
+        where = ("where the original code's is at this setting" if ratio <= LIMITS.NEAR_REFERENCE else
+                 "above the original code's at this setting, but not far enough to say the model differs")
+        summary = (f"the training loss is {where} ({ratio:.2f}x its loss at equal iterations, median over the "
+                   f"evaluations compared; {ref_run.name})")
+    else:
+        without = ("no reference trajectory at this setting" if ref_run is None else
+                   "the reference trajectory covers too few of its evaluations")
+        summary = (f"the training loss fell to {late_loss / chance:.2f}x the chance level ln({candidates + 1}): the "
+                   f"model learned beyond popularity ({without} to compare further)"
+                   if late_loss < LIMITS.AT_CHANCE * chance else
+                   "the training loss is still near the chance level but falling, or recall has not risen: too "
+                   f"early to read anything into it ({without})")
+    return LossAssessment(applies=True, reason=summary, chance=chance, candidates=candidates, reference=ref_run,
+                          at_chance=at_chance, above_reference=above, ratio=ratio, confidence=clamp(confidence),
+                          evidence=tuple(evidence), cleared=tuple(cleared))
+
+
+def original_at_setting(ctx: RuleContext, row: Comparison) -> tuple[float, reference.ReferenceRun] | None:
+    """What the original code reaches at the run's own setting, for the metric of a paper comparison row.
+
+    The reference runs' metrics are master-branch ones: recall is only like for like where the paper's recall is
+    master's (Book), hit rate everywhere. None without a reference run at this setting that recorded it.
+    """
+    if row.run_value is None or row.paper_value is None or not row.comparable:
+        return None
+    if row.metric == "recall" and reference.load()["paper"]["recall_definition"].get(ctx.dataset) != "master":
+        return None
+    if row.metric not in ("recall", "hitrate"):
+        return None
+    split = "valid" if row.split.endswith("valid") else "test"
+    for ref_run in reference.reference_runs_for(
+            ctx.dataset, ctx.model_type, ctx.value("learning_rate"), ctx.value("batch_size"), ctx.value("neg_num"),
+            maxlen=ctx.value("maxlen"), embedding_dim=ctx.value("embedding_dim"),
+            num_interest=ctx.value("num_interest")):
+        value = ref_run.final_value(split, row.metric, row.cutoff)
+        if value is not None:
+            return value, ref_run
+    return None
+
+
+def gap_split(ctx: RuleContext, row: Comparison, setting: str | None = None) -> tuple[Evidence, str] | None:
+    """Split the gap to the paper into the setting's part and this code's part, with the original at this setting.
+
+    (paper - original at this setting) is what the setting costs the original itself; (original at this setting -
+    run) is what this code loses on top. `setting` names the deviation the caller blames (e.g. "learning_rate
+    0.001"). Returns the evidence and a sentence for the explanation.
+    """
+    named = f" ({setting})" if setting else ""
+    found = original_at_setting(ctx, row)
+    if found is None:
+        return None
+    original, ref_run = found
+    run_value, paper = float(row.run_value), float(row.paper_value)
+    gap = paper - run_value
+    setting_part = paper - original
+    code_part = original - run_value
+    label = f"{row.split} {row.metric}@{row.cutoff}"
+    head = (f"the original code at this very setting ({ref_run.setting}) reaches {label} {original:.2%} "
+            f"({ref_run.code}; {ref_run.source})")
+    values = {"original_at_setting": original, "setting_part": setting_part, "code_part": code_part,
+              "paper": paper, "run": run_value, "reference": ref_run.name}
+    if gap <= 0:
+        return None
+    if code_part <= 0:
+        text = (f"{head}: this run is at or above it ({run_value:.2%}), so the whole {gap * 100:.2f}-point gap to "
+                f"the paper's {paper:.2%} is the setting's")
+        sentence = "At this setting the original itself falls as short: the gap is the setting's."
+    elif setting_part <= 0:
+        text = (f"{head}, at or above the paper's {paper:.2%}: the setting costs the original nothing, the whole "
+                f"{gap * 100:.2f}-point gap is this code's")
+        sentence = "The original reaches the paper at this setting: the gap is this code's, not the setting's."
+    else:
+        text = (f"{head}: of the {gap * 100:.2f}-point gap to the paper's {paper:.2%}, {setting_part * 100:.2f} "
+                f"points are the setting's{named} (paper {paper:.2%} - original here {original:.2%}) and "
+                f"{code_part * 100:.2f} this code's (original here {original:.2%} - run {run_value:.2%})")
+        sentence = (f"The original itself reaches {original:.2%} at this setting: about {setting_part * 100:.1f} of "
+                    f"the {gap * 100:.1f} points are the setting's{named}, the other {code_part * 100:.1f} this "
+                    "code's.")
+    return Evidence(text, values=values), sentence
+
+
+class LossLevel(Rule):
+    """The training loss against a uniform guess and against the original code's loss at the same setting.
+
+    What it checks:
+        Where the logged loss is the original's sampled-softmax loss (the original's code and its forks, the TF2
+        port, recdoc; a paper model; batch size and neg_num known): (1) the late loss against the chance level
+        ln(neg_num x batch + 1), the loss of a uniform guess among the sampled candidates and the target (with the
+        original's log-Q correction also the loss of a model that learned only the sampler's popularity prior;
+        an untrained model starts above it, every original run falls below it within 3k-10k iterations on Book);
+        (2) the loss against the original's own loss at the same model, data, learning rate, batch and neg_num
+        (real original-code logs stored as figures in recdoc's reference data), interpolated at the run's
+        iterations, over the run's trend window. Elsewhere (PyTorch ports, unknown codes, a fork's own model,
+        unknown batch/neg_num, a diverging loss, a learning rate above the original's, item ids not ordered by
+        frequency) it says it does not apply.
+
+    Why it matters:
+        A loss that stays at chance while recall rises, or sits far above the original's at equal iterations, is
+        log-only evidence that the port's model is not the original's (the incident: 7.35 at iter 284000 against
+        ln 1281 = 7.16 and the original's ~3.5 at that iteration); no learning rate explains that.
+
+    Evidence it cites:
+        When the loss is anomalous the evidence goes to `wiring-suspect` (with the decisive check); this rule
+        lists, as checked and not a cause, a loss that is where the original's would be (the chance level, the
+        ratio to the original's loss and the reference's source), or why the check does not apply.
+
+    Fix:
+        None of its own: see `wiring-suspect`.
+    """
+
+    id = "loss-level"
+    statement = "The training loss against a uniform guess and the original code's loss at the same setting."
+    family = "integrity"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        assessment = assess_loss(ctx)
+        title = "the training loss as evidence about the model"
+        if not assessment.applies:
+            return NotACause(self.id, title, "does not apply: " + assessment.reason)
+        if assessment.anomalous:
+            return None  # wiring-suspect carries the evidence and the decisive check
+        return NotACause(self.id, title, assessment.reason + " (not every wiring fault shows in the loss: this "
+                         "clears only what the loss can show)", assessment.cleared)
+
+
+RULES = (LossLevel,)
