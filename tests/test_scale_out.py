@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+CAP = 200  # iterations per run (instead of max_iter x 1000): four evaluations at test_iter 50
+
 
 @pytest.fixture(scope="module")
 def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -30,6 +32,7 @@ def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object):
 @pytest.mark.slow
 def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_data: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from recdoc.config import RunConfig
     from recdoc.diagnose.readers import recdoc_run
     from recdoc.trainer import evaluate as ev
     from recdoc.trainer.loop import train
@@ -42,12 +45,13 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
         return original(model, split, config, *args, **kwargs)
 
     monkeypatch.setattr(ev, "evaluate", recording)
-    run = train(synthetic_config(synthetic_data, tmp_path, eval_users=60, max_iter=1, patience=50, test_iter=250))
+    monkeypatch.setattr(RunConfig, "max_iterations", property(lambda self: CAP))  # a few hundred steps suffice
+    run = train(synthetic_config(synthetic_data, tmp_path, eval_users=60, patience=50, test_iter=50))
     record = json.loads((run / "run.json").read_text())
     valid_users = record["deviations"][0]["of"]
     assert record["config"]["eval_users"] == 60 and record["deviations"][0]["flag"] == "eval_users"
     periodic, final_valid, final_test = seen[:-2], seen[-2], seen[-1]
-    assert len(periodic) == 4 and all(users == periodic[0] for users in periodic)  # the same fixed subset
+    assert len(periodic) == CAP // 50 and all(users == periodic[0] for users in periodic)  # the same fixed subset
     assert len(periodic[0]) == 60 and len(final_valid) == valid_users > 60
     assert set(periodic[0]) < set(final_valid) and not set(final_test) & set(final_valid)
     assert "search" in record["versions"]["eval_search"]
@@ -59,7 +63,6 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
 
 # ---------------------------------------------------------------- two workers on localhost
 WORKER = Path(__file__).with_name("multi_worker_run.py")
-CAP = 300  # iterations: three evaluations at test_iter 100
 
 
 def free_ports(count: int) -> list[int]:
@@ -74,14 +77,14 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def launch(config, resume: bool, workers: int):
+def launch(config, resume: bool, workers: int, **env: str):
     """Start `workers` processes of one run (TF_CONFIG on localhost ports), or one plain process."""
     import os
     import subprocess
     import sys
 
     argv = [sys.executable, str(WORKER), json.dumps(config.to_dict()), "resume" if resume else "new", str(CAP)]
-    base = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(Path(__file__).parents[1]))
+    base = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(Path(__file__).parents[1]), **env)
     if workers == 1:
         return [subprocess.Popen(argv, env=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
     hosts = [f"localhost:{port}" for port in free_ports(workers)]
@@ -90,7 +93,7 @@ def launch(config, resume: bool, workers: int):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(workers)]
 
 
-def finish(processes, timeout: float = 400) -> None:
+def finish(processes, timeout: float = 900) -> None:
     for process in processes:
         output, _ = process.communicate(timeout=timeout)
         assert process.returncode == 0, output[-3000:]
@@ -106,14 +109,17 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
     import signal
     import time
 
-    one = synthetic_config(synthetic_data, tmp_path, exp="one", test_iter=100, patience=50)
-    two = synthetic_config(synthetic_data, tmp_path, exp="two", test_iter=100, patience=50,
+    one = synthetic_config(synthetic_data, tmp_path, exp="one", test_iter=50, patience=50)
+    two = synthetic_config(synthetic_data, tmp_path, exp="two", test_iter=50, patience=50,
                            strategy="multi_worker")
+    mirrored = synthetic_config(synthetic_data, tmp_path, exp="mirrored", test_iter=50, patience=50,
+                                strategy="mirrored")
     single = launch(one, resume=False, workers=1)
     pair = launch(two, resume=False, workers=2)
+    in_process = launch(mirrored, resume=False, workers=1, RECDOC_CPU_REPLICAS="2")  # two replicas, one process
     run = tmp_path / two.exp_name
     loop_state = run / "ckpt" / "last" / "loop_state.json"
-    deadline = time.monotonic() + 400
+    deadline = time.monotonic() + 900  # generous: a loaded shared machine
     while not loop_state.exists() and time.monotonic() < deadline and all(p.poll() is None for p in pair):
         time.sleep(0.05)
     for process in pair:  # a kill, not Ctrl-C: both workers die wherever they are
@@ -122,16 +128,24 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
     killed_at = json.loads(loop_state.read_text())["loop"]["iteration"]
     assert killed_at < CAP and json.loads((run / "run.json").read_text())["stop_reason"] == "running"
     finish(single)
+    finish(in_process)
 
     finish(launch(two, resume=True, workers=2))
     reference, distributed = records(tmp_path / one.exp_name), records(run)
-    assert [r["iter"] for r in distributed] == [r["iter"] for r in reference] == [100, 200, 300]
+    assert [r["iter"] for r in distributed] == [r["iter"] for r in reference] == [50, 100, 150, 200]
     # The same global batches, negatives and Adam arithmetic: equal up to float summation order.
     assert distributed[0]["train_loss"] == pytest.approx(reference[0]["train_loss"], rel=1e-6)
     assert distributed[0]["recall@50"] == pytest.approx(reference[0]["recall@50"], abs=1e-3)
     for ours, theirs in zip(distributed, reference):
         assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-3)
         assert ours["recall@50"] == pytest.approx(theirs["recall@50"], abs=0.01)
+    # Two replicas in one process (MirroredStrategy) run the same replica step as two workers.
+    local = json.loads((tmp_path / mirrored.exp_name / "run.json").read_text())
+    assert local["distribute"]["replicas"] == 2 and local["distribute"]["workers"] == 1
+    for ours, theirs in zip(records(tmp_path / mirrored.exp_name), reference):
+        assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-3)
+    assert records(tmp_path / mirrored.exp_name)[0]["train_loss"] == pytest.approx(reference[0]["train_loss"],
+                                                                                   rel=1e-6)
     record = json.loads((run / "run.json").read_text())
     final_one = json.loads((tmp_path / one.exp_name / "run.json").read_text())["final"]
     for split in ("valid", "test"):
@@ -142,5 +156,5 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
     # The chief alone wrote the folder: one TensorBoard file per start, each evaluation up to the kill logged once.
     iters = [int(line.split(",")[0][len("iter: "):]) for line in (run / "train.log").read_text().splitlines()
              if line.startswith("iter: ")]
-    assert set(iters) == {100, 200, 300} and all(iters.count(i) == 1 for i in range(100, killed_at + 1, 100))
+    assert set(iters) == {50, 100, 150, 200} and all(iters.count(i) == 1 for i in range(50, killed_at + 1, 50))
     assert len(list(run.glob("events.out.tfevents*"))) == 2

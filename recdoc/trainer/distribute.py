@@ -33,6 +33,7 @@ from recdoc.errors import UsageError
 from recdoc.trainer.evaluate import ONE_PROCESS, Shard
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
+CPU_REPLICAS_ENV = "RECDOC_CPU_REPLICAS"  # `mirrored` without GPUs: split the CPU into this many replicas
 
 
 @dataclass
@@ -139,6 +140,13 @@ def make_cluster(name: str) -> Cluster:
     import tensorflow as tf
 
     if name == "mirrored":
+        cpu_replicas = int(os.environ.get(CPU_REPLICAS_ENV, "0") or 0)
+        if cpu_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+            # Several replicas on one CPU (tests, and trying the mirrored path without GPUs): no faster, since
+            # every replica holds the tables and runs the Adam pass, but the same code path as several GPUs.
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+            return Cluster(name, tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)]))
         return Cluster(name, tf.distribute.MirroredStrategy())
     index, count = _tf_config_workers()
     gpus = tf.config.list_physical_devices("GPU")
