@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-CAP = 200  # iterations per run (instead of max_iter x 1000): four evaluations at test_iter 50
+CAP = 100  # iterations per run (instead of max_iter x 1000): four evaluations at test_iter 25
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +45,13 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
         return original(model, split, config, *args, **kwargs)
 
     monkeypatch.setattr(ev, "evaluate", recording)
-    monkeypatch.setattr(RunConfig, "max_iterations", property(lambda self: CAP))  # a few hundred steps suffice
-    run = train(synthetic_config(synthetic_data, tmp_path, eval_users=60, patience=50, test_iter=50))
+    monkeypatch.setattr(RunConfig, "max_iterations", property(lambda self: CAP))  # a hundred steps suffice
+    run = train(synthetic_config(synthetic_data, tmp_path, eval_users=60, patience=50, test_iter=25))
     record = json.loads((run / "run.json").read_text())
     valid_users = record["deviations"][0]["of"]
     assert record["config"]["eval_users"] == 60 and record["deviations"][0]["flag"] == "eval_users"
     periodic, final_valid, final_test = seen[:-2], seen[-2], seen[-1]
-    assert len(periodic) == CAP // 50 and all(users == periodic[0] for users in periodic)  # the same fixed subset
+    assert len(periodic) == CAP // 25 and all(users == periodic[0] for users in periodic)  # the same fixed subset
     assert len(periodic[0]) == 60 and len(final_valid) == valid_users > 60
     assert set(periodic[0]) < set(final_valid) and not set(final_test) & set(final_valid)
     assert "search" in record["versions"]["eval_search"]
@@ -109,10 +109,10 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
     import signal
     import time
 
-    one = synthetic_config(synthetic_data, tmp_path, exp="one", test_iter=50, patience=50)
-    two = synthetic_config(synthetic_data, tmp_path, exp="two", test_iter=50, patience=50,
+    one = synthetic_config(synthetic_data, tmp_path, exp="one", test_iter=25, patience=50)
+    two = synthetic_config(synthetic_data, tmp_path, exp="two", test_iter=25, patience=50,
                            strategy="multi_worker")
-    mirrored = synthetic_config(synthetic_data, tmp_path, exp="mirrored", test_iter=50, patience=50,
+    mirrored = synthetic_config(synthetic_data, tmp_path, exp="mirrored", test_iter=25, patience=50,
                                 strategy="mirrored")
     single = launch(one, resume=False, workers=1)
     pair = launch(two, resume=False, workers=2)
@@ -132,7 +132,7 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
 
     finish(launch(two, resume=True, workers=2))
     reference, distributed = records(tmp_path / one.exp_name), records(run)
-    assert [r["iter"] for r in distributed] == [r["iter"] for r in reference] == [50, 100, 150, 200]
+    assert [r["iter"] for r in distributed] == [r["iter"] for r in reference] == [25, 50, 75, 100]
     # The same global batches, negatives and Adam arithmetic: equal up to float summation order.
     assert distributed[0]["train_loss"] == pytest.approx(reference[0]["train_loss"], rel=1e-6)
     assert distributed[0]["recall@50"] == pytest.approx(reference[0]["recall@50"], abs=1e-3)
@@ -156,5 +156,5 @@ def test_two_workers_train_the_one_process_curve_and_resume_after_a_kill(synthet
     # The chief alone wrote the folder: one TensorBoard file per start, each evaluation up to the kill logged once.
     iters = [int(line.split(",")[0][len("iter: "):]) for line in (run / "train.log").read_text().splitlines()
              if line.startswith("iter: ")]
-    assert set(iters) == {50, 100, 150, 200} and all(iters.count(i) == 1 for i in range(50, killed_at + 1, 50))
+    assert set(iters) == {25, 50, 75, 100} and all(iters.count(i) == 1 for i in range(25, killed_at + 1, 25))
     assert len(list(run.glob("events.out.tfevents*"))) == 2
