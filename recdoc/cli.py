@@ -180,6 +180,12 @@ def train(
                                    help="cut-offs also computed for metrics.jsonl, comma-separated"),
     coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda",
                                          rich_help_panel=SCHEDULE_PANEL),
+    eval_users: Optional[int] = typer.Option(None, "--eval_users", help="early-stopping evaluations on a fixed "
+                                             "seeded subset of this many validation users (a recorded deviation; "
+                                             "final valid/test use everyone)", rich_help_panel=SCHEDULE_PANEL),
+    strategy: str = typer.Option("none", "--strategy", help="none | mirrored (local devices) | multi_worker "
+                                 "(machines from TF_CONFIG): tf.distribute, the same numbers",
+                                 rich_help_panel=SCHEDULE_PANEL),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
     from recdoc.config import RunConfig
@@ -199,6 +205,7 @@ def train(
             random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
             item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr,
             ndcg=ndcg.value, coef=coef, metrics_at=cutoffs,
+            eval_users=eval_users, strategy=strategy,
         )
     from recdoc.trainer.loop import train as run_training
 

@@ -56,6 +56,11 @@ class RunConfig:
     data_dir: str = "data"
     runs_dir: str = "runs"
     finetune_lr: float | None = None
+    # recdoc's own (not the original's): periodic validation on a fixed, seeded subset of this many users;
+    # None = everyone, as the original. The final valid and test evaluations always use every user.
+    eval_users: int | None = None
+    # How training runs: "none" (one process), "mirrored" (several local devices), "multi_worker" (TF_CONFIG).
+    strategy: str = "none"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

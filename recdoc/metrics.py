@@ -311,6 +311,14 @@ class MetricTotals:
             key = f"{name}{suffix}"
             self._sums[key] = self._sums.get(key, 0.0) + float(np.sum(values))
 
+    def add_sums(self, sums: Mapping[str, float]) -> None:
+        """Add sums computed elsewhere (another block or shard), in the same float order as `add`."""
+        for key, value in sums.items():
+            self._sums[key] = self._sums.get(key, 0.0) + float(value)
+
+    def sums(self) -> dict[str, float]:
+        return dict(self._sums)
+
     def count(self, users: int) -> None:
         self.users += users
 

@@ -87,5 +87,4 @@ def test_computed_buffer_sizes_are_the_float32_table_multiples() -> None:
     assert dict(scale.expected_sizes()) == {
         "item table [1,708,531 x 64] float32": table,
         "Adam first and second moments (dense, TF1 semantics)": 2 * table,
-        "evaluation: faiss IndexFlatIP's copy of the table": table,
     }

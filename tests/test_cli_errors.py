@@ -92,6 +92,8 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["train", "--model_type", "ComiRec"], "'ComiRec' is not one of 'ComiRec-DR', 'ComiRec-SA', 'MIND', 'DNN'"),
     (["train", "--ndcg", "ndcg"], "'ndcg' is not one of 'paper', 'master', 'standard'"),
     (["probe", "x", "--split", "train"], "'train' is not one of 'valid', 'test'"),
+    (["train", "--strategy", "horovod"], "--strategy must be one of none, mirrored, multi_worker, got 'horovod'"),
+    (["train", "--eval_users", "0"], "--eval_users must be positive"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,6 +102,20 @@ def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: py
     assert code == 2
     assert expected in one_error_line(err)
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("tf_config, expected", [
+    ("{not json", "TF_CONFIG is not a valid cluster description"),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}', "needs --exp"),
+    ('{"cluster": {"ps": ["a:1"]}, "task": {"type": "ps", "index": 0}}', "runs chief and worker tasks"),
+])
+def test_a_bad_multi_worker_cluster_is_one_line(tf_config: str, expected: str, capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    code, _, err = run_cli(["train", "--strategy", "multi_worker"], capsys)
+    assert code == 2 and expected in one_error_line(err)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- folders that are files

@@ -9,6 +9,12 @@ top-N, item 0 included, as the original does (`set(I[i])`); every other model's 
 even with K = 1 (the original branches on the embedding's rank, not on K). With `coef` set, merged lists come
 from controllable aggregation instead (paper Algorithm 2; the original never applies it to one user vector).
 
+Searches are pooled into blocks of about `SEARCH_BLOCK_QUERIES` queries, and the block is the unit that scales out:
+`Shard(index, count)` evaluates blocks `index, index + count, ...` only; each block contributes one sum per metric
+(`BlockTotals`) and `merge_block_totals` adds them in block order, exactly as one process does, so shards run in
+several processes or workers give the same floats as one process (faiss's distances depend on the block a query
+is searched in, so shards follow the one-process block boundaries rather than cutting the users anew).
+
 Returned keys, for every cut-off c: `recall@c` (paper recall: duplicate targets each count), `recall_master@c`,
 `hitrate@c`, `ndcg_paper@c`, `ndcg_master@c`, `ndcg_standard@c`, and `diversity@c` when categories are given.
 """
@@ -16,7 +22,8 @@ Returned keys, for every cut-off c: `recall@c` (paper recall: duplicate targets 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,27 +46,63 @@ def cutoffs_for(config: RunConfig) -> tuple[int, ...]:
     return tuple(sorted({int(config.topN), *(int(c) for c in config.metrics_at)}))
 
 
+def _faiss() -> Any:
+    # OpenMP threads that spin after a search steal the CPU from the numpy merge that follows (about a third
+    # of the evaluation time on a 2-core machine); passive waiting must be chosen before faiss loads OpenMP.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    return faiss
+
+
+def gpu_search_available() -> bool:
+    """Whether faiss can search on a GPU here (a faiss-gpu build and a visible GPU; `RECDOC_FAISS_GPU=0` opts out)."""
+    if os.environ.get("RECDOC_FAISS_GPU", "1") == "0":
+        return False
+    faiss = _faiss()
+    try:
+        return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+    except Exception:  # a GPU build without a usable driver
+        return False
+
+
+def search_backend() -> str:
+    """Which exact search evaluation uses here (run.json records it)."""
+    if gpu_search_available():
+        return f"faiss GpuIndexFlatIP (exact, {_faiss().get_num_gpus()} GPU(s))"
+    return "faiss knn on the CPU (exact, the table searched in place)"
+
+
 class ItemIndex:
-    """Exact maximum-inner-product search over an item table (faiss is imported here, not at module import)."""
+    """Exact maximum-inner-product search over an item table (faiss is imported here, not at module import).
 
-    def __init__(self, item_table: np.ndarray) -> None:
-        # OpenMP threads that spin after a search steal the CPU from the numpy merge that follows (about a third
-        # of the evaluation time on a 2-core machine); passive waiting must be chosen before faiss loads OpenMP.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import faiss
+    On the CPU, `faiss.knn` searches the table where it lies (the same code and floats as `IndexFlatIP.search`,
+    without the index's copy of the table: 417 MiB at 1.7M items). With a faiss GPU build and a visible GPU, a
+    `GpuIndexFlatIP` (exact, as the original's evaluation; the table is copied to the GPU once per evaluation).
+    Never an approximate index: reported metrics come from exact search only."""
 
-        table = np.ascontiguousarray(item_table, dtype=np.float32)
+    def __init__(self, item_table: np.ndarray, use_gpu: bool | None = None) -> None:
+        faiss = _faiss()
+        table = np.ascontiguousarray(item_table, dtype=np.float32)  # a view when it already is float32 C-order
         if table.ndim != 2 or table.shape[0] == 0:
             raise ValueError(f"item table must be a non-empty [items, d] matrix, got shape {table.shape}")
         self.size = table.shape[0]
-        self._index = faiss.IndexFlatIP(table.shape[1])
-        self._index.add(table)
+        self._table = table
+        self._gpu_index: Any = None
+        if gpu_search_available() if use_gpu is None else use_gpu:
+            self._gpu_resources = faiss.StandardGpuResources()
+            self._gpu_index = faiss.GpuIndexFlatIP(self._gpu_resources, table.shape[1])
+            self._gpu_index.add(table)
 
     def search(self, queries: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`depth` (ids, float32 scores) per query; ids past the catalogue's size are -1 with score -inf."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         reachable = min(depth, self.size)
-        scores, ids = self._index.search(queries, reachable)
+        if self._gpu_index is not None:
+            scores, ids = self._gpu_index.search(queries, reachable)
+        else:
+            faiss = _faiss()
+            scores, ids = faiss.knn(queries, self._table, reachable, metric=faiss.METRIC_INNER_PRODUCT)
         scores = np.where(ids >= 0, scores, np.float32(-np.inf))
         if reachable < depth:
             pad = depth - reachable
@@ -137,6 +180,109 @@ class Scoreboard:
     def result(self) -> dict[str, float]:
         return self._totals.means()
 
+    def sums(self) -> dict[str, float]:
+        return self._totals.sums()
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The blocks one process evaluates: `index, index + count, ...` of the one-process block sequence."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard index must be in [0, count), got {self.index} of {self.count}")
+
+    def owns(self, block: int) -> bool:
+        return block % self.count == self.index
+
+
+ONE_PROCESS = Shard(0, 1)
+
+
+@dataclass(frozen=True)
+class BlockTotals:
+    """One search block's contribution: the sum of every metric over its users, and how many users it holds."""
+
+    block: int
+    sums: dict[str, float]
+    users: int
+
+
+def metric_keys(cutoffs: Sequence[int], cate_lookup: np.ndarray | None) -> list[str]:
+    """The metric keys an evaluation returns, in its order (every shard must agree, even one with no block)."""
+    board = Scoreboard(cutoffs, cate_lookup)
+    board.add(np.zeros((1, max(cutoffs)), dtype=np.int64), [np.array([1], dtype=np.int64)])
+    return list(board.sums())
+
+
+def merge_block_totals(blocks: Iterable[BlockTotals], keys: Sequence[str] | None = None) -> dict[str, float]:
+    """Means over all users, adding the blocks' sums in block order: the same floats as one process."""
+    ordered = sorted(blocks, key=lambda b: b.block)
+    totals = metrics.MetricTotals()
+    for block in ordered:
+        totals.add_sums(block.sums if keys is None else {k: block.sums[k] for k in keys})
+        totals.count(block.users)
+    return totals.means()
+
+
+def blocks_to_matrix(blocks: Iterable[BlockTotals], block_count: int, keys: Sequence[str]) -> np.ndarray:
+    """float64 [blocks, keys + 1] (last column: users), zero rows for blocks this shard did not evaluate.
+
+    Summing such matrices across shards (an all-reduce) adds each block's row to zeros only: exact."""
+    matrix = np.zeros((block_count, len(keys) + 1), dtype=np.float64)
+    for block in blocks:
+        matrix[block.block, :-1] = [block.sums[k] for k in keys]
+        matrix[block.block, -1] = block.users
+    return matrix
+
+
+def matrix_to_blocks(matrix: np.ndarray, keys: Sequence[str]) -> list[BlockTotals]:
+    return [BlockTotals(row, {k: float(v) for k, v in zip(keys, matrix[row, :-1])}, int(matrix[row, -1]))
+            for row in range(len(matrix)) if matrix[row, -1] > 0]
+
+
+def pool_blocks(batches: Iterable[InterestBatch]) -> Iterator[list[InterestBatch]]:
+    """Consecutive batches pooled until they hold at least `SEARCH_BLOCK_QUERIES` queries (users x interests)."""
+    pending: list[InterestBatch] = []
+    pending_queries = 0
+    for interests, targets in batches:
+        pending.append((interests, targets))
+        pending_queries += int(np.prod(np.shape(interests)[:-1]))
+        if pending_queries >= SEARCH_BLOCK_QUERIES:
+            yield pending
+            pending, pending_queries = [], 0
+    if pending:
+        yield pending
+
+
+def plan_blocks(batch_users: Sequence[int], queries_per_user: int) -> list[list[int]]:
+    """The batch indices of each block, as `pool_blocks` groups them, known before any interest is computed."""
+    blocks: list[list[int]] = []
+    current: list[int] = []
+    queries = 0
+    for index, users in enumerate(batch_users):
+        current.append(index)
+        queries += users * queries_per_user
+        if queries >= SEARCH_BLOCK_QUERIES:
+            blocks.append(current)
+            current, queries = [], 0
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def score_block(index: ItemIndex, block: int, pending: Sequence[InterestBatch], cutoffs: Sequence[int],
+                cate_lookup: np.ndarray | None, coef: float | None, merge: bool | None) -> BlockTotals:
+    """One exact search over a block's queries, the merge, and the block's metric sums."""
+    interests = np.concatenate([np.asarray(i).reshape(len(i), -1, np.asarray(i).shape[-1]) for i, _ in pending])
+    targets = [t for _, batch_targets in pending for t in batch_targets]
+    board = Scoreboard(cutoffs, cate_lookup)
+    board.add(rank_items_at(index, interests, board.cutoffs, coef, cate_lookup, merge), targets)
+    return BlockTotals(block, board.sums(), board.users)
+
 
 def evaluate_interests(item_table: np.ndarray, batches: Iterable[InterestBatch], cutoffs: Sequence[int],
                        item_cate: Mapping[int, int] | None = None, coef: float | None = None,
@@ -144,43 +290,71 @@ def evaluate_interests(item_table: np.ndarray, batches: Iterable[InterestBatch],
     """Metrics over all users of `batches` against the full `item_table` (no TensorFlow needed).
 
     `merge`: the model's `merges_interests`; None means "merge when K > 1"."""
+    blocks = evaluate_interest_blocks(item_table, batches, cutoffs, item_cate, coef, merge)
+    return merge_block_totals(blocks)
+
+
+def evaluate_interest_blocks(item_table: np.ndarray, batches: Iterable[InterestBatch], cutoffs: Sequence[int],
+                             item_cate: Mapping[int, int] | None = None, coef: float | None = None,
+                             merge: bool | None = None, shard: Shard = ONE_PROCESS) -> list[BlockTotals]:
+    """The `BlockTotals` of the blocks `shard` owns (all of them for one process)."""
     index = ItemIndex(item_table)
     cate_lookup = metrics.category_lookup(item_cate, index.size) if item_cate else None
-    board = Scoreboard(cutoffs, cate_lookup)
-    pending: list[InterestBatch] = []
-    pending_queries = 0
-
-    def flush() -> None:
-        interests = np.concatenate([np.asarray(i).reshape(len(i), -1, np.asarray(i).shape[-1]) for i, _ in pending])
-        targets = [t for _, batch_targets in pending for t in batch_targets]
-        board.add(rank_items_at(index, interests, board.cutoffs, coef, cate_lookup, merge), targets)
-
-    for interests, targets in batches:
-        pending.append((interests, targets))
-        pending_queries += int(np.prod(np.shape(interests)[:-1]))
-        if pending_queries >= SEARCH_BLOCK_QUERIES:
-            flush()
-            pending, pending_queries = [], 0
-    if pending:
-        flush()
-    return board.result()
+    cutoffs = tuple(cutoffs)
+    return [score_block(index, number, pending, cutoffs, cate_lookup, coef, merge)
+            for number, pending in enumerate(pool_blocks(batches)) if shard.owns(number)]
 
 
-def evaluate(model: Any, split: "Split", config: RunConfig, item_cate: Mapping[int, int] | None = None
-             ) -> dict[str, float]:
-    """Evaluate `model` (`.item_embeddings`, `.interests(hist, mask)`) on every user of `split`."""
+# Sums the float64 matrix of `blocks_to_matrix` across shards (an all-reduce); identity for one process.
+Exchange = Callable[[np.ndarray], np.ndarray]
+
+
+def evaluate(model: Any, split: "Split", config: RunConfig, item_cate: Mapping[int, int] | None = None,
+             shard: Shard = ONE_PROCESS, exchange: Exchange | None = None) -> dict[str, float]:
+    """Evaluate `model` (`.item_embeddings`, `.interests(hist, mask)`) on every user of `split`.
+
+    With `shard`, only its blocks are computed (interests included); `exchange` sums every shard's block matrix
+    so that each shard returns the merged metrics of all users, equal to one process's."""
     from recdoc.trainer.data.sampling import eval_batches
 
-    def interest_batches() -> Iterable[InterestBatch]:
-        for hist, mask, targets in eval_batches(split, config.batch_size, config.maxlen):
-            yield np.asarray(model.interests(hist, mask)), targets
-
+    batches = list(eval_batches(split, config.batch_size, config.maxlen))  # host-side views, cheap
     # np.asarray over the read tensor is a view; `.numpy()` would add a full copy of the table (417 MiB at 1.7M
-    # items) next to faiss's own, which put the loop's final evaluation past 4 GiB (bench/scale.py).
+    # items) (bench/scale.py).
     table = np.asarray(model.item_embeddings.read_value() if hasattr(model.item_embeddings, "read_value")
                        else model.item_embeddings)
-    return evaluate_interests(table, interest_batches(), cutoffs_for(config), item_cate, config.coef,
-                              merge=getattr(model, "merges_interests", None))
+    index = ItemIndex(table)
+    cate_lookup = metrics.category_lookup(item_cate, index.size) if item_cate else None
+    cutoffs = cutoffs_for(config)
+    merge = getattr(model, "merges_interests", None)
+    results: list[BlockTotals] = []
+    if batches:
+        # Queries per user (K) decide the block boundaries; the first batch's interests tell it.
+        first = np.asarray(model.interests(batches[0][0], batches[0][1]))
+        queries_per_user = int(np.prod(first.shape[1:-1])) if first.ndim > 2 else 1
+        plan = plan_blocks([len(targets) for _, _, targets in batches], queries_per_user)
+        for number, members in enumerate(plan):
+            if not shard.owns(number):
+                continue
+            pending = [(first if i == 0 else np.asarray(model.interests(batches[i][0], batches[i][1])),
+                        batches[i][2]) for i in members]
+            results.append(score_block(index, number, pending, cutoffs, cate_lookup, config.coef, merge))
+    else:
+        plan = []
+    if exchange is None:
+        return merge_block_totals(results)
+    keys = metric_keys(cutoffs, cate_lookup)
+    merged = exchange(blocks_to_matrix(results, len(plan), keys))
+    return merge_block_totals(matrix_to_blocks(merged, keys), keys)
+
+
+def subset_split(split: "Split", users: int, seed: int) -> "Split":
+    """A fixed, seeded subset of `users` users of `split`, kept in file order (`--eval_users`)."""
+    from recdoc.trainer.data.dataset import Split
+
+    if users >= len(split):
+        return split
+    rows = np.sort(np.random.default_rng(seed).choice(len(split), size=users, replace=False))
+    return Split(path=split.path, users=split.users[rows], sequences=[split.sequences[r] for r in rows])
 
 
 # ---------------------------------------------------------------- MostPopular

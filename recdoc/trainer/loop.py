@@ -15,9 +15,12 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -260,7 +263,9 @@ def _resolved_config(config: RunConfig, paths: RunPaths) -> RunConfig:
     values = {key: value for key, value in stored.items() if key in names}
     if "metrics_at" in values:
         values["metrics_at"] = tuple(values["metrics_at"])
-    values.update(max_iter=config.max_iter, patience=config.patience, finetune_lr=config.finetune_lr)
+    # How the steps are distributed does not change the numbers, so a resumed run may use another --strategy.
+    values.update(max_iter=config.max_iter, patience=config.patience, finetune_lr=config.finetune_lr,
+                  strategy=config.strategy)
     return RunConfig(**values)
 
 
@@ -269,8 +274,8 @@ class _TrainingHooks:
 
     def __init__(self, config: RunConfig, paths: RunPaths, dataset: Any, sampler: Any, trainer: Any, model: Any,
                  log: runlog.TrainLog, console: runlog.Console, metrics_log: runlog.MetricsLog,
-                 scalars: runlog.Scalars, best_manager: Any, last_manager: Any) -> None:
-        from recdoc.trainer.evaluate import evaluate
+                 scalars: runlog.Scalars, best_manager: Any, last_manager: Any, cluster: Any = None) -> None:
+        from recdoc.trainer.evaluate import evaluate, subset_split
 
         self._evaluate = evaluate
         self.config = config
@@ -284,14 +289,20 @@ class _TrainingHooks:
         self.console = console
         self.metrics_log = metrics_log
         self.scalars = scalars
-        self.best_manager = best_manager
+        self.best_manager = best_manager  # None on workers other than the chief: they write no checkpoint
         self.last_manager = last_manager
+        # Evaluation sharded over the workers, every worker merging the same metrics (distribute.py).
+        self.sharding: dict[str, Any] = ({} if cluster is None or cluster.worker_count == 1 else
+                                         {"shard": cluster.eval_shard, "exchange": cluster.exchange})
+        # --eval_users: the early-stopping evaluations see a fixed, seeded subset; final ones see everyone.
+        self.periodic_valid = (dataset.valid if config.eval_users is None
+                               else subset_split(dataset.valid, config.eval_users, config.random_seed))
 
     def train_steps(self, count: int) -> list[float]:
         return self.trainer.train_steps([self.sampler.next_batch() for _ in range(count)])
 
     def evaluate(self) -> dict[str, float]:
-        return self._evaluate(self.model, self.dataset.valid, self.training_eval_config)
+        return self._evaluate(self.model, self.periodic_valid, self.training_eval_config, **self.sharding)
 
     def on_evaluation(self, evaluation: Evaluation) -> None:
         shown = runlog.log_metrics(evaluation.metrics, self.config)
@@ -309,9 +320,12 @@ class _TrainingHooks:
         self.console.progress(evaluation.iteration, f"valid recall {shown.get('recall', float('nan')):.4f}")
 
     def save_best(self, state: LoopState) -> None:
-        self.best_manager.save(checkpoint_number=state.iteration)
+        if self.best_manager is not None:
+            self.best_manager.save(checkpoint_number=state.iteration)
 
     def save_last(self, state: LoopState) -> None:
+        if self.last_manager is None:
+            return
         path = self.last_manager.save(checkpoint_number=state.iteration)
         snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler),
                     "candidate_sampler": sampler_state(self.trainer.candidate_sampler)}
@@ -361,6 +375,9 @@ def _check_config(config: RunConfig) -> Schedule:
            config.neg_num) < 1:
         raise UsageError("embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and neg_num must "
                          "be positive")
+    if config.eval_users is not None and config.eval_users < 1:
+        raise UsageError(f"--eval_users must be positive (or left out for every validation user), got "
+                         f"{config.eval_users}")
     if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
         raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
                          f"{config.finetune_lr}")
@@ -375,10 +392,17 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         if resume:
             raise UsageError("MostPopular has nothing to resume: it does not train")
         return train_most_popular(config)
+    from recdoc.trainer.distribute import check_strategy, worker_position
+
+    check_strategy(config.strategy)
+    worker_index, worker_count = worker_position(config.strategy)
+    if worker_count > 1 and config.exp is None:
+        raise UsageError("--strategy multi_worker with several workers needs --exp: every worker must find the "
+                         "run folder the chief writes")
     if resume:
         config, paths = runlog.open_run_folder(config, resume=True)
         config = _resolved_config(config, paths)
-    else:
+    elif worker_index == 0:
         runlog.refuse_existing_run_folder(config)
     schedule = _check_config(config)
     from recdoc.trainer.data.dataset import load_dataset
@@ -396,12 +420,16 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     tf = import_tensorflow()  # without its ~13 start-up lines (oneDNN, CPU features, a CUDA probe on a CPU machine)
 
     from recdoc.trainer.data.sampling import TrainSampler
-    from recdoc.trainer.evaluate import evaluate
+    from recdoc.trainer.evaluate import evaluate, search_backend
     from recdoc.trainer.models import build_model
     from recdoc.trainer.step import Trainer
 
-    model = build_model(config, dataset.item_count)  # seeds tf, numpy and random from random_seed
-    trainer = Trainer(model, config)
+    from recdoc.trainer.distribute import make_cluster
+
+    cluster = make_cluster(config.strategy)  # before any other TensorFlow work: collectives start with it
+    with cluster.scope():  # mirrored variables under a strategy: one copy per replica
+        model = build_model(config, dataset.item_count)  # seeds tf, numpy and random from random_seed
+        trainer = Trainer(model, config, cluster.strategy)
     if trainer.optimizer.sparse_update_path != "fused kernel":
         print(f"recdoc: note: the item table's Adam update runs as {trainer.optimizer.sparse_update_path}: "
               "the same numbers, slower, and more memory with large tables", file=sys.stderr)
@@ -409,21 +437,29 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     best_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
     last_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
     data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
-    if not resume:
+    if not resume and cluster.is_chief:
         # Only now that the data and the model are known to load: a failure above leaves no empty folder behind.
         config, paths = runlog.open_run_folder(config)
-    best_manager = tf.train.CheckpointManager(best_checkpoint, str(paths.best_dir), max_to_keep=1)
-    last_manager = tf.train.CheckpointManager(last_checkpoint, str(paths.last_dir), max_to_keep=1)
+    shared_paths = RunPaths(Path(config.runs_dir) / config.exp_name)  # the chief's folder, read by every worker
+    if not cluster.is_chief:
+        # The chief alone writes the run folder; another worker's records go to a private folder, removed at the end.
+        paths = RunPaths(Path(tempfile.mkdtemp(prefix=f"recdoc-worker{cluster.worker_index}-")) / config.exp_name)
+        paths.root.mkdir()
+    best_manager = (tf.train.CheckpointManager(best_checkpoint, str(paths.best_dir), max_to_keep=1)
+                    if cluster.is_chief else None)
+    last_manager = (tf.train.CheckpointManager(last_checkpoint, str(paths.last_dir), max_to_keep=1)
+                    if cluster.is_chief else None)
 
     state = LoopState()
     if resume:
-        snapshot = _load_loop_state(paths)
-        checkpoint_path = str(paths.last_dir / snapshot["checkpoint"])
+        snapshot = _load_loop_state(shared_paths)
+        checkpoint_path = str(shared_paths.last_dir / snapshot["checkpoint"])
         last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
         state = LoopState.from_dict(snapshot["loop"])
         restore_sampler_state(sampler, snapshot.get("sampler"))
         restore_sampler_state(trainer.candidate_sampler, snapshot.get("candidate_sampler"))
-        record = runlog.RunRecord.load(paths.run_json)
+        record = runlog.RunRecord.load(shared_paths.run_json)
+        record.path = paths.run_json  # a worker other than the chief keeps its copy in its private folder
         stored_fingerprint = record.data.get("data", {}).get("fingerprint")
         if stored_fingerprint and stored_fingerprint != runlog.data_fingerprint(data_files):
             raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
@@ -440,14 +476,21 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
         record = runlog.RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
                                         {"tensorflow": tf.__version__,
-                                         "sparse_adam": trainer.optimizer.sparse_update_path})
+                                         "sparse_adam": trainer.optimizer.sparse_update_path,
+                                         "eval_search": search_backend()})
+        deviations = runlog.deviations(config, len(dataset.valid))
+        if deviations:
+            record.update(deviations=deviations)
+    if config.strategy != "none":
+        record.update(distribute=cluster.describe())
     if config.finetune_lr is not None:
         trainer.set_learning_rate(config.finetune_lr)
 
     metrics_log = runlog.MetricsLog(paths.metrics_jsonl)
     if resume:
         metrics_log.keep_until(state.iteration)
-    console = runlog.Console(config.max_iterations)
+    console = (runlog.Console(config.max_iterations) if cluster.is_chief
+               else runlog.Console(config.max_iterations, stream=open(os.devnull, "w"), fancy=False))
     log = runlog.TrainLog(paths.train_log, console)
     scalars = runlog.Scalars(paths.root)
     stop = None
@@ -458,12 +501,14 @@ def train(config: RunConfig, resume: bool = False) -> Path:
             else:
                 log.line("training begin")
             hooks = _TrainingHooks(config, paths, dataset, sampler, trainer, model, log, console, metrics_log,
-                                   scalars, best_manager, last_manager)
+                                   scalars, best_manager, last_manager, cluster)
             stop = run_loop(state, hooks, schedule)
+            cluster.barrier()  # the chief's last checkpoints are written before anyone reads the best one
             if stop is StopReason.INTERRUPTED:
                 log.line(runlog.DASH_LINE)
                 log.line("Exiting from training early")
-            best_path = best_manager.latest_checkpoint
+            best_path = (best_manager.latest_checkpoint if best_manager is not None
+                         else tf.train.latest_checkpoint(str(shared_paths.best_dir)))
             if best_path is not None:
                 # The final evaluation needs the model only: leaving the Adam moments in the checkpoint keeps two
                 # table-sized read buffers out of memory (bench/scale.py).
@@ -477,12 +522,12 @@ def train(config: RunConfig, resume: bool = False) -> Path:
             final: dict[str, dict[str, float]] = {}
             for split_name in ("valid", "test"):
                 split = dataset.valid if split_name == "valid" else dataset.test
-                metrics = evaluate(model, split, config, item_cate=dataset.item_cate or None)
+                metrics = evaluate(model, split, config, item_cate=dataset.item_cate or None, **hooks.sharding)
                 final[split_name] = metrics
                 log.line(runlog.format_final_line(split_name, runlog.log_metrics(metrics, config, True)))
         record.update(stop_reason=stop.value, best_iter=state.best_iter or None, iterations=state.iteration,
                       best_metric=state.best_metric, final=final, ended=runlog.utc_now())
-        return paths.root
+        return shared_paths.root
     except BaseException:
         record.update(stop_reason="interrupted" if stop is StopReason.INTERRUPTED else "crashed",
                       ended=runlog.utc_now())
@@ -490,3 +535,6 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     finally:
         log.close()
         scalars.close()
+        if not cluster.is_chief:
+            console.stream.close()
+            shutil.rmtree(paths.root.parent, ignore_errors=True)

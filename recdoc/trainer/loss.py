@@ -109,10 +109,12 @@ class CandidateSampler:
 
 def sampled_softmax_loss(item_table: tf.Tensor, readout: tf.Tensor, target_ids: tf.Tensor,
                          sampled_ids: tf.Tensor, true_expected_count: tf.Tensor,
-                         sampled_expected_count: tf.Tensor) -> tf.Tensor:
+                         sampled_expected_count: tf.Tensor, global_batch: int | None = None) -> tf.Tensor:
     """Mean over the batch of `tf.nn.sampled_softmax_loss(item_table, zeros, target, readout, ...)`.
 
-    Zero, untrainable biases as the original, so they are left out. Compiles under XLA.
+    Zero, untrainable biases as the original, so they are left out. Compiles under XLA. With `global_batch`, the
+    rows are one replica's share of a larger batch: their sum over `global_batch`, so that the replicas' losses
+    (and gradients) add up to the global batch's mean.
     """
     target_ids = tf.reshape(tf.cast(target_ids, tf.int64), [-1])
     sampled_ids = tf.cast(sampled_ids, tf.int64)
@@ -127,4 +129,6 @@ def sampled_softmax_loss(item_table: tf.Tensor, readout: tf.Tensor, target_ids: 
     logits = tf.concat([true_logits, sampled_logits], axis=1)
     # The true class is column 0: cross-entropy = logsumexp(logits) - logits[:, 0].
     per_example = tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
+    if global_batch is not None:
+        return tf.reduce_sum(per_example) / float(global_batch)
     return tf.reduce_mean(per_example)

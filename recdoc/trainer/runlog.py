@@ -295,6 +295,20 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def deviations(config: RunConfig, valid_users: int) -> list[dict[str, Any]]:
+    """run.json's `deviations`: where this run departs from the original's protocol, for the doctor and readers."""
+    out: list[dict[str, Any]] = []
+    if config.eval_users is not None and config.eval_users < valid_users:
+        out.append({
+            "flag": "eval_users", "value": config.eval_users, "of": valid_users,
+            "text": (f"periodic validation on a fixed, seeded subset of {config.eval_users} of {valid_users} "
+                     "validation users (the original evaluates everyone): the curve is noisier and early "
+                     "stopping may pick another best iteration; the final valid and test evaluations use "
+                     "every user"),
+        })
+    return out
+
+
 class RunRecord:
     """`run.json`, rewritten atomically whenever it changes."""
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from recdoc.diagnose.readers.lines import iter_lines, read_head_bytes
 from recdoc.diagnose.readers.split_facts import read_split_facts, split_files
-from recdoc.diagnose.run import Fact, FinalMetrics, Run, SourceRef, curve_from_rows
+from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 from recdoc.errors import InputError
 
 FORMAT = "recdoc"
@@ -101,6 +101,14 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
     exp_name = data.get("exp_name") or config.get("exp_name")
     if isinstance(exp_name, str) and exp_name:
         run.exp_name = Fact(value=exp_name, ref=ref, text=f"exp_name = {exp_name!r}")
+    # Protocol deviations the trainer recorded (e.g. --eval_users: a subset's validation curve is noisier and may
+    # move the best iteration); kept as info events with their values, and in extra_metrics for the rules.
+    deviations = [d for d in data.get("deviations") or [] if isinstance(d, dict) and isinstance(d.get("text"), str)]
+    if deviations:
+        run.extra_metrics["deviations"] = deviations
+        run.events.extend(Event(kind="info", ref=ref, text=f"deviation from the original: {d['text']}",
+                                values={"deviation": d.get("flag"), "value": d.get("value"), "of": d.get("of")})
+                          for d in deviations)
     stop = data.get("stop_reason")
     if isinstance(stop, str):
         reason = STOP_ALIASES.get(stop.lower(), stop.lower())

@@ -68,7 +68,7 @@ def library_for(source: Path) -> Path:
     try:
         import tensorflow as tf
 
-        flags = [*CXX_FLAGS, *tf.sysconfig.get_compile_flags()]
+        flags = [*CXX_FLAGS, *_cpu_workarounds(), *tf.sysconfig.get_compile_flags()]
         link_flags = list(tf.sysconfig.get_link_flags())
         library = _cache_dir() / f"{source.stem}-{_build_key(source, compiler, flags + link_flags)}.so"
         failed = library.with_suffix(".failed")
@@ -133,6 +133,13 @@ def _build_key(source: Path, compiler: str, flags: list[str]) -> str:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
     parts = [source.read_bytes().hex(), tf.__version__, " ".join(flags), version, platform.machine(), _cpu_flags()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _cpu_workarounds() -> list[str]:
+    """Flags -march=native needs on some CPUs: TensorFlow's bundled Eigen does not compile with AVX512-FP16
+    enabled (Sapphire Rapids and later: "expected initializer before '<'" in PacketMathFP16.h); the kernel uses
+    no half floats, so that extension is turned off."""
+    return ["-mno-avx512fp16"] if "avx512_fp16" in _cpu_flags().split() else []
 
 
 def _cpu_flags() -> str:
