@@ -82,9 +82,8 @@ def library_for(source: Path) -> Path:
             try:
                 _compile(compiler, source, library, flags, link_flags)
             except RuntimeError:
-                # TensorFlow's bundled Eigen does not compile with AVX512-FP16, which -march=native turns on for
-                # CPUs that have it (Sapphire Rapids and later; /proc/cpuinfo may not list it inside a container);
-                # the kernel uses none of it. Any other compile error fails this second try as well.
+                # A backstop for `_cpu_workarounds`: a CPU whose flags it does not recognise may still get AVX512-FP16
+                # from -march=native, which TF's bundled Eigen cannot compile. Any other error fails again here.
                 _compile(compiler, source, library, [*flags, "-mno-avx512fp16"], link_flags)
         except (OSError, subprocess.SubprocessError, RuntimeError) as error:
             reason = f"could not compile {source.name}: {error}"
