@@ -13,7 +13,6 @@ from typing import Any
 from recdoc import reference
 
 NDCG_KINDS = ("paper", "master", "standard")
-KNOWN_DATASETS = ("book", "taobao")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, StopR
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.
 COVER_PROMPT = "The exp name already exists. Do you want to cover? (y/n)"
-CTRL_C_DASHES = "-" * 89
 # A traceback whose exception line never comes (the file ends, or a flood of other lines) is closed after this many.
 TRACEBACK_MAX_LINES = 400
 # Frame lines kept per traceback: the innermost ones name the function that failed.
@@ -111,7 +110,6 @@ class _State:
     pending_restart: int | None = None
     # The innermost frames of the open traceback (where it crashed: `compute_diversity`, `faiss`, `coef`...).
     traceback_frames: list[str] = field(default_factory=list)
-    nan_seen: bool = False
     nan_stop_line: int | None = None  # a trainer's own "stopped on a non-finite loss" line
     # Per evaluation row (parallel to `rows`): every metric printed for it, keyed (split, metric, cut-off).
     row_metrics: list[dict[tuple[str | None, str, int | None], float]] = field(default_factory=list)
@@ -324,7 +322,6 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
         row["epoch"] = True
     if math.isnan(loss) or math.isinf(loss):
         state.event("nan", number, line, iter=iteration)
-        state.nan_seen = True
     state.rows.append(row)
     state.row_metrics.append(dict(metrics))
     state.phase = "iter"
@@ -449,7 +446,7 @@ def _split_segment(state: _State, start: int) -> None:
     old = _State(path=state.path, format_name=state.format_name)
     for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
                  "phase", "last_iter_line", "time_line", "restore_outcome", "interrupted_line", "early_message_line",
-                 "crash_line", "nan_seen", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint"):
+                 "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint"):
         setattr(old, name, getattr(state, name))
     old.lines_read = start - 1
     old.events = [e for e in state.events if (e.ref.line or 0) < start]
@@ -465,7 +462,7 @@ def _split_segment(state: _State, start: int) -> None:
     state.argv = None if old.argv is not None else state.argv
     state.restore_outcome = state.interrupted_line = state.early_message_line = state.crash_line = None
     state.nan_stop_line = state.pending_dashes = state.last_iter_line = state.time_line = None
-    state.nan_seen, state.bad_iter_lines, state.signals = False, 0, 0
+    state.bad_iter_lines, state.signals = 0, 0
     state.pending_restart = None
     state.phase = None
 

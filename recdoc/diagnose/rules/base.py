@@ -187,10 +187,6 @@ class RuleContext:
         return Evidence(text=f"best valid recall {s.best_recall:.6f} at iter {s.best_iter}", ref=ref,
                         values={"best_iter": s.best_iter, "best_recall": s.best_recall})
 
-    def recall_comparison(self) -> Comparison | None:
-        """The first comparable recall row against the paper (test before valid)."""
-        return self._comparable("recall")
-
     def shortfall_comparison(self) -> Comparison | None:
         """The row that says whether the run falls short: comparable recall, else comparable hit rate.
 
