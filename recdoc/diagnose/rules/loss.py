@@ -236,7 +236,7 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
     ratio = None
     confidence = LIMITS.AT_CHANCE_CONFIDENCE if at_chance else 0.0
     if ref_run is not None:
-        compared = [(row, ref_run.loss_at(float(row["iter"]))) for _, row in rows.iterrows()]
+        compared = [(row, ref_run.loss_at(float(row["iter"]))) for row in rows.to_dict("records")]
         compared = [(row, ref) for row, ref in compared if ref is not None and ref > 0]
         compared = compared[-max(LIMITS.MIN_EVALS, trend_window(ctx.config)):]
         if len(compared) >= LIMITS.MIN_EVALS:
