@@ -120,16 +120,12 @@ class _Pieces:
                                        for p in dict.fromkeys(self.checkpoints)) if r is not None]
         groups: list[_Group] = [_Group(run, _run_folder(run)) for run in recdoc_runs]
         for log in logs:
-            home = _home_group(groups, log, by_folder=True)
-            if home is None:
-                groups.append(_Group(log, None))
-            else:
-                home.members.append(log)
+            _attach(groups, log, is_log=True)
         # Event files of one run (a restart writes a new file) are one curve; they are grouped before attaching.
         by_owner: dict[int, list[Run]] = {}
         strays: list[Run] = []
         for events in event_runs:
-            home = _home_group(groups, events, by_folder=False)
+            home = _home_group(groups, events, is_log=False)
             if home is None:
                 strays.append(events)
             else:
@@ -142,11 +138,7 @@ class _Pieces:
         if combined_strays is not None:
             groups.append(_Group(combined_strays, None))
         for folder in checkpoint_runs:
-            home = _home_group(groups, folder, by_folder=False)
-            if home is None:
-                groups.append(_Group(folder, None))
-            else:
-                home.members.append(folder)
+            _attach(groups, folder, is_log=False)
         return [_authority_order(group.members) for group in groups]
 
 
@@ -176,7 +168,16 @@ def _run_folder(run: Run) -> Path | None:
     return Path(run.paths[0]).parent if run.paths else None
 
 
-def _home_group(groups: list[_Group], piece: Run, by_folder: bool) -> _Group | None:
+def _attach(groups: list[_Group], piece: Run, is_log: bool) -> None:
+    """Add `piece` to the run it belongs to, or start a new run with it."""
+    home = _home_group(groups, piece, is_log)
+    if home is None:
+        groups.append(_Group(piece, None))
+    else:
+        home.members.append(piece)
+
+
+def _home_group(groups: list[_Group], piece: Run, is_log: bool) -> _Group | None:
     """The run a piece belongs to: the one its exp name (or a folder of its path) names, else the recdoc run folder
     holding it; a piece of a lone run belongs to it whatever its name."""
     name = str(piece.exp_name.value) if piece.exp_name is not None else None
@@ -191,10 +192,10 @@ def _home_group(groups: list[_Group], piece: Run, by_folder: bool) -> _Group | N
         if own is None or not (own == name or own in parts):
             continue
         # Two runs of one file are two runs even under one exp name (the same command run twice, appended).
-        if by_folder and any(set(member.paths) & set(piece.paths) for member in group.members):
+        if is_log and any(set(member.paths) & set(piece.paths) for member in group.members):
             continue
         return group
-    if not by_folder and len(groups) == 1:
+    if not is_log and len(groups) == 1:
         return groups[0]  # the event files or checkpoint of a lone run belong to it whatever their names
     return None
 
