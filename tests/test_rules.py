@@ -7,11 +7,11 @@ import math
 import pytest
 
 from diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
-from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Finding, NotACause
-from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
-from recdoc.diagnose.rules import curve as curves
+from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, data_proximity
 from recdoc.diagnose.run import CheckpointInfo, Event, Fact, SourceRef
 from recdoc.errors import UsageError

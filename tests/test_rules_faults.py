@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from diagnose_factory import make_run
-from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.engine import analyze_paths, analyze_run, rank_findings
 from recdoc.diagnose.findings import Finding, Fix, NotACause
-from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.readers.recdoc_run import read
 from recdoc.diagnose.readers.split_facts import id_frequency_spearman
 from recdoc.diagnose.rules import RULES, explain_rule
-from recdoc.diagnose.rules import curve as curves
+from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, Thresholds, trend_window
 
 # valid Recall@50 and train loss of the clean run (patience 5): best 0.2781 at iter 1800, early stop at 2400.

@@ -15,12 +15,12 @@ import pytest
 
 from diagnose_factory import incident_run, make_run, plateau_recalls
 from recdoc import reference
-from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.engine import analyze_paths
 from recdoc.diagnose.findings import Finding, NotACause
-from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULES, explain_rule
-from recdoc.diagnose.rules import curve as curves
+from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.diagnose.rules.loss import LIMITS, assess_loss
 from recdoc.diagnose.run import SourceRef

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
-from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, all_rules
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, trend_window
-from recdoc.diagnose.rules.curve import CurveSummary, best_row, summarize
+from recdoc.diagnose.curve import CurveSummary, best_row, summarize
 from recdoc.diagnose.readers.checkpoint import number_meaning
 from recdoc.diagnose.run import Run
 

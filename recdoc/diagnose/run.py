@@ -3,7 +3,7 @@
 Plain data only (dataclasses and a pandas frame), no TensorFlow. A reader fills in what its format shows;
 `merge_runs` combines several readers' views of the same run (a log, a checkpoint folder, TensorBoard files).
 Configuration values are not decided here: readers record raw facts (exp name, argv, a declared config), and
-`recdoc.diagnose.infer` turns them into settings with their sources.
+`recdoc.diagnose.config_inference` turns them into settings with their sources.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
-from recdoc.diagnose.rules.curve import evaluated
+from recdoc.diagnose.curve import evaluated
 from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, points

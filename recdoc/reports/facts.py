@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
-from recdoc.diagnose.rules.curve import best_row, evaluated, improvement_rows
+from recdoc.diagnose.curve import best_row, evaluated, improvement_rows
 
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "hitrate": "HitRate", "diversity": "Diversity"}
 

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
-from recdoc.diagnose.rules.curve import evaluated
+from recdoc.diagnose.curve import evaluated
 from recdoc.files import write_file
 from recdoc.reports.chart import LineChart
 from recdoc.reports.facts import metric_label, percent, run_facts

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from recdoc import reference
 from recdoc.config import recommended_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
-from recdoc.diagnose.rules.curve import CurveSummary
+from recdoc.diagnose.curve import CurveSummary
 from recdoc.diagnose.run import Run, SourceRef
 
 

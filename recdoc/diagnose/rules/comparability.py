@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recdoc import reference
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.infer import ndcg_ratio_boundary, observed_ndcg_ratio
+from recdoc.diagnose.config_inference import ndcg_ratio_boundary, observed_ndcg_ratio
 from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, clamp
 
 

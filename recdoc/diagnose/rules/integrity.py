@@ -8,7 +8,7 @@ from recdoc import reference
 from recdoc.config import dataset_defaults
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import BaselineRun, Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
-from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
 from recdoc.diagnose.rules.loss import assess_loss, decisive_check
 from recdoc.diagnose.run import Event, Run, SourceRef

@@ -219,7 +219,7 @@ def _from_curve(run: Run) -> dict[str, Candidate]:
     if step > 0 and step.is_integer() and bool((steps == step).all()) and iterations[0] % step == 0:
         out["test_iter"] = (int(step), f"inferred (evaluations every {int(step)} iterations)", first_ref)
     if run.stop_reason == "early_stop":
-        from recdoc.diagnose.rules.curve import evaluations_since_best
+        from recdoc.diagnose.curve import evaluations_since_best
 
         # The original stops at the (patience + 1)-th evaluation in a row without a strict improvement.
         since_best = evaluations_since_best(run.curve)
@@ -336,7 +336,7 @@ def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
                 and is_possible(final.ndcg) and is_possible(final.hitrate)):
             return final.ndcg / final.hitrate, final.ref
     if run.has_curve:
-        from recdoc.diagnose.rules.curve import best_row
+        from recdoc.diagnose.curve import best_row
 
         row = best_row(run.curve)
         if (row is not None and row["hitrate"] == row["hitrate"] and row["hitrate"] >= MIN_HITRATE_FOR_RATIO

@@ -11,7 +11,7 @@ from typing import Any
 
 from recdoc import reference
 from recdoc.diagnose.findings import Comparison, Setting
-from recdoc.diagnose.rules.curve import best_row
+from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.values import is_possible
 from recdoc.diagnose.run import Run
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from diagnose_factory import incident_run, make_run
-from recdoc.diagnose.baselines import compare_with_paper
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Comparison
-from recdoc.diagnose.infer import infer_config
+from recdoc.diagnose.config_inference import infer_config
 
 
 def _rows(run, overrides=None) -> dict[tuple[str, str], Comparison]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnose_factory import INCIDENT_EXP, incident_run, make_run
-from recdoc.diagnose.infer import infer_config, ndcg_ratio_boundary, parse_argv
+from recdoc.diagnose.config_inference import infer_config, ndcg_ratio_boundary, parse_argv
 from recdoc.diagnose.run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
 
