@@ -130,8 +130,10 @@ def write_multi_reports(diagnoses: list[Diagnosis], out_dir: str | Path | None =
                     images = write_plots(diagnosis, folder, f"{stem}_run{index}")
                     images_written.extend(images.values())
                 relative = {caption: image.name for caption, image in images.items()}
-                sections.append(f"## Run {index}: `{run_title(diagnosis)}`\n\n"
-                                + demote_headings(render_markdown(diagnosis, relative)))
+                report = render_markdown(diagnosis, relative)
+                if report.startswith("# "):
+                    report = report.split("\n", 1)[1].lstrip("\n")  # the section heading names the run already
+                sections.append(f"## Run {index}: `{run_title(diagnosis)}`\n\n" + demote_headings(report))
             path = folder / names["md"]
             write_file(path, "\n\n".join(s.rstrip() for s in sections) + "\n")
             written.append(path)
