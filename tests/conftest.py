@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from recdoc.config import RunConfig
 
@@ -65,3 +66,21 @@ def write_run_folder(config: RunConfig, recalls: Sequence[float], stop_reason: s
         "exp_name": config.exp_name, "config": config.to_dict(), "stop_reason": stop_reason,
         "best_iter": best * config.test_iter if best else None}))
     return folder
+
+
+@pytest.fixture(scope="module")
+def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic dataset `syn` (2,000 items, 3,000 users) for tests that train, once per test module."""
+    from recdoc.trainer.data.synth import synthesize
+
+    data_dir = tmp_path_factory.mktemp("data")
+    synthesize("syn", items=2000, users=3000, interests=4, seed=1, data_dir=str(data_dir))
+    return data_dir
+
+
+def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object) -> RunConfig:
+    """ComiRec-DR on `synthetic_data` for one thousand iterations; each test sets its evaluation schedule."""
+    values: dict[str, object] = dict(model_type="ComiRec-DR", learning_rate=0.01, batch_size=128, maxlen=20,
+                                     max_iter=1, data_dir=str(data_dir), runs_dir=str(runs_dir), exp="t")
+    values.update(overrides)
+    return RunConfig.for_dataset("syn", **values)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import synthetic_config as shared_synthetic_config
 from recdoc.trainer.loop import (Evaluation, LoopState, Schedule, StopReason, restore_sampler_state, run_loop,
                                  sampler_state)
 
@@ -229,22 +230,8 @@ FINAL_RE = re.compile(r"^(valid|test) recall: \d\.\d{6}, \1 ndcg: \d\.\d{6}, \1 
                       r"\1 diversity: \d\.\d{6}$")
 
 
-@pytest.fixture(scope="module")
-def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recdoc.trainer.data.synth import synthesize
-
-    data_dir = tmp_path_factory.mktemp("data")
-    synthesize("syn", items=2000, users=3000, interests=4, seed=1, data_dir=str(data_dir))
-    return data_dir
-
-
 def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object):
-    from recdoc.config import RunConfig
-
-    values = dict(model_type="ComiRec-DR", learning_rate=0.01, batch_size=128, maxlen=20, test_iter=250,
-                  max_iter=1, patience=3, data_dir=str(data_dir), runs_dir=str(runs_dir), exp="t")
-    values.update(overrides)
-    return RunConfig.for_dataset("syn", **values)
+    return shared_synthetic_config(data_dir, runs_dir, **{"test_iter": 250, "patience": 3, **overrides})
 
 
 @pytest.mark.slow
