@@ -2,8 +2,10 @@
 
 Writes a 1,000,000-iteration log (1000 evaluation blocks of exp name / iter / time interval, 50,000 interleaved
 TensorFlow warning lines, the final restore/valid/test lines) to a temporary folder, then times from fresh processes
-(median of 3 wall times):
-- `recdoc analyze <log> --out <tmp>` (the whole doctor: readers, rules, reports), target <= 1.5 s;
+(median of 3 wall times, the modes interleaved):
+- `recdoc analyze <log> --out <tmp>` (the whole doctor: readers, rules, reports), target <= 1.5 s; the same with
+  the charts drawn in process instead of the forked chart helper (`reports/chart_process.py`), as a same-run
+  baseline, and with `--no-plots`;
 - `read_paths([log])` alone (imports + readers);
 and, in this process, the reader's own parse time (target well under 0.3 s). Each child reports whether
 `tensorflow` was in `sys.modules` at exit. Run: `python bench/analyze_speed.py [--keep DIR]`.
@@ -49,6 +51,12 @@ if mode == "analyze":
     sys.argv = ["recdoc", "analyze", target, "--out", out]
     from recdoc.cli import main
     main()
+elif mode == "analyze-plots-in-process":  # the same-run baseline: no chart helper, matplotlib imported here
+    from recdoc.reports import chart_process
+    chart_process.start = lambda: False
+    sys.argv = ["recdoc", "analyze", target, "--out", out]
+    from recdoc.cli import main
+    main()
 elif mode == "analyze-no-plots":
     sys.argv = ["recdoc", "analyze", target, "--out", out, "--no-plots"]
     from recdoc.cli import main
@@ -85,32 +93,45 @@ def write_log(path: Path, seed: int = 0) -> int:
     return len(blocks)
 
 
-def time_child(mode: str, log: Path, out: Path) -> dict:
-    walls, inner, tensorflow, codes = [], [], False, []
-    splits: list[dict] = []
+def time_children(modes: dict[str, Path], log: Path) -> dict[str, dict]:
+    """Each mode RUNS times from a fresh process, interleaved (a noisy spell hits every mode alike)."""
+    records: dict[str, dict] = {mode: {"walls": [], "inner": [], "tensorflow": False, "codes": [], "splits": []}
+                                for mode in modes}
+    failed: dict[str, str] = {}
     for _ in range(RUNS):
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", CHILD, mode, str(log), str(out)], capture_output=True, text=True,
-                              timeout=600, check=False)
-        walls.append(time.perf_counter() - started)
-        codes.append(done.returncode)
-        splits.extend(json.loads(line[len("BENCH-SPLIT "):]) for line in done.stderr.splitlines()
-                      if line.startswith("BENCH-SPLIT "))
-        report = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
-        if report:
-            data = json.loads(report[-1][len("BENCH "):])
-            inner.append(data["inner_s"])
-            tensorflow = tensorflow or data["tensorflow"]
-        if done.returncode not in (0, 1):  # analyze exits 1 when it has findings
-            tail = done.stderr.strip().splitlines()[-3:]
-            return {"error": f"exit {done.returncode}: {' | '.join(tail)}", "codes": codes}
-    result = {"median_s": round(statistics.median(walls), 3), "walls_s": [round(w, 3) for w in walls],
-              "inner_median_s": round(statistics.median(inner), 3) if inner else None,
-              "tensorflow_imported": tensorflow, "codes": codes}
-    if splits:
-        result["import_median_s"] = round(statistics.median(s["import_s"] for s in splits), 3)
-        result["read_median_s"] = round(statistics.median(s["read_s"] for s in splits), 3)
-    return result
+        for mode, out in modes.items():
+            if mode in failed:
+                continue
+            record = records[mode]
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", CHILD, mode, str(log), str(out)], capture_output=True,
+                                  text=True, timeout=600, check=False)
+            record["walls"].append(time.perf_counter() - started)
+            record["codes"].append(done.returncode)
+            record["splits"].extend(json.loads(line[len("BENCH-SPLIT "):]) for line in done.stderr.splitlines()
+                                    if line.startswith("BENCH-SPLIT "))
+            report = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
+            if report:
+                data = json.loads(report[-1][len("BENCH "):])
+                record["inner"].append(data["inner_s"])
+                record["tensorflow"] = record["tensorflow"] or data["tensorflow"]
+            if done.returncode not in (0, 1):  # analyze exits 1 when it has findings
+                tail = done.stderr.strip().splitlines()[-3:]
+                failed[mode] = f"exit {done.returncode}: {' | '.join(tail)}"
+    results: dict[str, dict] = {}
+    for mode, record in records.items():
+        if mode in failed:
+            results[mode] = {"error": failed[mode], "codes": record["codes"]}
+            continue
+        result = {"median_s": round(statistics.median(record["walls"]), 3),
+                  "walls_s": [round(w, 3) for w in record["walls"]],
+                  "inner_median_s": round(statistics.median(record["inner"]), 3) if record["inner"] else None,
+                  "tensorflow_imported": record["tensorflow"], "codes": record["codes"]}
+        if record["splits"]:
+            result["import_median_s"] = round(statistics.median(s["import_s"] for s in record["splits"]), 3)
+            result["read_median_s"] = round(statistics.median(s["read_s"] for s in record["splits"]), 3)
+        results[mode] = result
+    return results
 
 
 def time_reader_in_process(log: Path) -> float:
@@ -139,18 +160,23 @@ def main() -> None:
         reader_s = time_reader_in_process(log)
         print(f"reader (in process, warm): {reader_s:.3f} s  [target < {TARGET_READER_S} s: "
               f"{'ok' if reader_s < TARGET_READER_S else 'SLOW'}]")
-        read_paths = time_child("read", log, root / "out")
-        print(f"read_paths (fresh process): {json.dumps(read_paths)}")
-        analyze = time_child("analyze", log, root / "report")
+        timed = time_children({"read": root / "out", "analyze": root / "report",
+                               "analyze-plots-in-process": root / "report-in-process",
+                               "analyze-no-plots": root / "report-no-plots"}, log)
+        print(f"read_paths (fresh process): {json.dumps(timed['read'])}")
+        analyze = timed["analyze"]
         if "error" in analyze:
             print(f"recdoc analyze: not measured ({analyze['error']})")
         else:
             verdict = "ok" if analyze["median_s"] <= TARGET_ANALYZE_S else "SLOW"
             print(f"recdoc analyze (fresh process): median {analyze['median_s']:.3f} s [target <= {TARGET_ANALYZE_S} s: "
                   f"{verdict}], tensorflow imported: {analyze['tensorflow_imported']}")
-        no_plots = time_child("analyze-no-plots", log, root / "report-no-plots")
-        print(f"recdoc analyze --no-plots (fresh process): {json.dumps(no_plots)}")
-        if any(r.get("tensorflow_imported") for r in (read_paths, analyze, no_plots)):
+        for mode in ("analyze-plots-in-process", "analyze-no-plots"):
+            print(f"recdoc {mode} (fresh process): {json.dumps(timed[mode])}")
+        baseline = timed["analyze-plots-in-process"].get("median_s")
+        if baseline and "median_s" in analyze:
+            print(f"ratio with plots, chart helper / drawn in process (same run): {analyze['median_s'] / baseline:.2f}")
+        if any(r.get("tensorflow_imported") for r in timed.values()):
             print("FAIL: TensorFlow was imported on the log-only path")
             sys.exit(1)
 

@@ -299,6 +299,10 @@ def analyze(
     """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report.
 
     A folder or log holding several runs gives one diagnosis per run and a summary table."""
+    if plots and "md" in formats:
+        from recdoc.reports import chart_process
+
+        chart_process.start()  # matplotlib's import overlaps the reading and the rules
     from recdoc.diagnose.engine import analyze_all
     from recdoc.reports import write_reports
     from recdoc.reports.console import analyze_exit_code, print_summary

@@ -410,9 +410,50 @@ def test_analyze_on_a_log_never_imports_tensorflow_and_matplotlib_only_to_plot(t
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'matplotlib'}"
             " | ({'pyplot'} if 'matplotlib.pyplot' in sys.modules else set())))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == ("['matplotlib']" if plots else "[]")  # never pyplot
+    imported = result.stdout.strip().splitlines()[-1]
+    # Never TensorFlow or pyplot; matplotlib only to plot (and then usually in the chart helper, not here).
+    assert imported in (("['matplotlib']", "[]") if plots else ("[]",))
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs == (["report_loss.png", "report_recall.png"] if plots else [])
+
+
+CHART_SCRIPT = """
+import sys
+from recdoc.reports import chart_process
+assert chart_process.start(), "a fresh single-threaded process may fork the helper"
+from recdoc.reports.chart import LineChart
+chart = LineChart(size=(300, 200), title="t", xlabel="iteration", ylabel="recall")
+chart.line([0, 1000, 2000], [0.01, 0.03, 0.02], color="#1f77b4", label="valid")
+chart.hline(0.025, color="#2ca02c", label="paper")
+if sys.argv[1] == "kill":
+    chart_process._helper[0].kill()
+    chart_process._helper[0].join()
+drawn = chart_process.render(chart)
+print("helper" if chart_process._helper is not None else "here", drawn == chart.png_bytes(), drawn[:4] == b"\\x89PNG")
+chart_process.stop()
+"""
+
+
+@pytest.mark.parametrize("helper", ["alive", "kill"])
+def test_the_chart_helper_draws_the_same_png_and_a_dead_one_falls_back(helper: str) -> None:
+    result = subprocess.run([sys.executable, "-c", CHART_SCRIPT, helper], cwd=REPO, capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.split() == ["helper" if helper == "alive" else "here", "True", "True"]
+
+
+def test_no_chart_helper_is_forked_from_a_threaded_process() -> None:
+    import threading
+
+    from recdoc.reports import chart_process
+
+    release = threading.Event()
+    waiting = threading.Thread(target=release.wait)
+    waiting.start()
+    try:
+        assert not chart_process._fork_is_safe()  # a lock held by that thread would stay held in the child
+    finally:
+        release.set()
+        waiting.join()
 
 
 # ------------------------------------------------------------------ --fail-on

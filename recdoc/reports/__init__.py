@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from recdoc.diagnose.findings import Diagnosis
 from recdoc.errors import UsageError
 from recdoc.files import free_set_number
+
+if TYPE_CHECKING:  # importing this package stays light: `chart_process` must start before numpy does
+    from recdoc.diagnose.findings import Diagnosis
 
 REPORT_STEM = "report"
 JSON_STEM = "diagnosis"

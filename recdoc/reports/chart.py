@@ -8,9 +8,10 @@ million-iteration log draws as fast as a short one.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -72,11 +73,13 @@ class LineChart:
               label: str | None = None) -> None:
         self.rules.append(_Rule("x", float(x), color, style, width, label))
 
-    def save_png(self, stream: BinaryIO) -> None:
+    def png_bytes(self) -> bytes:
+        """The chart drawn in this process (`chart_process.render` may draw it in a helper instead)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        figure = self.figure()
-        FigureCanvasAgg(figure).print_png(stream)
+        stream = io.BytesIO()
+        FigureCanvasAgg(self.figure()).print_png(stream)
+        return stream.getvalue()
 
     def figure(self) -> Any:
         """The matplotlib `Figure` (lazy import; no pyplot)."""

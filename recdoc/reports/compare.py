@@ -17,6 +17,7 @@ from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import evaluated
 from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
+from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, points
 from recdoc.files import free_set_number, write_file
 
@@ -90,10 +91,10 @@ def write_comparison(diagnoses: Sequence[Diagnosis], out_dir: str | Path) -> lis
         images: dict[str, Path] = {}
         recall = _recall_figure(diagnoses, labels)
         if recall is not None:
-            images["Validation recall by iteration"] = _save(recall, folder / names["recall"])
+            images["Validation recall by iteration"] = save_chart(recall, folder / names["recall"])
         loss = _loss_figure(diagnoses, labels)
         if loss is not None:
-            images["Training loss by iteration"] = _save(loss, folder / names["loss"])
+            images["Training loss by iteration"] = save_chart(loss, folder / names["loss"])
         report = folder / names["md"]
         write_file(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
     except FileExistsError:
@@ -283,7 +284,3 @@ def _loss_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart
     return _overlay(diagnoses, labels, "train_loss", "Training loss (mean over each evaluation interval)",
                     "train loss")
 
-
-def _save(chart: LineChart, path: Path) -> Path:
-    write_file(path, chart.save_png)
-    return path

@@ -1,6 +1,7 @@
 """The report's two PNG plots: training loss, and validation recall with its best point, stop and paper value.
 
-Drawn with matplotlib through `chart.py` (lazy import, the `Figure` API, no pyplot).
+Drawn with matplotlib through `chart.py` (lazy import, the `Figure` API, no pyplot), in the helper process
+`chart_process.py` when `recdoc analyze` started one.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import evaluated
-from recdoc.files import write_file
 from recdoc.reports.chart import LineChart
+from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, run_facts
 
 FIGSIZE = (7.0, 3.2)
@@ -35,14 +36,11 @@ def write_plots(diagnosis: Diagnosis, folder: Path, stem: str) -> dict[str, Path
     losses = curve[curve["train_loss"].notna()]
     finite = [(int(i), float(v)) for i, v in zip(losses["iter"], losses["train_loss"]) if math.isfinite(float(v))]
     if finite:
-        path = folder / f"{stem}_loss.png"
-        _save(_loss_figure(finite), path)
-        written["Training loss by iteration"] = path
+        written["Training loss by iteration"] = save_chart(_loss_figure(finite), folder / f"{stem}_loss.png")
     rows = evaluated(curve)
     if not rows.empty:
-        path = folder / f"{stem}_recall.png"
-        _save(_recall_figure(diagnosis, [int(i) for i in rows["iter"]], [float(v) for v in rows["recall"]]), path)
-        written["Validation recall by iteration"] = path
+        chart = _recall_figure(diagnosis, [int(i) for i in rows["iter"]], [float(v) for v in rows["recall"]])
+        written["Validation recall by iteration"] = save_chart(chart, folder / f"{stem}_recall.png")
     return written
 
 
@@ -76,6 +74,3 @@ def _chart(title: str, ylabel: str) -> LineChart:
     return LineChart(size=(round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI)), title=title, xlabel="iteration",
                      ylabel=ylabel)
 
-
-def _save(chart: LineChart, path: Path) -> None:
-    write_file(path, chart.save_png)
