@@ -41,7 +41,7 @@ def prepare_split(work: Path) -> Path:
 def original_runs(data_dir: Path) -> list[dict]:
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.trainer.checkpoints import open_with_data
-    from recdoc.trainer.probe import probe_loaded
+    from recdoc.trainer.probe.measure import probe_loaded
     from recdoc.trainer.rescore import rescore_loaded
 
     rows = []
@@ -178,7 +178,7 @@ def main() -> None:
         runs = train_pair(work, data_dir, args.iters, args.seed)
         print(f"training: {time.monotonic() - started:.0f} s for both")
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe import probe_checkpoint
+    from recdoc.trainer.probe.measure import probe_checkpoint
 
     print("| model | loader | mean cosine | mean top-50 overlap | probe verdict |")
     print("|---|---|---|---|---|")

@@ -42,7 +42,7 @@ def run_child(spec: dict[str, Any]) -> None:
     from recdoc.trainer.evaluate import evaluate, subset_split
     from recdoc.trainer.loop import STEPS_PER_CALL
     from recdoc.trainer.models import build_model
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     config = RunConfig.for_dataset(spec["dataset"], model_type="ComiRec-DR", batch_size=TAOBAO["batch_size"],
                                    maxlen=TAOBAO["maxlen"], item_count=TAOBAO["item_count"], learning_rate=0.001,

@@ -282,7 +282,7 @@ def doctor_rerun(run: Path, args: argparse.Namespace, log: Path) -> tuple[Path |
     """`recdoc rerun RUN --apply-fixes` (the CLI's function), with the benchmark's budget."""
     from contextlib import redirect_stdout
 
-    from recdoc.rerun import rerun
+    from recdoc.apply_fixes import rerun
 
     said: list[str] = []
     try:

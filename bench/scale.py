@@ -69,7 +69,7 @@ def run_child(data_dir: str, steps: int, seed: int, report_path: str) -> None:
     from recdoc.trainer.evaluate import evaluate
     from recdoc.trainer.loop import STEPS_PER_CALL
     from recdoc.trainer.models import build_model
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
     mark("import tensorflow and the trainer", start)
 
     config = RunConfig.for_dataset(

@@ -50,7 +50,7 @@ def run_child(spec: dict[str, Any]) -> None:
     from recdoc.trainer.evaluate import evaluate, search_backend
     from recdoc.trainer.loop import STEPS_PER_CALL
     from recdoc.trainer.models import build_model
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     cluster = make_cluster(spec["strategy"])
     config = RunConfig.for_dataset(spec["dataset"], model_type="ComiRec-DR", batch_size=spec["batch_size"],

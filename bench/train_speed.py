@@ -29,7 +29,7 @@ from recdoc.config import RunConfig  # noqa: E402
 from recdoc.trainer.models import build_model  # noqa: E402
 from recdoc.trainer.loop import STEPS_PER_CALL  # noqa: E402
 from recdoc.trainer.models.comirec_dr import squash  # noqa: E402
-from recdoc.trainer.step import Trainer  # noqa: E402
+from recdoc.trainer.train import Trainer  # noqa: E402
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
 TARGET_STEPS_PER_SECOND = 40.0

@@ -383,7 +383,7 @@ def rerun(
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
     from recdoc.errors import UsageError
-    from recdoc.rerun import rerun as run_rerun
+    from recdoc.apply_fixes import rerun as run_rerun
 
     if not apply_fixes:
         raise UsageError("rerun needs --apply-fixes (the only mode so far)")
@@ -493,7 +493,9 @@ def probe(
     from recdoc.diagnose.findings import Finding
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
-    from recdoc.trainer.probe import default_out_dir, print_probe, probe_any, write_probe
+    from recdoc.trainer.probe.files import default_out_dir, write_probe
+    from recdoc.trainer.probe.measure import probe_any
+    from recdoc.trainer.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
     typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
@@ -516,7 +518,7 @@ def rescore(
     out: Optional[str] = typer.Option(None, "--out", help="folder for rescore.json (default: the run folder)"),
 ) -> None:
     """Evaluate a checkpoint with the reference evaluation and set the numbers beside what the run logged."""
-    from recdoc.trainer.probe import default_out_dir
+    from recdoc.trainer.probe.files import default_out_dir
     from recdoc.trainer.rescore import print_rescore, rescore_checkpoint, write_rescore
 
     _refuse_file_as_folder(out, "--out")

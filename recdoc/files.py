@@ -78,6 +78,12 @@ def write_file(path: Path, content: Content, *, replace: bool = False, fsync: bo
     return path
 
 
+def rewrite_file(path: Path, content: Content) -> Path:
+    """Replace `path` atomically and durably: the trainer's own records (run.json, metrics.jsonl, loop state),
+    which it updates in place and which must survive a kill at any moment."""
+    return write_file(path, content, replace=True, fsync=True)
+
+
 def write_numbered(folder: Path, name_of: Callable[[int], str], content: Content, limit: int = 1000) -> Path:
     """Write `content` to the first free name `name_of(1)`, `name_of(2)`, ... in `folder`; return the path."""
     for number in range(1, limit + 1):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from recdoc.diagnose.run import CheckpointInfo, Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
+from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 
 LOG = "train.log"
 

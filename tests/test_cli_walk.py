@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from recdoc.cli import lr_note
-from recdoc.trainer.runlog import COMPILING_STATUS, Console
+from recdoc.trainer.log.progress import COMPILING_STATUS, Console
 from recdoc.trainer.tfimport import is_notice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,7 @@ def test_the_cli_choices_are_the_owners_values() -> None:
     from recdoc.cli import Level, ModelType, Ndcg, Source, Split
     from recdoc.reports.console import LEVELS
     from recdoc.trainer.data.prepare import SOURCES
-    from recdoc.trainer.probe import SPLITS
+    from recdoc.trainer.probe.measure import SPLITS
 
     assert {m.value for m in ModelType} == set(reference.load()["model_types"])
     assert tuple(n.value for n in Ndcg) == config.NDCG_KINDS

@@ -6,7 +6,7 @@ import pytest
 
 from diagnose_factory import INCIDENT_EXP, incident_run, make_run
 from recdoc.diagnose.config_inference import infer_config, ndcg_ratio_boundary, parse_argv
-from recdoc.diagnose.run import CheckpointInfo, SourceRef
+from recdoc.diagnose.observed_run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
 
 

@@ -518,21 +518,21 @@ def test_one_lucky_evaluation_above_a_plateau_is_not_overfitting(tmp_path: Path)
 
 def test_recdoc_train_log_alone_stopped_on_a_nan_loss(tmp_path: Path) -> None:
     from recdoc.config import RunConfig
-    from recdoc.trainer import runlog
+    from recdoc.trainer.log.lines import format_final_line, format_iter_line, format_time_line, log_metrics
 
     config = RunConfig.for_dataset("book", model_type="ComiRec-DR", learning_rate=0.005, exp="own")
     lines = ["training resumed from runs/x/ckpt/last/ckpt-20 at iteration 20000"]
     recalls = rising_then_plateau(30, 0.05, 60)
     for index, recall in enumerate(recalls, start=21):
         loss = 7.5 - 0.01 * index if index < 50 else math.nan
-        shown = runlog.log_metrics({"recall@50": recall, "ndcg_paper@50": recall * 1.6, "hitrate@50": recall * 2},
+        shown = log_metrics({"recall@50": recall, "ndcg_paper@50": recall * 1.6, "hitrate@50": recall * 2},
                                    config)
-        lines += [config.exp_name, runlog.format_iter_line(index * 1000, loss, shown)]
+        lines += [config.exp_name, format_iter_line(index * 1000, loss, shown)]
         if index < 50:
-            lines.append(runlog.format_time_line(index * 0.3))
+            lines.append(format_time_line(index * 0.3))
     lines += ["train loss is nan at iter 50000: training stopped, the best model is kept",
               "model restored from runs/x/ckpt/best/ckpt-49000",
-              runlog.format_final_line("test", {"recall": 0.05, "ndcg": 0.08, "hitrate": 0.1, "diversity": 0.2})]
+              format_final_line("test", {"recall": 0.05, "ndcg": 0.08, "hitrate": 0.1, "diversity": 0.2})]
     log = write(tmp_path, "\n".join(lines) + "\n")
     diagnosis = diagnose(log)
     assert diagnosis.run.stop_reason == "nan" and diagnosis.run.stop_ref.line == len(lines) - 2

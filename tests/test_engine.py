@@ -13,7 +13,7 @@ import pytest
 from diagnose_factory import INCIDENT_EXP, healthy_run, incident_recalls, incident_run, make_run
 from recdoc.diagnose.rules import RULE_CLASSES
 from recdoc.diagnose.engine import analyze_paths, analyze_run
-from recdoc.diagnose.rules.base import Thresholds
+from recdoc.thresholds import Thresholds
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "test79"
 

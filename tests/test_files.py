@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recdoc.files import write_file, write_numbered
-from recdoc.trainer.probe import write_probe
-from recdoc.trainer.runlog import atomic_write_text
+from recdoc.files import rewrite_file, write_file, write_numbered
+from recdoc.trainer.probe.files import write_probe
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "runs" / "test79"
 
@@ -44,7 +43,7 @@ def test_probe_json_and_run_records_are_0644_and_probe_never_replaces(tmp_path: 
     second = write_probe({"schema": "y"}, tmp_path)
     assert (first.name, second.name) == ("probe.json", "probe-2.json")
     assert '"x"' in first.read_text()
-    atomic_write_text(tmp_path / "run.json", "{}\n")
+    rewrite_file(tmp_path / "run.json", "{}\n")
     assert {mode(first), mode(second), mode(tmp_path / "run.json")} == {0o644}
 
 

@@ -215,7 +215,7 @@ def test_original_mind_logged_recall_lies_within_the_spread_of_passes(original_s
 
 def test_original_dr_probes_healthy(original_split: Path) -> None:
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe import probe_checkpoint
+    from recdoc.trainer.probe.measure import probe_checkpoint
 
     probe = probe_checkpoint(ORIG_RUNS / "a_dr_lr0.005_p20_s20", original_split)
     assert probe["users"] == 94 and probe["cosine"]["mean"] < 0.2

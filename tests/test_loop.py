@@ -307,7 +307,7 @@ def test_resume_continues_from_the_last_evaluation(synthetic_data: Path, tmp_pat
     from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.data.sampling import TrainSampler
     from recdoc.trainer.loop import train
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     original = Trainer.train_steps
     config = synthetic_config(synthetic_data, tmp_path, test_iter=20, patience=50)
@@ -357,7 +357,7 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(synthetic_data: Path
     # Weights, Adam moments, the batch sampler and the negative sampler all continue from ckpt/last: the
     # evaluation after resuming equals the uninterrupted run's to the last digit.
     from recdoc.trainer.loop import train
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     original = Trainer.train_steps
 
@@ -383,7 +383,7 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(synthetic_data: Path
 def test_nan_loss_stops_the_run_and_keeps_the_best_checkpoint(synthetic_data: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from recdoc.trainer.loop import train
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     monkeypatch.setattr(Trainer, "train_steps", StepScript(Trainer.train_steps, nan_from=35))
     run = train(synthetic_config(synthetic_data, tmp_path, test_iter=20))

@@ -16,7 +16,7 @@ from recdoc.errors import UsageError
 from recdoc.trainer.loss import CandidateSampler, sampled_softmax_loss
 from recdoc.trainer.models import build_model
 from recdoc.trainer.optimizer import Adam
-from recdoc.trainer.step import Trainer
+from recdoc.trainer.train import Trainer
 
 
 def test_candidate_sampler_draws_unique_ids_in_range_reproducibly() -> None:

@@ -20,7 +20,7 @@ from recdoc.trainer.models.gru4rec import GRU4Rec, final_state
 from recdoc.trainer.models.layers import Dense, tf1_fans
 from recdoc.trainer.models.mind import MIND, shared_bilinear_map
 from recdoc.trainer.models.youtube_dnn import YouTubeDNN, masked_mean
-from recdoc.trainer.step import Trainer
+from recdoc.trainer.train import Trainer
 
 
 def with_other_padding_ids(hist: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -216,7 +216,7 @@ def test_a_few_steps_lower_the_loss(model_type: str) -> None:
 
 # ---------------------------------------------------------------- MostPopular run folder
 def test_most_popular_run_folder_has_final_metrics_the_doctor_reads(tmp_path: Path) -> None:
-    from recdoc.diagnose.readers import recdoc_run
+    from recdoc.diagnose.readers import recdoc_folder
     from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.data.synth import synthesize
     from recdoc.trainer.evaluate import evaluate_most_popular
@@ -233,5 +233,5 @@ def test_most_popular_run_folder_has_final_metrics_the_doctor_reads(tmp_path: Pa
     assert record["final"]["test"]["recall@50"] > 0
     log = (run / "train.log").read_text().splitlines()
     assert log[-1].startswith("test recall: %.6f" % expected["recall@50"])
-    parsed = recdoc_run.read(run)
+    parsed = recdoc_folder.read(run)
     assert parsed.finals["test"].recall == pytest.approx(expected["recall@50"])

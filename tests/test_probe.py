@@ -12,9 +12,12 @@ import pytest
 
 from recdoc.diagnose.findings import Finding, NotACause
 from recdoc.diagnose.rules import RULES
-from recdoc.diagnose.rules.interests import InterestThresholds, judge_probe
+from recdoc.diagnose.rules.interests import judge_probe
+from recdoc.thresholds import InterestThresholds
 from recdoc.errors import InputError, UsageError
-from recdoc.trainer.probe import InterestTally, latest_probe_file, locate, read_probe, write_probe
+from recdoc.trainer.probe.files import latest_probe_file, read_probe, write_probe
+from recdoc.trainer.probe.restore import locate
+from recdoc.trainer.probe.tally import InterestTally
 
 # ---------------------------------------------------------------- hand-built interests
 # Items 1-4 lie along axis 0 (strength 1.0, 0.9, 0.8, 0.7), items 5-8 along axis 1 (0.95, 0.85, 0.75, 0.65);
@@ -187,7 +190,7 @@ def test_too_little_evidence_judges_nothing() -> None:
 
 def test_rules_are_registered_documented_and_read_the_probe_from_the_run() -> None:
     from recdoc.diagnose.engine import analyze_run
-    from recdoc.diagnose.run import Fact, Run, SourceRef
+    from recdoc.diagnose.observed_run import Fact, Run, SourceRef
 
     for rule_id in ("interest-collapse", "dead-interest"):
         doc = RULES[rule_id].documentation()
@@ -288,7 +291,7 @@ def test_the_testing_switch_feeds_item_zero_to_the_readout(tiny_run: Path) -> No
     import tensorflow as tf
 
     from recdoc.trainer.data.dataset import load_dataset
-    from recdoc.trainer.probe import locate, restore_model
+    from recdoc.trainer.probe.restore import locate, restore_model
 
     target = locate(tiny_run)
     model = restore_model(target, load_dataset(str(target.data_dir), "tiny").item_count)
@@ -307,7 +310,7 @@ def test_the_testing_switch_feeds_item_zero_to_the_readout(tiny_run: Path) -> No
 def test_a_single_interest_run_is_refused_before_any_work(tiny_run: Path, tmp_path: Path) -> None:
     import shutil
 
-    from recdoc.trainer.probe import probe_run
+    from recdoc.trainer.probe.measure import probe_run
 
     copy = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, copy)
@@ -356,7 +359,7 @@ def test_analyze_deep_notes_a_probe_that_cannot_run(tiny_run: Path, tmp_path: Pa
 
 def test_a_collapsed_probe_makes_wiring_suspect_strong_even_on_small_data() -> None:
     from recdoc.diagnose.engine import analyze_run
-    from recdoc.diagnose.run import Fact, Run, SourceRef
+    from recdoc.diagnose.observed_run import Fact, Run, SourceRef
 
     run = Run(format="recdoc", paths=["run.json"],
               declared={"model_type": Fact("ComiRec-DR", SourceRef("run.json")),
@@ -377,7 +380,7 @@ def test_a_collapsed_probe_makes_wiring_suspect_strong_even_on_small_data() -> N
 def test_the_probe_table_keeps_one_line_per_interest_off_a_terminal() -> None:
     import io
 
-    from recdoc.trainer.probe import print_probe
+    from recdoc.trainer.probe.render import print_probe
 
     result = {**tally_of([USER_A, USER_B], [[1, 5, 5], [2, 6]]).result(), "exp_name": "book_ComiRec-DR_b128_lr0.005"
               "_d64_len20_a_long_experiment_name", "split": "valid"}

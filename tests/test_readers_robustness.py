@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, tf2_port
+from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, tf2_port
 from recdoc.diagnose.readers.detect import read_paths, sniff_scores
 from recdoc.diagnose.readers.lines import decode_line, iter_lines
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 from recdoc.errors import InputError
 from test_readers_logs import PYTORCH_LINES, TF2_LINES, header
 from test_readers_tensorboard import record
@@ -41,7 +41,7 @@ def attempt(reader, data: bytes, name: str) -> Run | None:  # type: ignore[no-un
 
 
 READERS = [(original.read, "train.log"), (tf2_port.read, "train.log"), (pytorch_port.read, "out.log"),
-           (recdoc_run.read, "run.json"), (recdoc_run.read, "metrics.jsonl"),
+           (recdoc_folder.read, "run.json"), (recdoc_folder.read, "metrics.jsonl"),
            (tensorboard.read, "events.out.tfevents.1"), (checkpoint.read, "checkpoint"),
            (lambda p: read_paths([str(p)]), "train.log"), (lambda p: read_paths([str(p.parent)]), "stdout")]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from recdoc.diagnose.findings import Comparison, Diagnosis, Evidence, Finding, Fix, NotACause, Setting
-from recdoc.diagnose.run import CheckpointInfo, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
+from recdoc.diagnose.observed_run import CheckpointInfo, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 from recdoc.reports import output_folder, report_names, write_reports
 from recdoc.reports.console import print_summary
 from recdoc.reports.facts import verdict_sentence

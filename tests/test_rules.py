@@ -12,8 +12,9 @@ from recdoc.diagnose.findings import Finding, NotACause
 from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
 from recdoc.diagnose import curve as curves
-from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, data_proximity
-from recdoc.diagnose.run import CheckpointInfo, Event, Fact, SourceRef
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
+from recdoc.thresholds import Thresholds
+from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, SourceRef
 from recdoc.errors import UsageError
 
 GOOD_DR = "book_ComiRec-DR_b128_lr0.005_d64_len20_x"

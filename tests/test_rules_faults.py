@@ -14,11 +14,12 @@ from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.engine import analyze_paths, analyze_run, rank_findings
 from recdoc.diagnose.findings import Finding, Fix, NotACause
 from recdoc.diagnose.config_inference import infer_config
-from recdoc.diagnose.readers.recdoc_run import read
+from recdoc.diagnose.readers.recdoc_folder import read
 from recdoc.diagnose.readers.split_facts import id_frequency_spearman
 from recdoc.diagnose.rules import RULES, explain_rule
 from recdoc.diagnose import curve as curves
-from recdoc.diagnose.rules.base import RuleContext, Thresholds, trend_window
+from recdoc.diagnose.rules.base import RuleContext, trend_window
+from recdoc.thresholds import Thresholds
 
 # valid Recall@50 and train loss of the clean run (patience 5): best 0.2781 at iter 1800, early stop at 2400.
 CLEAN_RECALLS = [0.1528, 0.161, 0.1651, 0.1785, 0.2025, 0.2144, 0.2301, 0.2252, 0.2388, 0.2492, 0.255, 0.2431,

@@ -23,7 +23,7 @@ from recdoc.diagnose.rules import RULES, explain_rule
 from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.diagnose.rules.loss import LIMITS, assess_loss
-from recdoc.diagnose.run import SourceRef
+from recdoc.diagnose.observed_run import SourceRef
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -20,7 +20,7 @@ def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object):
 def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_data: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from recdoc.config import RunConfig
-    from recdoc.diagnose.readers import recdoc_run
+    from recdoc.diagnose.readers import recdoc_folder
     from recdoc.trainer import evaluate as ev
     from recdoc.trainer.loop import train
 
@@ -43,7 +43,7 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
     assert set(periodic[0]) < set(final_valid) and not set(final_test) & set(final_valid)
     assert "search" in record["versions"]["eval_search"]
 
-    doctor_view = recdoc_run.read(run)
+    doctor_view = recdoc_folder.read(run)
     assert doctor_view.extra_metrics["deviations"][0]["value"] == 60
     assert any("subset of 60" in event.text for event in doctor_view.events_of("info"))
 

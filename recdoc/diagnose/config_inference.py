@@ -16,7 +16,7 @@ from typing import Any
 from recdoc import reference
 from recdoc.config import NDCG_KINDS, RunConfig, dataset_defaults, parse_exp_name
 from recdoc.diagnose.findings import Setting
-from recdoc.diagnose.run import Run, SourceRef
+from recdoc.diagnose.observed_run import Run, SourceRef
 from recdoc.errors import UsageError
 
 # Keys the doctor infers (RunConfig fields that shape a run's result). Paths and bookkeeping fields are left out.

@@ -1,4 +1,4 @@
-"""Pure functions over a run's curve frame (`recdoc.diagnose.run.CURVE_COLUMNS`), shared by every rule.
+"""Pure functions over a run's curve frame (`recdoc.diagnose.observed_run.CURVE_COLUMNS`), shared by every rule.
 
 "Evaluation" means a row with a valid recall. Improvements follow the original's rule exactly: a new best is a
 recall strictly above the running best, which starts at 0 (reference section 4).

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc import reference
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 from recdoc.errors import RecdocError
 
 PROBE_DECIDES = ("whether the K interests are distinct or collapsed/dead inside the checkpoint: the evidence that "
@@ -81,9 +81,10 @@ def _run_checks(run: Run, checkpoint: str, data_dir: str, want_probe: bool, chec
                           f"{loaded.mapping.maxlen}: {mapped}")
     if want_probe:
         if reference.is_multi_interest(loaded.mapping.model_type) and loaded.mapping.num_interest >= 2:
-            from recdoc.trainer.probe import DOCTOR_MAX_USERS, probe_loaded
+            from recdoc.trainer.probe.measure import probe_loaded
+            from recdoc.thresholds import InterestThresholds
 
-            run.extra_metrics["probe"] = probe_loaded(loaded, data, "valid", DOCTOR_MAX_USERS)
+            run.extra_metrics["probe"] = probe_loaded(loaded, data, "valid", InterestThresholds.DOCTOR_MAX_USERS)
             run.extra_metrics["probe_ref"] = f"{loaded.located.target} (probed by --deep)"
     from recdoc.trainer.rescore import rescore_loaded
 
@@ -115,7 +116,7 @@ def _recdoc_data_dir(checkpoint: str) -> str | None:
     folder = Path(checkpoint)
     if not (folder / "run.json").is_file():
         return None
-    from recdoc.trainer.probe import locate
+    from recdoc.trainer.probe.restore import locate
 
     try:
         return str(locate(folder).data_dir)

@@ -12,10 +12,11 @@ from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
 from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, all_rules
-from recdoc.diagnose.rules.base import BaselineRun, RuleContext, Thresholds, trend_window
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, trend_window
+from recdoc.thresholds import Thresholds
 from recdoc.diagnose.curve import CurveSummary, best_row, summarize
 from recdoc.diagnose.readers.checkpoint import number_meaning
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
@@ -83,7 +84,7 @@ def combine_repeats(runs: list[Run]) -> Run:
     of each final metric in `extra_metrics["repeats"]`."""
     import statistics
 
-    from recdoc.diagnose.run import FinalMetrics
+    from recdoc.diagnose.observed_run import FinalMetrics
 
     base = runs[0]
     combined = Run(format=base.format, paths=list(dict.fromkeys(p for r in runs for p in r.paths)),
@@ -131,7 +132,7 @@ def attach_interest_probe(run: Run) -> None:
     if not folders or "probe" in run.extra_metrics or (
             model_type is not None and not reference.is_multi_interest(model_type.value)):
         return
-    from recdoc.trainer.probe import probe_for_doctor
+    from recdoc.trainer.probe.measure import probe_for_doctor
 
     try:
         probe, source = probe_for_doctor(folders[0])

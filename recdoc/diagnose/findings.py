@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Literal
 
-from recdoc.diagnose.run import Run, SourceRef
+from recdoc.diagnose.observed_run import Run, SourceRef
 
 SCHEMA_VERSION = 1
 

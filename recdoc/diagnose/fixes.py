@@ -26,7 +26,7 @@ from typing import Any
 
 from recdoc.config import RunConfig
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 from recdoc.errors import UsageError
 
 FIX_SUFFIX_RE = re.compile(r"_fix\d+$")

@@ -16,23 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recdoc import reference
-from recdoc.diagnose.run import Run, SourceRef
+from recdoc.diagnose.observed_run import Run, SourceRef
+from recdoc.thresholds import IdentityThresholds
 
 # Words in a dataset name that point at a paper dataset (`book14`, `amazon_books`, `taobao_small`, `UserBehavior`).
 NAME_HINTS = {"book": ("book",), "taobao": ("taobao", "userbehavior", "user_behavior")}
-# A hit rate within this factor of the paper's row for the model is consistent with that data; outside the wider
-# band it contradicts it. Runs of one model on one dataset spread by about +-30% across codes and budgets.
-CONSISTENT = (0.6, 1.6)
-CONTRADICTS = (0.4, 2.2)
-# Hit rates below this say nothing about the data (a broken or diverged run scores near zero anywhere).
-MIN_HITRATE = 0.01
-# A stated count within this share of a paper dataset's is that dataset's (users: the script's count may differ
-# by the users a filter drops).
-COUNT_TOLERANCE = 0.01
-
-CONFIDENCE_COUNT = 0.95
-CONFIDENCE_NAME_AND_MAGNITUDE = 0.8
-CONFIDENCE_NAME_ONLY = 0.55
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,7 @@ def _count_match(value: Any, dataset: str, key: str) -> bool | None:
         return None
     if key == "item_count":
         return int(value) in (expected, expected - 1)  # with or without the padding row
-    return abs(value - expected) <= COUNT_TOLERANCE * expected
+    return abs(value - expected) <= IdentityThresholds.COUNT_TOLERANCE * expected
 
 
 def headline_hitrate(run: Run, cutoff: int | None) -> tuple[float, int | None, SourceRef | None] | None:
@@ -134,7 +122,7 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
     hint = name if name in paper_datasets() else name_hint(name)
     observed = headline_hitrate(run, cutoff)
     ratios: dict[str, float] = {}
-    if observed is not None and observed[0] >= MIN_HITRATE:
+    if observed is not None and observed[0] >= IdentityThresholds.MIN_HITRATE:
         for dataset in paper_datasets():
             ratio = magnitude_ratio(observed[0], dataset, model_type, observed[1])
             if ratio is not None:
@@ -149,20 +137,20 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
     if observed is not None and candidate in ratios:
         label = f"hit rate@{observed[1]} {observed[0]:.4f} is {ratios[candidate]:.2f}x the paper's " \
                 f"{reference.canonical_model_type(model_type) or 'models'} on {candidate}"
-        if fits(candidate, CONSISTENT):
+        if fits(candidate, IdentityThresholds.CONSISTENT):
             facts.evidence.append((label, observed[2]))
-        elif not fits(candidate, CONTRADICTS) and any(fits(other, CONSISTENT) for other in ratios if other != candidate):
-            other = next(o for o in ratios if o != candidate and fits(o, CONSISTENT))
+        elif not fits(candidate, IdentityThresholds.CONTRADICTS) and any(fits(other, IdentityThresholds.CONSISTENT) for other in ratios if other != candidate):
+            other = next(o for o in ratios if o != candidate and fits(o, IdentityThresholds.CONSISTENT))
             facts.contradictions.append((f"{label}, while it is {ratios[other]:.2f}x the paper's on {other}",
                                          observed[2]))
     if by_count is not None:
-        confidence = CONFIDENCE_COUNT
+        confidence = IdentityThresholds.CONFIDENCE_COUNT
     elif facts.contradictions:
         confidence = 0.0 if candidate != name else 0.5
     elif any(text.startswith("hit rate") for text, _ in facts.evidence):
-        confidence = 1.0 if candidate == name else CONFIDENCE_NAME_AND_MAGNITUDE
+        confidence = 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_AND_MAGNITUDE
     else:
-        confidence = 1.0 if candidate == name else CONFIDENCE_NAME_ONLY
+        confidence = 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_ONLY
     if name != candidate and hint == candidate:
         facts.evidence.insert(0, (f"the name {name!r} names {candidate}", None))
     if confidence == 0.0:

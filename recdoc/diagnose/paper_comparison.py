@@ -13,7 +13,7 @@ from recdoc import reference
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.values import is_possible
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 
 METRICS = ("recall", "ndcg", "hitrate")
 # Recall definitions that count duplicate targets like the paper's Taobao numbers (reference section 5).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Setting
-from recdoc.diagnose.run import CheckpointInfo
+from recdoc.diagnose.observed_run import CheckpointInfo
 from recdoc.reports.facts import (
     RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, points, run_facts,
     signed_percent, verdict_sentence,

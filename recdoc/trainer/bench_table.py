@@ -234,7 +234,7 @@ def default_trainer(config: RunConfig) -> Path:
 
 def read_outcome(model_type: str, seed: int, learning_rate: float, run_dir: Path) -> RunOutcome:
     """A finished run's final test metrics and budget, from its `run.json`."""
-    from recdoc.trainer.runlog import RunRecord
+    from recdoc.trainer.log.records import RunRecord
 
     data = RunRecord.load(run_dir / "run.json").data
     final = data.get("final", {}).get("test", {})
@@ -269,7 +269,7 @@ def run_bench(spec: BenchSpec, trainer: Trainer = default_trainer,
 
 def write_outputs(out_dir: str | Path, dataset: str, files: Mapping[str, str]) -> Path:
     """Write `files` into a new folder `<out_dir>/table3_<dataset>_<n>/` (smallest unused n); return it."""
-    from recdoc.trainer.runlog import atomic_write_text
+    from recdoc.files import rewrite_file
 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -282,7 +282,7 @@ def write_outputs(out_dir: str | Path, dataset: str, files: Mapping[str, str]) -
         except FileExistsError:
             number += 1
     for name, text in files.items():
-        atomic_write_text(folder / name, text)
+        rewrite_file(folder / name, text)
     return folder
 
 

@@ -32,8 +32,14 @@ from typing import Any, Protocol
 from recdoc import reference
 from recdoc.config import NDCG_KINDS, RunConfig
 from recdoc.errors import UsageError
-from recdoc.trainer import runlog
-from recdoc.trainer.runlog import RunPaths
+from recdoc.files import rewrite_file
+from recdoc.trainer.log.folder import RunPaths, open_run_folder, refuse_existing_run_folder
+from recdoc.trainer.log.lines import (
+    DASH_LINE, TrainLog, early_stop_key, format_final_line, format_iter_line, format_time_line, log_metrics,
+)
+from recdoc.trainer.log.progress import Console
+from recdoc.trainer.log.records import MetricsLog, RunRecord, data_fingerprint, deviations, utc_now
+from recdoc.trainer.log.tensorboard import Scalars
 
 
 class StopReason(str, Enum):
@@ -74,7 +80,7 @@ class Schedule:
     def from_config(cls, config: RunConfig) -> "Schedule":
         if config.test_iter < 1:
             raise UsageError(f"test_iter must be positive, got {config.test_iter}")
-        return cls(config.test_iter, config.patience, config.max_iterations, runlog.early_stop_key(config))
+        return cls(config.test_iter, config.patience, config.max_iterations, early_stop_key(config))
 
 
 @dataclass
@@ -258,7 +264,7 @@ def restore_sampler_state(sampler: Any, snapshot: Mapping[str, Any] | None) -> b
 # ---------------------------------------------------------------- the full run
 def _resolved_config(config: RunConfig, paths: RunPaths) -> RunConfig:
     """On resume the stored configuration wins, except what may legitimately change: the budget and finetune_lr."""
-    stored = runlog.RunRecord.load(paths.run_json).data.get("config", {})
+    stored = RunRecord.load(paths.run_json).data.get("config", {})
     names = {f.name for f in dataclasses.fields(RunConfig)}
     values = {key: value for key, value in stored.items() if key in names}
     if "metrics_at" in values:
@@ -273,8 +279,8 @@ class _TrainingHooks:
     """`LoopHooks` over a real model: sampler, Trainer, evaluation, checkpoints and the run's records."""
 
     def __init__(self, config: RunConfig, paths: RunPaths, dataset: Any, sampler: Any, trainer: Any, model: Any,
-                 log: runlog.TrainLog, console: runlog.Console, metrics_log: runlog.MetricsLog,
-                 scalars: runlog.Scalars, best_manager: Any, last_manager: Any, cluster: Any = None) -> None:
+                 log: TrainLog, console: Console, metrics_log: MetricsLog,
+                 scalars: Scalars, best_manager: Any, last_manager: Any, cluster: Any = None) -> None:
         from recdoc.trainer.evaluate import evaluate, subset_split
 
         self._evaluate = evaluate
@@ -305,9 +311,9 @@ class _TrainingHooks:
         return self._evaluate(self.model, self.periodic_valid, self.training_eval_config, **self.sharding)
 
     def on_evaluation(self, evaluation: Evaluation) -> None:
-        shown = runlog.log_metrics(evaluation.metrics, self.config)
+        shown = log_metrics(evaluation.metrics, self.config)
         self.log.line(self.paths.exp_name)
-        self.log.line(runlog.format_iter_line(evaluation.iteration, evaluation.train_loss, shown))
+        self.log.line(format_iter_line(evaluation.iteration, evaluation.train_loss, shown))
         self.metrics_log.append({
             "iter": evaluation.iteration, "train_loss": evaluation.train_loss, **evaluation.metrics,
             "steps_per_s": evaluation.steps_per_s, "eval_s": evaluation.eval_s, "elapsed_s": evaluation.elapsed_s,
@@ -329,10 +335,10 @@ class _TrainingHooks:
         path = self.last_manager.save(checkpoint_number=state.iteration)
         snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler),
                     "candidate_sampler": sampler_state(self.trainer.candidate_sampler)}
-        runlog.atomic_write_text(self.paths.loop_state, _json(snapshot))
+        rewrite_file(self.paths.loop_state, _json(snapshot))
 
     def on_time(self, minutes: float) -> None:
-        self.log.line(runlog.format_time_line(minutes))
+        self.log.line(format_time_line(minutes))
 
     def on_nan(self, iteration: int, loss: float) -> None:
         self.log.line(f"train loss is {loss} at iter {iteration}: training stopped, the best model is kept")
@@ -400,10 +406,10 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         raise UsageError("--strategy multi_worker with several workers needs --exp: every worker must find the "
                          "run folder the chief writes")
     if resume:
-        config, paths = runlog.open_run_folder(config, resume=True)
+        config, paths = open_run_folder(config, resume=True)
         config = _resolved_config(config, paths)
     elif worker_index == 0:
-        runlog.refuse_existing_run_folder(config)
+        refuse_existing_run_folder(config)
     schedule = _check_config(config)
     from recdoc.trainer.data.dataset import load_dataset
 
@@ -422,7 +428,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     from recdoc.trainer.data.sampling import TrainSampler
     from recdoc.trainer.evaluate import evaluate, search_backend
     from recdoc.trainer.models import build_model
-    from recdoc.trainer.step import Trainer
+    from recdoc.trainer.train import Trainer
 
     from recdoc.trainer.distribute import make_cluster
 
@@ -439,7 +445,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
     if not resume and cluster.is_chief:
         # Only now that the data and the model are known to load: a failure above leaves no empty folder behind.
-        config, paths = runlog.open_run_folder(config)
+        config, paths = open_run_folder(config)
     shared_paths = RunPaths(Path(config.runs_dir) / config.exp_name)  # the chief's folder, read by every worker
     if not cluster.is_chief:
         # The chief alone writes the run folder; another worker's records go to a private folder, removed at the end.
@@ -458,13 +464,13 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         state = LoopState.from_dict(snapshot["loop"])
         restore_sampler_state(sampler, snapshot.get("sampler"))
         restore_sampler_state(trainer.candidate_sampler, snapshot.get("candidate_sampler"))
-        record = runlog.RunRecord.load(shared_paths.run_json)
+        record = RunRecord.load(shared_paths.run_json)
         record.path = paths.run_json  # a worker other than the chief keeps its copy in its private folder
         stored_fingerprint = record.data.get("data", {}).get("fingerprint")
-        if stored_fingerprint and stored_fingerprint != runlog.data_fingerprint(data_files):
+        if stored_fingerprint and stored_fingerprint != data_fingerprint(data_files):
             raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
                              f"({stored_fingerprint} in run.json)")
-        resumed_at = {"at": runlog.utc_now(), "iter": state.iteration,
+        resumed_at = {"at": utc_now(), "iter": state.iteration,
                       "sparse_adam": trainer.optimizer.sparse_update_path}
         record.update(config=config.to_dict(), stop_reason="running", ended=None,
                       resumed=[*record.data.get("resumed", []), resumed_at])
@@ -474,25 +480,25 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         recorded = config if config.item_count is not None else dataclasses.replace(config,
                                                                                      item_count=dataset.item_count)
         # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
-        record = runlog.RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
+        record = RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
                                         {"tensorflow": tf.__version__,
                                          "sparse_adam": trainer.optimizer.sparse_update_path,
                                          "eval_search": search_backend()})
-        deviations = runlog.deviations(config, len(dataset.valid))
-        if deviations:
-            record.update(deviations=deviations)
+        departures = deviations(config, len(dataset.valid))
+        if departures:
+            record.update(deviations=departures)
     if config.strategy != "none":
         record.update(distribute=cluster.describe())
     if config.finetune_lr is not None:
         trainer.set_learning_rate(config.finetune_lr)
 
-    metrics_log = runlog.MetricsLog(paths.metrics_jsonl)
+    metrics_log = MetricsLog(paths.metrics_jsonl)
     if resume:
         metrics_log.keep_until(state.iteration)
-    console = (runlog.Console(config.max_iterations) if cluster.is_chief
-               else runlog.Console(config.max_iterations, stream=open(os.devnull, "w"), fancy=False))
-    log = runlog.TrainLog(paths.train_log, console)
-    scalars = runlog.Scalars(paths.root)
+    console = (Console(config.max_iterations) if cluster.is_chief
+               else Console(config.max_iterations, stream=open(os.devnull, "w"), fancy=False))
+    log = TrainLog(paths.train_log, console)
+    scalars = Scalars(paths.root)
     stop = None
     try:
         with console:
@@ -505,7 +511,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
             stop = run_loop(state, hooks, schedule)
             cluster.barrier()  # the chief's last checkpoints are written before anyone reads the best one
             if stop is StopReason.INTERRUPTED:
-                log.line(runlog.DASH_LINE)
+                log.line(DASH_LINE)
                 log.line("Exiting from training early")
             best_path = (best_manager.latest_checkpoint if best_manager is not None
                          else tf.train.latest_checkpoint(str(shared_paths.best_dir)))
@@ -524,13 +530,13 @@ def train(config: RunConfig, resume: bool = False) -> Path:
                 split = dataset.valid if split_name == "valid" else dataset.test
                 metrics = evaluate(model, split, config, item_cate=dataset.item_cate or None, **hooks.sharding)
                 final[split_name] = metrics
-                log.line(runlog.format_final_line(split_name, runlog.log_metrics(metrics, config, True)))
+                log.line(format_final_line(split_name, log_metrics(metrics, config, True)))
         record.update(stop_reason=stop.value, best_iter=state.best_iter or None, iterations=state.iteration,
-                      best_metric=state.best_metric, final=final, ended=runlog.utc_now())
+                      best_metric=state.best_metric, final=final, ended=utc_now())
         return shared_paths.root
     except BaseException:
         record.update(stop_reason="interrupted" if stop is StopReason.INTERRUPTED else "crashed",
-                      ended=runlog.utc_now())
+                      ended=utc_now())
         raise
     finally:
         log.close()

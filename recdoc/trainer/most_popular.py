@@ -12,7 +12,10 @@ from pathlib import Path
 
 from recdoc import reference
 from recdoc.config import RunConfig
-from recdoc.trainer import runlog
+from recdoc.trainer.log.folder import open_run_folder
+from recdoc.trainer.log.lines import TrainLog, format_final_line, log_metrics
+from recdoc.trainer.log.progress import Console
+from recdoc.trainer.log.records import RunRecord, utc_now
 
 MODEL_TYPE = "MostPopular"
 
@@ -28,12 +31,12 @@ def train_most_popular(config: RunConfig) -> Path:
 
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
     data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
-    config, paths = runlog.open_run_folder(config)
-    record = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
+    config, paths = open_run_folder(config)
+    record = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
     record.update(training="none: MostPopular ranks items by their frequency in the training split")
     paths.metrics_jsonl.touch()
-    console = runlog.Console(0, fancy=False)
-    log = runlog.TrainLog(paths.train_log, console)
+    console = Console(0, fancy=False)
+    log = TrainLog(paths.train_log, console)
     try:
         log.line("training begin")
         final: dict[str, dict[str, float]] = {}
@@ -41,10 +44,10 @@ def train_most_popular(config: RunConfig) -> Path:
             metrics = evaluate_most_popular(dataset.train, split, cutoffs_for(config),
                                             item_cate=dataset.item_cate or None)
             final[split_name] = metrics
-            log.line(runlog.format_final_line(split_name, runlog.log_metrics(metrics, config, True)))
-        record.update(stop_reason="unknown", iterations=0, best_iter=None, final=final, ended=runlog.utc_now())
+            log.line(format_final_line(split_name, log_metrics(metrics, config, True)))
+        record.update(stop_reason="unknown", iterations=0, best_iter=None, final=final, ended=utc_now())
     except BaseException:
-        record.update(stop_reason="crashed", ended=runlog.utc_now())
+        record.update(stop_reason="crashed", ended=utc_now())
         raise
     finally:
         log.close()

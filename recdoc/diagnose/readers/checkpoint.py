@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.run import CheckpointInfo, Run, SourceRef
+from recdoc.diagnose.observed_run import CheckpointInfo, Run, SourceRef
 from recdoc.errors import InputError
+from recdoc.thresholds import InterestThresholds
 
 FORMAT = "checkpoint"
 STATE_FILE = "checkpoint"
@@ -302,12 +303,6 @@ def embedding_stats(value: Any) -> dict[str, float]:
             if math.isfinite(float(norms.std())) else float("nan")}
 
 
-# An interest whose weights are this small relative to the median interest contributes nothing; two interests whose
-# weights point the same way (cosine above COLLAPSED_COSINE) produce the same vector for every user.
-DEAD_NORM_RATIO = 0.01
-COLLAPSED_COSINE = 0.999
-
-
 def interest_health(value: Any, num_interest: int, family: str | None) -> dict[str, Any]:
     """Per-interest weight norms; how many interests are dead (near-zero) or collapsed onto another one.
 
@@ -326,10 +321,10 @@ def interest_health(value: Any, num_interest: int, family: str | None) -> dict[s
         return {}
     norms = np.linalg.norm(per_interest, axis=1)
     median = float(np.median(norms))
-    dead = int((norms < DEAD_NORM_RATIO * median).sum()) if median > 0 else num_interest
+    dead = int((norms < InterestThresholds.DEAD_WEIGHT_NORM_RATIO * median).sum()) if median > 0 else num_interest
     unit = per_interest / np.where(norms > 0, norms, 1.0)[:, None]
     cosine = unit @ unit.T
     collapsed = {j for i in range(num_interest) for j in range(i + 1, num_interest)
-                 if cosine[i, j] > COLLAPSED_COSINE and norms[i] > 0 and norms[j] > 0}
+                 if cosine[i, j] > InterestThresholds.WEIGHT_COLLAPSE_COSINE and norms[i] > 0 and norms[j] > 0}
     return {"interest_weight_norms": [float(n) for n in norms], "dead_interests": dead,
             "collapsed_interests": len(collapsed)}

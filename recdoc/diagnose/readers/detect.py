@@ -14,9 +14,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_run, tensorboard, text_log, tf2_port
+from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
 from recdoc.diagnose.readers.lines import read_head
-from recdoc.diagnose.run import Run, curve_from_rows, merge_runs
+from recdoc.diagnose.observed_run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
 
 LOG_READERS = (original, tf2_port, pytorch_port, text_log)
@@ -107,7 +107,7 @@ class _Pieces:
 
     def read_grouped(self, deep: bool) -> list[list[Run]]:
         """The pieces read and grouped by run, each group in merge authority order (see the module docstring)."""
-        recdoc_runs = [r for r in (_safe(recdoc_run.read, p, self.notes) for p in dict.fromkeys(self.recdoc))
+        recdoc_runs = [r for r in (_safe(recdoc_folder.read, p, self.notes) for p in dict.fromkeys(self.recdoc))
                        if r is not None]
         logs = [run for p, reader in self.logs for run in (_safe_many(reader, p, self.notes) or [])]
         # The most complete copy of a log first, so that a duplicate (`tee` beside `nohup.out`) is the one dropped.
@@ -144,7 +144,7 @@ class _Pieces:
 
 def _authority_order(members: list[Run]) -> list[Run]:
     """recdoc's run.json first, then logs (the most complete first), then TensorBoard, then checkpoints."""
-    rank = {recdoc_run.FORMAT: 0, tensorboard.FORMAT: 2, checkpoint.FORMAT: 3}
+    rank = {recdoc_folder.FORMAT: 0, tensorboard.FORMAT: 2, checkpoint.FORMAT: 3}
 
     def key(run: Run) -> tuple[int, int, int]:
         return rank.get(run.format, 1), -int(bool(run.finals)), -run.curve.shape[0]
@@ -274,7 +274,7 @@ def _discover(root: Path, pieces: _Pieces) -> None:
         if len(here.parts) - root_depth >= MAX_DEPTH:
             dirnames[:] = []
         names = sorted(filenames)
-        if recdoc_run.RUN_JSON in names or recdoc_run.METRICS_JSONL in names:
+        if recdoc_folder.RUN_JSON in names or recdoc_folder.METRICS_JSONL in names:
             pieces.recdoc.append(here)
         # `.index` alone is too common a suffix (faiss, search indexes); a TF checkpoint also has `.data-*` files.
         if checkpoint.STATE_FILE in names or (any(n.endswith(".index") for n in names)
@@ -285,7 +285,7 @@ def _discover(root: Path, pieces: _Pieces) -> None:
             if seen > MAX_FILES:
                 pieces.notes.append(f"{root}: more than {MAX_FILES} files; the rest were not looked at")
                 return
-            if name in (recdoc_run.RUN_JSON, recdoc_run.METRICS_JSONL, checkpoint.STATE_FILE) or name.endswith(".index"):
+            if name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL, checkpoint.STATE_FILE) or name.endswith(".index"):
                 continue
             _classify_file(here / name, pieces, explicit=False)
 
@@ -298,7 +298,7 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
     if path.suffix in checkpoint.TORCH_SUFFIXES:
         pieces.checkpoints.append(path)
         return
-    if explicit and (name in (recdoc_run.RUN_JSON, recdoc_run.METRICS_JSONL)):
+    if explicit and (name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL)):
         pieces.recdoc.append(path)
         return
     if explicit and name == checkpoint.STATE_FILE:
@@ -312,7 +312,7 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         return
     head = read_head(path)
     scores = {
-        "recdoc": recdoc_run.sniff(head),
+        "recdoc": recdoc_folder.sniff(head),
         "tensorboard": tensorboard.sniff(head),
         "checkpoint": checkpoint.sniff(head),
         **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS},
@@ -353,7 +353,7 @@ def looks_like_log(name: str) -> bool:
 
 def sniff_scores(head: str) -> dict[str, float]:
     """Every reader's confidence for a file head (for tests and debugging)."""
-    return {reader.FORMAT: reader.sniff(head) for reader in (*LOG_READERS, recdoc_run, tensorboard, checkpoint)}
+    return {reader.FORMAT: reader.sniff(head) for reader in (*LOG_READERS, recdoc_folder, tensorboard, checkpoint)}
 
 
 __all__ = ["read_paths", "read_runs", "run_label", "sniff_scores", "combine_event_runs"]

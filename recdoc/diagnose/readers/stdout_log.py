@@ -23,7 +23,7 @@ from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.records import Record, parse_record, table_header, table_row
-from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
+from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
 
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.

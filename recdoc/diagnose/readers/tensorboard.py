@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from recdoc.diagnose.run import Run, curve_from_rows
+from recdoc.diagnose.observed_run import Run, curve_from_rows
 from recdoc.errors import InputError
 
 FORMAT = "tensorboard"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from recdoc.diagnose.readers.records import parse_record
 from recdoc.diagnose.readers.stdout_log import parse_log, parse_log_runs
-from recdoc.diagnose.run import Run
+from recdoc.diagnose.observed_run import Run
 
 FORMAT = "text"
 # Lines of the head that must carry a record before a file found in a folder is read as a log.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from recdoc import reference
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.config_inference import ndcg_ratio_boundary, observed_ndcg_ratio
-from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, clamp
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp
+from recdoc.thresholds import Confidence
 
 
 # The dataset the NDCG/HitRate ranges (reference `ndcg_over_hitrate`) were measured on.

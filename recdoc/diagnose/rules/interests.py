@@ -1,6 +1,6 @@
 """Rules on what the interest probe saw inside a multi-interest checkpoint: collapsed and dead interests.
 
-The probe (`recdoc probe RUN`, recdoc/trainer/probe.py; or `recdoc analyze --deep` on a recdoc run) measures each
+The probe (`recdoc probe RUN`, recdoc/trainer/probe/; or `recdoc analyze --deep` on a recdoc run) measures each
 interest's share of the retrieved items, of the hits and of the readout wins, its norm, and the cosine between a
 user's interests. The engine puts its `probe.json` content in `Run.extra_metrics["probe"]` (and the file in
 `Run.extra_metrics["probe_ref"]`). These rules are pure functions of that dict; `judge_probe` applies them to a
@@ -13,51 +13,11 @@ from typing import Any
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext
-from recdoc.diagnose.run import SourceRef
+from recdoc.thresholds import InterestThresholds
+from recdoc.diagnose.observed_run import SourceRef
 
 PROBE_KEY = "probe"
 PROBE_REF_KEY = "probe_ref"
-
-
-class InterestThresholds:
-    """recdoc's judgement on probe statistics, each with the reason for its value."""
-
-    # A pair of interests counts as collapsed when, for more than half of the users, their cosine is above the
-    # probe's threshold (0.95: they share over 90% of their direction and retrieve nearly the same items). A
-    # majority makes it a property of the model, not of a few users whose history is one genre.
-    COLLAPSED_USER_SHARE = 0.5
-    # Interests that are not identical can still be redundant: when two interests' own top-N lists share over half
-    # their items on average, most of what one retrieves another retrieves too, so the K interests are not K
-    # neighbourhoods. Distinct interests share little: by chance N / items (under 4% for N = 50 on MovieLens'
-    # 1,349 items), and interests that each follow one group of the history share only that group's popular items.
-    OVERLAP_SHARE = 0.5
-    # Overlap is a graded property (how redundant), unlike near-identical vectors: a medium-sure finding.
-    CONFIDENCE_OVERLAP = 0.7
-    # ComiRec-DR's K bilinear maps start independent and routing starts from zero logits, so healthy interests
-    # point in unrelated directions: mean pairwise cosine 0.07 (the original's own checkpoint on MovieLens-100K,
-    # orig-runs/a_dr) and 0.08-0.10 (recdoc's, bench/probe_proof.py). A readout fed item 0 trains every interest
-    # toward one general taste: 0.52-0.69 in the original's faulty runs (the issue that started recdoc), 0.68-0.84
-    # in recdoc's. Above this line a DR's interests share one direction even when their top-N lists do not yet
-    # overlap by half. Not applied to SA and MIND, whose healthy interests are closer (0.30 in the original's
-    # checkpoints: attention heads over one history, one shared bilinear map).
-    DR_MEAN_COSINE = 0.4
-    # "Almost never": an interest that gets under a tenth of its fair share (1/K) of the readout wins, or of the
-    # retrieved items, is dead. In a healthy model every interest that learned anything gets a visible share; the
-    # readout's choice is also the only way an interest receives a gradient from the loss, so an interest below a
-    # tenth of its fair share of wins is barely trained at all. For K = 4 the line is at 2.5%.
-    DEAD_FRACTION_OF_FAIR = 0.1
-    # An interest near zero norm (below 1% of the user's strongest) for most users is dead whatever its shares.
-    NEAR_ZERO_USER_SHARE = 0.5
-    # A share is judged only when, at the fair share, the interest would have been credited this many items or
-    # targets: below that a share of 0 can be chance (20 expected -> P(0) = e^-20 under Poisson).
-    MIN_EXPECTED_COUNT = 20
-    # Too few users to call it a property of the model.
-    MIN_USERS = 20
-    # A direct measurement of the checkpoint: as sure as an observed fault.
-    CONFIDENCE = 0.9
-    # Retrieval share alone (wins look normal): the interest learned but the others outscore it at retrieval. Real,
-    # but weaker evidence of a fault than a readout that never picks it.
-    CONFIDENCE_RETRIEVAL_ONLY = 0.5
 
 
 class InterestCollapse(Rule):

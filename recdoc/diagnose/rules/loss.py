@@ -44,8 +44,9 @@ import pandas as pd
 
 from recdoc import reference
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext, Thresholds, clamp, reference_learning_rate, trend_window
-from recdoc.diagnose.run import SourceRef
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate, trend_window
+from recdoc.thresholds import Thresholds
+from recdoc.diagnose.observed_run import SourceRef
 
 # Formats whose logged loss is the original's sampled-softmax loss (the mean over the last test_iter steps).
 LOSS_AS_ORIGINAL = frozenset({"original", "tf2-port", "recdoc"})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from recdoc import reference
 from recdoc.config import dataset_defaults, recommended_learning_rate
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp, proximity_phrase
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, proximity_phrase
+from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.rules.loss import gap_split
 
 

@@ -6,8 +6,9 @@ import math
 
 from recdoc import reference
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext, Thresholds, clamp, reference_learning_rate
-from recdoc.diagnose.run import SourceRef
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate
+from recdoc.thresholds import Confidence, Thresholds
+from recdoc.diagnose.observed_run import SourceRef
 
 
 def iteration_budget(dataset: str | None) -> int | None:

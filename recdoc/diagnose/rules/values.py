@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Confidence, Rule, RuleContext
-from recdoc.diagnose.run import SourceRef
+from recdoc.diagnose.rules.base import Rule, RuleContext
+from recdoc.thresholds import Confidence
+from recdoc.diagnose.observed_run import SourceRef
 
 METRICS = ("recall", "ndcg", "hitrate")
 # Evidence lines listed per finding; the rest are counted.

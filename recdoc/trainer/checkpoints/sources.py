@@ -74,7 +74,7 @@ def locate(path: str | Path) -> Located:
     if not given.is_dir():
         raise InputError("no such checkpoint, checkpoint folder or run folder", str(path))
     if (given / "run.json").is_file():
-        from recdoc.trainer.probe import best_checkpoint
+        from recdoc.trainer.probe.restore import best_checkpoint
 
         prefix = best_checkpoint(given / "ckpt" / "best")
         return Located(prefix, "tf", given, _recdoc_exp_name(given), recdoc_run=True)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from recdoc.diagnose.readers.lines import iter_lines, read_head_bytes
 from recdoc.diagnose.readers.split_facts import read_split_facts, split_files
-from recdoc.diagnose.run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
+from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 from recdoc.errors import InputError
 
 FORMAT = "recdoc"

@@ -203,7 +203,9 @@ def _latest_checkpoint(folder: Path) -> str | None:
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     """Create the new run folder as a resumable run whose last state is the old run's best checkpoint."""
-    from recdoc.trainer import runlog
+    from recdoc.trainer.log.folder import open_run_folder
+    from recdoc.trainer.log.records import RunRecord
+    from recdoc.files import rewrite_file
     from recdoc.trainer.loop import LoopState
 
     best_dir = old_folder / "ckpt" / "best"
@@ -211,7 +213,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     files = sorted(best_dir.glob(f"{name}.*")) if name else []
     if name is None or not any(f.suffix == ".index" for f in files):
         raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)")
-    record = runlog.RunRecord.load(old_folder / "run.json").data
+    record = RunRecord.load(old_folder / "run.json").data
     best_iter = record.get("best_iter")
     best_metric = record.get("best_metric")
     if not isinstance(best_iter, int) or not isinstance(best_metric, (int, float)):
@@ -219,19 +221,19 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
                          "(the old run did not finish)")
     data = Path(config.data_dir) / f"{config.dataset}_data"
     data_files = [data / f"{config.dataset}_{split}.txt" for split in SPLITS]
-    config, paths = runlog.open_run_folder(config)
+    config, paths = open_run_folder(config)
     try:
         for target in (paths.best_dir, paths.last_dir):
             target.mkdir(parents=True, exist_ok=True)
             for source in files:
                 shutil.copy2(source, target / source.name)
-            runlog.atomic_write_text(target / "checkpoint", f'model_checkpoint_path: "{name}"\n'
-                                                            f'all_model_checkpoint_paths: "{name}"\n')
-        start = runlog.RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
+            rewrite_file(target / "checkpoint", f'model_checkpoint_path: "{name}"\n'
+                                                f'all_model_checkpoint_paths: "{name}"\n')
+        start = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
         start.update(initialized_from=str(best_dir / name), stop_reason="running")
         state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
-        runlog.atomic_write_text(paths.loop_state, json.dumps({"checkpoint": name, "loop": state.to_dict(),
-                                                               "sampler": None}, indent=1) + "\n")
+        rewrite_file(paths.loop_state, json.dumps({"checkpoint": name, "loop": state.to_dict(),
+                                                   "sampler": None}, indent=1) + "\n")
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # a half-seeded folder would look resumable
         raise

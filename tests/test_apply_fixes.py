@@ -84,7 +84,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.mark.slow
 def test_rerun_trains_the_corrected_run_and_writes_report_and_comparison(faulty_run: tuple[Path, Path]) -> None:
-    from recdoc.rerun import rerun
+    from recdoc.apply_fixes import rerun
 
     old, base = faulty_run
     said: list[str] = []
@@ -104,7 +104,7 @@ def test_rerun_trains_the_corrected_run_and_writes_report_and_comparison(faulty_
 
 @pytest.mark.slow
 def test_resume_best_continues_from_the_old_best_checkpoint(faulty_run: tuple[Path, Path]) -> None:
-    from recdoc.rerun import rerun
+    from recdoc.apply_fixes import rerun
 
     old, base = faulty_run
     old_record = json.loads((old / "run.json").read_text())

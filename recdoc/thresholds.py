@@ -1,0 +1,201 @@
+"""recdoc's own judgement, in one place: every decision threshold and every confidence, each with its reason.
+
+Reference numbers (the paper's tables, the original's defaults, the README's advice) are facts about the original
+and live in recdoc/reference; the numbers here are recdoc's, reviewed together. Plain constants only (no imports),
+so the trainer's probe and the doctor's readers and rules share them without depending on each other.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class Thresholds:
+    """recdoc's own decision thresholds (not reference numbers), each with the reason for its value."""
+
+    # Trailing evaluations used for trend and jitter: the run's own patience window (patience + 1, the original's
+    # 50 + 1 at most), so "still rising" means rising over the span the run itself uses to decide that training
+    # has stopped helping; on a short run a fixed 51 would reach back into the initial climb (`trend_window`).
+    TREND_WINDOW = 51
+    # A fitted rise of >= 2% of the best recall across the trend window counts as "still rising"; a plateau on
+    # Book moves well under 1% across 50 evaluations, one evaluation's noise is ~1%.
+    STILL_RISING = 0.02
+    # |trend| below this across the evaluations after the best = "flat": more patience would not have helped.
+    FLAT = 0.02
+    # Last recall this far (fraction) below the peak, with training loss still falling: overfitting.
+    OVERFIT_DECAY = 0.10
+    # Last recall this far below the peak together with the loss rising or turning non-finite: divergence.
+    DIVERGENCE_DECAY = 0.30
+    # Training loss this far (fraction) above its minimum at the end: the optimisation went the wrong way.
+    LOSS_RISE = 0.10
+    # Median step between evaluations >= 8% of the level, reversing direction on most steps: oscillation.
+    # A healthy Book curve moves ~1-2% per evaluation.
+    OSCILLATION_JITTER = 0.08
+    OSCILLATION_REVERSALS = 0.5
+    # Fewer evaluations than this cannot show a trend or a plateau.
+    MIN_EVALS_FOR_SHAPE = 5
+    # A run's recall within this fraction of a comparable paper value "matches the paper": published numbers
+    # are single runs and reproductions scatter by a few percent (issue #28: 0.0607-0.0637 over five seeds).
+    PAPER_TOLERANCE = 0.05
+    # A multi-interest run this far (fraction) below a single-interest run on the same data is suspicious.
+    BELOW_SINGLE_INTEREST = 0.02
+    # Data proximity to Book/Taobao by item count: <= SMALL_ITEMS is "small dense" (MovieLens-100K has 1,349),
+    # >= LARGE_ITEMS is like the paper's data (hundreds of thousands); log-interpolated between.
+    SMALL_ITEMS = 5_000
+    LARGE_ITEMS = 100_000
+    PROXIMITY_SMALL = 0.25
+    PROXIMITY_UNKNOWN = 0.5
+    # A constant recall at or below this share of the paper's (or, without a paper number, this absolute recall) is
+    # not a weak model but an evaluation that cannot hit (issue #16: 0.000007 with a leave-last-out split).
+    NEAR_ZERO_SHARE = 0.01
+    NEAR_ZERO_RECALL = 0.001
+    # Item ids count as "ordered by frequency" when Spearman(id, training count) is at most this. The original's
+    # preparation gives ids 1..N by descending count over all splits, so its training split scores about -0.95 to
+    # -1.0; a random renumbering scores about 0. Halfway leaves room for data prepared by similar rules.
+    ID_FREQUENCY_MAX_SPEARMAN = -0.5
+    # The original splits users: a share of valid/test users also in training above this is a leaking split
+    # (one user in a hundred can be a stray duplicate id; a leak puts many more there).
+    SPLIT_LEAK_SHARE = 0.01
+    # A training loss this many times above the loss of a uniform guess (ln of the candidates it chooses among)
+    # is not a model learning badly but weights blown up: a healthy run starts at about 1x and falls.
+    LOSS_ABOVE_GUESS = 2.0
+    # Severity weights for ranking (severity x confidence).
+    SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
+
+
+class Confidence:
+    """How much recdoc trusts each kind of evidence (0..1): recdoc's judgement, reviewed here in one place."""
+
+    # A prior alone (the README's lr advice) on the data it was established on: more likely than not, no more.
+    PRIOR = 0.55
+    # The run's curve agrees with the prior (slow climb, best late) / contradicts it (early peak, decay).
+    CURVE_SUPPORTS = 0.2
+    CURVE_CONTRADICTS = 0.3
+    # The run is clearly below a comparable paper number: there is a shortfall to explain.
+    BELOW_PAPER = 0.1
+    # A setting only assumed from a default (nothing in the run states it) is itself uncertain.
+    ASSUMED_SETTING = 0.6
+    # The NDCG definition stated by the run (run.json): only a mislabelled file would make it wrong.
+    STATED_DEFINITION = 0.95
+    # Direct observations: a NaN loss, a missing evaluation, an interruption line.
+    OBSERVED_FAULT = 0.9
+    OBSERVED_STOP = 0.95
+    # Not one `iter:` line carries metrics: the evaluation never ran, the root of everything after it.
+    NO_EVALUATION_AT_ALL = 0.98
+    # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
+    LOSS_AND_RECALL = 0.75
+    # Loss far above a uniform guess: measured, only a mis-logged loss would make it wrong.
+    LOSS_ABOVE_GUESS = 0.85
+    # item_count from a checkpoint/run differs from the dataset's constant: data almost surely differ.
+    ITEM_COUNT_DIFFERS = 0.85
+    # Identical recall at every evaluation: a broken split or a broken evaluation (cannot tell which).
+    CONSTANT_RECALL = 0.6
+    # ...and near zero against the paper from the first evaluation: the split or the evaluation is broken.
+    CONSTANT_NEAR_ZERO = 0.85
+    # A multi-interest run below a single-interest one on Book/Taobao (scaled by data proximity).
+    BELOW_SINGLE_INTEREST = 0.7
+    # The checkpoint's variables belong to another model family than the run's name says.
+    OTHER_FAMILY = 0.6
+    # The checkpoint shows dead/collapsed interests.
+    DEAD_INTERESTS = 0.9
+    # A curve still rising at the stop; more when the stop is also below the Book budget (a prior that agrees).
+    RISING_AT_STOP = 0.6
+    RISING_IN_PATIENCE_WINDOW = 0.55
+    BELOW_BUDGET = 0.15
+    # Measured on the run's own split files: the ids' order / the users shared between splits.
+    DATA_MEASURED = 0.9
+    # A curve still climbing with a patience window too short (< MIN_EVALS_FOR_SHAPE evaluations) to show a plateau.
+    SHORT_PATIENCE_WINDOW = 0.5
+    # Oscillation / overfitting: base plus the measured size (jitter, decay), so bigger effects are surer.
+    CURVE_SHAPE = 0.4
+    # A setting that differs from the original's (neg_num, batch): certain it differs, unsure it matters.
+    SETTING_DIFFERS = 0.5
+    SMALLER_BATCH_BELOW_PAPER = 0.6
+    LARGER_BATCH = 0.4
+    # A cut-off the paper lacks (certain from the setting) / cut-off sources that disagree.
+    CUTOFF_ABSENT = 0.9
+    CUTOFF_CONFLICT = 0.6
+    CUTOFF_STATED = 0.8
+    CUTOFF_ASSUMED = 0.5
+    # NDCG inferred from the ratio: 0.5 at the decision boundary, rising with the distance from it.
+    RATIO_AT_BOUNDARY = 0.5
+    RATIO_SLOPE = 1.5
+    # The ratio ranges were measured on Book; on other data they are a weaker guide.
+    RATIO_OTHER_DATA = 0.6
+
+
+class InterestThresholds:
+    """recdoc's judgement on probe statistics, each with the reason for its value."""
+
+    # What the probe measures (`recdoc probe`, over each user's interest vectors). Two interest vectors with cosine
+    # above this share over 90% of their direction (cos^2 > 0.9): they retrieve almost the same items. Random
+    # directions in d = 64 have |cos| around 0.13, so chance never gets near it.
+    COLLAPSE_COSINE = 0.95
+    # An interest below 1% of the norm of the user's strongest interest has inner products about 100x smaller: it
+    # cannot win the merge or the readout unless every other interest points away from the item.
+    NEAR_ZERO_NORM_RATIO = 0.01
+    # `recdoc analyze --deep` probes at most this many users when the run has no probe.json: enough to estimate
+    # shares of 1/K to about a percent, and bounded time on Book/Taobao-sized validation sets.
+    DOCTOR_MAX_USERS = 5_000
+    # What the checkpoint reader measures on the weights themselves (no data): an interest whose weights are under
+    # this share of the median interest's norm contributes nothing; two interests whose weights point the same way
+    # (cosine above WEIGHT_COLLAPSE_COSINE) produce the same vector for every user. Weights, unlike a user's
+    # vectors, differ by their random initialisation even in a barely trained model, hence the stricter line.
+    DEAD_WEIGHT_NORM_RATIO = 0.01
+    WEIGHT_COLLAPSE_COSINE = 0.999
+    # A pair of interests counts as collapsed when, for more than half of the users, their cosine is above
+    # COLLAPSE_COSINE (they share over 90% of their direction and retrieve nearly the same items). A
+    # majority makes it a property of the model, not of a few users whose history is one genre.
+    COLLAPSED_USER_SHARE = 0.5
+    # Interests that are not identical can still be redundant: when two interests' own top-N lists share over half
+    # their items on average, most of what one retrieves another retrieves too, so the K interests are not K
+    # neighbourhoods. Distinct interests share little: by chance N / items (under 4% for N = 50 on MovieLens'
+    # 1,349 items), and interests that each follow one group of the history share only that group's popular items.
+    OVERLAP_SHARE = 0.5
+    # Overlap is a graded property (how redundant), unlike near-identical vectors: a medium-sure finding.
+    CONFIDENCE_OVERLAP = 0.7
+    # ComiRec-DR's K bilinear maps start independent and routing starts from zero logits, so healthy interests
+    # point in unrelated directions: mean pairwise cosine 0.07 (the original's own checkpoint on MovieLens-100K,
+    # orig-runs/a_dr) and 0.08-0.10 (recdoc's, bench/probe_proof.py). A readout fed item 0 trains every interest
+    # toward one general taste: 0.52-0.69 in the original's faulty runs (the issue that started recdoc), 0.68-0.84
+    # in recdoc's. Above this line a DR's interests share one direction even when their top-N lists do not yet
+    # overlap by half. Not applied to SA and MIND, whose healthy interests are closer (0.30 in the original's
+    # checkpoints: attention heads over one history, one shared bilinear map).
+    DR_MEAN_COSINE = 0.4
+    # "Almost never": an interest that gets under a tenth of its fair share (1/K) of the readout wins, or of the
+    # retrieved items, is dead. In a healthy model every interest that learned anything gets a visible share; the
+    # readout's choice is also the only way an interest receives a gradient from the loss, so an interest below a
+    # tenth of its fair share of wins is barely trained at all. For K = 4 the line is at 2.5%.
+    DEAD_FRACTION_OF_FAIR = 0.1
+    # An interest near zero norm (below 1% of the user's strongest) for most users is dead whatever its shares.
+    NEAR_ZERO_USER_SHARE = 0.5
+    # A share is judged only when, at the fair share, the interest would have been credited this many items or
+    # targets: below that a share of 0 can be chance (20 expected -> P(0) = e^-20 under Poisson).
+    MIN_EXPECTED_COUNT = 20
+    # Too few users to call it a property of the model.
+    MIN_USERS = 20
+    # A direct measurement of the checkpoint: as sure as an observed fault.
+    CONFIDENCE = 0.9
+    # Retrieval share alone (wins look normal): the interest learned but the others outscore it at retrieval. Real,
+    # but weaker evidence of a fault than a readout that never picks it.
+    CONFIDENCE_RETRIEVAL_ONLY = 0.5
+
+
+class IdentityThresholds:
+    """Which paper dataset a run's data is (`diagnose/identity.py`): how close is close, and how sure each kind of
+    evidence makes recdoc."""
+
+    # A hit rate within this factor of the paper's row for the model is consistent with that data; outside the wider
+    # band it contradicts it. Runs of one model on one dataset spread by about +-30% across codes and budgets.
+    CONSISTENT = (0.6, 1.6)
+    CONTRADICTS = (0.4, 2.2)
+    # Hit rates below this say nothing about the data (a broken or diverged run scores near zero anywhere).
+    MIN_HITRATE = 0.01
+    # A stated count within this share of a paper dataset's is that dataset's (users: the script's count may differ
+    # by the users a filter drops).
+    COUNT_TOLERANCE = 0.01
+
+    # The stated user/item counts match a paper dataset's; its name and hit-rate magnitude agree; its name alone.
+    CONFIDENCE_COUNT = 0.95
+    CONFIDENCE_NAME_AND_MAGNITUDE = 0.8
+    CONFIDENCE_NAME_ONLY = 0.55

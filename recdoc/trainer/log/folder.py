@@ -1,0 +1,86 @@
+"""The run folder: `<runs_dir>/<exp_name>/`, its paths, and a new folder that never replaces an existing one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from recdoc.config import RunConfig
+from recdoc.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def exp_name(self) -> str:
+        return self.root.name
+
+    @property
+    def train_log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def metrics_jsonl(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def best_dir(self) -> Path:
+        return self.root / "ckpt" / "best"
+
+    @property
+    def last_dir(self) -> Path:
+        return self.root / "ckpt" / "last"
+
+    @property
+    def loop_state(self) -> Path:
+        return self.last_dir / "loop_state.json"
+
+
+def open_run_folder(config: RunConfig, resume: bool = False) -> tuple[RunConfig, RunPaths]:
+    """Create `<runs_dir>/<exp_name>/` (or find it when resuming) and return the config with its final `exp`.
+
+    Without `config.exp`, the free part of the name is `run<n>` with the smallest n not yet used; an existing
+    folder is never overwritten: it is refused unless `resume` is set.
+    """
+    runs_dir = Path(config.runs_dir)
+    if resume:
+        if config.exp is None:
+            raise UsageError("--resume needs --exp: the experiment to continue")
+        root = runs_dir / config.exp_name
+        if not root.is_dir():
+            raise UsageError(f"cannot resume: no run folder {root}")
+        return config, RunPaths(root)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if config.exp is not None:
+        root = runs_dir / config.exp_name
+        try:
+            root.mkdir()
+        except FileExistsError:
+            raise UsageError(f"run folder {root} already exists; choose another --exp, "
+                             "or pass --resume to continue it") from None
+        return config, RunPaths(root)
+    number = 1
+    while True:
+        candidate = _with_exp(config, f"run{number}")
+        try:
+            (runs_dir / candidate.exp_name).mkdir()  # mkdir is atomic: two runs never share a folder
+            return candidate, RunPaths(runs_dir / candidate.exp_name)
+        except FileExistsError:
+            number += 1
+
+
+def refuse_existing_run_folder(config: RunConfig) -> None:
+    """Fail fast, before data and model load, when a named new run would collide with an existing folder."""
+    if config.exp is not None and (Path(config.runs_dir) / config.exp_name).exists():
+        raise UsageError(f"run folder {Path(config.runs_dir) / config.exp_name} already exists; choose another "
+                         "--exp, or pass --resume to continue it")
+
+
+def _with_exp(config: RunConfig, exp: str) -> RunConfig:
+    return dataclasses.replace(config, exp=exp)

@@ -1,0 +1,97 @@
+"""What a probe reads in a recdoc run folder (configuration, best checkpoint, data folder), and its model restored."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recdoc.config import RunConfig
+from recdoc.errors import InputError
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """What a probe reads: the run's configuration, its best checkpoint prefix and its data folder."""
+
+    run_dir: Path
+    exp_name: str
+    config: RunConfig
+    checkpoint: Path
+    data_dir: Path
+
+
+def locate(run_dir: str | Path, data_dir: str | None = None) -> ProbeTarget:
+    """Read `run.json`, find `ckpt/best`'s latest checkpoint and the data folder; no TensorFlow needed."""
+    root = Path(run_dir)
+    run_json = root / "run.json"
+    if not run_json.is_file():
+        raise InputError("not a recdoc run folder (no run.json)", str(root))
+    try:
+        record = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read run.json ({exc})", str(run_json)) from None
+    stored = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(stored, dict):
+        raise InputError("run.json has no config object", str(run_json))
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {key: value for key, value in stored.items() if key in names}
+    if isinstance(values.get("metrics_at"), list):
+        values["metrics_at"] = tuple(values["metrics_at"])
+    try:
+        config = RunConfig(**values)
+    except TypeError as exc:
+        raise InputError(f"run.json config is not a recdoc configuration ({exc})", str(run_json)) from None
+    checkpoint = best_checkpoint(root / "ckpt" / "best")
+    folder = find_data_dir(root, data_dir if data_dir is not None else config.data_dir, config.dataset)
+    return ProbeTarget(root, str(record.get("exp_name") or root.name), config, checkpoint, folder)
+
+
+def best_checkpoint(best_dir: Path) -> Path:
+    """The prefix named by `ckpt/best/checkpoint` (read as text, as the doctor's checkpoint reader does)."""
+    state = best_dir / "checkpoint"
+    if not state.is_file():
+        raise InputError("no best checkpoint (the run never improved, or ckpt/best was removed)", str(best_dir))
+    for number, line in enumerate(state.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            name = Path(value.strip().strip('"'))
+            prefix = name if name.is_absolute() and name.with_name(name.name + ".index").is_file() \
+                else best_dir / name.name
+            if not prefix.with_name(prefix.name + ".index").is_file():
+                raise InputError(f"{prefix.name}.index is missing", str(state), number)
+            return prefix
+    raise InputError("names no model_checkpoint_path", str(state))
+
+
+def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
+    """`data_dir` as run.json states it: absolute, else relative to the working folder, else to a folder above
+    the run (runs are usually trained from the folder that holds both `data/` and `runs/`)."""
+    given = Path(data_dir)
+    candidates = [given] if given.is_absolute() else [given, *(parent / given for parent in run_dir.resolve().parents)]
+    for candidate in candidates:
+        if (candidate / f"{dataset}_data").is_dir():
+            return candidate
+    raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder and the "
+                     "folders above the run); pass --data_dir", str(run_dir))
+
+
+def restore_model(target: ProbeTarget, item_count: int) -> Any:
+    """Build the run's model and restore its weights from the best checkpoint (the optimizer's are skipped)."""
+    from recdoc.trainer.tfimport import import_tensorflow
+
+    tf = import_tensorflow()  # quietly: the model import below would otherwise bring TensorFlow's start-up lines
+
+    from recdoc.trainer.models import build_model
+
+    model = build_model(target.config, item_count)
+    try:
+        status = tf.train.Checkpoint(model=model).restore(str(target.checkpoint)).expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"checkpoint does not match a {target.config.model_type} model with "
+                         f"item_count {item_count} ({first})", str(target.checkpoint)) from None
+    return model
