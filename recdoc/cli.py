@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
+from recdoc import reference
+from recdoc.config import NDCG_KINDS, STRATEGIES
 from recdoc.errors import RecdocError
 
 if TYPE_CHECKING:
@@ -29,21 +31,15 @@ class Level(StrEnum):
     high = "high"
 
 
-class ModelType(StrEnum):
-    """The original's model types (reference.json `model_types`), spelled as its --model_type takes them."""
-
-    comirec_dr = "ComiRec-DR"
-    comirec_sa = "ComiRec-SA"
-    mind = "MIND"
-    dnn = "DNN"
-    gru4rec = "GRU4REC"
-    most_popular = "MostPopular"
+def _choices(name: str, values: tuple[str, ...] | list[str]) -> type[StrEnum]:
+    """A typer choice whose values come from their one owner (so `--help` lists them and cannot drift)."""
+    return StrEnum(name, {value.lower().replace("-", "_"): value for value in values})  # type: ignore[return-value]
 
 
-class Ndcg(StrEnum):
-    paper = "paper"
-    master = "master"
-    standard = "standard"
+# The original's model types (reference.json `model_types`), the NDCG kinds and the run strategies (recdoc.config).
+ModelType = _choices("ModelType", tuple(reference.load()["model_types"]))
+Ndcg = _choices("Ndcg", NDCG_KINDS)
+Strategy = _choices("Strategy", STRATEGIES)
 
 
 class Source(StrEnum):
@@ -183,8 +179,8 @@ def train(
     eval_users: Optional[int] = typer.Option(None, "--eval_users", help="early-stopping evaluations on a fixed "
                                              "seeded subset of this many validation users (a recorded deviation; "
                                              "final valid/test use everyone)", rich_help_panel=SCHEDULE_PANEL),
-    strategy: str = typer.Option("none", "--strategy", help="none | mirrored (local devices) | multi_worker "
-                                 "(machines from TF_CONFIG): tf.distribute, the same numbers",
+    strategy: Strategy = typer.Option("none", "--strategy", help="mirrored: local devices; multi_worker: "
+                                      "machines from TF_CONFIG (tf.distribute, the same numbers)",
                                  rich_help_panel=SCHEDULE_PANEL),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
@@ -205,7 +201,7 @@ def train(
             random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
             item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr,
             ndcg=ndcg.value, coef=coef, metrics_at=cutoffs,
-            eval_users=eval_users, strategy=strategy,
+            eval_users=eval_users, strategy=strategy.value,
         )
     from recdoc.trainer.loop import train as run_training
 

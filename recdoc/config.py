@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from recdoc import reference
+from recdoc.errors import UsageError
 
 NDCG_KINDS = ("paper", "master", "standard")
+# How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
+STRATEGIES = ("none", "mirrored", "multi_worker")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:
@@ -87,6 +90,57 @@ class RunConfig:
         out = asdict(self)
         out["metrics_at"] = list(self.metrics_at)
         return out
+
+
+# ---------------------------------------------------------------- validation: the one place a configuration is checked
+def validate(config: RunConfig) -> None:
+    """Refuse settings that cannot work, before anything is read or written: the flags alone."""
+    if config.ndcg not in NDCG_KINDS:
+        raise UsageError(f"--ndcg must be one of {', '.join(NDCG_KINDS)}, got {config.ndcg!r}")
+    if config.strategy not in STRATEGIES:
+        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {config.strategy!r}")
+    if config.topN < 1 or any(int(c) < 1 for c in config.metrics_at):
+        raise UsageError(f"cut-offs must be positive: topN {config.topN}, metrics_at {list(config.metrics_at)}")
+    if config.max_iter < 1 or config.patience < 0:
+        raise UsageError(f"max_iter must be positive and patience non-negative, got {config.max_iter} "
+                         f"and {config.patience}")
+    if reference.canonical_model_type(config.model_type) is None:
+        raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
+                         f"{', '.join(reference.load()['model_types'])}")
+    validate_model_shape(config)
+    if min(config.batch_size, config.test_iter, config.neg_num) < 1:
+        raise UsageError(f"batch_size, test_iter and neg_num must be positive, got {config.batch_size}, "
+                         f"{config.test_iter} and {config.neg_num}")
+    if config.eval_users is not None and config.eval_users < 1:
+        raise UsageError(f"--eval_users must be positive (or left out for every validation user), got "
+                         f"{config.eval_users}")
+    if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
+        raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
+                         f"{config.finetune_lr}")
+
+
+def validate_model_shape(config: RunConfig, item_count: int | None = None) -> None:
+    """The sizes a model is built from (also checked when a model is built from a run.json or a checkpoint)."""
+    if config.embedding_dim != config.hidden_size:
+        # The original's models assume it: user interests (hidden_size) are scored against item embeddings
+        # (embedding_dim), and the item table doubles as the softmax weights.
+        raise UsageError(f"--embedding_dim ({config.embedding_dim}) must equal --hidden_size "
+                         f"({config.hidden_size}): user interests are scored against item embeddings")
+    if min(config.embedding_dim, config.num_interest, config.maxlen) < 1:
+        raise UsageError(f"embedding_dim, num_interest and maxlen must be positive, got {config.embedding_dim}, "
+                         f"{config.num_interest} and {config.maxlen}")
+    if item_count is not None and item_count < 2:
+        raise UsageError(f"item_count must be at least 2 (padding id 0 plus one item), got {item_count}")
+
+
+def validate_with_data(config: RunConfig, item_count: int, has_categories: bool, data_path: str) -> None:
+    """What only the data can refute: the sampled negatives fit the catalogue, `--coef` has categories."""
+    validate_model_shape(config, item_count)
+    if config.coef is not None and not has_categories:
+        raise UsageError(f"--coef needs item categories; {data_path} has no {config.dataset}_item_cate.txt")
+    if config.num_sampled > item_count:  # TensorFlow's unique sampler cannot draw more distinct ids than exist
+        raise UsageError(f"sampled softmax needs at most as many negatives as items: neg_num x batch_size = "
+                         f"{config.num_sampled} but item_count = {item_count}; lower --neg_num or --batch_size")
 
 
 def format_lr(lr: float) -> str:

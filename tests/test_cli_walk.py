@@ -140,15 +140,14 @@ def test_version_and_grouped_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_cli_choices_are_the_owners_values() -> None:
-    """--help lists the choices from enums; they must not drift from the lists the code checks against."""
-    from recdoc import config, reference
-    from recdoc.cli import Level, ModelType, Ndcg, Source, Split
+    """--help lists the choices from enums; they must not drift from the lists the code checks against. (Model
+    types, NDCG kinds and strategies are built from their owners' lists; these three are spelled out in the CLI
+    to keep its import light, so they are checked here.)"""
+    from recdoc.cli import Level, Source, Split
     from recdoc.reports.console import LEVELS
     from recdoc.trainer.data.prepare import SOURCES
     from recdoc.trainer.probe.measure import SPLITS
 
-    assert {m.value for m in ModelType} == set(reference.load()["model_types"])
-    assert tuple(n.value for n in Ndcg) == config.NDCG_KINDS
     assert tuple(s.value for s in Source) == SOURCES
     assert tuple(s.value for s in Split) == SPLITS
     assert tuple(level.value for level in Level) == LEVELS

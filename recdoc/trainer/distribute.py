@@ -32,7 +32,6 @@ import numpy as np
 from recdoc.errors import UsageError
 from recdoc.trainer.evaluate import ONE_PROCESS, Shard
 
-STRATEGIES = ("none", "mirrored", "multi_worker")
 CPU_REPLICAS_ENV = "RECDOC_CPU_REPLICAS"  # `mirrored` without GPUs: split the CPU into this many replicas
 
 
@@ -100,11 +99,6 @@ class Cluster:
         return out
 
 
-def check_strategy(name: str) -> None:
-    if name not in STRATEGIES:
-        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
-
-
 def _tf_config_workers() -> tuple[int, int]:
     """(this worker's index, worker count) from TF_CONFIG; a chief task counts as worker 0."""
     text = os.environ.get("TF_CONFIG", "")
@@ -134,7 +128,6 @@ def worker_position(name: str) -> tuple[int, int]:
 
 def make_cluster(name: str) -> Cluster:
     """Create the strategy. Call before any other TensorFlow work: collectives are set up at startup."""
-    check_strategy(name)
     if name == "none":
         return Cluster(name, None)
     import tensorflow as tf

@@ -29,8 +29,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from recdoc import reference
-from recdoc.config import NDCG_KINDS, RunConfig
+from recdoc.config import RunConfig, validate, validate_with_data
 from recdoc.errors import UsageError
 from recdoc.files import rewrite_file
 from recdoc.trainer.log.folder import RunPaths, open_run_folder, refuse_existing_run_folder
@@ -78,8 +77,6 @@ class Schedule:
 
     @classmethod
     def from_config(cls, config: RunConfig) -> "Schedule":
-        if config.test_iter < 1:
-            raise UsageError(f"test_iter must be positive, got {config.test_iter}")
         return cls(config.test_iter, config.patience, config.max_iterations, early_stop_key(config))
 
 
@@ -361,35 +358,6 @@ def _load_loop_state(paths: RunPaths) -> dict[str, Any]:
         raise UsageError(f"cannot resume: {paths.loop_state} is not valid JSON ({exc})") from None
 
 
-def _check_config(config: RunConfig) -> Schedule:
-    """Refuse settings that cannot work before anything is written."""
-    if config.ndcg not in NDCG_KINDS:
-        raise UsageError(f"--ndcg must be one of {', '.join(NDCG_KINDS)}, got {config.ndcg!r}")
-    if config.topN < 1 or any(int(c) < 1 for c in config.metrics_at):
-        raise UsageError(f"cut-offs must be positive: topN {config.topN}, metrics_at {list(config.metrics_at)}")
-    if config.max_iter < 1 or config.patience < 0:
-        raise UsageError(f"max_iter must be positive and patience non-negative, got {config.max_iter} "
-                         f"and {config.patience}")
-    if reference.canonical_model_type(config.model_type) is None:
-        raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
-                         f"{', '.join(reference.load()['model_types'])}")
-    if config.embedding_dim != config.hidden_size:
-        # The user vectors (hidden_size) are scored against the item embeddings (embedding_dim).
-        raise UsageError(f"--embedding_dim ({config.embedding_dim}) must equal --hidden_size "
-                         f"({config.hidden_size}): user interests are scored against item embeddings")
-    if min(config.embedding_dim, config.num_interest, config.batch_size, config.maxlen, config.test_iter,
-           config.neg_num) < 1:
-        raise UsageError("embedding_dim, hidden_size, num_interest, batch_size, maxlen, test_iter and neg_num must "
-                         "be positive")
-    if config.eval_users is not None and config.eval_users < 1:
-        raise UsageError(f"--eval_users must be positive (or left out for every validation user), got "
-                         f"{config.eval_users}")
-    if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
-        raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
-                         f"{config.finetune_lr}")
-    return Schedule.from_config(config)
-
-
 def train(config: RunConfig, resume: bool = False) -> Path:
     """Train as the original `src/train.py` and write the run folder; returns its path."""
     from recdoc.trainer.most_popular import is_most_popular, train_most_popular
@@ -398,9 +366,9 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         if resume:
             raise UsageError("MostPopular has nothing to resume: it does not train")
         return train_most_popular(config)
-    from recdoc.trainer.distribute import check_strategy, worker_position
+    from recdoc.trainer.distribute import worker_position
 
-    check_strategy(config.strategy)
+    validate(config)
     worker_index, worker_count = worker_position(config.strategy)
     if worker_count > 1 and config.exp is None:
         raise UsageError("--strategy multi_worker with several workers needs --exp: every worker must find the "
@@ -410,16 +378,14 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         config = _resolved_config(config, paths)
     elif worker_index == 0:
         refuse_existing_run_folder(config)
-    schedule = _check_config(config)
+    if resume:
+        validate(config)  # as resumed: run.json's settings with this command's overrides
+    schedule = Schedule.from_config(config)
     from recdoc.trainer.data.dataset import load_dataset
 
     # The data is checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines.
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
-    if config.coef is not None and not dataset.item_cate:
-        raise UsageError(f"--coef needs item categories; {dataset.path} has no {config.dataset}_item_cate.txt")
-    if config.num_sampled > dataset.item_count:  # TensorFlow's unique sampler cannot draw more distinct ids than exist
-        raise UsageError(f"sampled softmax needs at most as many negatives as items: neg_num x batch_size = "
-                         f"{config.num_sampled} but item_count = {dataset.item_count}; lower --neg_num or --batch_size")
+    validate_with_data(config, dataset.item_count, bool(dataset.item_cate), str(dataset.path))
 
     from recdoc.trainer.tfimport import import_tensorflow
 

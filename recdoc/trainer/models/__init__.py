@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from recdoc import reference
-from recdoc.config import RunConfig
+from recdoc.config import RunConfig, validate_model_shape
 from recdoc.errors import UsageError
 from recdoc.trainer.models.base import MultiInterestModel, seed_everything
 from recdoc.trainer.models.comirec_dr import ComiRecDR
@@ -58,11 +58,7 @@ def build_model(config: RunConfig, item_count: int) -> MultiInterestModel:
     if builder is None:
         raise UsageError(f"model type {config.model_type!r} is not available; available: "
                          f"{', '.join(sorted(MODEL_BUILDERS))}")
-    if config.embedding_dim != config.hidden_size:
-        # The original's models assume it (the item table doubles as the softmax weights for the readout).
-        raise UsageError(f"embedding_dim ({config.embedding_dim}) must equal hidden_size ({config.hidden_size})")
-    if item_count < 2:
-        raise UsageError(f"item_count must be at least 2 (padding id 0 plus one item), got {item_count}")
+    validate_model_shape(config, item_count)
     seed_everything(config.random_seed)
     return builder(config, item_count)
 
