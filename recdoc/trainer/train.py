@@ -126,13 +126,8 @@ class Trainer:
                                     sampled_expected_count: tf.Tensor
                                     ) -> tuple[tf.Tensor, list[tf.Tensor | tf.IndexedSlices | None]]:
         """`_loss_and_gradients` on a replica's rows, the loss normalised by the global batch."""
-        with tf.GradientTape() as tape:
-            interests = self.model.compute_interests(hist, mask)
-            readout = self.model.readout(interests, target)
-            loss = sampled_softmax_loss(self.model.item_embeddings, readout, target, sampled_ids,
-                                        true_expected_count, sampled_expected_count,
-                                        global_batch=self.config.batch_size)
-        return loss, tape.gradient(loss, self.trainable_variables)
+        return self._traced_loss_and_gradients(hist, mask, target, sampled_ids, true_expected_count,
+                                               sampled_expected_count, global_batch=self.config.batch_size)
 
     @tf.function(jit_compile=True)
     def _loss_and_gradients(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
@@ -140,9 +135,18 @@ class Trainer:
                             sampled_expected_count: tf.Tensor
                             ) -> tuple[tf.Tensor, list[tf.Tensor | tf.IndexedSlices | None]]:
         """Forward, readout, loss and gradients as one XLA program."""
+        return self._traced_loss_and_gradients(hist, mask, target, sampled_ids, true_expected_count,
+                                               sampled_expected_count)
+
+    def _traced_loss_and_gradients(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor,
+                                   sampled_ids: tf.Tensor, true_expected_count: tf.Tensor,
+                                   sampled_expected_count: tf.Tensor, global_batch: int | None = None
+                                   ) -> tuple[tf.Tensor, list[tf.Tensor | tf.IndexedSlices | None]]:
+        """The body both jitted functions trace: forward, readout, sampled softmax (mean over the batch, or over
+        `global_batch` on a replica's rows) and the gradients."""
         with tf.GradientTape() as tape:
             interests = self.model.compute_interests(hist, mask)
             readout = self.model.readout(interests, target)
             loss = sampled_softmax_loss(self.model.item_embeddings, readout, target, sampled_ids,
-                                        true_expected_count, sampled_expected_count)
+                                        true_expected_count, sampled_expected_count, global_batch=global_batch)
         return loss, tape.gradient(loss, self.trainable_variables)
