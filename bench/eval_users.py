@@ -31,7 +31,6 @@ from typing import Any
 
 TAOBAO = {"item_count": 1_708_531, "batch_size": 256, "maxlen": 50}
 TAOBAO_VALID_USERS = 97_700  # 976,779 users, 10% of them validation users (the original's 8:1:1 split)
-TODAY_FULL_PASS_S = 14 * 60  # bench/README.md (scale.py section): measured 2026-11-28, 116 users/s
 
 
 def run_child(spec: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from recdoc import reference
 from recdoc.diagnose.observed_run import Run
@@ -122,8 +121,3 @@ def _recdoc_data_dir(checkpoint: str) -> str | None:
         return str(locate(folder).data_dir)
     except RecdocError:
         return None
-
-
-def rescore_of(run: Run) -> dict[str, Any] | None:
-    value = run.extra_metrics.get(RESCORE_KEY)
-    return value if isinstance(value, dict) else None

@@ -33,11 +33,6 @@ class DataIdentity:
     evidence: tuple[tuple[str, SourceRef | None], ...] = ()
     contradictions: tuple[tuple[str, SourceRef | None], ...] = ()
 
-    @property
-    def renamed(self) -> bool:
-        """The data is a paper dataset under another name (`book14`)."""
-        return self.paper_dataset is not None and self.name is not None and self.name != self.paper_dataset
-
     def summary(self) -> str:
         facts = "; ".join(text for text, _ in self.evidence)
         return f"{self.name} is {self.paper_dataset} ({facts}; confidence {self.confidence:.2f})"

@@ -58,10 +58,6 @@ class RuleContext:
         return reference.canonical_model_type(self.value("model_type")) or self.value("model_type")
 
     @property
-    def stop_iter(self) -> int | None:
-        return self.summary.last_iter
-
-    @property
     def proximity(self) -> float:
         """How close the run's data is to Book/Taobao, where the priors were established (1.0 = same data)."""
         return data_proximity(self.dataset, self.value("item_count"))
