@@ -38,13 +38,17 @@ def test_reports_plots_and_json_are_world_readable_like_train_log(tmp_path: Path
     assert {mode(p) for p in written} == {mode(tmp_path / "train.log")} == {0o644}
 
 
-def test_probe_json_and_run_records_are_0644_and_probe_never_replaces(tmp_path: Path, umask_022: None) -> None:
+def test_probe_and_rescore_json_and_run_records_are_0644_and_never_replace(tmp_path: Path, umask_022: None) -> None:
+    from recdoc.trainer.rescore import write_rescore
+
     first = write_probe({"schema": "x"}, tmp_path)
     second = write_probe({"schema": "y"}, tmp_path)
     assert (first.name, second.name) == ("probe.json", "probe-2.json")
     assert '"x"' in first.read_text()
+    rescores = [write_rescore({"n": n}, tmp_path) for n in (1, 2)]
+    assert [p.name for p in rescores] == ["rescore.json", "rescore-2.json"] and '"n": 1' in rescores[0].read_text()
     rewrite_file(tmp_path / "run.json", "{}\n")
-    assert {mode(first), mode(second), mode(tmp_path / "run.json")} == {0o644}
+    assert {mode(first), mode(second), *map(mode, rescores), mode(tmp_path / "run.json")} == {0o644}
 
 
 def test_a_private_umask_is_respected(tmp_path: Path) -> None:

@@ -16,13 +16,12 @@ few passes and a logged number counts as reproduced when it lies within their sp
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from recdoc.errors import InputError
+from recdoc.files import write_numbered
 
 RESCORE_FILE = "rescore.json"
 RESCORE_SCHEMA = "recdoc-rescore/1"
@@ -189,23 +188,9 @@ def read_logged(located: Any) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------- rescore.json and the console
 def write_rescore(result: dict[str, Any], out_dir: str | Path) -> Path:
-    """`rescore.json` in `out_dir`, or `rescore-2.json`, ...: never replaces a file (temporary file, then link)."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".rescore.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(result, indent=1) + "\n")
-        number = 1
-        while True:
-            path = folder / (RESCORE_FILE if number == 1 else f"rescore-{number}.json")
-            try:
-                os.link(temp_name, path)
-                return path
-            except FileExistsError:
-                number += 1
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+    """`rescore.json` in `out_dir`, or `rescore-2.json`, ...: never replaces a file (recdoc.files)."""
+    return write_numbered(Path(out_dir), lambda n: RESCORE_FILE if n == 1 else f"rescore-{n}.json",
+                          json.dumps(result, indent=1) + "\n")
 
 
 def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = None) -> None:

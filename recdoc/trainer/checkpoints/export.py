@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from recdoc.errors import UsageError
+from recdoc.files import write_file
 
 # recdoc weight slot -> the original's TF1 variable name (orig-runs/README.md).
 TF1_NAMES: dict[str, dict[str, str]] = {
@@ -84,8 +85,7 @@ def export_tf1(model: Any, model_type: str, folder: str | Path) -> Path:
     names = sorted(tensors)
     tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
                       tensors=[tf.constant(tensors[n]) for n in names])
-    (target / "checkpoint").write_text('model_checkpoint_path: "model.ckpt"\n'
-                                       'all_model_checkpoint_paths: "model.ckpt"\n', encoding="utf-8")
+    write_file(target / "checkpoint", 'model_checkpoint_path: "model.ckpt"\nall_model_checkpoint_paths: "model.ckpt"\n')
     return prefix
 
 
