@@ -25,7 +25,7 @@ from typing import Any
 
 from recdoc.config import RunConfig
 from recdoc.diagnose.findings import Diagnosis
-from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool
+from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import UsageError
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
@@ -67,10 +67,6 @@ def _stored_config(folder: Path | None) -> dict[str, Any]:
         return {}
     config = data.get("config") if isinstance(data, dict) else None
     return config if isinstance(config, dict) else {}
-
-
-def taken_run_names(runs_dir: Path) -> list[str]:
-    return [entry.name for entry in runs_dir.iterdir()] if runs_dir.is_dir() else []
 
 
 def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
@@ -125,7 +121,7 @@ def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable
         raise UsageError("--resume-best continues a recdoc run from its best checkpoint; this run was made by "
                          f"{source_tool(diagnosis)}: rerun it without --resume-best")
     overrides: dict[str, Any] = {"max_iter": max_iter}
-    plan = compose_plan(diagnosis, only=only, skip=skip, taken_names=taken_run_names(Path(chosen_runs_dir)),
+    plan = compose_plan(diagnosis, only=only, skip=skip, taken_names=taken_run_names(chosen_runs_dir),
                         data_dir=chosen_data_dir, runs_dir=chosen_runs_dir, overrides=overrides)
     if resume_best:
         plan = dataclasses.replace(plan, new_config=dataclasses.replace(

@@ -110,3 +110,21 @@ def test_fix_run_names_number_up_and_never_reuse_a_taken_one() -> None:
     plan = compose_plan(analyze_run(incident_run()), taken_names=taken[:1], runs_dir="/r", data_dir="/d")
     assert plan.new_config.exp == "test79_fix2" and plan.new_config.runs_dir == "/r"
     assert plan.recdoc_command.endswith("--exp test79_fix2 --data_dir /d --runs_dir /r")
+
+
+def test_the_reports_command_for_a_fix_run_names_the_next_free_folder(tmp_path) -> None:
+    """A run that is itself `_fix1` (made by pasting a report's command) gets `_fix2` in its own report, as
+    `recdoc rerun --dry-run` proposes: pasting the report's command never hits an existing folder."""
+    from conftest import write_run_folder
+
+    from recdoc.config import RunConfig
+    from recdoc.diagnose.engine import analyze_paths
+
+    runs = tmp_path / "runs"
+    climbing = [0.02 + 0.002 * i for i in range(12)]
+    for exp in ("run1", "run1_fix1"):
+        config = RunConfig.for_dataset("book", model_type="ComiRec-DR", learning_rate=0.001, exp=exp,
+                                       runs_dir=str(runs), data_dir=str(tmp_path / "data"))
+        folder = write_run_folder(config, climbing)
+    command = analyze_paths([str(folder)]).rerun["recdoc"]
+    assert "--exp run1_fix2 " in command and f"--runs_dir {runs}" in command

@@ -306,14 +306,19 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
     Composed by `fixes.compose`, the one owner of the rerun command, with the run's own data and runs folders,
     so that report.md shows what `recdoc rerun --dry-run` prints.
     """
-    from recdoc.diagnose.fixes import compose, disagreement_notes, run_folders, source_tool_of
+    from recdoc.config import RunConfig
+    from recdoc.diagnose.fixes import compose, disagreement_notes, run_folders, source_tool_of, taken_run_names
     from recdoc.errors import UsageError
 
     if _value(config, "dataset") is None:
         notes.append("no re-run command: the dataset is unknown")
         return {}
     try:
-        plan = compose(config, findings, source_tool_of(run.format), **run_folders(run))
+        folders = run_folders(run)
+        # The names taken now under the runs folder the command writes to (the run's own, else ./runs as the
+        # command runs from here), as `recdoc rerun` does: the printed command never names an existing folder.
+        taken = taken_run_names(folders.get("runs_dir", RunConfig().runs_dir))
+        plan = compose(config, findings, source_tool_of(run.format), taken_names=taken, **folders)
     except (UsageError, TypeError, ValueError) as error:  # settings RunConfig refuses: keep the diagnosis
         notes.append(f"no re-run command: {error}")
         return {}

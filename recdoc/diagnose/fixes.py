@@ -199,6 +199,12 @@ def run_folders(run: Run) -> dict[str, str]:
     return out
 
 
+def taken_run_names(runs_dir: str | Path) -> list[str]:
+    """The folder names under a runs folder: what a new run's name must avoid."""
+    folder = Path(runs_dir)
+    return [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+
+
 def fix_run_exp(old_exp: str | None, taken_names: Collection[str]) -> str:
     """`<exp>_fix1`, `_fix2`, ...: the first whose experiment folder does not exist under the runs folder.
 
