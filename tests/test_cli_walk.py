@@ -12,7 +12,7 @@ import pytest
 
 from recdoc.cli import lr_note
 from recdoc.trainer.log.progress import COMPILING_STATUS, Console
-from recdoc.trainer.tfimport import is_notice
+from recdoc.tfimport import is_notice
 
 ROOT = Path(__file__).resolve().parent.parent
 
