@@ -42,6 +42,16 @@ def is_notice(line: str, has_gpu: bool) -> bool:
     return not has_gpu and bool(NO_GPU_RE.match(line))
 
 
+def __getattr__(name: str) -> ModuleType:
+    """`from recdoc.tfimport import tf`: TensorFlow, imported quietly on first use (a module `__getattr__`, PEP 562).
+
+    recdoc never writes `import tensorflow`: every module takes it from here, so no command path can bring the
+    start-up lines back by importing TensorFlow first somewhere else (tests/test_files.py checks the source)."""
+    if name == "tf":
+        return import_tensorflow()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def import_tensorflow() -> ModuleType:
     """`import tensorflow`, quietly the first time (see the module's docstring)."""
     if "tensorflow" in sys.modules:

@@ -35,6 +35,17 @@ def test_tensorflow_startup_notices_are_dropped_and_real_errors_kept() -> None:
     assert not is_notice("Traceback (most recent call last):", has_gpu=False)
 
 
+def test_no_module_imports_tensorflow_but_through_tfimport() -> None:
+    """One plain `import tensorflow` on any command's path brings every start-up line back (it happened to
+    probe, rescore and analyze --deep through the checkpoint loaders): recdoc takes TensorFlow from tfimport."""
+    import re
+
+    plain = re.compile(r"^\s*(import tensorflow|from tensorflow[\w.]* import)", re.M)
+    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "recdoc").rglob("*.py"))
+                 if path.name != "tfimport.py" and plain.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
 def test_comirec_dr_at_the_original_default_gets_the_readme_advice() -> None:
     note = lr_note("ComiRec-DR", 0.001)
     assert note is not None and "--learning_rate 0.005" in note and "lr-model-mismatch" in note

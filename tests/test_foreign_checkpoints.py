@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -284,3 +285,21 @@ def test_a_hit_rate_no_definition_reproduces_points_at_the_data() -> None:
     assert result["verdict"] == "differs" and result["likely_cause"] == "data"
     shifted = compare_with_log({"test": OURS}, {"test": {"recall": 0.26, "hitrate": 0.9}}, 50)
     assert shifted["likely_cause"] == "evaluation"
+
+
+@pytest.mark.slow
+def test_loading_a_foreign_checkpoint_prints_no_tensorflow_start_up_notices(tmp_path: Path) -> None:
+    """`recdoc probe`/`rescore`/`analyze --deep` on another code's checkpoint import TensorFlow through the loader:
+    a fresh process must show none of its start-up lines (the cuInit "error" of a CPU machine above all)."""
+    from recdoc.trainer.checkpoints.export import export_tf1
+
+    folder = tmp_path / "best_model" / "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x"
+    export_tf1(small_model("ComiRec-DR"), "ComiRec-DR", folder)
+    code = ("import sys\nfrom recdoc.trainer.checkpoints import load\n"
+            f"loaded = load({str(folder)!r})\nprint(loaded.mapping.model_type)")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                          check=True)
+    assert done.stdout.strip() == "ComiRec-DR"
+    assert not [line for line in done.stderr.splitlines() if "cuInit" in line or "absl::InitializeLog" in line
+                or line[:5] in ("I0000", "W0000")], done.stderr

@@ -70,7 +70,7 @@ class Cluster:
         return np.asarray(self._all_reduce(np.asarray(matrix, dtype=np.float64)).numpy(), dtype=np.float64)
 
     def _make_all_reduce(self) -> Any:
-        import tensorflow as tf
+        from recdoc.tfimport import tf
 
         strategy = self.strategy
         local_replicas = max(1, self.replicas // self.worker_count)
@@ -130,7 +130,7 @@ def make_cluster(name: str) -> Cluster:
     """Create the strategy. Call before any other TensorFlow work: collectives are set up at startup."""
     if name == "none":
         return Cluster(name, None)
-    import tensorflow as tf
+    from recdoc.tfimport import tf
 
     if name == "mirrored":
         cpu_replicas = int(os.environ.get(CPU_REPLICAS_ENV, "0") or 0)

@@ -387,9 +387,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
     validate_with_data(config, dataset.item_count, bool(dataset.item_cate), str(dataset.path))
 
-    from recdoc.tfimport import import_tensorflow
-
-    tf = import_tensorflow()  # without its ~13 start-up lines (oneDNN, CPU features, a CUDA probe on a CPU machine)
+    from recdoc.tfimport import tf
 
     from recdoc.trainer.data.sampling import TrainSampler
     from recdoc.trainer.evaluate import evaluate, search_backend

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.errors import UsageError
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.kernels import build
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError

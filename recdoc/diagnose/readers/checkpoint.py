@@ -221,9 +221,7 @@ _SKIP_NAME_PARTS = ("OPTIMIZER_SLOT", "/Adam", "Adam_1", "optimizer/", "save_cou
 def deep_tensors(prefix: Path, problems: list[str]) -> dict[str, Any] | None:
     """item_count, d, K, maxlen, NaN/Inf counts, embedding norms and a model-family guess from the variables."""
     try:
-        from recdoc.tfimport import import_tensorflow  # the only TensorFlow import of the doctor, behind --deep
-
-        tf = import_tensorflow()
+        from recdoc.tfimport import tf  # the only TensorFlow import of the doctor, behind --deep
 
         variables = tf.train.list_variables(str(prefix))
         reader = tf.train.load_checkpoint(str(prefix))

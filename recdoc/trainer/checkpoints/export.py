@@ -69,7 +69,7 @@ def _new_folder(folder: Path) -> Path:
 
 def export_tf1(model: Any, model_type: str, folder: str | Path) -> Path:
     """The original's Saver checkpoint in `folder` (created); returns the prefix `folder/model.ckpt`."""
-    import tensorflow as tf
+    from recdoc.tfimport import tf
 
     target = _new_folder(Path(folder))
     table = np.asarray(model.item_embeddings.numpy(), dtype=np.float32)
@@ -91,7 +91,7 @@ def export_tf1(model: Any, model_type: str, folder: str | Path) -> Path:
 
 def export_tf2_port(model: Any, model_type: str, folder: str | Path) -> Path:
     """A TF2 port's CheckpointManager folder (`folder/ckpt-1`, created); returns the prefix."""
-    import tensorflow as tf
+    from recdoc.tfimport import tf
 
     target = _new_folder(Path(folder))
     root = tf.Module()

@@ -181,9 +181,7 @@ def _recdoc_exp_name(run_dir: Path) -> str | None:
 def read_tensors(located: Located) -> TensorSource:
     if located.format == "torch":
         return _read_torch(located)
-    from recdoc.tfimport import import_tensorflow
-
-    tf = import_tensorflow()  # without its start-up notices (and the cuInit "error" of a CPU machine)
+    from recdoc.tfimport import tf
 
     try:
         reader = tf.train.load_checkpoint(str(located.target))

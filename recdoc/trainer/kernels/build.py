@@ -66,7 +66,7 @@ def library_for(source: Path) -> Path:
     if compiler is None:
         raise KernelUnavailable(f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
     try:
-        import tensorflow as tf
+        from recdoc.tfimport import tf
 
         flags = [*CXX_FLAGS, *_cpu_workarounds(), *tf.sysconfig.get_compile_flags()]
         link_flags = list(tf.sysconfig.get_link_flags())
@@ -102,7 +102,7 @@ def _load_uncached(source: Path) -> KernelLoad:
         library = library_for(source)
     except KernelUnavailable as why:
         return KernelLoad(None, str(why))
-    import tensorflow as tf
+    from recdoc.tfimport import tf
 
     try:
         return KernelLoad(tf.load_op_library(str(library)), str(library))
@@ -127,7 +127,7 @@ def _cache_dir() -> Path:
 
 def _build_key(source: Path, compiler: str, flags: list[str]) -> str:
     """Changes with the source, TensorFlow (its headers and flags), the compiler and the CPU (-march=native)."""
-    import tensorflow as tf
+    from recdoc.tfimport import tf
 
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
     parts = [source.read_bytes().hex(), tf.__version__, " ".join(flags), version, platform.machine(), _cpu_flags()]

@@ -11,7 +11,7 @@ class Scalars:
     """TensorBoard scalars with the original's tags, at step = iteration."""
 
     def __init__(self, folder: Path) -> None:
-        import tensorflow as tf
+        from recdoc.tfimport import tf
 
         self._tf = tf
         self._writer = tf.summary.create_file_writer(str(folder))

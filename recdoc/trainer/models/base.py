@@ -11,7 +11,7 @@ import math
 import random
 
 import numpy as np
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 
 def seed_everything(seed: int) -> None:

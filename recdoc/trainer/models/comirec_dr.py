@@ -6,7 +6,7 @@ Reference section 3 ("ComiRec-DR"). The original computes the bilinear map by br
 
 from __future__ import annotations
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 

@@ -9,7 +9,7 @@ positions; the interests are `A @ x`, the masked embeddings *without* positions.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense, glorot_uniform_variable

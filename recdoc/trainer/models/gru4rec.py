@@ -9,7 +9,7 @@ glorot-uniform kernels over their concatenated shapes, gate bias 1 and candidate
 
 from __future__ import annotations
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense

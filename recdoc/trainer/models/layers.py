@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import glorot_uniform_limit
 

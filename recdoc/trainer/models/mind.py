@@ -9,7 +9,7 @@ routing iterations as ComiRec-DR. The original adds `Dense(d, relu)` after routi
 
 from __future__ import annotations
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.comirec_dr import dynamic_routing

@@ -6,7 +6,7 @@ zero at padding), then `tf.layers.dense(d)` without activation (bias, glorot-uni
 
 from __future__ import annotations
 
-import tensorflow as tf
+from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense

@@ -80,10 +80,7 @@ def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
 
 def restore_model(target: ProbeTarget, item_count: int) -> Any:
     """Build the run's model and restore its weights from the best checkpoint (the optimizer's are skipped)."""
-    from recdoc.tfimport import import_tensorflow
-
-    tf = import_tensorflow()  # quietly: the model import below would otherwise bring TensorFlow's start-up lines
-
+    from recdoc.tfimport import tf
     from recdoc.trainer.models import build_model
 
     model = build_model(target.config, item_count)
