@@ -63,6 +63,20 @@ def test_progress_bar_says_it_is_compiling_then_shows_rate_and_stays() -> None:
     assert "100/100" in last and "it/s" in last and "eta" in last and COMPILING_STATUS not in last
 
 
+def test_progress_bar_fits_80_columns_keeps_long_lines_whole_and_says_why_it_ended_early() -> None:
+    out = io.StringIO()
+    with Console(2_000_000, stream=out, fancy=True) as console:
+        console._progress.console.width = 80
+        console.progress(0)
+        console.print("model restored from /a/very/long/run/folder/name/that/is/wider/than/the/terminal/ckpt/best/ckpt-800")
+        console.progress(1000, "valid recall 0.2456")
+        console.finish(1400, "early stop")
+    lines = out.getvalue().splitlines()
+    assert any(line.endswith("/ckpt/best/ckpt-800") and line.startswith("model restored") for line in lines)
+    last = lines[-1].rstrip()
+    assert "1400/1400" in last and "early stop" in last and "…" not in last and len(last) <= 80
+
+
 @pytest.mark.slow
 def test_train_is_quiet_and_ends_with_the_run_folder_and_the_next_command(tmp_path: Path) -> None:
     from recdoc.trainer.data.synth import synthesize

@@ -48,6 +48,11 @@ class StopReason(str, Enum):
     NAN = "nan"
 
 
+# What the progress bar says when training ends before its budget.
+STOP_STATUS = {StopReason.EARLY_STOP: "early stop", StopReason.INTERRUPTED: "interrupted",
+               StopReason.NAN: "stopped: NaN loss"}
+
+
 @dataclass
 class LoopState:
     """Everything the schedule needs to continue after a restart."""
@@ -473,6 +478,8 @@ def train(config: RunConfig, resume: bool = False) -> Path:
             hooks = _TrainingHooks(config, paths, dataset, sampler, trainer, model, log, console, metrics_log,
                                    scalars, best_manager, last_manager, cluster)
             stop = run_loop(state, hooks, schedule)
+            if state.iteration < config.max_iterations:
+                console.finish(state.iteration, STOP_STATUS.get(stop, stop.value))
             cluster.barrier()  # the chief's last checkpoints are written before anyone reads the best one
             if stop is StopReason.INTERRUPTED:
                 log.line(DASH_LINE)

@@ -23,9 +23,10 @@ class Console:
                 BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
             )
 
-            # Not transient: the bar's last state (iterations, rate, time) stays on screen after training.
-            self._progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), _rate_column(),
-                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            # Not transient: the bar's last state (iterations, rate, time) stays on screen after training. Sized to
+            # fit 80 columns with its status text, so nothing is cut to an ellipsis.
+            self._progress = Progress(BarColumn(bar_width=BAR_WIDTH), MofNCompleteColumn(), _rate_column(),
+                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(compact=True),
                                       TextColumn("{task.fields[status]}"), console=RichConsole(file=self.stream))
             self._progress.__enter__()
             # The first TensorFlow call traces and compiles the step (seconds): say so rather than sit at 0.
@@ -39,20 +40,34 @@ class Console:
 
     def print(self, line: str) -> None:
         if self._progress is not None:
-            self._progress.console.print(line, markup=False, highlight=False)
+            # soft_wrap: a long line (a checkpoint path) is left whole for the terminal to wrap, never cut with
+            # a newline that a copy would carry.
+            self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
             print(line, file=self.stream, flush=True)
 
     def progress(self, iteration: int, status: str | None = None) -> None:
         """Move the bar to `iteration`; `status` replaces the text after it (None keeps the current one)."""
+        if self._progress is None:
+            return
+        fields = {} if status is None else {"status": status}
+        if iteration > 0 and self._progress.tasks[0].fields.get("status") == COMPILING_STATUS:
+            # The first steps ran after seconds of compilation: start the clock and the rate from here, or the
+            # first rate is iterations over no time at all and the ETA is nonsense.
+            self._progress.reset(self._task, total=self.total, completed=iteration,
+                                 status=status if status is not None else "")
+            return
+        self._progress.update(self._task, completed=iteration, **fields)
+
+    def finish(self, iteration: int, status: str) -> None:
+        """Training ended at `iteration` before the budget (early stop, interruption, NaN): the bar ends there and
+        says why, instead of holding a stale ETA."""
         if self._progress is not None:
-            fields = {} if status is None else {"status": status}
-            if iteration > 0 and self._progress.tasks[0].fields.get("status") == COMPILING_STATUS and status is None:
-                fields["status"] = ""
-            self._progress.update(self._task, completed=iteration, **fields)
+            self._progress.update(self._task, total=max(iteration, 1), completed=iteration, status=status)
 
 
-COMPILING_STATUS = "compiling the training step..."
+COMPILING_STATUS = "compiling..."
+BAR_WIDTH = 16
 
 
 def _rate_column() -> Any:
