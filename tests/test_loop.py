@@ -191,6 +191,26 @@ def test_a_resumed_state_continues_the_schedule() -> None:
         is StopReason.EARLY_STOP
 
 
+def test_resuming_a_finished_run_is_refused_unless_the_budget_grows(tmp_path: Path) -> None:
+    """A finished run resumed with the same budget would only append a second final evaluation to train.log."""
+    from recdoc.errors import UsageError
+    from recdoc.trainer.log.folder import RunPaths
+    from recdoc.trainer.loop import _refuse_finished
+
+    paths = RunPaths(tmp_path / "run")
+    capped = LoopState(iteration=1000, trials=1)
+    with pytest.raises(UsageError, match="already finished at iteration 1000 .*larger --max_iter"):
+        _refuse_finished("max_iter", capped, Schedule(100, 5, 1000, KEY), paths)
+    _refuse_finished("max_iter", capped, Schedule(100, 5, 2000, KEY), paths)  # a larger budget continues
+    stopped = LoopState(iteration=700, trials=6)
+    with pytest.raises(UsageError, match="stopped early at iteration 700 .*larger --patience"):
+        _refuse_finished("early_stop", stopped, Schedule(100, 5, 1000, KEY), paths)
+    _refuse_finished("early_stop", stopped, Schedule(100, 10, 1000, KEY), paths)
+    # Interrupted or crashed runs resume as before, even when only the final evaluation is left.
+    _refuse_finished("interrupted", capped, Schedule(100, 5, 1000, KEY), paths)
+    _refuse_finished("crashed", stopped, Schedule(100, 5, 1000, KEY), paths)
+
+
 def test_evaluation_without_recall_changes_nothing() -> None:
     class NoMetrics(ScriptedHooks):
         def evaluate(self) -> dict[str, float]:

@@ -363,6 +363,22 @@ def _load_loop_state(paths: RunPaths) -> dict[str, Any]:
         raise UsageError(f"cannot resume: {paths.loop_state} is not valid JSON ({exc})") from None
 
 
+def _refuse_finished(stop_reason: Any, state: LoopState, schedule: Schedule, paths: RunPaths) -> None:
+    """A finished run resumed with the same budget would only repeat its final evaluation into train.log."""
+    if stop_reason not in (StopReason.EARLY_STOP.value, StopReason.MAX_ITER.value, StopReason.NAN.value):
+        return  # interrupted or crashed: resuming is what it is for (even if only the final evaluation is left)
+    if state.iteration >= schedule.max_iterations:
+        raise UsageError(f"{paths.root} already finished at iteration {state.iteration} (max_iter "
+                         f"{schedule.max_iterations // 1000}); pass a larger --max_iter to train further")
+    if state.trials > schedule.patience:
+        raise UsageError(f"{paths.root} already stopped early at iteration {state.iteration} (patience "
+                         f"{schedule.patience}); pass a larger --patience to train further")
+    if stop_reason == StopReason.NAN.value:
+        raise UsageError(f"{paths.root} stopped on a non-finite loss at iteration {state.iteration}; resuming would "
+                         "continue from the last good checkpoint with the same settings: lower --learning_rate "
+                         "in a new run instead")
+
+
 def train(config: RunConfig, resume: bool = False) -> Path:
     """Train as the original `src/train.py` and write the run folder; returns its path."""
     from recdoc.trainer.most_popular import is_most_popular, train_most_popular
@@ -434,6 +450,7 @@ def train(config: RunConfig, resume: bool = False) -> Path:
         restore_sampler_state(sampler, snapshot.get("sampler"))
         restore_sampler_state(trainer.candidate_sampler, snapshot.get("candidate_sampler"))
         record = RunRecord.load(shared_paths.run_json)
+        _refuse_finished(record.data.get("stop_reason"), state, schedule, paths)
         record.path = paths.run_json  # a worker other than the chief keeps its copy in its private folder
         stored_fingerprint = record.data.get("data", {}).get("fingerprint")
         if stored_fingerprint and stored_fingerprint != data_fingerprint(data_files):
