@@ -62,7 +62,8 @@ def read_runs(paths: list[str], deep: bool = False) -> list[Run]:
     runs = [[run for run in group if has_content(run)] for group in groups]
     # A piece with nothing in it (an empty log) still says why: its notes go with the whole analysis.
     pieces.notes.extend(note for group in groups for run in group if not has_content(run) for note in run.unreadable)
-    notes = pieces.notes + [note for group in groups for run in group for note in run.unreadable]
+    # Once each: an empty piece's notes are already in `pieces.notes`.
+    notes = list(dict.fromkeys(pieces.notes + [note for group in groups for run in group for note in run.unreadable]))
     runs = [group for group in runs if group]
     if not runs:
         detail = "; ".join(notes[:3]) if notes else "no log, run.json, metrics.jsonl, event file or checkpoint found"
