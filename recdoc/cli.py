@@ -308,26 +308,34 @@ def analyze(
     _refuse_file_as_folder(out, "--out")
     diagnoses = analyze_all(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)
     if len(diagnoses) > 1:
-        from recdoc.reports.multi import write_multi_reports
+        from recdoc.reports.multi import run_title, write_multi_reports
 
-        written = write_multi_reports(diagnoses, out_dir=out, formats=chosen_formats, plots=plots)
+        written = write_multi_reports(diagnoses, paths, out_dir=out, formats=chosen_formats, plots=plots,
+                                      force=force)
         for index, diagnosis in enumerate(diagnoses, 1):
-            typer.echo(f"--- run {index} of {len(diagnoses)}")
+            typer.echo(f"--- run {index} of {len(diagnoses)}: {run_title(diagnosis)}")
             print_summary(diagnosis, [], fail_on=fail_on.value)
         typer.echo("Written: " + ", ".join(str(p) for p in written))
+        _say_where_written(written, out, force, "the folder holding the runs")
         raise typer.Exit(code=max(analyze_exit_code(d, fail_on.value) for d in diagnoses))
     diagnosis = diagnoses[0]
     written = write_reports(diagnosis, out_dir=out, formats=chosen_formats, plots=plots, force=force)
     print_summary(diagnosis, written, fail_on=fail_on.value)
-    if out is None and written:
-        if force:
-            what = "it replaced the last report"
-        elif written[0].name != "report.md":
-            what = "earlier reports are kept; --force replaces the last one instead"
-        else:
-            what = "--out DIR writes elsewhere"
-        typer.echo(f"Report written in the run folder {written[0].parent} ({what})")
+    _say_where_written(written, out, force, "the run folder")
     raise typer.Exit(code=analyze_exit_code(diagnosis, fail_on.value))
+
+
+def _say_where_written(written: list, out: str | None, force: bool, place: str) -> None:
+    """Without --out, say which folder the report went to and how to replace it or write elsewhere."""
+    if out is not None or not written:
+        return
+    if force:
+        what = "it replaced the last report"
+    elif written[0].name != "report.md":
+        what = "earlier reports are kept; --force replaces the last one instead"
+    else:
+        what = "--out DIR writes elsewhere"
+    typer.echo(f"Report written in {place} {written[0].parent} ({what})")
 
 
 @app.command("explain")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from recdoc.diagnose.engine import analyze_all
 from recdoc.diagnose.readers.detect import read_runs
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
@@ -163,7 +165,7 @@ def test_a_folder_of_two_runs_gives_two_diagnoses(tmp_path: Path) -> None:
 
     summary = render_summary(diagnoses)
     assert "| 1 | `ml100k_ComiRec-SA_b128_lr0.001_d64_len20_a` | ml100k |" in summary
-    written = write_multi_reports(diagnoses, out_dir=tmp_path / "out", plots=False)
+    written = write_multi_reports(diagnoses, [str(tmp_path)], out_dir=tmp_path / "out", plots=False)
     document = json.loads(written[1].read_text())
     assert [r["config"]["dataset"]["value"] for r in document["runs"]] == ["ml100k", "book"]
     assert document["summary"][1]["dataset"] == "book"
@@ -231,3 +233,27 @@ def test_a_metrics_table_and_percent_values(tmp_path: Path) -> None:
     assert run.curve["iter"].tolist() == [1000, 2000, 3000, 4000, 5000]
     assert run.curve["recall"].round(4).tolist() == [0.01, 0.02, 0.03, 0.04, 0.05]
     assert abs(run.finals["test"].recall - 0.065) < 1e-12 and abs(run.finals["test"].hitrate - 0.152) < 1e-12
+
+
+def test_several_runs_report_in_the_folder_given_never_inside_a_run(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from recdoc.cli import main
+
+    runs = tmp_path / "runs"
+    write(runs / "a", original_lines("ml100k_ComiRec-SA_b128_lr0.001_d64_len20_a", "ml100k", [0.1, 0.2, 0.3], 3.0))
+    write(runs / "b", original_lines("book_ComiRec-SA_b128_lr0.001_d64_len20_b", "book", [0.02, 0.03, 0.04], 2.0))
+
+    def analyze(*args: str) -> str:
+        with pytest.raises(SystemExit):
+            main(["analyze", *args, "--no-plots"])
+        return capsys.readouterr().out
+
+    out = analyze(str(runs))
+    assert "--- run 1 of 2: ml100k_ComiRec-SA_b128_lr0.001_d64_len20_a" in out
+    assert f"Report written in the folder holding the runs {runs.resolve()} (--out DIR writes elsewhere)" in out
+    assert sorted(p.name for p in runs.iterdir()) == ["a", "b", "diagnosis.json", "report.md"]
+    assert sorted(p.name for p in (runs / "a").iterdir()) == ["train.log"]  # nothing inside a run
+    analyze(str(runs / "a" / "train.log"), str(runs / "b" / "train.log"))  # two files: their common folder
+    assert (runs / "report-2.md").is_file()
+    assert "it replaced the last report" in analyze(str(runs), "--force")
+    assert not (runs / "report-3.md").exists() and "of 2 runs" in (runs / "report-2.md").read_text()

@@ -7,12 +7,12 @@ report-2.md / diagnosis-2.json / report-2_loss.png, ...), so the files of one an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recdoc.errors import UsageError
-from recdoc.files import free_set_number
 
 if TYPE_CHECKING:  # importing this package stays light: `chart_process` must start before numpy does
     from recdoc.diagnose.findings import Diagnosis
@@ -27,15 +27,18 @@ MAX_REPORTS = 1000
 def output_folder(diagnosis: Diagnosis, out_dir: str | Path | None) -> Path:
     """`--out` when given; else the run folder: the first path if it is a folder, else the folder of that file."""
     if out_dir is not None:
-        folder = Path(out_dir)
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"--out must be a folder, got the file {folder}")
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return _out_folder(Path(out_dir))
     if not diagnosis.run.paths:
         return Path.cwd()
     first = Path(diagnosis.run.paths[0])
     return first if first.is_dir() else first.parent
+
+
+def _out_folder(folder: Path) -> Path:
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out must be a folder, got the file {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def report_names(number: int) -> dict[str, str]:
@@ -46,15 +49,49 @@ def report_names(number: int) -> dict[str, str]:
     return names
 
 
+def report_set_files(folder: Path, number: int) -> list[Path]:
+    """The files of report set `number` present in `folder`: a single run's, and a several-run report's per-run
+    plots (`report_run<i>_*.png`)."""
+    names = report_names(number)
+    found = [folder / name for name in names.values() if (folder / name).exists()]
+    return found + sorted(folder.glob(f"{Path(names['md']).stem}_run*_*.png"))
+
+
 def free_report_number(folder: Path) -> int:
     """The smallest n whose whole report set is absent from `folder`."""
-    return free_set_number(folder, report_names, MAX_REPORTS, "reports")
+    for number in range(1, MAX_REPORTS + 1):
+        if not report_set_files(folder, number):
+            return number
+    raise UsageError(f"{folder} already holds {MAX_REPORTS} reports; pass --out to write elsewhere")
 
 
 def last_report_number(folder: Path) -> int | None:
     """The largest n whose report set has a file in `folder`; None when there is none."""
-    taken = [n for n in range(1, MAX_REPORTS + 1) if any((folder / name).exists() for name in report_names(n).values())]
+    taken = [n for n in range(1, MAX_REPORTS + 1) if report_set_files(folder, n)]
     return max(taken) if taken else None
+
+
+def claim_report_set(folder: Path, force: bool) -> int:
+    """The set number to write: the next free one; with `force` (the user's explicit `--force`) the last one, its
+    old files removed first, so no stale plot of the replaced set remains beside the new report."""
+    last = last_report_number(folder) if force else None
+    if last is None:
+        return free_report_number(folder)
+    for path in report_set_files(folder, last):
+        path.unlink(missing_ok=True)
+    return last
+
+
+def multi_output_folder(paths: Iterable[str], out_dir: str | Path | None) -> Path:
+    """Where a report of several runs goes: `--out`; else the folder given, or the folder holding every path given
+    (never inside one of the runs, whose own reports are numbered there)."""
+    if out_dir is not None:
+        return _out_folder(Path(out_dir))
+    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+    common = Path(os.path.commonpath([str(f) for f in folders])) if folders else Path.cwd()
+    if common == Path(common.anchor):
+        raise UsageError("the runs given share no folder but the file system's root; pass --out DIR for the report")
+    return common
 
 
 def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
@@ -83,12 +120,7 @@ def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plot
                force: bool = False) -> list[Path]:
     from recdoc.files import write_file
 
-    last = last_report_number(folder) if force else None
-    number = last if last is not None else free_report_number(folder)
-    names = report_names(number)
-    if last is not None:
-        for name in names.values():
-            (folder / name).unlink(missing_ok=True)
+    names = report_names(claim_report_set(folder, force))
     written: list[Path] = []
     images: dict[str, Path] = {}
     if plots and "md" in chosen:

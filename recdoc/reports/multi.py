@@ -16,11 +16,10 @@ from typing import Any
 
 from recdoc.diagnose.findings import SCHEMA_VERSION, Diagnosis
 from recdoc.errors import UsageError
-from recdoc.reports import FORMATS, JSON_STEM, REPORT_STEM, output_folder
-from recdoc.files import free_set_number, write_file
+from recdoc.files import write_file
+from recdoc.reports import FORMATS, claim_report_set, multi_output_folder, report_names
 from recdoc.reports.jsonreport import _finite
 
-MAX_REPORTS = 1000
 VERDICT_ORDER = ("healthy", "findings", "unusable")
 
 
@@ -99,21 +98,19 @@ def render_multi_json(diagnoses: list[Diagnosis]) -> str:
     return json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _names(number: int) -> dict[str, str]:
-    suffix = "" if number == 1 else f"-{number}"
-    return {"md": f"{REPORT_STEM}{suffix}.md", "json": f"{JSON_STEM}{suffix}.json"}
+def write_multi_reports(diagnoses: list[Diagnosis], paths: Iterable[str], out_dir: str | Path | None = None,
+                        formats: Iterable[str] = ("md", "json"), plots: bool = True,
+                        force: bool = False) -> list[Path]:
+    """Write the summary report of the several runs read from `paths`; return the paths written, report first.
 
-
-def write_multi_reports(diagnoses: list[Diagnosis], out_dir: str | Path | None = None,
-                        formats: Iterable[str] = ("md", "json"), plots: bool = True) -> list[Path]:
-    """Write the summary report of several runs; return the paths written, report first."""
+    The folder is `out_dir`, else the folder holding every path given (`multi_output_folder`); `force` replaces
+    the last report set there, as for one run."""
     chosen = tuple(formats)
     unknown = sorted(set(chosen) - set(FORMATS))
     if unknown or not chosen:
         raise UsageError(f"report formats are {', '.join(FORMATS)}; got {', '.join(chosen) or 'none'}")
-    folder = output_folder(diagnoses[0], out_dir)
-    number = free_set_number(folder, _names, MAX_REPORTS, "reports")
-    names = _names(number)
+    folder = multi_output_folder(paths, out_dir)
+    names = report_names(claim_report_set(folder, force))
     stem = Path(names["md"]).stem
     written: list[Path] = []
     try:
