@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
@@ -64,6 +64,7 @@ FAIL_ON_HELP = ("exit 1 only for a finding at or above this level (a finding's l
                 "and its confidence); lower ones are reported, not failed")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Train ComiRec faithfully, and diagnose why a run falls short of the paper.")
 
 
@@ -282,13 +283,13 @@ def analyze(
     out: Optional[str] = typer.Option(None, "--out", help="folder for report.md (default: the run folder)"),
     formats: str = typer.Option("md,json", "--format", metavar="md,json",
                                 help="what to write: md, json, or both comma-separated"),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="draw loss and recall charts beside the report"),
+    plots: bool = typer.Option(True, "--plots/--no_plots", help="draw loss and recall charts beside the report"),
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="with --deep: the data folder (<dataset>_data/) "
                                            "to probe and rescore the checkpoint on"),
     set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
     compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
-    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
     force: bool = typer.Option(False, "--force", help="replace the last report in the folder instead of writing "
                                                       "the next numbered one (report-2.md, ...)"),
 ) -> None:
@@ -372,15 +373,15 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 @app.command("rerun")
 def rerun(
     paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
-    apply_fixes: bool = typer.Option(False, "--apply_fixes", "--apply-fixes",
+    apply_fixes: bool = typer.Option(False, "--apply_fixes",
                                      help="apply the diagnosis' fixes (required)"),
     only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
     skip: Optional[str] = typer.Option(None, "--skip", help="leave out these finding ids (comma-separated)"),
-    dry_run: bool = typer.Option(False, "--dry_run", "--dry-run",
+    dry_run: bool = typer.Option(False, "--dry_run",
                                  help="print the diff and the commands; train nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/"),
     runs_dir: Optional[str] = typer.Option(None, "--runs_dir", help="default: the old recdoc run's folder, else runs"),
-    resume_best: bool = typer.Option(False, "--resume_best", "--resume-best",
+    resume_best: bool = typer.Option(False, "--resume_best",
                                      help="continue from the old recdoc run's best checkpoint"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume_best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
@@ -491,7 +492,7 @@ def probe(
                                                                    "(default: run.json's data_dir)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="the <dataset>_data/ to use (default: the run's)"),
     max_users: Optional[int] = typer.Option(None, "--max_users", help="probe only the split's first N users"),
-    fail_on: Level = typer.Option(Level.medium, "--fail_on", "--fail-on", help=FAIL_ON_HELP),
+    fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
     from recdoc.diagnose.findings import Finding
@@ -544,7 +545,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     printed on one line like recdoc's own errors, instead of as a multi-line box.
     """
     try:
-        exit_code = app(args=argv, prog_name="recdoc", standalone_mode=False)
+        command = typer.main.get_command(app)
+        _tidy_help(command)
+        args = _normalise_spelling(list(sys.argv[1:] if argv is None else argv), _option_spellings(command))
+        exit_code = command.main(args=args, prog_name="recdoc", standalone_mode=False)
     except RecdocError as error:
         _fail(str(error), error.exit_code)
     except typer.TyperException as error:  # the vendored click's UsageError/BadParameter/NoSuchOption/...
@@ -567,6 +571,62 @@ def main(argv: Optional[list[str]] = None) -> None:
     if exit_code == INTERRUPTED_EXIT:
         _fail("interrupted", INTERRUPTED_EXIT)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
+
+
+# ---------------------------------------------------------------- option spelling and help
+# Options are declared in snake_case, as the original's flags (--learning_rate); the kebab-case spelling of any
+# option (--data-dir, --no-plots, --fail-on) is accepted too, so no command mixes styles a user must remember.
+LONG_CHOICES = 24  # a choice list longer than this reads better in the help text than in the narrow type column
+
+
+def _spelling_key(option: str) -> str:
+    return option.replace("-", "_")
+
+
+def _option_spellings(command: Any) -> dict[str, str]:
+    """Every long option's declared name, keyed by its spelling-free form (`__fail_on`)."""
+    names: dict[str, str] = {}
+    for cmd in _commands(command):
+        for param in cmd.params:
+            for option in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+                if option.startswith("--"):
+                    names.setdefault(_spelling_key(option), option)
+    return names
+
+
+def _normalise_spelling(args: list[str], names: dict[str, str]) -> list[str]:
+    """`--data-dir x` -> `--data_dir x` (and `--no-plots` -> `--no_plots`): the declared spelling of each option."""
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":  # everything after it is positional
+            return out + args[index:]
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            arg = names.get(_spelling_key(name), name) + equals + value
+        out.append(arg)
+    return out
+
+
+def _tidy_help(command: Any) -> None:
+    """A flag takes no value, so its help shows none (typer prints `<bool>`); a long choice list goes into the
+    help text, where it wraps between words, instead of being cut mid-word in the type column."""
+    for cmd in _commands(command):
+        for param in cmd.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+                continue
+            descriptor = getattr(param, "type_descriptor", None)
+            choices = descriptor.choices if descriptor is not None and descriptor.is_choice else None
+            if choices and len("|".join(map(str, choices))) > LONG_CHOICES and param.metavar is None:
+                param.metavar = f"<{param.name.upper()}>"
+                param.help = f"{param.help or ''} (one of: {', '.join(map(str, choices))})".strip()
+
+
+def _commands(command: Any) -> list[Any]:
+    found = [command]
+    for sub in getattr(command, "commands", {}).values():
+        found.extend(_commands(sub))
+    return found
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

@@ -176,3 +176,19 @@ def test_the_cli_choices_are_the_owners_values() -> None:
     assert tuple(s.value for s in Source) == SOURCES
     assert tuple(s.value for s in Split) == SPLITS
     assert tuple(level.value for level in Level) == LEVELS
+
+
+@pytest.mark.parametrize("spelling", [["--no_plots", "--fail_on", "high"], ["--no-plots", "--fail-on", "high"]])
+def test_either_spelling_of_an_option_works(spelling: list[str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Options are declared snake_case (the original's style); the kebab-case spelling of any option works too."""
+    from recdoc.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["analyze", str(ROOT / "fixtures" / "runs" / "test79"), "--out", str(tmp_path), *spelling])
+    assert stopped.value.code == 1, capsys.readouterr().err  # lr-model-mismatch is high: fails at --fail-on high
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".md"]  # no plots
+    with pytest.raises(SystemExit):
+        main(["analyze", "-h"])
+    shown = capsys.readouterr().out
+    assert "--no_plots" in shown and "--fail_on" in shown and "<bool>" not in shown.split("--force")[0]
