@@ -377,14 +377,27 @@ def test_a_collapsed_probe_makes_wiring_suspect_strong_even_on_small_data() -> N
     assert analyze_run(run).finding("wiring-suspect") is None
 
 
-def test_the_probe_table_keeps_one_line_per_interest_off_a_terminal() -> None:
+@pytest.mark.parametrize("terminal", [False, True])
+def test_the_probe_table_keeps_one_line_per_interest_on_80_columns_and_off_a_terminal(terminal: bool,
+                                                                                     monkeypatch) -> None:
     import io
+    import re
 
     from recdoc.trainer.probe.render import print_probe
 
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    monkeypatch.setenv("COLUMNS", "80")
     result = {**tally_of([USER_A, USER_B], [[1, 5, 5], [2, 6]]).result(), "exp_name": "book_ComiRec-DR_b128_lr0.005"
               "_d64_len20_a_long_experiment_name", "split": "valid"}
-    stream = io.StringIO()
-    print_probe(result, [], None, stream=stream)
-    rows = [line for line in stream.getvalue().splitlines() if line.startswith("│") and "%" in line]
-    assert len(rows) == 4, stream.getvalue()  # one line each: no row wrapped at 80 columns
+    stream = Terminal()
+    print_probe(result, [], Path("/a/long/run/folder/book_ComiRec-DR_b128_lr0.005_d64_len20_x/probe.json"),
+                stream=stream)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", stream.getvalue())
+    rows = [line for line in text.splitlines() if re.match(r"^\s+\d\s+[\d.]+%", line)]
+    assert len(rows) == 4, text  # one line each: no row wrapped
+    assert "Probe: /a/long/run/folder/book_ComiRec-DR_b128_lr0.005_d64_len20_x/probe.json" in text  # path whole
+    if terminal:
+        assert max(len(line) for line in text.splitlines() if not line.startswith("Probe: ")) <= 80

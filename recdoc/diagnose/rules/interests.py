@@ -167,7 +167,8 @@ def collapse_outcome(probe: dict[str, Any], ref: SourceRef | None) -> Finding | 
                          f"users (closest: {worst[0]} and {worst[1]}, "
                          f"{100 * above[worst[0]][worst[1]]:.1f}% of users), and two interests share "
                          f"{_pct(overlap_mean)} of their top-{probe.get('top_n')} on average (line: "
-                         f"{100 * InterestThresholds.OVERLAP_SHARE:.0f}%); {summary}",
+                         f"{100 * InterestThresholds.OVERLAP_SHARE:.0f}%); mean pairwise cosine "
+                         f"{cosine['mean']:.3f} ({_scope(probe)})",
                          (Evidence(summary, ref, values),))
     evidence = [Evidence(f"interests {i} and {j}: cosine above {cosine['threshold']} for "
                          f"{100 * above[i][j]:.1f}% of users (mean cosine {means[i][j]:.3f})", ref,

@@ -11,28 +11,30 @@ PIPE_WIDTH = 160  # columns of the probe table when stdout is not a terminal
 
 
 def probe_table(probe: dict[str, Any]) -> Any:
-    """A rich table: one row per interest, its shares, norm and closest sibling."""
+    """A rich table, one row per interest (its shares, norm and closest sibling), narrow enough for 80 columns."""
+    from rich import box
     from rich.table import Table
 
     cosine = probe["cosine"]
-    table = Table(title=f"interest health: {probe.get('exp_name', '')} ({probe['split']}, "
-                        f"{probe['users']} users, top {probe['top_n']})")
     overlap = probe["overlap"]
-    for header in ("interest", "retrieved", "hits", "readout wins", "mean norm", "near-zero users",
-                   "closest (cos, overlap)"):
+    table = Table(title=f"interest health: {probe.get('exp_name', '')} ({probe['split']}, {probe['users']} users, "
+                        f"top {probe['top_n']})", box=box.SIMPLE_HEAD, caption_justify="left")
+    for header in ("k", "retrieved", "hits", "wins", "norm", "near 0", "closest"):
         table.add_column(header, justify="right")
     for row in probe["interests"]:
         i = row["index"]
         others = [(cosine["pair_mean"][i][j], j) for j in range(probe["num_interest"]) if j != i]
         closest_cos, closest = max(others)
         table.add_row(str(i), _percent(row["retrieved_share"]), _percent(row["hit_share"]),
-                      _percent(row["readout_win_share"]), f"{row['norm_mean']:.4f}",
+                      _percent(row["readout_win_share"]), f"{row['norm_mean']:.3g}",
                       _percent(row["near_zero_share"]),
-                      f"{closest} ({closest_cos:.2f}, {_percent(overlap['pair_mean'][i][closest])})")
-    table.caption = (f"mean pairwise cosine {cosine['mean']:.3f}; mean top-{probe['top_n']} overlap "
-                     f"{_percent(overlap['mean'])}; users with every pair above {cosine['threshold']}: "
-                     f"{_percent(cosine['all_pairs_above_share'])}; {probe['retrieved_items']} retrieved items, "
-                     f"{probe['hits']} hits, {probe['targets']} targets")
+                      f"{closest}: cos {closest_cos:.2f}, {_percent(overlap['pair_mean'][i][closest])}")
+    table.caption = (f"retrieved/hits: shares of the merged top-{probe['top_n']} and of its hits; wins: of the "
+                     f"readout for a true target; near 0: users whose interest is near zero; closest: the most "
+                     f"similar other interest (cosine, shared top-{probe['top_n']}). Mean pairwise cosine "
+                     f"{cosine['mean']:.3f}; mean overlap {_percent(overlap['mean'])}; users with every pair above "
+                     f"{cosine['threshold']}: {_percent(cosine['all_pairs_above_share'])}; "
+                     f"{probe['retrieved_items']} retrieved items, {probe['hits']} hits, {probe['targets']} targets")
     return table
 
 
@@ -52,11 +54,11 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
     if isinstance(loaded, dict):
         console.print(f"{probe['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K "
                       f"{loaded['num_interest']}, d {loaded['embedding_dim']}, maxlen {loaded['maxlen']}, "
-                      f"{loaded['item_count']} items)", markup=False, highlight=False)
+                      f"{loaded['item_count']} items)", markup=False, highlight=False, soft_wrap=True)
         for slot, source in loaded["mapped"].items():
-            console.print(f"  {slot} <- {source}", markup=False, highlight=False)
+            console.print(f"  {slot} <- {source}", markup=False, highlight=False, soft_wrap=True)
         for name, why in loaded.get("ignored", {}).items():
-            console.print(f"  not used: {name} ({why})", markup=False, highlight=False)
+            console.print(f"  not used: {name} ({why})", markup=False, highlight=False, soft_wrap=True)
     console.print(probe_table(probe))
     for outcome in outcomes:
         if hasattr(outcome, "severity"):
@@ -69,4 +71,4 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
         else:
             console.print(f"[green]{outcome.id}[/green]: not found. {outcome.reason}", highlight=False)
     if written is not None:
-        console.print(f"Probe: {written}", markup=False, highlight=False)
+        console.print(f"Probe: {written}", markup=False, highlight=False, soft_wrap=True)
