@@ -98,8 +98,9 @@ def test_a_loss_at_chance_while_recall_rises_is_wiring_evidence_with_the_decisiv
     first = finding.evidence[0]
     assert first.ref is not None and first.ref.path == "train.log" and first.values["chance_level"] == \
         pytest.approx(CHANCE_BOOK)
-    assert "--deep" in finding.evidence[-1].text and "--baseline" in finding.evidence[-1].text
-    assert "--deep" in finding.fix.how
+    # What decides is what to do next: said once, in the fix, not again as evidence.
+    assert "--deep" in finding.fix.how and "--baseline" in finding.fix.how
+    assert not any("decisive check" in e.text for e in finding.evidence)
     assert outcome("loss-level", run) is None  # the evidence is wiring-suspect's, not listed twice
 
 
@@ -158,7 +159,7 @@ def test_a_single_interest_model_with_a_loss_at_chance_names_another_check() -> 
     run = book_run(model="DNN", losses=at_chance(150), evaluations=150)
     finding = outcome("wiring-suspect", run)
     assert isinstance(finding, Finding) and "DNN" in finding.title
-    assert "--baseline" not in finding.evidence[-1].text and "recdoc compare" in finding.evidence[-1].text
+    assert "--baseline" not in finding.fix.how and "recdoc compare" in finding.fix.how
 
 
 def test_a_recdoc_run_at_the_originals_loss_raises_nothing() -> None:

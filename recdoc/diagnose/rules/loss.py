@@ -269,8 +269,6 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
         cleared.append(Evidence(
             f"no reference trajectory of the original's {model} on {ctx.dataset or 'this data'} at learning_rate "
             f"{lr}, batch {batch}, neg_num {neg_num} in recdoc's reference data: only the chance level was checked"))
-    if evidence:
-        evidence.append(Evidence(decisive_check(ctx)))
     parts = [part for part, on in (
         (f"stays at the chance level ln({candidates + 1}) = {chance:.2f} while recall rose", at_chance),
         (f"is {ratio or 0:.1f}x the original's at equal iterations", above)) if on]
