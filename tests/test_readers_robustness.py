@@ -7,7 +7,7 @@ import tempfile
 import tracemalloc
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, tf2_port
@@ -61,6 +61,9 @@ line_strategy = st.one_of(
 
 
 @FUZZ
+@example(lines=["test recall: 0.061821, test ndcg: 0.045488, test hitrate: 0.133200, test diversity: 0.221127",
+                "iter: 1000, train loss: 8.1234, valid recall: 0.012345, valid ndcg: 0.010000, valid hitrate: 0.030000"],
+         newline="\r", encoding="utf-8")  # found by this test: one record holding a step and test metrics
 @given(lines=st.lists(line_strategy, max_size=40), newline=st.sampled_from(["\n", "\r\n", "\r"]),
        encoding=st.sampled_from(["utf-8", "gbk", "latin-1"]))
 def test_mixed_real_lines(lines: list[str], newline: str, encoding: str) -> None:

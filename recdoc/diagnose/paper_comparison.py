@@ -110,7 +110,7 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
             blocker = None
             if dataset not in paper_datasets:
                 blocker = (f"dataset {dataset or 'unknown'} is not in the paper (it reports "
-                           f"{' and '.join(paper_datasets)} only): not comparable")
+                           f"{' and '.join(paper_datasets)} only)")
             elif model_type not in reference.load()["paper"]["table3"][dataset]:
                 blocker = f"model type {model_type or 'unknown'} is not in the paper's Table 3"
             elif cutoff is None:

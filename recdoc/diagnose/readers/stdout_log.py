@@ -322,6 +322,8 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
         row["epoch"] = True
     if math.isnan(loss) or math.isinf(loss):
         state.event("nan", number, line, iter=iteration)
+    if any(split == "test" for split, _, _ in metrics):
+        row["test_line"] = (number, line)  # a record printing test metrics with the step (one line, one record)
     state.rows.append(row)
     state.row_metrics.append(dict(metrics))
     state.phase = "iter"
