@@ -10,8 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from support.paths import BENCH
 
 
 def load_bench(name: str) -> ModuleType:

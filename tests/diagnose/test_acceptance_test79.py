@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from schema_check import validate
-
-REPO = Path(__file__).resolve().parent.parent
-FIXTURE = REPO / "fixtures" / "runs" / "test79"
+from support.schema_check import validate
+from support.paths import REPO, TEST79
 
 
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("test79-report")
-    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(FIXTURE), "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(TEST79), "--out", str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     return result, out
 
@@ -100,7 +98,7 @@ def test_json_validates(document: dict) -> None:
 
 def test_dr_below_the_ports_own_dnn_points_at_wiring(tmp_path: Path) -> None:
     baseline = REPO / "fixtures" / "runs" / "test79-dnn"
-    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(FIXTURE), "--baseline", str(baseline),
+    result = subprocess.run([sys.executable, "-m", "recdoc", "analyze", str(TEST79), "--baseline", str(baseline),
                              "--out", str(tmp_path), "--no-plots", "--format", "json"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from diagnose_factory import INCIDENT_EXP, incident_run, make_run
 from recdoc.diagnose.config_inference import infer_config, ndcg_ratio_boundary, parse_argv
 from recdoc.diagnose.observed_run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
+from support.diagnose_factory import INCIDENT_EXP, incident_run, make_run
 
 
 def test_incident_settings_come_from_the_exp_name_and_the_book_defaults() -> None:

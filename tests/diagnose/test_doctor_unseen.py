@@ -20,9 +20,9 @@ from recdoc.diagnose.readers.detect import read_paths
 from recdoc.errors import InputError
 from recdoc.reports.jsonreport import render_json
 from recdoc.reports.markdown import render_markdown
-from schema_check import validate
+from support.schema_check import validate
+from support.paths import LOG_SAMPLES
 
-LOG_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples"
 TF_NOISE = (
     "WARNING:tensorflow:From /usr/local/lib/python3.6/dist-packages/tensorflow/python/ops/nn_impl.py:1444: "
     "sparse_to_dense (from tensorflow.python.ops.sparse_ops) is deprecated and will be removed in a future version.",

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from diagnose_factory import incident_run
 from recdoc.diagnose.engine import analyze_run
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix
 from recdoc.diagnose.fixes import compose_plan, disagreement_notes, fix_run_exp
 from recdoc.errors import UsageError
+from support.diagnose_factory import incident_run
 
 
 def finding(finding_id: str, changes: dict, severity: str = "high", confidence: float = 0.8,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from diagnose_factory import incident_run, make_run
 from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Comparison
 from recdoc.diagnose.config_inference import infer_config
+from support.diagnose_factory import incident_run, make_run
 
 
 def _rows(run, overrides=None) -> dict[tuple[str, str], Comparison]:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from shared_data import REAL_RUNS, needs
+from support.paths import REAL_RUNS
+from support.shared_data import needs
+from support.paths import BENCH as BENCH_DIR
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "real_runs.py"
+BENCH = BENCH_DIR / "real_runs.py"
 
 
 def load_bench():

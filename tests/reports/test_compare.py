@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from diagnose_factory import healthy_run, incident_run
 from recdoc.diagnose.engine import analyze_run
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix
 from recdoc.errors import UsageError
 from recdoc.reports.compare import finding_changes, render_comparison, write_comparison
+from support.diagnose_factory import healthy_run, incident_run
+from support.paths import TEST79
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -72,7 +73,7 @@ def test_compare_command_does_not_import_tensorflow(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "runs" / "test79"
+    fixture = TEST79
     code = ("import sys\nfrom recdoc.cli import app\n"
             f"try:\n    app([\"compare\", {str(fixture)!r}, {str(fixture)!r}, \"--out\", {str(tmp_path)!r}])\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"

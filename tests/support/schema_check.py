@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "diagnosis-schema.md"
+from support.paths import DOCS
+
+SCHEMA_DOC = DOCS / "diagnosis-schema.md"
 ROW = re.compile(r"^\|\s*`(?P<path>[^`]+)`\s*\|\s*(?P<type>[^|]+?)\s*\|\s*(?P<description>.*)\|\s*$")
 
 

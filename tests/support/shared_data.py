@@ -1,4 +1,4 @@
-"""Where the third-party data beside the checkout lives (`../shared`), and a skip for a fresh clone without it.
+"""A skip for a fresh clone without the third-party data beside the checkout (`../shared`, see support.paths).
 
 Third-party logs and runs are read from there, never copied into the project; a test that needs them skips with
 the reason when they are absent.
@@ -9,11 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REAL_RUNS = SHARED / "real-runs"
-LOG_SAMPLES = SHARED / "reference" / "log-samples"
-ORIG_RUNS = SHARED / "reference" / "orig-runs"
 
 
 def needs(path: Path) -> pytest.MarkDecorator:

@@ -1,4 +1,4 @@
-"""One `recdoc.trainer.loop.train` process for tests/test_scale_out.py (not collected by pytest).
+"""One `recdoc.trainer.loop.train` process for tests/trainer/test_scale_out.py (not collected by pytest).
 
 argv: a JSON RunConfig, `resume` or `new`, and the iteration cap. The cap replaces `max_iter * 1000` so that a
 test trains a few hundred steps; TF_CONFIG (set by the test) makes this process one worker of a cluster.

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import synthetic_config as shared_synthetic_config
+from support.builders import synthetic_config as shared_synthetic_config
+from support.paths import REPO
 
 CAP = 100  # iterations per run (instead of max_iter x 1000): four evaluations at test_iter 25
 
@@ -71,7 +72,7 @@ def launch(config, resume: bool, workers: int, **env: str):
     import sys
 
     argv = [sys.executable, str(WORKER), json.dumps(config.to_dict()), "resume" if resume else "new", str(CAP)]
-    base = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(Path(__file__).parents[1]), **env)
+    base = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(REPO), **env)
     if workers == 1:
         return [subprocess.Popen(argv, env=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
     hosts = [f"localhost:{port}" for port in free_ports(workers)]

@@ -13,20 +13,9 @@ import pytest
 from recdoc.diagnose.readers import checkpoint
 from recdoc.diagnose.readers.checkpoint import shape_facts
 from recdoc.errors import InputError
+from support.checkpoints import make_checkpoint
 
 EXP = "book_ComiRec-DR_b128_lr0.001_d64_len20_test79"
-
-
-def make_checkpoint(folder: Path, prefix: str, state: str | None = None, data: bool = True) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    name = Path(prefix).name
-    (folder / f"{name}.index").write_bytes(b"\x00index")
-    if data:
-        (folder / f"{name}.data-00000-of-00001").write_bytes(b"\x00data")
-    text = state if state is not None else (f'model_checkpoint_path: "{prefix}"\n'
-                                             f'all_model_checkpoint_paths: "{prefix}"\n')
-    (folder / "checkpoint").write_text(text)
-    return folder
 
 
 def only(run) -> checkpoint.CheckpointInfo:  # type: ignore[no-untyped-def]

@@ -11,10 +11,10 @@ import pytest
 
 from recdoc.diagnose.readers.detect import looks_like_log, read_paths
 from recdoc.errors import InputError
-from test_readers_checkpoint import make_checkpoint
-from test_readers_logs import PYTORCH_LINES, RESTORE, TEST, TF2_LINES, VALID, header
-from test_readers_recdoc import make_run_folder
-from test_readers_tensorboard import event, simple_value, write_events
+from support.checkpoints import make_checkpoint
+from support.logs import PYTORCH_LINES, RESTORE, TEST, TF2_LINES, VALID, header
+from support.run_folders import make_run_folder
+from support.tensorboard import event, simple_value, write_events
 
 EXP = "book_ComiRec-DR_b128_lr0.001_d64_len20_test79"
 

@@ -15,8 +15,8 @@ from recdoc.diagnose.readers.detect import read_paths, sniff_scores
 from recdoc.diagnose.readers.lines import decode_line, iter_lines
 from recdoc.diagnose.observed_run import Run
 from recdoc.errors import InputError
-from test_readers_logs import PYTORCH_LINES, TF2_LINES, header
-from test_readers_tensorboard import record
+from support.logs import PYTORCH_LINES, TF2_LINES, header
+from support.tensorboard import record
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VOCABULARY = header() + TF2_LINES + PYTORCH_LINES + [

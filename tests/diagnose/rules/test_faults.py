@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from diagnose_factory import make_run
 from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.engine import analyze_paths, analyze_run, rank_findings
 from recdoc.diagnose.findings import Finding, Fix, NotACause
@@ -20,6 +19,7 @@ from recdoc.diagnose.rules import RULES, explain_rule
 from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.thresholds import Thresholds
+from support.diagnose_factory import make_run
 
 # valid Recall@50 and train loss of the clean run (patience 5): best 0.2781 at iter 1800, early stop at 2400.
 CLEAN_RECALLS = [0.1528, 0.161, 0.1651, 0.1785, 0.2025, 0.2144, 0.2301, 0.2252, 0.2388, 0.2492, 0.255, 0.2431,

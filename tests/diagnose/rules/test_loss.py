@@ -9,11 +9,9 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from diagnose_factory import incident_run, make_run, plateau_recalls
 from recdoc import reference
 from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.engine import analyze_paths
@@ -24,10 +22,9 @@ from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.diagnose.rules.loss import LIMITS, assess_loss
 from recdoc.diagnose.observed_run import SourceRef
+from support.diagnose_factory import incident_run, make_run, plateau_recalls
+from support.paths import REAL_RUNS, REPO, SHARED
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-REAL_RUNS = SHARED / "real-runs"
 DR_BOOK_LR0001 = next(r for r in reference.reference_runs() if r.name == "luqy-dr-book-lr0001")
 CHANCE_BOOK = math.log(1281)
 

@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
 from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.findings import Finding, NotACause
 from recdoc.diagnose.config_inference import infer_config
@@ -16,6 +15,7 @@ from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
 from recdoc.thresholds import Thresholds
 from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, SourceRef
 from recdoc.errors import UsageError
+from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
 
 GOOD_DR = "book_ComiRec-DR_b128_lr0.005_d64_len20_x"
 REQUIRED_IDS = {"lr-model-mismatch", "undertrained", "early-stop-too-soon", "neg-samples", "batch-size",

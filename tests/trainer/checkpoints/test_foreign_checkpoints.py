@@ -15,9 +15,8 @@ import pytest
 from recdoc.errors import InputError
 from recdoc.trainer.checkpoints.mapping import Hints, MappingError, Stored, infer_mapping
 from recdoc.trainer.rescore import compare_with_log
+from support.paths import ORIG_RUNS, SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-ORIG_RUNS = SHARED / "reference" / "orig-runs"
 SPLIT_TOOL = SHARED / "tools" / "ml100k_original_split.py"
 
 

@@ -17,6 +17,7 @@ from recdoc.trainer.log.lines import (
 )
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import MetricsLog, RunRecord, data_fingerprint
+from support.paths import LOG_SAMPLES
 
 # The original's lines (reference section 7 and src/train.py's format strings).
 ITER_RE = re.compile(r"^iter: \d+, train loss: -?\d+\.\d{4}"
@@ -24,7 +25,7 @@ ITER_RE = re.compile(r"^iter: \d+, train loss: -?\d+\.\d{4}"
 TIME_RE = re.compile(r"^time interval: \d+\.\d{4} min$")
 FINAL_RE = re.compile(r"^(valid|test) recall: \d+\.\d{6}, \1 ndcg: \d+\.\d{6}, \1 hitrate: \d+\.\d{6}"
                       r"(, \1 diversity: \d+\.\d{6})?$")
-SAMPLE_LOG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "log-samples" / "tf2-port_book_DNN_test12.log"
+SAMPLE_LOG = LOG_SAMPLES / "tf2-port_book_DNN_test12.log"
 
 METRICS = {"recall@50": 0.0123454, "recall_master@50": 0.011, "ndcg_paper@50": 0.02, "ndcg_master@50": 0.01,
            "ndcg_standard@50": 0.005, "hitrate@50": 0.03, "diversity@50": 0.22, "recall@20": 0.001}

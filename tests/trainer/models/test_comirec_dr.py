@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 from recdoc.errors import UsageError
 from recdoc.trainer.models import build_model
 from recdoc.trainer.models.comirec_dr import ComiRecDR, bilinear_map, dynamic_routing, routing_weights, squash
+from support.builders import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 
 
 def numpy_routing(interest_items: np.ndarray, mask: np.ndarray) -> np.ndarray:

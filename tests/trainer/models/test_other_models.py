@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 from recdoc.config import RunConfig
 from recdoc.trainer.models import build_model
 from recdoc.trainer.models.comirec_dr import dynamic_routing
@@ -21,6 +20,7 @@ from recdoc.trainer.models.layers import Dense, tf1_fans
 from recdoc.trainer.models.mind import MIND, shared_bilinear_map
 from recdoc.trainer.models.youtube_dnn import YouTubeDNN, masked_mean
 from recdoc.trainer.train import Trainer
+from support.builders import BATCH, DIM, ITEMS, MAXLEN, K, tiny_batch, tiny_config
 
 
 def with_other_padding_ids(hist: np.ndarray, mask: np.ndarray) -> np.ndarray:
