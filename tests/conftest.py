@@ -1,71 +1,13 @@
-"""Shared test builders: tiny model configs and batches, a minimal original-format log, a recdoc run folder.
-
-Test modules import these by name (`from conftest import tiny_config`); pytest puts this folder on `sys.path`.
-Richer generators stay with the tests that need them: `diagnose_factory.py` (hand-built `Run`s for the rules) and
-`test_doctor_unseen.original_log` (logs of every ending and port). Markers are declared in pyproject.toml
-(`slow`: trains a model; `make test-fast` leaves those out).
+"""Fixtures only. The builders tests import by name live in `tests/support/` (`from support.builders import
+tiny_config`); pyproject.toml puts `tests/` on `sys.path`. Markers are declared in pyproject.toml (`slow`: trains
+a model; `make test-fast` leaves those out).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from recdoc.config import RunConfig
-
-ROOT = Path(__file__).resolve().parent.parent
-TEST79 = ROOT / "fixtures" / "runs" / "test79"
-
-# A model small enough to check by hand: 3 users, histories of at most 6 items, 3 interests of size 4, 40 items.
-BATCH, MAXLEN, K, DIM, ITEMS = 3, 6, 3, 4, 40
-
-
-def tiny_config(**overrides: object) -> RunConfig:
-    values: dict[str, object] = dict(dataset="syn", batch_size=BATCH, maxlen=MAXLEN, num_interest=K,
-                                     embedding_dim=DIM, hidden_size=DIM, random_seed=7)
-    values.update(overrides)
-    return RunConfig(**values)  # type: ignore[arg-type]
-
-
-def tiny_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Right-padded histories of lengths 6, 4 and 2 (item ids 1..ITEMS-1, 0 for padding) and their mask."""
-    rng = np.random.default_rng(seed)
-    lengths = np.array([MAXLEN, 4, 2])
-    mask = (np.arange(MAXLEN)[None, :] < lengths[:, None]).astype(np.float32)
-    hist = (rng.integers(1, ITEMS, size=(BATCH, MAXLEN)) * mask).astype(np.int32)
-    return hist, mask
-
-
-def simple_original_log(evaluations: int, exp: str = "book_ComiRec-DR_b128_lr0.005_d64_len20") -> str:
-    """The original src/train.py's stdout for a run still climbing after `evaluations` evaluations, 1000 apart."""
-    lines = ["['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']", "training begin"]
-    for step in range(1, evaluations + 1):
-        recall = 0.02 + 0.01 * step
-        lines += [exp,
-                  f"iter: {step * 1000}, train loss: {8 - 0.1 * step:.4f}, valid recall: {recall:.6f}, "
-                  f"valid ndcg: {recall * 0.8:.6f}, valid hitrate: {recall * 3:.6f}",
-                  f"time interval: {step * 1.5:.4f} min"]
-    return "\n".join(lines) + "\n"
-
-
-def write_run_folder(config: RunConfig, recalls: Sequence[float], stop_reason: str = "max_iter") -> Path:
-    """`<config.runs_dir>/<exp name>/` with the run.json and metrics.jsonl recdoc train writes (no checkpoints),
-    one evaluation per `config.test_iter` iterations."""
-    folder = Path(config.runs_dir) / config.exp_name
-    folder.mkdir(parents=True)
-    rows = [{"iter": config.test_iter * i, "train_loss": 8.0 - i / 10, f"recall@{config.topN}": recall,
-             f"ndcg_paper@{config.topN}": 1.5 * recall, f"hitrate@{config.topN}": 2 * recall}
-            for i, recall in enumerate(recalls, start=1)]
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    best = max(range(len(recalls)), key=lambda i: recalls[i]) + 1 if recalls else None
-    (folder / "run.json").write_text(json.dumps({
-        "exp_name": config.exp_name, "config": config.to_dict(), "stop_reason": stop_reason,
-        "best_iter": best * config.test_iter if best else None}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +18,3 @@ def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     synthesize("syn", items=2000, users=3000, interests=4, seed=1, data_dir=str(data_dir))
     return data_dir
-
-
-def synthetic_config(data_dir: Path, runs_dir: Path, **overrides: object) -> RunConfig:
-    """ComiRec-DR on `synthetic_data` for one thousand iterations; each test sets its evaluation schedule."""
-    values: dict[str, object] = dict(model_type="ComiRec-DR", learning_rate=0.01, batch_size=128, maxlen=20,
-                                     max_iter=1, data_dir=str(data_dir), runs_dir=str(runs_dir), exp="t")
-    values.update(overrides)
-    return RunConfig.for_dataset("syn", **values)

@@ -8,13 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-TEST79 = ROOT / "fixtures" / "runs" / "test79"
+from support.paths import REPO, TEST79
 
 
 def recdoc(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "recdoc", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "recdoc", *args], capture_output=True, text=True, cwd=REPO,
                           check=False)
 
 
@@ -122,7 +120,7 @@ def test_resume_best_continues_from_the_old_best_checkpoint(faulty_run: tuple[Pa
 
 def test_report_command_is_the_dry_run_command_with_the_run_folders_shell_quoted(tmp_path: Path) -> None:
     """Pasting report.md's command must train where the run read and wrote, even with spaces in the paths."""
-    from conftest import write_run_folder
+    from support.builders import write_run_folder
     from recdoc.config import RunConfig
 
     data_dir, runs_dir = tmp_path / "my data", tmp_path / "my runs"

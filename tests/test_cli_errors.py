@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import simple_original_log
 from recdoc.cli import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, TRACEBACK_ENV, app, main
+from support.builders import simple_original_log
 
 TINY = "tiny"
 RUN_FLAGS = ["--max_iter", "1", "--test_iter", "100", "--neg_num", "2", "--batch_size", "64"]

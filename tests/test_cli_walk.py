@@ -13,8 +13,8 @@ import pytest
 from recdoc.cli import lr_note
 from recdoc.trainer.log.progress import COMPILING_STATUS, Console
 from recdoc.tfimport import is_notice
+from support.paths import REPO, TEST79
 
-ROOT = Path(__file__).resolve().parent.parent
 
 STARTUP = [  # what TensorFlow 2.21 printed on `recdoc train` on this CPU machine
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -41,7 +41,7 @@ def test_no_module_imports_tensorflow_but_through_tfimport() -> None:
     import re
 
     plain = re.compile(r"^\s*(import tensorflow|from tensorflow[\w.]* import)", re.M)
-    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "recdoc").rglob("*.py"))
+    offenders = [str(path.relative_to(REPO)) for path in sorted((REPO / "recdoc").rglob("*.py"))
                  if path.name != "tfimport.py" and plain.search(path.read_text(encoding="utf-8"))]
     assert offenders == []
 
@@ -85,7 +85,7 @@ def test_train_is_quiet_and_ends_with_the_run_folder_and_the_next_command(tmp_pa
     result = subprocess.run([sys.executable, "-m", "recdoc", "train", "--dataset", "tiny", "--data_dir",
                              str(tmp_path / "data"), "--runs_dir", str(tmp_path / "runs"), "--max_iter", "1",
                              "--test_iter", "500", "--batch_size", "32", "--neg_num", "2", "--exp", "w"],
-                            capture_output=True, text=True, cwd=ROOT, check=False)
+                            capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr
     for noise in ("absl::InitializeLog", "cuInit", "cpu_feature_guard", "oneDNN", "cudart_stub"):
         assert noise not in result.stderr
@@ -96,7 +96,7 @@ def test_train_is_quiet_and_ends_with_the_run_folder_and_the_next_command(tmp_pa
 
     # After a crash the user types the folder alone; run.json supplies the rest (a longer budget here).
     resumed = subprocess.run([sys.executable, "-m", "recdoc", "train", "--resume", str(folder), "--max_iter", "2"],
-                             capture_output=True, text=True, cwd=ROOT, check=False)
+                             capture_output=True, text=True, cwd=REPO, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert any(line.startswith("training resumed from") for line in resumed.stdout.splitlines())
     assert resumed.stdout.splitlines()[-2] == f"Run folder: {folder}"
@@ -135,7 +135,7 @@ def test_analyze_says_where_it_wrote_and_force_replaces_the_last_report(
     from recdoc.cli import main
 
     run = tmp_path / "test79"
-    shutil.copytree(ROOT / "fixtures" / "runs" / "test79", run)
+    shutil.copytree(TEST79, run)
 
     def analyze(*args: str) -> str:
         with pytest.raises(SystemExit):
@@ -185,7 +185,7 @@ def test_either_spelling_of_an_option_works(spelling: list[str], tmp_path: Path,
     from recdoc.cli import main
 
     with pytest.raises(SystemExit) as stopped:
-        main(["analyze", str(ROOT / "fixtures" / "runs" / "test79"), "--out", str(tmp_path), *spelling])
+        main(["analyze", str(TEST79), "--out", str(tmp_path), *spelling])
     assert stopped.value.code == 1, capsys.readouterr().err  # lr-model-mismatch is high: fails at --fail-on high
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".md"]  # no plots
     with pytest.raises(SystemExit):

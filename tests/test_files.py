@@ -11,8 +11,7 @@ import pytest
 
 from recdoc.files import rewrite_file, write_file, write_numbered
 from recdoc.trainer.probe.files import write_probe
-
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "runs" / "test79"
+from support.paths import TEST79
 
 
 @pytest.fixture()
@@ -32,7 +31,7 @@ def test_reports_plots_and_json_are_world_readable_like_train_log(tmp_path: Path
     from recdoc.diagnose.engine import analyze_paths
     from recdoc.reports import write_reports
 
-    written = write_reports(analyze_paths([str(FIXTURE)]), out_dir=tmp_path, plots=True)
+    written = write_reports(analyze_paths([str(TEST79)]), out_dir=tmp_path, plots=True)
     assert {p.suffix for p in written} == {".md", ".json", ".png"}
     (tmp_path / "train.log").write_text("x")  # what an ordinary open() gives under the same umask
     assert {mode(p) for p in written} == {mode(tmp_path / "train.log")} == {0o644}

@@ -32,9 +32,9 @@ class MultiInterestModel(tf.Module):
     training code calls `compute_interests` inside its own compiled step.
     """
 
-    # TESTING ONLY (bench/probe_proof.py, tests/test_probe.py): when True, the readout is fed item 0 instead of the
-    # true target, reproducing the faulty public TF2 port (reference section 3, DR step 5) so that recdoc's
-    # probe can be shown to catch it. `recdoc train` never sets it; no user flag reaches it.
+    # TESTING ONLY (bench/probe_proof.py, tests/trainer/probe/test_probe.py): when True, the readout is fed item 0
+    # instead of the true target, reproducing the faulty public TF2 port (reference section 3, DR step 5) so that
+    # recdoc's probe can be shown to catch it. `recdoc train` never sets it; no user flag reaches it.
     testing_readout_fed_item_zero: bool = False
     # The original's evaluation merges a 3-D user embedding [B, K, d] (every capsule/attention model, even with
     # K = 1: item 0 dropped, `--coef` applied) and keeps faiss' raw list for a 2-D one (DNN, GRU4REC).
