@@ -182,7 +182,8 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
     """By severity x confidence, with three orderings a reader relies on:
     - a finding that explains others outranks them (divergence explains an interruption, a curve that still rose
       or oscillated: `Rule.explains`);
-    - a budget finding ranks below every settings finding above info (lengthen a run after fixing its settings);
+    - a budget finding ranks below every settings finding above info, however weak (lengthen a run after fixing
+      its settings: a longer run at a wrong setting spends the budget on the wrong model);
     - a comparability finding (the run's number is not the paper's kind of number) ranks below every cause of a
       shortfall above info: it explains an apparent gap, it is not a fault to fix first.
     """

@@ -69,6 +69,10 @@ class Fix:
     applicable: bool = True
 
 
+# Finding levels, lowest first (`Finding.level`, `recdoc analyze --fail-on`).
+LEVELS = ("info", "low", "medium", "high")
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -83,6 +87,13 @@ class Finding:
     @property
     def confidence_label(self) -> str:
         return "high" if self.confidence >= 0.75 else "medium" if self.confidence >= 0.45 else "low"
+
+    @property
+    def level(self) -> str:
+        """The lower of its severity and its confidence label (one of LEVELS): a high-severity prior at confidence
+        0.14 is a low-level finding. `--fail-on` and the ranking read it."""
+        confidence = self.confidence_label if self.severity != "info" else "info"
+        return min(self.severity, confidence, key=LEVELS.index)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from recdoc.diagnose.findings import Comparison, Diagnosis, Finding
+from recdoc.diagnose.findings import LEVELS, Comparison, Diagnosis, Finding
 from recdoc.reports.facts import headline_comparison, metric_label, percent, points, signed_percent, verdict_sentence
 
 TOP_FINDINGS = 5
@@ -38,15 +38,12 @@ def _comparison_line(c: Comparison) -> str:
 
 
 # `--fail-on`: the exit code is 1 only for a finding at or above this level, as linters do.
-LEVELS = ("info", "low", "medium", "high")
 DEFAULT_FAIL_ON = "medium"
 
 
 def finding_level(finding: Finding) -> str:
-    """The lower of a finding's severity and its confidence label: a high-severity prior at confidence 0.14
-    is a low-level finding, so it is reported but does not fail `analyze && ...`."""
-    confidence = finding.confidence_label if finding.severity != "info" else "info"
-    return min(finding.severity, confidence, key=LEVELS.index)
+    """A finding's level (`Finding.level`): reported always, failing `analyze && ...` only at `--fail-on` or above."""
+    return finding.level
 
 
 def failing(findings: Sequence[Finding], fail_on: str) -> list[Finding]:

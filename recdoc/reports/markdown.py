@@ -75,7 +75,9 @@ def _findings(diagnosis: Diagnosis) -> str:
     if not diagnosis.findings:
         lines.append("None: no rule found a cause of a shortfall in this run.")
         return "\n".join(lines)
-    lines.append("Ranked, most important first (severity × confidence).")
+    lines.append("Ranked, most important first: by severity × confidence, except that a finding comes before those "
+                 "it explains, a budget finding after every setting fix (fix the setting before training longer), "
+                 "and a comparability finding after the causes.")
     for rank, finding in enumerate(diagnosis.findings, start=1):
         lines += ["", *_finding(rank, finding)]
     return "\n".join(lines)
