@@ -342,9 +342,11 @@ def _say_where_written(written: list, out: str | None, force: bool, place: str) 
 @app.command("explain")
 def explain(rule_id: str = typer.Argument(..., help="a rule id, e.g. lr-model-mismatch; 'all' lists them")) -> None:
     """Print a rule's statement, why it matters, the evidence it looks for, and its fix."""
+    import shutil
+
     from recdoc.diagnose.rules import explain_rule
 
-    typer.echo(explain_rule(rule_id))
+    typer.echo(explain_rule(rule_id, width=min(shutil.get_terminal_size().columns, 100)))
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:

@@ -150,7 +150,7 @@ def test_an_unexpected_exception_is_one_line_and_the_traceback_is_on_request(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import recdoc.diagnose.rules as rules
 
-    def broken(rule_id: str) -> str:
+    def broken(rule_id: str, **_: object) -> str:
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(rules, "explain_rule", broken)
@@ -168,7 +168,7 @@ def test_ctrl_c_outside_training_is_one_line_and_exit_130(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import recdoc.diagnose.rules as rules
 
-    def interrupted(rule_id: str) -> str:
+    def interrupted(rule_id: str, **_: object) -> str:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rules, "explain_rule", interrupted)

@@ -237,6 +237,13 @@ def test_a_run_json_naming_missing_split_files_reads_no_facts(tmp_path: Path) ->
     assert "split_facts" not in read(run).extra_metrics
 
 
+def test_explain_fits_the_width_it_is_given_and_keeps_every_word() -> None:
+    for rule_id in ["all", *RULES]:
+        wide, narrow = explain_rule(rule_id, width=1000), explain_rule(rule_id, width=80)
+        assert max(len(line) for line in narrow.splitlines()) <= 80, rule_id
+        assert narrow.split() == wide.split()  # reflowed, nothing lost or cut
+
+
 @pytest.mark.parametrize("rule_id", ["ids-not-by-frequency", "split-leak"])
 def test_new_data_rules_are_documented_for_explain(rule_id: str) -> None:
     text = explain_rule(rule_id)
