@@ -19,6 +19,8 @@ from recdoc.config import NDCG_KINDS, STRATEGIES
 from recdoc.errors import RecdocError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from recdoc.config import RunConfig
 
 
@@ -99,9 +101,9 @@ def data_prepare(
     from recdoc.trainer.data.prepare import prepare_dataset
 
     _refuse_file_as_folder(data_dir, "--data_dir")
-    typer.echo(f"Preparing {source} data into {data_dir}/ (reading, filtering and splitting; this can take minutes "
-               "on a large file)...")
-    prepare_dataset(source=source.value, input_path=input_path, meta_path=meta, name=name, data_dir=data_dir)
+    folder = prepare_dataset(source=source.value, input_path=input_path, meta_path=meta, name=name,
+                             data_dir=data_dir)
+    _next_train(folder)
 
 
 @data_app.command("synth")
@@ -117,7 +119,13 @@ def data_synth(
     from recdoc.trainer.data.synth import synthesize
 
     _refuse_file_as_folder(data_dir, "--data_dir")
-    synthesize(name=name, items=items, users=users, interests=interests, seed=seed, data_dir=data_dir)
+    _next_train(synthesize(name=name, items=items, users=users, interests=interests, seed=seed, data_dir=data_dir))
+
+
+def _next_train(folder: "Path") -> None:
+    """After a dataset is written: the command that trains on it."""
+    name = folder.name.removesuffix("_data")
+    typer.echo(f"Next: {shlex.join(['recdoc', 'train', '--dataset', name, '--data_dir', str(folder.parent)])}")
 
 
 # ---------------------------------------------------------------- train
@@ -206,6 +214,9 @@ def train(
         )
     from recdoc.trainer.loop import train as run_training
 
+    from recdoc.config import validate
+
+    validate(config)  # a flag that cannot work is said before any advice about the others
     note = lr_note(config.model_type, config.learning_rate)
     if note is not None:
         typer.echo(f"note: {note}")  # stdout: advice, not an error (stderr stays one line per failure)
@@ -376,7 +387,7 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 def rerun(
     paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
     apply_fixes: bool = typer.Option(False, "--apply_fixes",
-                                     help="apply the diagnosis' fixes (required)"),
+                                     help="apply the diagnosis' fixes and train the corrected run"),
     only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
     skip: Optional[str] = typer.Option(None, "--skip", help="leave out these finding ids (comma-separated)"),
     dry_run: bool = typer.Option(False, "--dry_run",
@@ -392,8 +403,8 @@ def rerun(
     from recdoc.errors import UsageError
     from recdoc.apply_fixes import rerun as run_rerun
 
-    if not apply_fixes:
-        raise UsageError("rerun needs --apply-fixes (the only mode so far)")
+    if not apply_fixes and not dry_run:
+        raise UsageError("rerun needs --apply_fixes (train the corrected run) or --dry_run (print it, train nothing)")
     outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
                         data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
                         max_iter=max_iter)
@@ -497,7 +508,10 @@ def probe(
     fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
+    from pathlib import Path
+
     from recdoc.diagnose.findings import Finding
+    from recdoc.errors import InputError
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
     from recdoc.trainer.probe.files import default_out_dir, write_probe
@@ -505,6 +519,8 @@ def probe(
     from recdoc.trainer.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
+    if not Path(run).exists():
+        raise InputError("no such file or folder", run)
     typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
     result = probe_any(run, split=split.value, data_dir=data_dir, dataset=dataset, max_users=max_users)
     written = write_probe(result, default_out_dir(result, out))

@@ -11,6 +11,7 @@ import pytest
 
 from recdoc.cli import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, TRACEBACK_ENV, app, main
 from support.builders import simple_original_log
+from support.paths import TEST79
 
 TINY = "tiny"
 RUN_FLAGS = ["--max_iter", "1", "--test_iter", "100", "--neg_num", "2", "--batch_size", "64"]
@@ -94,13 +95,18 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["probe", "x", "--split", "train"], "'train' is not one of 'valid', 'test'"),
     (["train", "--strategy", "horovod"], "'horovod' is not one of 'none', 'mirrored', 'multi_worker'"),
     (["train", "--eval_users", "0"], "--eval_users must be positive"),
+    (["probe", "no/such/run"], "no/such/run: no such file or folder"),
+    (["data", "prepare", "--source", "csv", "--name", "x"], "--source csv needs --input"),
+    (["rerun", str(TEST79)], "rerun needs --apply_fixes (train the corrected run) or --dry_run"),
+    (["analyze", str(TEST79), "--baseline", "no/such/run"], "no/such/run: --baseline nothing readable"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_cli(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 2
     assert expected in one_error_line(err)
+    assert out == ""  # no start line ("Probing...", "Preparing...") before an error found in the arguments
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 

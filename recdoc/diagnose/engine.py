@@ -17,6 +17,7 @@ from recdoc.thresholds import Thresholds
 from recdoc.diagnose.curve import CurveSummary, best_row, summarize
 from recdoc.diagnose.readers.checkpoint import number_meaning
 from recdoc.diagnose.observed_run import Run
+from recdoc.errors import InputError
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
@@ -38,7 +39,7 @@ def analyze_all(paths: list[str], overrides: dict[str, str] | None = None, deep:
     their final metrics, with their spread (`metrics.repeats`): a repeat is a sample of the same experiment, not a
     different run.
     """
-    from recdoc.diagnose.readers.detect import read_paths, read_runs
+    from recdoc.diagnose.readers.detect import read_runs
 
     runs = read_runs(list(paths), deep=deep)
     if deep:
@@ -47,7 +48,7 @@ def analyze_all(paths: list[str], overrides: dict[str, str] | None = None, deep:
         for run in runs:
             attach_interest_probe(run)
             attach_checkpoint_checks(run, list(paths), data_dir)
-    baseline_runs = [read_paths([path], deep=deep) for path in baselines or []]
+    baseline_runs = [_read_baseline(path, deep) for path in baselines or []]
     groups = group_repeats(runs, overrides or {})
     return [analyze_run(combine_repeats(group) if len(group) > 1 else group[0], overrides or {}, baseline_runs)
             for group in groups]
@@ -215,6 +216,15 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
         return effective, tie  # at equal scores the explaining finding or the deviation comes first
 
     return sorted(findings, key=key, reverse=True)
+
+
+def _read_baseline(path: str, deep: bool) -> Run:
+    from recdoc.diagnose.readers.detect import read_paths
+
+    try:
+        return read_paths([path], deep=deep)
+    except InputError as error:  # say which argument it was: the run itself was readable
+        raise InputError(f"--baseline {error.message}", error.path, error.line) from None
 
 
 def _final_has_values(final: Any) -> bool:

@@ -510,7 +510,9 @@ def read_ml100k() -> RawLog:
 # ---------------------------------------------------------------- entry point
 def prepare_dataset(source: str, input_path: str | None = None, meta_path: str | None = None,
                     name: str | None = None, data_dir: str = "data") -> Path:
-    """Read a raw log, apply the original's rules, write `<data_dir>/<name>_data/`, print a summary, return it."""
+    """Read a raw log, apply the original's rules, write `<data_dir>/<name>_data/`, print a summary, return it.
+
+    The arguments are checked first, then a start line is printed (reading a large file takes minutes)."""
     if source not in SOURCES:
         raise UsageError(f"unknown --source {source!r}; choose one of {', '.join(SOURCES)}")
     chosen_name = name or _DEFAULT_NAMES.get(source)
@@ -522,6 +524,10 @@ def prepare_dataset(source: str, input_path: str | None = None, meta_path: str |
     target = Path(data_dir) / f"{chosen_name}_data"
     if target.exists():
         raise InputError("already exists; remove it or choose another --name", str(target))
+    if source != "ml-100k" and input_path is None:
+        raise UsageError(f"--source {source} needs --input (the raw file)")
+    print(f"Preparing {source} data into {target}/ (reading, filtering and splitting; this can take minutes on a "
+          "large file)...", flush=True)
 
     if source == "ml-100k":
         raw = read_ml100k()
