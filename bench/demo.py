@@ -1,4 +1,4 @@
-"""`make demo`: the main job on bundled defaults, end to end, in a few minutes on a 2-core machine.
+"""`make demo`: the main job on bundled defaults, end to end, in one to two minutes on a 2-core machine.
 
 1. The doctor on the reconstructed incident run (fixtures/runs/test79): the report names the real causes.
 2. MovieLens-100K prepared from the recbole wheel with the original's rules (once; kept under data/).
@@ -8,7 +8,7 @@
 5. `recdoc rerun --apply-fixes`: the fixes composed from the diagnosis, the corrected run trained, its report and
    a comparison written in its folder.
 6. `recdoc compare` of the faulty run and the corrected one, into out/.
-Prints the paths of everything it wrote. About 5 minutes on a 2-core machine.
+Prints the paths of everything it wrote. 77 s on a 2-core machine (2026-12-03, MovieLens already prepared).
 """
 
 from __future__ import annotations
