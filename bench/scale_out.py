@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -112,19 +111,11 @@ def ensure_data(data_dir: Path, scale: str) -> str:
     return name
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def run_workers(scale: str, dataset: str, data_dir: Path, workers: int, steps: int) -> list[dict[str, Any]]:
+    from recdoc.trainer.distribute import localhost_tf_configs
+
     with tempfile.TemporaryDirectory(prefix="recdoc_scale_out_") as scratch:
-        hosts = [f"localhost:{port}" for port in free_ports(workers)]
+        tf_configs = localhost_tf_configs(workers)
         processes = []
         for index in range(workers):
             spec = {"strategy": "none" if workers == 1 else "multi_worker", "dataset": dataset,
@@ -132,8 +123,7 @@ def run_workers(scale: str, dataset: str, data_dir: Path, workers: int, steps: i
                     **{k: v for k, v in SCALES[scale].items() if k != "users"}}
             env = dict(os.environ, CUDA_VISIBLE_DEVICES="-1")
             if workers > 1:
-                env["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts},
-                                               "task": {"type": "worker", "index": index}})
+                env["TF_CONFIG"] = tf_configs[index]
             processes.append(subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         for process in processes:

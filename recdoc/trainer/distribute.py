@@ -121,6 +121,21 @@ def _tf_config_workers() -> tuple[int, int]:
     return chiefs + task_index, chiefs + workers
 
 
+def localhost_tf_configs(workers: int) -> list[str]:
+    """TF_CONFIG values for `workers` processes of one run on this machine, on free localhost ports: how to try
+    `--strategy multi_worker` without a cluster (the scale-out test and bench/scale_out.py do)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(workers)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    hosts = [f"localhost:{sock.getsockname()[1]}" for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return [json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
+            for index in range(workers)]
+
+
 def worker_position(name: str) -> tuple[int, int]:
     """(worker index, worker count) for `--strategy name`, read before TensorFlow starts."""
     return _tf_config_workers() if name == "multi_worker" else (0, 1)

@@ -53,18 +53,6 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
 WORKER = Path(__file__).with_name("multi_worker_run.py")
 
 
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def launch(config, resume: bool, workers: int, **env: str):
     """Start `workers` processes of one run (TF_CONFIG on localhost ports), or one plain process."""
     import os
@@ -75,10 +63,10 @@ def launch(config, resume: bool, workers: int, **env: str):
     base = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(REPO), **env)
     if workers == 1:
         return [subprocess.Popen(argv, env=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
-    hosts = [f"localhost:{port}" for port in free_ports(workers)]
-    return [subprocess.Popen(argv, env=dict(base, TF_CONFIG=json.dumps(
-        {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(workers)]
+    from recdoc.trainer.distribute import localhost_tf_configs
+
+    return [subprocess.Popen(argv, env=dict(base, TF_CONFIG=tf_config), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for tf_config in localhost_tf_configs(workers)]
 
 
 def finish(processes, timeout: float = 900) -> None:
