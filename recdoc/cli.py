@@ -404,7 +404,7 @@ def rerun(
     from recdoc.apply_fixes import rerun as run_rerun
 
     if not apply_fixes and not dry_run:
-        raise UsageError("rerun needs --apply_fixes (train the corrected run) or --dry_run (print it, train nothing)")
+        raise UsageError("rerun needs --apply-fixes (train the corrected run) or --dry-run (print it, train nothing)")
     outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
                         data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
                         max_iter=max_iter)

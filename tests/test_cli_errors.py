@@ -97,7 +97,7 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["train", "--eval_users", "0"], "--eval_users must be positive"),
     (["probe", "no/such/run"], "no/such/run: no such file or folder"),
     (["data", "prepare", "--source", "csv", "--name", "x"], "--source csv needs --input"),
-    (["rerun", str(TEST79)], "rerun needs --apply_fixes (train the corrected run) or --dry_run"),
+    (["rerun", str(TEST79)], "rerun needs --apply-fixes (train the corrected run) or --dry-run"),
     (["analyze", str(TEST79), "--baseline", "no/such/run"], "no/such/run: --baseline nothing readable"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
