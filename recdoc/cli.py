@@ -325,7 +325,8 @@ def analyze(
         written = write_multi_reports(diagnoses, paths, out_dir=out, formats=chosen_formats, plots=plots,
                                       force=force)
         for index, diagnosis in enumerate(diagnoses, 1):
-            typer.echo(f"--- run {index} of {len(diagnoses)}: {run_title(diagnosis)}")
+            title, where = run_title(diagnosis), diagnosis.run.paths[0] if diagnosis.run.paths else ""
+            typer.echo(f"--- run {index} of {len(diagnoses)}: {title}" + (f" ({where})" if where not in title else ""))
             print_summary(diagnosis, [], fail_on=fail_on.value)
         typer.echo("Written: " + ", ".join(str(p) for p in written))
         _say_where_written(written, out, force, "the folder holding the runs")

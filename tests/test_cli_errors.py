@@ -98,7 +98,7 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["probe", "no/such/run"], "no/such/run: no such file or folder"),
     (["data", "prepare", "--source", "csv", "--name", "x"], "--source csv needs --input"),
     (["rerun", str(TEST79)], "rerun needs --apply-fixes (train the corrected run) or --dry-run"),
-    (["analyze", str(TEST79), "--baseline", "no/such/run"], "no/such/run: --baseline nothing readable"),
+    (["analyze", str(TEST79), "--baseline", "no/such/run"], "recdoc: --baseline no/such/run: nothing readable"),
 ])
 def test_bad_flag_values_are_one_line(args: list[str], expected: str, capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

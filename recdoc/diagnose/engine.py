@@ -224,7 +224,8 @@ def _read_baseline(path: str, deep: bool) -> Run:
     try:
         return read_paths([path], deep=deep)
     except InputError as error:  # say which argument it was: the run itself was readable
-        raise InputError(f"--baseline {error.message}", error.path, error.line) from None
+        raise InputError(error.message, f"--baseline {error.path}" if error.path else "--baseline",
+                         error.line) from None
 
 
 def _final_has_values(final: Any) -> bool:

@@ -108,11 +108,15 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
                 continue  # an impossible value (recall 2.5, inf, NaN) is the impossible-metrics finding, not a row
             kind = ndcg_kind if metric == "ndcg" else None
             blocker = None
-            if dataset not in paper_datasets:
-                blocker = (f"dataset {dataset or 'unknown'} is not in the paper (it reports "
-                           f"{' and '.join(paper_datasets)} only)")
+            if dataset is None:
+                blocker = "the run's dataset could not be inferred (pass --set dataset=NAME)"
+            elif dataset not in paper_datasets:
+                blocker = (f"dataset {dataset} is not in the paper (it reports {' and '.join(paper_datasets)} "
+                           "only)")
+            elif model_type is None:
+                blocker = "the run's model type could not be inferred (pass --set model_type=NAME)"
             elif model_type not in reference.load()["paper"]["table3"][dataset]:
-                blocker = f"model type {model_type or 'unknown'} is not in the paper's Table 3"
+                blocker = f"model type {model_type} is not in the paper's Table 3"
             elif cutoff is None:
                 blocker = "the run's cut-off (topN) is unknown"
             if blocker is not None:

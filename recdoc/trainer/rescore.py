@@ -16,6 +16,7 @@ few passes and a logged number counts as reproduced when it lies within their sp
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -197,11 +198,12 @@ def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = No
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, soft_wrap=False)
+    target = stream if stream is not None else sys.stdout
+    console = Console(file=stream, soft_wrap=not target.isatty())  # piped: prose unwrapped; a path always whole
     loaded = result["loaded_as"]
     console.print(f"{result['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K {loaded['num_interest']}, "
                   f"d {loaded['embedding_dim']}, maxlen {loaded['maxlen']}, {loaded['item_count']} items)",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     for slot, source in loaded["mapped"].items():
         console.print(f"  {slot} <- {source}", markup=False, highlight=False)
     passes = f", {result['passes']} passes (min-max)" if result["passes"] > 1 else ""
@@ -232,4 +234,4 @@ def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = No
                       markup=False, highlight=False)
     console.print(f"verdict: {result['verdict']}: {result['explanation']}", markup=False, highlight=False)
     if written is not None:
-        console.print(f"Rescore: {written}", markup=False, highlight=False)
+        console.print(f"Rescore: {written}", markup=False, highlight=False, soft_wrap=True)

@@ -47,9 +47,11 @@ def print_probe(probe: dict[str, Any], outcomes: Sequence[Any], written: Path | 
     from rich.console import Console
 
     # Off a terminal rich assumes 80 columns and wraps every row of the 7-column table; a pipe or a log file
-    # has no width, so give the table the room it needs there.
+    # has no width, so give the table the room it needs there, and leave prose unwrapped (soft_wrap). On a terminal
+    # prose wraps at words; a path is printed whole either way.
     target = stream if stream is not None else sys.stdout
-    console = Console(file=stream, soft_wrap=False, width=None if target.isatty() else PIPE_WIDTH)
+    tty = target.isatty()
+    console = Console(file=stream, soft_wrap=not tty, width=None if tty else PIPE_WIDTH)
     loaded = probe.get("loaded_as")
     if isinstance(loaded, dict):
         console.print(f"{probe['checkpoint']}: {loaded['layout']} -> {loaded['model_type']} (K "
