@@ -75,7 +75,7 @@ def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
              f"{'' if len(plan.changes) == 1 else 's'}):"]
     lines += [f"  {line}" for line in plan.diff_lines()] or ["  none"]
     if plan.overruled:
-        lines.append("Overruled (two fixes change one key; the higher-ranked wins):")
+        lines.append("Overruled (two changes to one key: the command line wins, then the higher-ranked fix):")
         lines += [f"  {item}" for item in plan.overruled]
     if plan.set_aside:
         lines.append("Not applied:")

@@ -335,6 +335,9 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
         notes.append(f"no re-run command: {error}")
         return {}
     notes.extend(disagreement_notes(plan))
+    if not plan.has_fix:  # the command would train the same run again; `recdoc rerun` refuses it too
+        notes.append("no re-run command: no finding proposes a setting to change")
+        return {}
     out = {"recdoc": plan.recdoc_command}
     if plan.tool_command is not None:
         out["original"] = plan.tool_command

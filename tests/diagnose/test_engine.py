@@ -76,8 +76,9 @@ def test_healthy_run_has_no_findings() -> None:
     assert diagnosis.verdict == "healthy"
     assert diagnosis.findings == []
     assert all(c.comparable for c in diagnosis.comparisons)
-    assert diagnosis.rerun["recdoc"] == ("recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005 "
-                                        "--exp good_fix1")
+    # Nothing to change: no command that would train the same run again (`recdoc rerun` says the same).
+    assert diagnosis.rerun == {}
+    assert "no re-run command: no finding proposes a setting to change" in diagnosis.notes
 
 
 def test_findings_are_ranked_by_severity_times_confidence_causes_before_comparability() -> None:

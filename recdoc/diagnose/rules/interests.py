@@ -161,11 +161,13 @@ def collapse_outcome(probe: dict[str, Any], ref: SourceRef | None) -> Finding | 
             explanation="Interests that retrieve mostly the same items are not separate interests; a readout that "
                         "ignores the target (fed item 0) trains every interest toward the same general taste.")
     if not collapsed:
-        worst = max(pairs, key=lambda p: above[p[0]][p[1]])
+        # The pair nearest to collapsing: most users above the line, then (all at 0%, the healthy case) the
+        # highest mean cosine, as the probe table's "closest" column shows it.
+        worst = max(pairs, key=lambda p: (above[p[0]][p[1]], means[p[0]][p[1]]))
         return NotACause("interest-collapse", "interests collapsed onto each other",
                          f"no pair of interests is above cosine {cosine['threshold']} for more than half of the "
-                         f"users (closest: {worst[0]} and {worst[1]}, "
-                         f"{100 * above[worst[0]][worst[1]]:.1f}% of users), and two interests share "
+                         f"users (closest: {worst[0]} and {worst[1]}, cosine {means[worst[0]][worst[1]]:.2f}, above "
+                         f"it for {100 * above[worst[0]][worst[1]]:.1f}% of users), and two interests share "
                          f"{_pct(overlap_mean)} of their top-{probe.get('top_n')} on average (line: "
                          f"{100 * InterestThresholds.OVERLAP_SHARE:.0f}%); mean pairwise cosine "
                          f"{cosine['mean']:.3f} ({_scope(probe)})",
