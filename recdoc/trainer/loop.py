@@ -511,7 +511,8 @@ def train(config: RunConfig, resume: bool = False) -> Path:
             else:
                 # best_metric > 0 with no checkpoint means the run stopped while the first best model was written.
                 why = ("the run stopped before the first best model was written" if state.best_metric > 0
-                       else "validation recall never rose above 0")
+                       else f"the run stopped at iteration {state.iteration}, before its first evaluation"
+                       if state.iteration < schedule.test_iter else "validation recall never rose above 0")
                 log.line(f"no best model was saved ({why}); evaluating the last weights")
             final: dict[str, dict[str, float]] = {}
             for split_name in ("valid", "test"):

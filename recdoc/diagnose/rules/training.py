@@ -431,7 +431,9 @@ class Interrupted(Rule):
             return None
         ref: SourceRef | None = events[0].ref if events else ctx.run.stop_ref
         text = events[0].text if events else f"stop reason: {ctx.run.stop_reason}"
-        evidence = [Evidence(f"{text} at iter {ctx.summary.last_iter}", ref, {"stop_reason": ctx.run.stop_reason})]
+        where = ("before its first evaluation" if ctx.summary.last_iter is None
+                 else f"at iter {ctx.summary.last_iter}")
+        evidence = [Evidence(f"{text} {where}", ref, {"stop_reason": ctx.run.stop_reason})]
         evidence.extend(Evidence(e.text.strip().splitlines()[-1] if e.text.strip() else "traceback", e.ref)
                         for e in ctx.run.events_of("traceback")[:2])
         s = ctx.summary
@@ -448,7 +450,7 @@ class Interrupted(Rule):
         has_test = "test" in ctx.run.finals
         if not has_test:
             evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
-        title = f"the run did not finish ({ctx.run.stop_reason}) at iter {ctx.summary.last_iter}"
+        title = f"the run did not finish ({ctx.run.stop_reason}) {where}"
         if rising:
             title += (f" with valid recall still rising ({s.trend_last_window:+.1%} over the last {s.window} "
                       "evaluations): undertrained")

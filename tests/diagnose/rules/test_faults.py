@@ -248,3 +248,12 @@ def test_explain_fits_the_width_it_is_given_and_keeps_every_word() -> None:
 def test_new_data_rules_are_documented_for_explain(rule_id: str) -> None:
     text = explain_rule(rule_id)
     assert text.startswith(f"{rule_id}: ") and "recdoc data prepare" in text
+
+
+def test_a_run_stopped_before_its_first_evaluation_says_so() -> None:
+    run = make_run(fmt="recdoc", declared={"dataset": "ml100k", "model_type": "ComiRec-DR", "learning_rate": 0.005,
+                                           "item_count": 1350, "test_iter": 1000, "max_iter": 3},
+                   recalls=[], stop_reason="interrupted", finals={})
+    finding = RULES["interrupted"]().check(rule_context(run))
+    assert finding is not None and finding.title == "the run did not finish (interrupted) before its first evaluation"
+    assert "None" not in finding.evidence[0].text
