@@ -214,13 +214,10 @@ def train(
         )
     from recdoc.trainer.loop import train as run_training
 
-    from recdoc.config import validate
-
-    validate(config)  # a flag that cannot work is said before any advice about the others
-    note = lr_note(config.model_type, config.learning_rate)
-    if note is not None:
-        typer.echo(f"note: {note}")  # stdout: advice, not an error (stderr stays one line per failure)
-    folder = run_training(config, resume=resume is not None)
+    # Advice on stdout (stderr stays one line per failure), printed once the flags and the data have passed their
+    # checks; not on --resume, where the learning rate cannot change.
+    note = lr_note(config.model_type, config.learning_rate) if resume is None else None
+    folder = run_training(config, resume=resume is not None, advice=[f"note: {note}"] if note else [])
     typer.echo(f"Run folder: {folder}")
     typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
 

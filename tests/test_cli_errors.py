@@ -96,6 +96,7 @@ def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[
     (["train", "--strategy", "horovod"], "'horovod' is not one of 'none', 'mirrored', 'multi_worker'"),
     (["train", "--eval_users", "0"], "--eval_users must be positive"),
     (["probe", "no/such/run"], "no/such/run: no such file or folder"),
+    (["train", "--dataset", "nosuch"], "data/nosuch_data: no dataset folder"),  # and no lr advice before it
     (["data", "prepare", "--source", "csv", "--name", "x"], "--source csv needs --input"),
     (["rerun", str(TEST79)], "rerun needs --apply-fixes (train the corrected run) or --dry-run"),
     (["analyze", str(TEST79), "--baseline", "no/such/run"], "recdoc: --baseline no/such/run: nothing readable"),

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -379,8 +379,11 @@ def _refuse_finished(stop_reason: Any, state: LoopState, schedule: Schedule, pat
                          "in a new run instead")
 
 
-def train(config: RunConfig, resume: bool = False) -> Path:
-    """Train as the original `src/train.py` and write the run folder; returns its path."""
+def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = ()) -> Path:
+    """Train as the original `src/train.py` and write the run folder; returns its path.
+
+    `advice` lines are printed once the configuration and the data have passed their checks (an error in either
+    comes first and alone), before TensorFlow starts."""
     from recdoc.trainer.most_popular import is_most_popular, train_most_popular
 
     if is_most_popular(config.model_type):  # no model to train: the original's separate src/mostpop.py
@@ -407,6 +410,9 @@ def train(config: RunConfig, resume: bool = False) -> Path:
     # The data is checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines.
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
     validate_with_data(config, dataset.item_count, bool(dataset.item_cate), str(dataset.path))
+    if worker_index == 0:
+        for line in advice:
+            print(line, flush=True)
 
     from recdoc.tfimport import tf
 
