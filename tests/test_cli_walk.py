@@ -52,29 +52,51 @@ def test_comirec_dr_at_the_original_default_gets_the_readme_advice() -> None:
     assert lr_note("ComiRec-DR", 0.005) is None and lr_note("ComiRec-SA", 0.001) is None
 
 
-def test_progress_bar_says_it_is_compiling_then_shows_rate_and_stays() -> None:
-    out = io.StringIO()
-    with Console(100, stream=out, fancy=True) as console:
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_rate_and_eta_start_after_compilation() -> None:
+    """Compilation takes seconds before the first step: the rate and the ETA count from the first trained step,
+    and show nothing until a second of training has passed (not 100,000 it/s over a millisecond)."""
+    out, clock = io.StringIO(), FakeClock()
+    with Console(1000, stream=out, fancy=True, clock=clock) as console:
         console.progress(0)
         assert console._progress.tasks[0].fields["status"] == COMPILING_STATUS
-        for iteration in range(10, 101, 10):
-            console.progress(iteration)
+        clock.now = 9.0  # compiled
+        console.progress(10)
+        fields = console._progress.tasks[0].fields
+        assert (fields["rate"], fields["eta"], fields["status"]) == ("--it/s", "eta --:--", "")
+        clock.now = 11.0
+        console.progress(110)  # 100 iterations in the 2 s since the first step
+        fields = console._progress.tasks[0].fields
+        assert (fields["rate"], fields["eta"]) == ("50.0it/s", "eta 00:18")
     last = out.getvalue().strip().splitlines()[-1]
-    assert "100/100" in last and "it/s" in last and "eta" in last and COMPILING_STATUS not in last
+    assert "110/1000" in last and "50.0it/s" in last and "eta 00:18" in last
 
 
 def test_progress_bar_fits_80_columns_keeps_long_lines_whole_and_says_why_it_ended_early() -> None:
-    out = io.StringIO()
-    with Console(2_000_000, stream=out, fancy=True) as console:
+    out, clock = io.StringIO(), FakeClock()
+    with Console(2_000_000, stream=out, fancy=True, clock=clock) as console:
         console._progress.console.width = 80
         console.progress(0)
         console.print("model restored from /a/very/long/run/folder/name/that/is/wider/than/the/terminal/ckpt/best/ckpt-800")
+        clock.now = 5.0
+        console.progress(10)
+        clock.now = 25.0
         console.progress(1000, "valid recall 0.2456")
+        clock.now = 32.8  # (1400 - 10) iterations in 27.8 s since the first step
         console.finish(1400, "early stop")
     lines = out.getvalue().splitlines()
     assert any(line.endswith("/ckpt/best/ckpt-800") and line.startswith("model restored") for line in lines)
     last = lines[-1].rstrip()
-    assert "1400/1400" in last and "early stop" in last and "…" not in last and len(last) <= 80
+    # The point reached out of the whole budget, the rate measured, why it ended, and no ETA.
+    assert "1400/2000000" in last and "50.0it/s" in last and "early stop" in last and "eta" not in last
+    assert "…" not in last and len(last) <= 80
 
 
 @pytest.mark.slow
