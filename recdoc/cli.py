@@ -123,9 +123,26 @@ def data_synth(
 
 
 def _next_train(folder: "Path") -> None:
-    """After a dataset is written: the command that trains on it."""
+    """After a dataset is written: a command that trains on it (on a small catalogue, with a batch and a number of
+    negatives the catalogue can sample; the defaults need neg_num x batch_size = 1,280 items)."""
+    import json
+
+    from recdoc.config import RunConfig, sampling_that_fits
+
     name = folder.name.removesuffix("_data")
-    typer.echo(f"Next: {shlex.join(['recdoc', 'train', '--dataset', name, '--data_dir', str(folder.parent)])}")
+    command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent)]
+    defaults = RunConfig.for_dataset(name)
+    try:
+        item_count = int(json.loads((folder / "stats.json").read_text(encoding="utf-8"))["item_count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        item_count = None
+    if item_count is not None:
+        batch, negatives = sampling_that_fits(item_count, defaults.batch_size, defaults.neg_num)
+        if batch != defaults.batch_size:
+            command += ["--batch_size", str(batch)]
+        if negatives != defaults.neg_num:
+            command += ["--neg_num", str(negatives)]
+    typer.echo(f"Next: {shlex.join(command)}")
 
 
 # ---------------------------------------------------------------- train

@@ -143,6 +143,20 @@ def validate_with_data(config: RunConfig, item_count: int, has_categories: bool,
                          f"{config.num_sampled} but item_count = {item_count}; lower --neg_num or --batch_size")
 
 
+def sampling_that_fits(item_count: int, batch_size: int, neg_num: int) -> tuple[int, int]:
+    """(batch_size, neg_num) whose neg_num x batch_size sampled negatives a catalogue of `item_count` ids holds
+    (`validate_with_data` refuses more): unchanged when they fit; else the largest power-of-two batch that fits,
+    down to 16, then fewer negatives per example."""
+    room = max(item_count - 1, 1)  # id 0 is padding
+    if neg_num * batch_size <= room:
+        return batch_size, neg_num
+    batch = batch_size
+    while batch > 16 and neg_num * batch > room:
+        batch //= 2
+    negatives = max(1, min(neg_num, room // batch))
+    return min(batch, max(1, room // negatives)), negatives
+
+
 def format_lr(lr: float) -> str:
     """Python's str(float), as the original writes `'lr' + str(lr)` into the experiment name."""
     return str(float(lr))
