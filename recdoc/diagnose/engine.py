@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from recdoc.diagnose.paper_comparison import compare_with_paper
@@ -17,6 +18,8 @@ from recdoc.thresholds import Thresholds
 from recdoc.diagnose.curve import CurveSummary, best_row, summarize
 from recdoc.diagnose.readers.checkpoint import number_meaning
 from recdoc.diagnose.observed_run import Run
+from recdoc.config import RunConfig
+from recdoc.diagnose.fixes import proposed_exp, run_folders, taken_run_names
 from recdoc.errors import InputError
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
@@ -49,9 +52,17 @@ def analyze_all(paths: list[str], overrides: dict[str, str] | None = None, deep:
             attach_interest_probe(run)
             attach_checkpoint_checks(run, list(paths), data_dir)
     baseline_runs = [_read_baseline(path, deep) for path in baselines or []]
-    groups = group_repeats(runs, overrides or {})
-    return [analyze_run(combine_repeats(group) if len(group) > 1 else group[0], overrides or {}, baseline_runs)
-            for group in groups]
+    diagnoses: list[Diagnosis] = []
+    proposed: list[str] = []  # new run names already proposed in this analysis: each run gets its own
+    for group in group_repeats(runs, overrides or {}):
+        run = combine_repeats(group) if len(group) > 1 else group[0]
+        taken = taken_run_names(run_folders(run).get("runs_dir", RunConfig().runs_dir)) + proposed
+        diagnosis = analyze_run(run, overrides or {}, baseline_runs, taken_names=taken)
+        name = proposed_exp(diagnosis.rerun.get("recdoc", ""))
+        if name is not None:
+            proposed.append(name)
+        diagnoses.append(diagnosis)
+    return diagnoses
 
 
 # Settings that make two runs the same experiment when equal (a seed or an exp name's free part may differ).
@@ -146,8 +157,9 @@ def attach_interest_probe(run: Run) -> None:
 
 
 def analyze_run(run: Run, overrides: dict[str, str] | None = None,
-                baseline_runs: list[Run] | None = None) -> Diagnosis:
-    """Diagnose one run already read; pure (no file access)."""
+                baseline_runs: list[Run] | None = None, taken_names: Collection[str] = ()) -> Diagnosis:
+    """Diagnose one run already read; pure (no file access). `taken_names`: run names the rerun command must
+    avoid (the folders under its runs folder, and names proposed for other runs of the same analysis)."""
     config = infer_config(run, overrides or {})
     notes = list(run.unreadable) + [problem for checkpoint in run.checkpoints for problem in checkpoint.problems
                                     if problem not in run.unreadable] + _assumption_notes(config)
@@ -175,7 +187,7 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
     findings = rank_findings(findings)
     verdict: Verdict = ("unusable" if not usable else
                         "findings" if any(f.severity != "info" for f in findings) else "healthy")
-    rerun = rerun_commands(run, config, findings, notes) if usable else {}
+    rerun = rerun_commands(run, config, findings, notes, taken_names) if usable else {}
     return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
 
 
@@ -312,25 +324,21 @@ def _number(value: Any) -> float | None:
     return None if number != number else number
 
 
-def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str]) -> dict[str, str]:
+def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str],
+                   taken_names: Collection[str] = ()) -> dict[str, str]:
     """The corrected command for recdoc and for the tool that produced the run, with every applicable fix.
 
     Composed by `fixes.compose`, the one owner of the rerun command, with the run's own data and runs folders,
     so that report.md shows what `recdoc rerun --dry-run` prints.
     """
-    from recdoc.config import RunConfig
-    from recdoc.diagnose.fixes import compose, disagreement_notes, run_folders, source_tool_of, taken_run_names
+    from recdoc.diagnose.fixes import compose, disagreement_notes, source_tool_of
     from recdoc.errors import UsageError
 
     if _value(config, "dataset") is None:
         notes.append("no re-run command: the dataset is unknown")
         return {}
     try:
-        folders = run_folders(run)
-        # The names taken now under the runs folder the command writes to (the run's own, else ./runs as the
-        # command runs from here), as `recdoc rerun` does: the printed command never names an existing folder.
-        taken = taken_run_names(folders.get("runs_dir", RunConfig().runs_dir))
-        plan = compose(config, findings, source_tool_of(run.format), taken_names=taken, **folders)
+        plan = compose(config, findings, source_tool_of(run.format), taken_names=taken_names, **run_folders(run))
     except (UsageError, TypeError, ValueError) as error:  # settings RunConfig refuses: keep the diagnosis
         notes.append(f"no re-run command: {error}")
         return {}

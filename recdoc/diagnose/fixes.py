@@ -205,6 +205,15 @@ def taken_run_names(runs_dir: str | Path) -> list[str]:
     return [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
 
 
+def proposed_exp(command: str) -> str | None:
+    """The `--exp` a rerun command names (None without one)."""
+    try:
+        words = shlex.split(command.splitlines()[0]) if command else []
+    except ValueError:
+        return None
+    return next((words[i + 1] for i, word in enumerate(words[:-1]) if word == "--exp"), None)
+
+
 def fix_run_exp(old_exp: str | None, taken_names: Collection[str]) -> str:
     """`<exp>_fix1`, `_fix2`, ...: the first whose experiment folder does not exist under the runs folder.
 

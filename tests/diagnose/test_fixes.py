@@ -128,3 +128,20 @@ def test_the_reports_command_for_a_fix_run_names_the_next_free_folder(tmp_path) 
         folder = write_run_folder(config, climbing)
     command = analyze_paths([str(folder)]).rerun["recdoc"]
     assert "--exp run1_fix2 " in command and f"--runs_dir {runs}" in command
+
+
+def test_runs_analysed_together_get_distinct_new_run_names(tmp_path) -> None:
+    """`run1` and `run1_fix1` in one analysis: each report's command names its own folder, so pasting one does
+    not make the other fail."""
+    from support.builders import write_run_folder
+
+    from recdoc.config import RunConfig
+    from recdoc.diagnose.engine import analyze_all
+    from recdoc.diagnose.fixes import proposed_exp
+
+    runs = tmp_path / "runs"
+    for exp in ("run1", "run1_fix1"):
+        write_run_folder(RunConfig.for_dataset("book", model_type="ComiRec-DR", learning_rate=0.001, exp=exp,
+                                               runs_dir=str(runs)), [0.02 + 0.002 * i for i in range(12)])
+    names = [proposed_exp(d.rerun["recdoc"]) for d in analyze_all([str(runs)])]
+    assert sorted(names) == ["run1_fix2", "run1_fix3"]
