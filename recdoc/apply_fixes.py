@@ -128,9 +128,10 @@ def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable
             plan.new_config, finetune_lr=finetune_lr if finetune_lr is not None else plan.new_config.learning_rate))
         _check_same_model(plan)
 
-    top = diagnosis.findings[0].id if diagnosis.findings else "none"
-    say(f"Re-analysed {', '.join(paths)}: {diagnosis.verdict}, {len(diagnosis.findings)} finding"
-        f"{'' if len(diagnosis.findings) == 1 else 's'} (top: {top})")
+    count = len(diagnosis.findings)
+    summary = (f"{count} finding{'' if count == 1 else 's'} (top: {diagnosis.findings[0].id})" if count
+               else diagnosis.verdict)
+    say(f"Re-analysed {', '.join(paths)}: {summary}")
     if not plan.has_fix:
         for item in plan.set_aside:
             say(f"  not applied: {item}")

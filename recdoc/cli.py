@@ -304,7 +304,7 @@ def lr_note(model_type: str, learning_rate: float) -> str | None:
 # ---------------------------------------------------------------- doctor
 @app.command("analyze")
 def analyze(
-    paths: list[str] = typer.Argument(..., help="run folder(s) or log file(s) of one run"),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="run folder(s) or log file(s) of one run"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for report.md (default: the run folder)"),
     formats: str = typer.Option("md,json", "--format", metavar="md,json",
                                 help="what to write: md, json, or both comma-separated"),
@@ -312,8 +312,10 @@ def analyze(
     deep: bool = typer.Option(False, "--deep", help="read checkpoint tensors (imports TensorFlow)"),
     data_dir: Optional[str] = typer.Option(None, "--data_dir", help="with --deep: the data folder (<dataset>_data/) "
                                            "to probe and rescore the checkpoint on"),
-    set_: list[str] = typer.Option([], "--set", help="override an inferred setting: key=value"),
-    compare_with: list[str] = typer.Option([], "--baseline", help="a single-interest run on the same data"),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="override an inferred setting "
+                                   "(repeatable)"),
+    compare_with: list[str] = typer.Option([], "--baseline", metavar="RUN",
+                                           help="a single-interest run on the same data"),
     fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
     force: bool = typer.Option(False, "--force", help="replace the last report in the folder instead of writing "
                                                       "the next numbered one (report-2.md, ...)"),
@@ -400,7 +402,7 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------- close the loop
 @app.command("rerun")
 def rerun(
-    paths: list[str] = typer.Argument(..., help="the run folder(s) or log file(s) of one run"),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="the run folder(s) or log file(s) of one run"),
     apply_fixes: bool = typer.Option(False, "--apply_fixes",
                                      help="apply the diagnosis' fixes and train the corrected run"),
     only: Optional[str] = typer.Option(None, "--only", help="apply only these finding ids (comma-separated)"),
@@ -428,7 +430,8 @@ def rerun(
 
 @app.command("compare")
 def compare(
-    runs: list[str] = typer.Argument(..., help="two or more run folders or log files, the reference first"),
+    runs: list[str] = typer.Argument(..., metavar="RUN",
+                                     help="two or more run folders or log files, the reference first"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for compare.md (default: the last run's folder)"),
 ) -> None:
     """Set runs side by side: curves, final metrics against the paper, findings cleared/appeared/remained."""
@@ -480,7 +483,8 @@ def bench_table(
     patience: Optional[int] = typer.Option(None, "--patience", help="default: 50"),
     runs_dir: str = typer.Option("runs", "--runs_dir", help="where each run's folder goes"),
     out: str = typer.Option("out", "--out", help="the table goes to a new folder <out>/table3_<dataset>_<n>/"),
-    models: list[str] = typer.Option([], "--models", help="comma-separated or repeated (default: all six)"),
+    models: list[str] = typer.Option([], "--models", metavar="MODELS",
+                                     help="comma-separated or repeated (default: all six)"),
     learning_rate: Optional[float] = typer.Option(
         None, "--learning_rate", help="for every model (default: 0.001, ComiRec-DR 0.005 as the README)"),
     batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's"),
