@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recdoc import reference
-from recdoc.config import dataset_defaults, recommended_learning_rate
+from recdoc.config import dataset_defaults, recommended_learning_rate, sampling_that_fits
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, proximity_phrase
 from recdoc.thresholds import Confidence, Thresholds
@@ -217,12 +217,25 @@ class BatchSize(Rule):
         if not on_paper_data:
             confidence = clamp(confidence * ctx.proximity)
             evidence = (*evidence, Evidence(proximity_phrase(ctx), values={"proximity": ctx.proximity}))
+        fix = Fix({"batch_size": expected}, "a like-for-like comparison with the paper" + (
+            "; a smaller batch also samples fewer negatives per step" if smaller else
+            "; expect slightly lower recall than this run (issue #22: 1024 gave +1.5 points)"))
+        items, negatives = ctx.value("item_count"), ctx.value("neg_num")
+        if isinstance(items, int) and isinstance(negatives, int) and items > 0 and negatives > 0:
+            # A small catalogue cannot serve the original's neg_num x batch sampled negatives (the trainer refuses
+            # the command): propose the largest batch toward the original's that it can serve, if any.
+            fitted, _ = sampling_that_fits(items, expected, negatives)
+            if fitted != expected and fitted * negatives <= items - 1 and fitted != batch:
+                fix = Fix({"batch_size": fitted}, f"the batch closest to the original's {expected} that {items:,} "
+                          f"items can serve with neg_num {negatives} ({negatives} x {fitted} sampled negatives)")
+            elif fitted != expected:
+                fix = Fix({}, f"the original's batch_size {expected}", applicable=False,
+                          how=f"the original's batch_size {expected} needs neg_num x batch_size = "
+                              f"{negatives * expected} sampled negatives, more than this data's {items:,} items: "
+                              "no larger batch fits; compare with the paper on its own data instead")
         return Finding(
             id=self.id, title=f"batch_size {batch} differs from the original's {expected} on {ctx.dataset}",
-            severity=severity, basis="evidence", evidence=evidence, confidence=confidence,
-            fix=Fix({"batch_size": expected}, "a like-for-like comparison with the paper" + (
-                "; a smaller batch also samples fewer negatives per step" if smaller else
-                "; expect slightly lower recall than this run (issue #22: 1024 gave +1.5 points)")),
+            severity=severity, basis="evidence", evidence=evidence, confidence=confidence, fix=fix,
             explanation="The paper's numbers were produced with the original's batch size.")
 
 

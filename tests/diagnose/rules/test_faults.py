@@ -257,3 +257,14 @@ def test_a_run_stopped_before_its_first_evaluation_says_so() -> None:
     finding = RULES["interrupted"]().check(rule_context(run))
     assert finding is not None and finding.title == "the run did not finish (interrupted) before its first evaluation"
     assert "None" not in finding.evidence[0].text
+
+
+def test_the_batch_fix_on_a_small_catalogue_is_one_the_trainer_accepts() -> None:
+    """neg_num x batch sampled negatives must fit the catalogue: on 1,000 items the original's 128 (1,280
+    negatives) would be refused, so the fix proposes the largest batch toward it that fits."""
+    small = RULES["batch-size"]().check(rule_context(recdoc_run(BATCH16_RECALLS, batch_size=16, item_count=1000)))
+    assert small.fix.changes == {"batch_size": 64} and "1,000 items can serve" in small.fix.expected_effect
+    tiny = RULES["batch-size"]().check(rule_context(recdoc_run(BATCH16_RECALLS, batch_size=16, item_count=150)))
+    assert tiny.fix.changes == {} and not tiny.fix.applicable and "more than this data's 150 items" in tiny.fix.how
+    usual = RULES["batch-size"]().check(rule_context(recdoc_run(BATCH16_RECALLS, batch_size=16)))
+    assert usual.fix.changes == {"batch_size": 128}  # 1,350 items hold 1,280 negatives
