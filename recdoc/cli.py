@@ -323,15 +323,17 @@ def analyze(
     """Diagnose a run: compare with the paper like for like, name the causes with evidence, write a report.
 
     A folder or log holding several runs gives one diagnosis per run and a summary table."""
-    if plots and "md" in formats:
+    chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
+    if plots and "md" in chosen_formats:
         from recdoc.reports import chart_process
 
-        chart_process.start()  # matplotlib's import overlaps the reading and the rules
+        # Before anything imports numpy (its thread pool makes forking unsafe): matplotlib's import then overlaps
+        # the reading and the rules.
+        chart_process.start()
     from recdoc.diagnose.engine import analyze_all
     from recdoc.reports import write_reports
     from recdoc.reports.console import analyze_exit_code, print_summary
 
-    chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
     overrides = _parse_sets(set_)
     _refuse_file_as_folder(out, "--out")
     diagnoses = analyze_all(paths, overrides=overrides, deep=deep, baselines=compare_with, data_dir=data_dir)

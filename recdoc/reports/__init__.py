@@ -8,6 +8,7 @@ report-2.md / diagnosis-2.json / report-2_loss.png, ...), so the files of one an
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,17 +58,31 @@ def report_set_files(folder: Path, number: int) -> list[Path]:
     return found + sorted(folder.glob(f"{Path(names['md']).stem}_run*_*.png"))
 
 
+# report.md / report-2.md, diagnosis-2.json, report-2_loss.png, report-2_run1_recall.png, ...: the set's number.
+_SET_FILE_RE = re.compile(rf"^(?:{REPORT_STEM}|{JSON_STEM})(?:-(\d+))?(?:\.md|\.json|_.+\.png)$")
+
+
+def taken_report_numbers(folder: Path) -> set[int]:
+    """The numbers of the report sets with a file in `folder`, from one listing of it."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return set()
+    return {int(match.group(1) or 1) for match in map(_SET_FILE_RE.match, names) if match}
+
+
 def free_report_number(folder: Path) -> int:
     """The smallest n whose whole report set is absent from `folder`."""
-    for number in range(1, MAX_REPORTS + 1):
-        if not report_set_files(folder, number):
-            return number
-    raise UsageError(f"{folder} already holds {MAX_REPORTS} reports; pass --out to write elsewhere")
+    taken = taken_report_numbers(folder)
+    number = next((n for n in range(1, MAX_REPORTS + 1) if n not in taken), None)
+    if number is None:
+        raise UsageError(f"{folder} already holds {MAX_REPORTS} reports; pass --out to write elsewhere")
+    return number
 
 
 def last_report_number(folder: Path) -> int | None:
     """The largest n whose report set has a file in `folder`; None when there is none."""
-    taken = [n for n in range(1, MAX_REPORTS + 1) if report_set_files(folder, n)]
+    taken = taken_report_numbers(folder)
     return max(taken) if taken else None
 
 

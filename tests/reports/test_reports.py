@@ -369,6 +369,20 @@ def test_the_chart_helper_draws_the_same_png_and_a_dead_one_falls_back(helper: s
     assert result.stdout.split() == ["helper" if helper == "alive" else "here", "True", "True"]
 
 
+def test_recdoc_analyze_starts_the_chart_helper_before_numpy(tmp_path: Path) -> None:
+    """The helper must be forked before anything imports numpy (its threads make forking unsafe, so `start`
+    would refuse and the charts be drawn after the analysis, losing the overlap the speed target relies on)."""
+    code = ("import sys\nfrom recdoc.reports import chart_process\nstart = chart_process.start\n"
+            "def recorded():\n    started = start()\n    print('helper', started)\n    return started\n"
+            "chart_process.start = recorded\nfrom recdoc.cli import main\n"
+            f"sys.argv = ['recdoc', 'analyze', {str(REPO / 'fixtures' / 'runs' / 'test79')!r}, '--out', "
+            f"{str(tmp_path)!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "helper True" in result.stdout, result.stdout + result.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["report_loss.png", "report_recall.png"]
+
+
 def test_no_chart_helper_is_forked_from_a_threaded_process() -> None:
     import threading
 
