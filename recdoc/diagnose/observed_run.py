@@ -9,7 +9,7 @@ Configuration values are not decided here: readers record raw facts (exp name, a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 
@@ -83,6 +83,36 @@ class Event:
 
 
 @dataclass
+class ReadCoverage:
+    """How much of its input a reader understood: the measurement layer's account, shown in every report.
+
+    `lines_with_numbers` counts the input's lines that hold at least one number; `lines_used` those whose values
+    entered the run (a curve row, a final line, a setting, a count). `unread_metric_lines` keeps the first few lines
+    with metric-like names (recall, ndcg, hit, ...) that no reading understood, with where they are;
+    `unread_metric_count` counts them all. Low coverage caps the confidence of fault findings (absence of a reading
+    is not evidence of a fault).
+    """
+
+    lines_with_numbers: int = 0
+    lines_used: int = 0
+    unread_metric_lines: list[tuple[SourceRef, str]] = field(default_factory=list)
+    unread_metric_count: int = 0
+
+    KEPT_LINES: ClassVar[int] = 5
+
+    @property
+    def fraction_used(self) -> float | None:
+        return None if self.lines_with_numbers == 0 else min(1.0, self.lines_used / self.lines_with_numbers)
+
+    def add(self, other: ReadCoverage) -> None:
+        self.lines_with_numbers += other.lines_with_numbers
+        self.lines_used += other.lines_used
+        room = self.KEPT_LINES - len(self.unread_metric_lines)
+        self.unread_metric_lines.extend(other.unread_metric_lines[:max(0, room)])
+        self.unread_metric_count += other.unread_metric_count
+
+
+@dataclass
 class Run:
     """Everything known about one run. Readers fill it; rules only read it."""
 
@@ -99,6 +129,7 @@ class Run:
     stop_ref: SourceRef | None = None
     extra_metrics: dict[str, Any] = field(default_factory=dict)  # recdoc's metrics.jsonl: every cut-off and NDCG kind
     unreadable: list[str] = field(default_factory=list)  # what could not be read, one sentence each (with file:line)
+    coverage: ReadCoverage = field(default_factory=ReadCoverage)  # how much of the input the readers understood
 
     @property
     def has_curve(self) -> bool:
@@ -150,6 +181,7 @@ def merge_runs(runs: list[Run]) -> Run:
         for key, value in run.extra_metrics.items():
             merged.extra_metrics.setdefault(key, value)
         merged.unreadable.extend(run.unreadable)
+        merged.coverage.add(run.coverage)
         if merged.stop_reason == "unknown" and run.stop_reason != "unknown":
             merged.stop_reason, merged.stop_ref = run.stop_reason, run.stop_ref
         if run.has_curve:
