@@ -324,6 +324,7 @@ def analyze(
 
     A folder or log holding several runs gives one diagnosis per run and a summary table."""
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
+    _refuse_file_as_folder(out, "--out")
     if plots and "md" in chosen_formats:
         from recdoc.reports import chart_process
 
@@ -361,7 +362,7 @@ def _say_where_written(written: list, out: str | None, force: bool, place: str) 
     if out is not None or not written:
         return
     if force:
-        what = "it replaced the last report"
+        what = "it replaced the last report recdoc wrote there"
     elif written[0].name != "report.md":
         what = "earlier reports are kept; --force replaces the last one instead"
     else:
@@ -460,8 +461,11 @@ def _refuse_file_as_folder(folder: Optional[str], flag: str) -> None:
 
     from recdoc.errors import UsageError
 
+    from recdoc.reports import check_out_folder
+
     if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
         raise UsageError(f"{flag} must be a folder, got the file {folder}")
+    check_out_folder(folder, flag)
 
 
 def _parse_ids(text: Optional[str]) -> Optional[list[str]]:
@@ -583,6 +587,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     typer runs non-standalone so that its usage errors (bad flag values, unknown options) come back here and are
     printed on one line like recdoc's own errors, instead of as a multi-line box.
     """
+    _printable_streams()
     try:
         command = typer.main.get_command(app)
         _tidy_help(command)
@@ -666,6 +671,17 @@ def _commands(command: Any) -> list[Any]:
     for sub in getattr(command, "commands", {}).values():
         found.extend(_commands(sub))
     return found
+
+
+def _printable_streams() -> None:
+    """A path from a folder whose name is not UTF-8 holds surrogate escapes; printed as `\\udcff`, not a crash
+    after the reports were written."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:
