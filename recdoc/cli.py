@@ -129,9 +129,15 @@ def _next_train(folder: "Path") -> None:
 
     from recdoc.config import RunConfig, sampling_that_fits
 
+    from recdoc.config import recommended_learning_rate
+    from recdoc.trainer.data.estimate import training_estimate
+
     name = folder.name.removesuffix("_data")
-    command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent)]
     defaults = RunConfig.for_dataset(name)
+    # The recommended settings (the original's README: ComiRec-DR at 0.005), not the default the doctor flags.
+    advised = recommended_learning_rate(defaults.model_type) or defaults.learning_rate
+    command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent), "--model_type",
+               defaults.model_type, "--learning_rate", f"{advised:g}"]
     try:
         item_count = int(json.loads((folder / "stats.json").read_text(encoding="utf-8"))["item_count"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -143,6 +149,9 @@ def _next_train(folder: "Path") -> None:
         if negatives != defaults.neg_num:
             command += ["--neg_num", str(negatives)]
     typer.echo(f"Next: {shlex.join(command)}")
+    estimate = training_estimate(defaults.model_type, defaults.max_iter, defaults.patience, defaults.test_iter)
+    if estimate is not None:
+        typer.echo(f"  ({estimate})")
 
 
 # ---------------------------------------------------------------- train
@@ -418,6 +427,8 @@ def rerun(
                                      help="continue from the old recdoc run's best checkpoint"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume_best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
+    run: Optional[int] = typer.Option(None, "--run", metavar="N", help="when PATH holds several runs: the N-th "
+                                      "(1-based; they are listed when it is missing)"),
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
     from recdoc.errors import UsageError
@@ -427,7 +438,7 @@ def rerun(
         raise UsageError("rerun needs --apply-fixes (train the corrected run) or --dry-run (print it, train nothing)")
     outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
                         data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
-                        max_iter=max_iter)
+                        max_iter=max_iter, run=run)
     raise typer.Exit(code=outcome.exit_code)
 
 
@@ -436,18 +447,32 @@ def compare(
     runs: list[str] = typer.Argument(..., metavar="RUN",
                                      help="two or more run folders or log files, the reference first"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for compare.md (default: the last run's folder)"),
+    run: list[int] = typer.Option([], "--run", metavar="N", help="for a RUN file or folder holding several runs: "
+                                  "which one (1-based; repeat it for each such RUN, in order)"),
 ) -> None:
     """Set runs side by side: curves, final metrics against the paper, findings cleared/appeared/remained."""
     from pathlib import Path
 
-    from recdoc.diagnose.engine import analyze_paths
+    from recdoc.apply_fixes import choose_diagnosis
+    from recdoc.diagnose.engine import analyze_all
     from recdoc.errors import UsageError
     from recdoc.reports import output_folder
     from recdoc.reports.compare import write_comparison
 
     if len(runs) < 2:
         raise UsageError("compare needs at least two runs")
-    diagnoses = [analyze_paths([path]) for path in runs]
+    _refuse_file_as_folder(out, "--out")
+    choices = list(run)
+    diagnoses = []
+    for path in runs:
+        found = analyze_all([path])
+        if len(found) == 1:
+            diagnoses.append(found[0])
+            continue
+        # Listed, never picked silently: without a --run left for this RUN, the error names its runs.
+        diagnoses.append(choose_diagnosis(found, [path], choices.pop(0) if choices else None, "compare"))
+    if choices:
+        raise UsageError(f"--run given {len(run)} times but only {len(run) - len(choices)} RUN holds several runs")
     folder = Path(out) if out is not None else output_folder(diagnoses[-1], None)
     written = write_comparison(diagnoses, folder)
     typer.echo(f"Comparison: {written[0]}")
