@@ -558,10 +558,9 @@ def probe(
     fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
-    from pathlib import Path
-
     from recdoc.diagnose.findings import Finding
     from recdoc.errors import InputError
+    from recdoc.files import path_problem
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
     from recdoc.trainer.probe.files import default_out_dir, write_probe
@@ -569,8 +568,9 @@ def probe(
     from recdoc.trainer.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
-    if not Path(run).exists():
-        raise InputError("no such file or folder", run)
+    problem = path_problem(run)  # a FIFO, a device or a symlink loop is named, never opened
+    if problem is not None:
+        raise InputError(problem if problem.startswith("no such") else f"{problem}, not read", run)
     typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
     result = probe_any(run, split=split.value, data_dir=data_dir, dataset=dataset, max_users=max_users)
     written = write_probe(result, default_out_dir(result, out))

@@ -286,22 +286,32 @@ class StagedSet:
         return self.aside / name
 
     def publish(self, replacing: list[Path] = ()) -> list[Path]:  # type: ignore[assignment]
-        """Move every staged file to its name in the folder (first removing `replacing`, files recdoc wrote and
-        the caller was told to replace); return the published paths in staging order."""
+        """Move every staged file to its name in the folder; return the published paths in staging order.
+
+        `replacing`: files recdoc wrote that this set replaces (`--force`, after `refuse_foreign`): a staged file
+        of the same name replaces it atomically, and the rest of them (a stale plot) are removed once the whole set
+        is in place. Every other name must be free: if one is taken, the files published so far are removed again.
+        """
         others = sorted(name for name in os.listdir(self.aside) if name not in self.names)
         staged = [self.aside / name for name in [*self.names, *others] if (self.aside / name).exists()]
-        for old in replacing:
-            old.unlink(missing_ok=True)
+        replaced = {path.name for path in replacing}
         published: list[Path] = []
         try:
             for source in staged:
                 target = self.folder / source.name
-                _publish_new(source, target)
-                published.append(target)
+                if source.name in replaced:
+                    os.replace(source, target)
+                else:
+                    _publish_new(source, target)
+                    published.append(target)
         except BaseException:
             for target in published:
                 target.unlink(missing_ok=True)
             raise
+        published = [self.folder / source.name for source in staged]
+        for old in replacing:
+            if old.name not in {path.name for path in published}:
+                old.unlink(missing_ok=True)
         try:
             _record_written(self.folder, published, list(replacing))
         except OSError:

@@ -154,6 +154,23 @@ def test_odd_files_inside_a_run_folder_are_skipped_and_named(tmp_path: Path) -> 
     assert f"{run / 'loop.log'}: a symlink loop, not read" in report
 
 
+def test_probe_refuses_a_fifo_as_the_checkpoint_file(tmp_path: Path) -> None:
+    folder = tmp_path / "best_model"
+    folder.mkdir()
+    os.mkfifo(folder / "checkpoint")
+    (folder / "model.ckpt.index").write_bytes(b"")
+    (tmp_path / "data").mkdir()
+    for target in (folder, folder / "checkpoint"):
+        try:
+            done = subprocess.run([sys.executable, "-m", "recdoc", "probe", str(target), "--data_dir",
+                                   str(tmp_path / "data")], capture_output=True, text=True, cwd=REPO,
+                                  timeout=LIMIT_S, check=False)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"recdoc probe {target} hung")
+        check_outcome(done.returncode, done.stderr, LIMIT_S, 0)
+        assert done.returncode == 2 and "a FIFO (named pipe)" in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("prefix", ["loss=", "iter: 1000, train loss: 9.0 "])
 def test_a_long_token_does_not_hang(tmp_path: Path, prefix: str) -> None:
     """LONG-TOKEN case (see LONG_TOKEN_BYTES): still slow on main at 20 KB, kept modest here."""

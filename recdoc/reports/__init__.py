@@ -153,7 +153,7 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
 
 
 def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool,
-                  force: bool = False) -> list[Path]:
+               force: bool = False) -> list[Path]:
     """The whole set is written aside first, then moved into place: a failure leaves no part of it behind."""
     from recdoc.files import StagedSet
 
