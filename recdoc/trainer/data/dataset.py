@@ -142,8 +142,8 @@ def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
 
         if name in PAPER_DATA:  # never synthetic data under a paper dataset's name
             raise InputError(f"no dataset folder: {data_needed(name, str(data_dir))}", str(folder))
-        raise InputError(f"no dataset folder; run `recdoc data prepare` (your data) or `recdoc data synth` "
-                         f"(synthetic) with --name {name}", str(folder))
+        raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
+                         str(folder))
     return folder
 
 
