@@ -436,6 +436,7 @@ def rerun(
 
     if not apply_fixes and not dry_run:
         raise UsageError("rerun needs --apply-fixes (train the corrected run) or --dry-run (print it, train nothing)")
+    _refuse_file_as_folder(runs_dir, "--runs_dir")  # before the analysis, not after it
     outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
                         data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
                         max_iter=max_iter, run=run)
