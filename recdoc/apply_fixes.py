@@ -23,15 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig
+from recdoc.config import RunConfig, data_needed
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import UsageError
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
-PREPARE_HINTS = {"book": "--source amazon --input reviews_Books_5.json --meta meta_Books.json",
-                 "taobao": "--source taobao --input UserBehavior.csv", "ml100k": "--source ml-100k"}
 SPLITS = ("train", "valid", "test")
 
 Echo = Callable[[str], None]
@@ -82,7 +80,7 @@ def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
         lines += [f"  {item}" for item in plan.set_aside]
     lines += [f"  note: {note}" for note in plan.notes]
     lines.append(f"New run: {Path(plan.new_config.runs_dir) / plan.run_name}")
-    lines += ["recdoc command:", f"  {plan.recdoc_command}"]
+    lines += ["recdoc command:", *(f"  {line}" for line in plan.recdoc_command.splitlines())]
     if plan.tool_command:
         tool = source_tool(diagnosis)
         lines.append(f"Corrected command for the tool that made this run ({tool}):")
@@ -92,27 +90,44 @@ def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
 
 def missing_data_message(config: RunConfig) -> str | None:
     """One line saying what to prepare when `<data_dir>/<dataset>_data/` lacks a split file; None when complete."""
-    folder = Path(config.data_dir) / f"{config.dataset}_data"
-    missing = [name for name in (f"{config.dataset}_{split}.txt" for split in SPLITS) if not (folder / name).is_file()]
-    if not missing:
-        return None
-    hint = PREPARE_HINTS.get(config.dataset, f"--source csv --input RAW.csv --name {config.dataset}")
-    return (f"the prepared data is missing: {folder} lacks {', '.join(missing)}; prepare it with "
-            f"`recdoc data prepare {hint} --data_dir {config.data_dir}` or pass --data_dir DIR holding "
-            f"{config.dataset}_data/")
+    needs = data_needed(config.dataset, config.data_dir)
+    return None if needs is None else f"the prepared data is missing: {needs}, or pass --data_dir DIR holding " \
+        f"{config.dataset}_data/"
+
+
+def select_diagnosis(paths: list[str], run: int | None = None, command: str = "rerun") -> Diagnosis:
+    """The diagnosis of the one run at `paths`; when they hold several, the `run`-th (1-based), and without `run`
+    a UsageError listing them: a command that acts on one run never picks one silently."""
+    from recdoc.diagnose.engine import analyze_all
+
+    return choose_diagnosis(analyze_all(list(paths)), paths, run, command)
+
+
+def choose_diagnosis(diagnoses: list[Diagnosis], paths: list[str], run: int | None, command: str) -> Diagnosis:
+    """`select_diagnosis` on diagnoses already made."""
+    from recdoc.reports.multi import run_title
+
+    where = ", ".join(paths)
+    if run is not None and not 1 <= run <= len(diagnoses):
+        raise UsageError(f"--run {run}: {where} holds {len(diagnoses)} run{'s' if len(diagnoses) > 1 else ''}"
+                         + (f" (1 to {len(diagnoses)})" if len(diagnoses) > 1 else ""))
+    if len(diagnoses) > 1 and run is None:
+        listed = "; ".join(f"{index}: {run_title(d)}" for index, d in enumerate(diagnoses, 1))
+        does = "takes one run from each RUN" if command == "compare" else "acts on one run"
+        raise UsageError(f"{where} holds {len(diagnoses)} runs ({listed}); {command} {does}: choose it with --run N")
+    return diagnoses[(run or 1) - 1]
 
 
 def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable[str] = (), dry_run: bool = False,
           data_dir: str | None = None, runs_dir: str | None = None, resume_best: bool = False,
           finetune_lr: float | None = None, max_iter: int | None = None,
-          echo: Echo | None = None) -> RerunOutcome:
+          echo: Echo | None = None, run: int | None = None) -> RerunOutcome:
     """Analyse, compose, (train, analyse the new run, compare). Raises UsageError for what the user must change."""
-    from recdoc.diagnose.engine import analyze_paths
 
     say: Echo = echo or (lambda line: print(line, flush=True))
     if finetune_lr is not None and not resume_best:
         raise UsageError("--finetune_lr needs --resume-best (it sets the learning rate of the continued model)")
-    diagnosis = analyze_paths(list(paths))
+    diagnosis = select_diagnosis(list(paths), run, "rerun")
     old_folder = recdoc_run_folder(diagnosis)
     stored = _stored_config(old_folder)
     chosen_runs_dir = runs_dir or (str(old_folder.parent) if old_folder is not None else RunConfig().runs_dir)

@@ -129,9 +129,15 @@ def _next_train(folder: "Path") -> None:
 
     from recdoc.config import RunConfig, sampling_that_fits
 
+    from recdoc.config import recommended_learning_rate
+    from recdoc.trainer.data.estimate import training_estimate
+
     name = folder.name.removesuffix("_data")
-    command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent)]
     defaults = RunConfig.for_dataset(name)
+    # The recommended settings (the original's README: ComiRec-DR at 0.005), not the default the doctor flags.
+    advised = recommended_learning_rate(defaults.model_type) or defaults.learning_rate
+    command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent), "--model_type",
+               defaults.model_type, "--learning_rate", f"{advised:g}"]
     try:
         item_count = int(json.loads((folder / "stats.json").read_text(encoding="utf-8"))["item_count"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -143,6 +149,9 @@ def _next_train(folder: "Path") -> None:
         if negatives != defaults.neg_num:
             command += ["--neg_num", str(negatives)]
     typer.echo(f"Next: {shlex.join(command)}")
+    estimate = training_estimate(defaults.model_type, defaults.max_iter, defaults.patience, defaults.test_iter)
+    if estimate is not None:
+        typer.echo(f"  ({estimate})")
 
 
 # ---------------------------------------------------------------- train
@@ -324,6 +333,7 @@ def analyze(
 
     A folder or log holding several runs gives one diagnosis per run and a summary table."""
     chosen_formats = _parse_formats(formats)  # flags first: a typo should not cost a whole analysis
+    _refuse_file_as_folder(out, "--out")
     if plots and "md" in chosen_formats:
         from recdoc.reports import chart_process
 
@@ -361,7 +371,7 @@ def _say_where_written(written: list, out: str | None, force: bool, place: str) 
     if out is not None or not written:
         return
     if force:
-        what = "it replaced the last report"
+        what = "it replaced the last report recdoc wrote there"
     elif written[0].name != "report.md":
         what = "earlier reports are kept; --force replaces the last one instead"
     else:
@@ -417,6 +427,8 @@ def rerun(
                                      help="continue from the old recdoc run's best checkpoint"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", help="learning rate with --resume_best"),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="budget of the new run, in thousands"),
+    run: Optional[int] = typer.Option(None, "--run", metavar="N", help="when PATH holds several runs: the N-th "
+                                      "(1-based; they are listed when it is missing)"),
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
     from recdoc.errors import UsageError
@@ -424,9 +436,10 @@ def rerun(
 
     if not apply_fixes and not dry_run:
         raise UsageError("rerun needs --apply-fixes (train the corrected run) or --dry-run (print it, train nothing)")
+    _refuse_file_as_folder(runs_dir, "--runs_dir")  # before the analysis, not after it
     outcome = run_rerun(paths, only=_parse_ids(only), skip=_parse_ids(skip) or (), dry_run=dry_run,
                         data_dir=data_dir, runs_dir=runs_dir, resume_best=resume_best, finetune_lr=finetune_lr,
-                        max_iter=max_iter)
+                        max_iter=max_iter, run=run)
     raise typer.Exit(code=outcome.exit_code)
 
 
@@ -435,18 +448,32 @@ def compare(
     runs: list[str] = typer.Argument(..., metavar="RUN",
                                      help="two or more run folders or log files, the reference first"),
     out: Optional[str] = typer.Option(None, "--out", help="folder for compare.md (default: the last run's folder)"),
+    run: list[int] = typer.Option([], "--run", metavar="N", help="for a RUN file or folder holding several runs: "
+                                  "which one (1-based; repeat it for each such RUN, in order)"),
 ) -> None:
     """Set runs side by side: curves, final metrics against the paper, findings cleared/appeared/remained."""
     from pathlib import Path
 
-    from recdoc.diagnose.engine import analyze_paths
+    from recdoc.apply_fixes import choose_diagnosis
+    from recdoc.diagnose.engine import analyze_all
     from recdoc.errors import UsageError
     from recdoc.reports import output_folder
     from recdoc.reports.compare import write_comparison
 
     if len(runs) < 2:
         raise UsageError("compare needs at least two runs")
-    diagnoses = [analyze_paths([path]) for path in runs]
+    _refuse_file_as_folder(out, "--out")
+    choices = list(run)
+    diagnoses = []
+    for path in runs:
+        found = analyze_all([path])
+        if len(found) == 1:
+            diagnoses.append(found[0])
+            continue
+        # Listed, never picked silently: without a --run left for this RUN, the error names its runs.
+        diagnoses.append(choose_diagnosis(found, [path], choices.pop(0) if choices else None, "compare"))
+    if choices:
+        raise UsageError(f"--run given {len(run)} times but only {len(run) - len(choices)} RUN holds several runs")
     folder = Path(out) if out is not None else output_folder(diagnoses[-1], None)
     written = write_comparison(diagnoses, folder)
     typer.echo(f"Comparison: {written[0]}")
@@ -460,8 +487,11 @@ def _refuse_file_as_folder(folder: Optional[str], flag: str) -> None:
 
     from recdoc.errors import UsageError
 
+    from recdoc.reports import check_out_folder
+
     if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
         raise UsageError(f"{flag} must be a folder, got the file {folder}")
+    check_out_folder(folder, flag)
 
 
 def _parse_ids(text: Optional[str]) -> Optional[list[str]]:
@@ -529,10 +559,9 @@ def probe(
     fail_on: Level = typer.Option(Level.medium, "--fail_on", help=FAIL_ON_HELP),
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
-    from pathlib import Path
-
     from recdoc.diagnose.findings import Finding
     from recdoc.errors import InputError
+    from recdoc.files import path_problem
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
     from recdoc.trainer.probe.files import default_out_dir, write_probe
@@ -540,8 +569,9 @@ def probe(
     from recdoc.trainer.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
-    if not Path(run).exists():
-        raise InputError("no such file or folder", run)
+    problem = path_problem(run)  # a FIFO, a device or a symlink loop is named, never opened
+    if problem is not None:
+        raise InputError(problem if problem.startswith("no such") else f"{problem}, not read", run)
     typer.echo(f"Probing {run} on its {split.value} users: loading the data, restoring the best checkpoint, scoring...")
     result = probe_any(run, split=split.value, data_dir=data_dir, dataset=dataset, max_users=max_users)
     written = write_probe(result, default_out_dir(result, out))
@@ -583,6 +613,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     typer runs non-standalone so that its usage errors (bad flag values, unknown options) come back here and are
     printed on one line like recdoc's own errors, instead of as a multi-line box.
     """
+    _printable_streams()
     try:
         command = typer.main.get_command(app)
         _tidy_help(command)
@@ -666,6 +697,17 @@ def _commands(command: Any) -> list[Any]:
     for sub in getattr(command, "commands", {}).values():
         found.extend(_commands(sub))
     return found
+
+
+def _printable_streams() -> None:
+    """A path from a folder whose name is not UTF-8 holds surrogate escapes; printed as `\\udcff`, not a crash
+    after the reports were written."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

@@ -117,6 +117,69 @@ def validate(config: RunConfig) -> None:
     if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
         raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
                          f"{config.finetune_lr}")
+    for item in fields(RunConfig):  # types, and what the checks above leave (a dataset name, a seed)
+        problem = setting_problem(item.name, getattr(config, item.name)) if item.name != "extra" else None
+        if problem is not None:
+            raise UsageError(f"--{item.name} {problem}")
+
+
+# The type and range of every setting a run.json (or a log) may state: a value outside them is reported where it was
+# read and never used (in particular never copied into a proposed command). `validate` checks a whole RunConfig.
+_POSITIVE_INTS = ("max_iter", "topN", "embedding_dim", "hidden_size", "num_interest", "batch_size", "maxlen",
+                  "test_iter", "neg_num", "eval_users")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def setting_problem(key: str, value: Any) -> str | None:
+    """Why `value` cannot be the setting `key` (its type or range), in words; None when it can (or the key is not
+    one of RunConfig's settings)."""
+    import math
+
+    def whole(v: Any) -> bool:
+        return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+    if value is None:
+        return None if key in ("item_count", "coef", "exp", "finetune_lr", "eval_users") else "is null"
+    if key == "dataset":
+        if not isinstance(value, str):
+            return f"must be a dataset name (text), got {type(value).__name__} {value!r}"
+        return None if _NAME_RE.match(value) else f"is not a dataset name (letters, digits, _ . -): {value!r}"
+    if key == "model_type":
+        if not isinstance(value, str) or reference.canonical_model_type(value) is None:
+            return f"must be one of {', '.join(reference.load()['model_types'])}, got {value!r}"
+        return None
+    if key in _POSITIVE_INTS:
+        return None if whole(value) and value >= 1 else f"must be a positive integer, got {value!r}"
+    if key == "patience":
+        return None if whole(value) and value >= 0 else f"must be a non-negative integer, got {value!r}"
+    if key == "random_seed":
+        return None if whole(value) else f"must be an integer, got {value!r}"
+    if key == "item_count":
+        return None if whole(value) and value >= 2 else f"must be an integer of at least 2, got {value!r}"
+    if key in ("learning_rate", "finetune_lr"):
+        return None if number(value) and value > 0 else f"must be a positive number, got {value!r}"
+    if key == "coef":
+        return None if number(value) and value >= 0 else f"must be a non-negative number, got {value!r}"
+    if key == "ndcg":
+        return None if value in NDCG_KINDS else f"must be one of {', '.join(NDCG_KINDS)}, got {value!r}"
+    if key == "strategy":
+        return None if value in STRATEGIES else f"must be one of {', '.join(STRATEGIES)}, got {value!r}"
+    if key in ("exp", "data_dir", "runs_dir"):
+        return None if isinstance(value, str) else f"must be text, got {type(value).__name__} {value!r}"
+    if key == "metrics_at":
+        ok = isinstance(value, (list, tuple)) and value and all(whole(v) and v >= 1 for v in value)
+        return None if ok else f"must be a list of positive integers, got {value!r}"
+    return None
+
+
+def clean_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """`values` without the settings `setting_problem` refuses, and key -> problem for those."""
+    problems = {key: problem for key, value in values.items()
+                if (problem := setting_problem(str(key), value)) is not None}
+    return {k: v for k, v in values.items() if k not in problems}, problems
 
 
 def validate_model_shape(config: RunConfig, item_count: int | None = None) -> None:
@@ -223,3 +286,30 @@ def parse_exp_name(text: str) -> ExpName | None:
         num_interest=int(g["num_interest"]) if g["num_interest"] else None,
         topN=int(g["topN"]) if g["topN"] else None,
     )
+
+
+# ---------------------------------------------------------------- where a dataset comes from
+# The paper's data is never synthesised under its name: a command that needs it says where to get it (the links
+# the original's README gives) and the `recdoc data prepare` line that turns it into <data_dir>/<name>_data/.
+PAPER_DATA = {
+    "book": ("the Amazon Books 5-core reviews and metadata (reviews_Books_5.json, meta_Books.json) from "
+             "http://jmcauley.ucsd.edu/data/amazon/index.html",
+             "--source amazon --input reviews_Books_5.json --meta meta_Books.json --name book"),
+    "taobao": ("Taobao's UserBehavior.csv from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649",
+               "--source taobao --input UserBehavior.csv --name taobao"),
+    "ml100k": ("MovieLens-100K (read from the recbole==1.2.1 wheel)", "--source ml-100k"),
+}
+
+
+def data_needed(dataset: str, data_dir: str) -> str | None:
+    """None when `<data_dir>/<dataset>_data/` holds its three split files; else what to do first, in one sentence:
+    where to get the paper's data and the `recdoc data prepare` line (your own data: the csv line)."""
+    from pathlib import Path
+
+    folder = Path(data_dir) / f"{dataset}_data"
+    if all((folder / f"{dataset}_{split}.txt").is_file() for split in ("train", "valid", "test")):
+        return None
+    source, args = PAPER_DATA.get(dataset, (f"your raw interactions of {dataset} (user, item, time)",
+                                            f"--source csv --input RAW.csv --name {dataset}"))
+    return (f"{folder}/ is not on this machine: get {source}, then run `recdoc data prepare {args} "
+            f"--data_dir {data_dir}`")

@@ -36,9 +36,9 @@ def test_missing_data_exits_2_with_one_line_saying_what_to_prepare(tmp_path: Pat
                     "--runs_dir", str(tmp_path / "runs"))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"recdoc: the prepared data is missing: {tmp_path / 'data' / 'book_data'} lacks "
-                                    "book_train.txt, book_valid.txt, book_test.txt; prepare it with `recdoc data "
-                                    "prepare --source amazon")
+    assert result.stderr.startswith(f"recdoc: the prepared data is missing: {tmp_path / 'data' / 'book_data'}/ is "
+                                    "not on this machine: get the Amazon Books 5-core reviews")
+    assert "then run `recdoc data prepare --source amazon" in result.stderr and "synth" not in result.stderr
     assert "python src/train.py" in result.stdout  # the corrected commands come first
     assert not (tmp_path / "runs").exists()
 
@@ -131,6 +131,9 @@ def test_report_command_is_the_dry_run_command_with_the_run_folders_shell_quoted
     report = (tmp_path / "out" / "report.md").read_text()
     block = report.split("With recdoc:")[1].split("```bash\n")[1].split("\n```")[0]
     assert f"--data_dir '{data_dir}'" in block and f"--runs_dir '{runs_dir}'" in block
+    # The data is not on this machine: the command says what it needs first (never synthetic data under its name).
+    command, needs = block.split("\n")
+    assert needs.startswith("# needs first: ") and "recdoc data prepare --source amazon" in needs
     dry = recdoc("rerun", str(folder), "--apply-fixes", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert f"  {block}" in dry.stdout.splitlines()
+    assert f"  {command}" in dry.stdout.splitlines() and f"  {needs}" in dry.stdout.splitlines()

@@ -149,7 +149,8 @@ def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path: Path, capsy
     code, _, err = run_cli(["data", "synth", "--name", "z", "--items", "50", "--users", "50",
                             "--data_dir", str(blocker / "inside")], capsys)
     assert code == 2
-    assert one_error_line(err) == f"recdoc: {blocker / 'inside'}: Not a directory"
+    assert one_error_line(err) == (f"recdoc: --data_dir {blocker / 'inside'} cannot be created: {blocker} is a file, "
+                                   "not a folder")
 
 
 # ---------------------------------------------------------------- bugs and Ctrl-C
@@ -332,7 +333,7 @@ def test_analyze_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Capt
     folder.mkdir()
     (folder / "notes.txt").write_text("hello\n", encoding="utf-8")
     for path, reason in ((tmp_path / "missing", "no such file or folder"), (empty, "an empty file"),
-                         (binary, "none of them a ComiRec log line"),
+                         (binary, "binary data, not a text log"),
                          (folder, "no log, run.json, metrics.jsonl, event file or checkpoint found")):
         code, _, err = run_cli(["analyze", str(path), "--no-plots"], capsys)
         line = one_error_line(err)
@@ -365,7 +366,7 @@ def test_analyze_refuses_bad_settings_and_never_overwrites(tmp_path: Path, capsy
     out = tmp_path / "out"
     for _ in range(2):
         run_cli(["analyze", str(log), "--no-plots", "--format", "md", "--out", str(out)], capsys)
-    assert sorted(p.name for p in out.iterdir()) == ["report-2.md", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".recdoc-written.json", "report-2.md", "report.md"]
 
 
 @pytest.mark.parametrize("setting, expected", [

@@ -167,9 +167,14 @@ def test_analyze_says_where_it_wrote_and_force_replaces_the_last_report(
     assert f"Report written in the run folder {run} (--out DIR writes elsewhere)" in analyze()
     second = analyze()
     assert "earlier reports are kept; --force replaces the last one instead" in second
-    (run / "report-2.md").write_text("stale")
     assert "it replaced the last report" in analyze("--force")
-    assert (run / "report-2.md").read_text() != "stale" and not (run / "report-3.md").exists()
+    assert (run / "report-2.md").is_file() and not (run / "report-3.md").exists()
+    # A report the user changed is theirs: --force refuses to replace it, naming it, and writes nothing.
+    (run / "report-2.md").write_text("my notes")
+    with pytest.raises(SystemExit) as refused:
+        main(["analyze", str(run), "--no-plots", "--force"])
+    assert refused.value.code == 2 and f"{run / 'report-2.md'} was not written by recdoc" in capsys.readouterr().err
+    assert (run / "report-2.md").read_text() == "my notes" and not (run / "report-3.md").exists()
 
 
 def test_version_and_grouped_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,7 +214,7 @@ def test_either_spelling_of_an_option_works(spelling: list[str], tmp_path: Path,
     with pytest.raises(SystemExit) as stopped:
         main(["analyze", str(TEST79), "--out", str(tmp_path), *spelling])
     assert stopped.value.code == 1, capsys.readouterr().err  # lr-model-mismatch is high: fails at --fail-on high
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".md"]  # no plots
+    assert sorted(p.suffix for p in tmp_path.iterdir() if not p.name.startswith(".")) == [".json", ".md"]
     with pytest.raises(SystemExit):
         main(["analyze", "-h"])
     shown = capsys.readouterr().out

@@ -280,6 +280,9 @@ def _from_identity(run: Run, stated: list[dict[str, Candidate]], dataset: str | 
                               next((ref for _, ref in identity.evidence if ref is not None), None))}
 
 
+MAX_ITER_UNIT = "x1000 iterations"
+
+
 def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
     chosen: Candidate | None = None
     conflicts: list[tuple[Any, str]] = []
@@ -293,7 +296,9 @@ def _resolve(layers: list[dict[str, Candidate]], key: str) -> Setting | None:
             conflicts.append((value, source))
     if chosen is None:
         return None
-    return Setting(value=chosen[0], source=chosen[1], ref=chosen[2], conflicts=tuple(conflicts))
+    # One unit for iterations wherever a number is shown: the original's max_iter counts thousands.
+    source = f"{chosen[1]}; {MAX_ITER_UNIT}" if key == "max_iter" else chosen[1]
+    return Setting(value=chosen[0], source=source, ref=chosen[2], conflicts=tuple(conflicts))
 
 
 # The original's flags (reference section 4): absent from a printed `print(sys.argv)`, their default was used.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig
+from recdoc.config import RunConfig, data_needed, setting_problem
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
 from recdoc.diagnose.observed_run import Run
 from recdoc.errors import UsageError
@@ -42,11 +42,14 @@ RECDOC_FLAGS = ORIGINAL_FLAGS + ("batch_size", "maxlen", "test_iter", "neg_num",
 ALWAYS_SHOWN = ("dataset", "model_type", "learning_rate")  # the command says what it trains even at defaults
 # How a command's text (Diagnosis.rerun, diagnosis.json) marks a change the original has no flag for.
 CODE_EDIT_PREFIX = "# code edit (no flag in the original): "
+# How a recdoc command's text says what it needs before it can run here (the data, not on this machine).
+NEEDS_PREFIX = "# needs first: "
 # How to change, in the original's code, a setting it has no flag for.
 ORIGINAL_CODE_EDITS = {
     "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: book 128, taobao 256)",
     "maxlen": "set maxlen = {value} in src/train.py (hard-coded per dataset: book 20, taobao 50)",
-    "test_iter": "set test_iter = {value} in src/train.py (hard-coded per dataset: book 1000, taobao 500)",
+    "test_iter": "set test_iter = {value} in src/train.py (iterations between evaluations; hard-coded per "
+                 "dataset: book 1000, taobao 500)",
     "neg_num": "set neg_num = {value} in src/train.py (hard-coded 10; num_sampled = neg_num * batch_size)",
     "ndcg": "for the {value} NDCG evaluate with the `paper` branch (master computes the master NDCG)",
 }
@@ -88,7 +91,7 @@ class ConfigChange:
     finding_id: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {_show(self.old)} -> {_show(self.new)}  ({self.finding_id})"
+        return f"{self.key}: {_show(self.old, self.key)} -> {_show(self.new, self.key)}  ({self.finding_id})"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class OverruledChange:
 
     def __str__(self) -> str:
         source = "the command line" if self.kept_by == USER_OVERRIDE else f"the higher-ranked {self.kept_by}"
-        return f"{self.key}: {self.finding_id} proposed {_show(self.proposed)}; kept {_show(self.kept)} from {source}"
+        return (f"{self.key}: {self.finding_id} proposed {_show(self.proposed, self.key)}; kept "
+                f"{_show(self.kept, self.key)} from {source}")
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,13 @@ def source_tool_of(run_format: str) -> str:
 def config_from_settings(settings: Mapping[str, Setting]) -> RunConfig:
     """The `RunConfig` the inferred settings describe (the dataset's defaults fill what no source stated)."""
     values = {key: setting.value for key, setting in settings.items() if key in _RUNCONFIG_FIELDS}
+    for key, value in values.items():  # a value of the wrong type or range is never copied into a command
+        problem = setting_problem(key, value)
+        if problem is not None:
+            setting = settings[key]
+            where = getattr(setting, "source", None) or getattr(getattr(setting, "ref", None), "path", None)
+            raise UsageError(f"cannot compose a corrected run: {key} {problem}" + (f" ({where})" if where else "")
+                             + f"; correct it there or analyze with --set {key}=VALUE")
     dataset = values.pop("dataset", None)
     if dataset is None:
         raise UsageError("cannot compose a corrected run: the dataset is not stated anywhere; "
@@ -321,15 +332,18 @@ def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: 
     changed = set(set_by)
     recdoc_command = recdoc_train_command(new_config, changed)
     tool_command = original_command(new_config, changed) if tool != "recdoc" else None
+    # A command that cannot run here says what it needs first (the paper's data: where to get it, how to prepare).
+    needs = data_needed(new_config.dataset, new_config.data_dir)
+    recdoc_text = recdoc_command.text() + (f"\n{NEEDS_PREFIX}{needs}" if needs else "")
     return FixPlan(tool, old_config, new_config, tuple(changes), tuple(overruled), tuple(set_aside),
-                   tuple(f.id for f in applied), recdoc_command.text(),
+                   tuple(f.id for f in applied), recdoc_text,
                    tool_command.text() if tool_command is not None else None)
 
 
 def disagreement_notes(plan: FixPlan) -> list[str]:
     """One sentence per key two findings wanted differently (for a report, which has no "overruled" list)."""
-    return [f"fixes disagree on {o.key}: using {_show(o.kept)} ({o.kept_by}), not {_show(o.proposed)} "
-            f"({o.finding_id})" for o in plan.overruled if o.kept_by != USER_OVERRIDE]
+    return [f"fixes disagree on {o.key}: using {_show(o.kept, o.key)} ({o.kept_by}), not "
+            f"{_show(o.proposed, o.key)} ({o.finding_id})" for o in plan.overruled if o.kept_by != USER_OVERRIDE]
 
 
 def _shown_keys(config: RunConfig, changed: Collection[str], keys: Iterable[str]) -> list[str]:
@@ -393,5 +407,8 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, key: str | None = None) -> str:
+    """A setting's value as a reader sees it; the original's max_iter with its unit (it counts thousands)."""
+    if key == "max_iter" and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value} (x1000 iterations)"
     return repr(value) if isinstance(value, str) else str(value)

@@ -36,10 +36,28 @@ def output_folder(diagnosis: Diagnosis, out_dir: str | Path | None) -> Path:
 
 
 def _out_folder(folder: Path) -> Path:
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--out must be a folder, got the file {folder}")
+    check_out_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def check_out_folder(folder: str | Path | None, flag: str = "--out") -> None:
+    """UsageError naming `flag` when `folder` is, or lies under, something that is not a folder (a file, a FIFO):
+    checked before any analysis, so that a typo does not cost one."""
+    from recdoc.files import path_problem
+
+    if folder is None:
+        return
+    path = Path(folder)
+    for place in [path, *path.parents]:
+        if os.path.lexists(place) or place.exists():
+            problem = path_problem(place)
+            if problem is None and place.is_dir():
+                return
+            what = problem or "the file"
+            if place == path:
+                raise UsageError(f"{flag} must be a folder, got {what} {folder}")
+            raise UsageError(f"{flag} {folder} cannot be created: {place} is {problem or 'a file'}, not a folder")
 
 
 def report_names(number: int) -> dict[str, str]:
@@ -86,15 +104,18 @@ def last_report_number(folder: Path) -> int | None:
     return max(taken) if taken else None
 
 
-def claim_report_set(folder: Path, force: bool) -> int:
-    """The set number to write: the next free one; with `force` (the user's explicit `--force`) the last one, its
-    old files removed first, so no stale plot of the replaced set remains beside the new report."""
+def claim_report_set(folder: Path, force: bool) -> tuple[int, list[Path]]:
+    """The set number to write and the files it replaces: the next free number and none; with `force` (the user's
+    explicit `--force`) the last set and all its files, so no stale plot of the replaced set remains beside the
+    new report. `--force` refuses (UsageError naming the file) when a file of that set is not one recdoc wrote."""
+    from recdoc.files import refuse_foreign
+
     last = last_report_number(folder) if force else None
     if last is None:
-        return free_report_number(folder)
-    for path in report_set_files(folder, last):
-        path.unlink(missing_ok=True)
-    return last
+        return free_report_number(folder), []
+    replacing = report_set_files(folder, last)
+    refuse_foreign(replacing)
+    return last, replacing
 
 
 def multi_output_folder(paths: Iterable[str], out_dir: str | Path | None) -> Path:
@@ -133,27 +154,35 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
 
 def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool,
                force: bool = False) -> list[Path]:
+    """The whole set is written aside first, then moved into place: a failure leaves no part of it behind."""
+    from recdoc.files import StagedSet
+
+    number, replacing = claim_report_set(folder, force)
+    names = report_names(number)
+    order: list[str] = []
+    with StagedSet(folder) as stage:
+        images: dict[str, Path] = {}
+        if plots and "md" in chosen:
+            from recdoc.reports.plots import write_plots
+
+            images = write_plots(diagnosis, stage.aside, Path(names["md"]).stem)
+        if "md" in chosen:
+            from recdoc.reports.markdown import render_markdown
+
+            relative = {caption: image.name for caption, image in images.items()}
+            _write_staged(stage, names["md"], render_markdown(diagnosis, relative))
+            order.append(names["md"])
+        order.extend(image.name for image in images.values())
+        if "json" in chosen:
+            from recdoc.reports.jsonreport import render_json
+
+            _write_staged(stage, names["json"], render_json(diagnosis))
+            order.append(names["json"])
+        stage.publish(replacing)
+    return [folder / name for name in order]
+
+
+def _write_staged(stage: object, name: str, text: str) -> None:
     from recdoc.files import write_file
 
-    names = report_names(claim_report_set(folder, force))
-    written: list[Path] = []
-    images: dict[str, Path] = {}
-    if plots and "md" in chosen:
-        from recdoc.reports.plots import write_plots
-
-        images = write_plots(diagnosis, folder, Path(names["md"]).stem)
-    if "md" in chosen:
-        from recdoc.reports.markdown import render_markdown
-
-        path = folder / names["md"]
-        relative = {caption: image.name for caption, image in images.items()}
-        write_file(path, render_markdown(diagnosis, relative))
-        written.append(path)
-    written.extend(images.values())
-    if "json" in chosen:
-        from recdoc.reports.jsonreport import render_json
-
-        path = folder / names["json"]
-        write_file(path, render_json(diagnosis))
-        written.append(path)
-    return written
+    write_file(stage.path(name), text)  # type: ignore[attr-defined]

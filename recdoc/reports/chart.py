@@ -54,6 +54,7 @@ class LineChart:
     ylabel: str = ""
     series: list[_Series] = field(default_factory=list)
     rules: list[_Rule] = field(default_factory=list)
+    legend_corner: str = LEGEND_CORNER  # "upper right" for a falling curve (a loss), clear of its lines
 
     def line(self, xs: Sequence[float], ys: Sequence[float], color: str, width: float = 1.2,
              label: str | None = None) -> None:
@@ -108,7 +109,7 @@ class LineChart:
         axes.grid(True, color="#e1e1e1", linewidth=0.6)
         if any(item.label for item in [*self.series, *self.rules]):
             # A fixed corner: loc="best" tests every candidate spot against every point, most of a chart's time.
-            axes.legend(fontsize=7, loc=LEGEND_CORNER, frameon=False)
+            axes.legend(fontsize=7, loc=self.legend_corner, frameon=False)
         return figure
 
 

@@ -19,7 +19,7 @@ from recdoc.errors import UsageError
 from recdoc.reports.chart import LineChart
 from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, points
-from recdoc.files import free_set_number, write_file
+from recdoc.files import StagedSet, free_set_number, write_file
 
 COMPARE_STEM = "compare"
 PLOT_KINDS = ("recall", "loss")
@@ -89,14 +89,17 @@ def write_comparison(diagnoses: Sequence[Diagnosis], out_dir: str | Path) -> lis
         names = compare_names(free_compare_number(folder))
         labels = run_labels(diagnoses)
         images: dict[str, Path] = {}
-        recall = _recall_figure(diagnoses, labels)
-        if recall is not None:
-            images["Validation recall by iteration"] = save_chart(recall, folder / names["recall"])
-        loss = _loss_figure(diagnoses, labels)
-        if loss is not None:
-            images["Training loss by iteration"] = save_chart(loss, folder / names["loss"])
+        with StagedSet(folder) as stage:  # written aside, then moved into place whole
+            recall = _recall_figure(diagnoses, labels)
+            if recall is not None:
+                images["Validation recall by iteration"] = save_chart(recall, stage.path(names["recall"]))
+            loss = _loss_figure(diagnoses, labels)
+            if loss is not None:
+                images["Training loss by iteration"] = save_chart(loss, stage.path(names["loss"]))
+            write_file(stage.path(names["md"]), render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
+            stage.publish()
         report = folder / names["md"]
-        write_file(report, render_comparison(diagnoses, {c: p.name for c, p in images.items()}))
+        images = {caption: folder / path.name for caption, path in images.items()}
     except FileExistsError:
         raise UsageError(f"another comparison was written in {folder} at the same time; run again") from None
     except PermissionError as error:
@@ -147,7 +150,8 @@ def _settings(diagnoses: Sequence[Diagnosis], labels: list[str]) -> str:
     for key in SETTING_KEYS:
         values = [d.config[key].value if key in d.config else None for d in diagnoses]
         if len({repr(v) for v in values}) > 1:
-            rows.append(f"| {key} | " + " | ".join("n/a" if v is None else f"{v}" for v in values) + " |")
+            shown = f"{key} (x1000 iterations)" if key == "max_iter" else key  # the original's unit: thousands
+            rows.append(f"| {shown} | " + " | ".join("n/a" if v is None else f"{v}" for v in values) + " |")
     header = "| Setting | " + " | ".join(_letter(i) for i in range(len(labels))) + " |"
     if not rows:
         return "## Settings that differ\n\nNone of the compared settings differ."

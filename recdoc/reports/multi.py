@@ -16,7 +16,7 @@ from typing import Any
 
 from recdoc.diagnose.findings import SCHEMA_VERSION, Diagnosis
 from recdoc.errors import UsageError
-from recdoc.files import write_file
+from recdoc.files import StagedSet, write_file
 from recdoc.reports import FORMATS, claim_report_set, multi_output_folder, report_names
 from recdoc.reports.jsonreport import _finite
 
@@ -110,35 +110,36 @@ def write_multi_reports(diagnoses: list[Diagnosis], paths: Iterable[str], out_di
     if unknown or not chosen:
         raise UsageError(f"report formats are {', '.join(FORMATS)}; got {', '.join(chosen) or 'none'}")
     folder = multi_output_folder(paths, out_dir)
-    names = report_names(claim_report_set(folder, force))
-    stem = Path(names["md"]).stem
     written: list[Path] = []
     try:
-        if "md" in chosen:
-            from recdoc.reports.markdown import render_markdown
+        number, replacing = claim_report_set(folder, force)
+        names = report_names(number)
+        stem = Path(names["md"]).stem
+        with StagedSet(folder) as stage:  # written aside, then moved into place whole
+            if "md" in chosen:
+                from recdoc.reports.markdown import render_markdown
 
-            sections = [render_summary(diagnoses)]
-            images_written: list[Path] = []
-            for index, diagnosis in enumerate(diagnoses, 1):
-                images: dict[str, Path] = {}
-                if plots:
-                    from recdoc.reports.plots import write_plots
+                sections = [render_summary(diagnoses)]
+                images_written: list[Path] = []
+                for index, diagnosis in enumerate(diagnoses, 1):
+                    images: dict[str, Path] = {}
+                    if plots:
+                        from recdoc.reports.plots import write_plots
 
-                    images = write_plots(diagnosis, folder, f"{stem}_run{index}")
-                    images_written.extend(images.values())
-                relative = {caption: image.name for caption, image in images.items()}
-                report = render_markdown(diagnosis, relative)
-                if report.startswith("# "):
-                    report = report.split("\n", 1)[1].lstrip("\n")  # the section heading names the run already
-                sections.append(f"## Run {index}: `{run_title(diagnosis)}`\n\n" + demote_headings(report))
-            path = folder / names["md"]
-            write_file(path, "\n\n".join(s.rstrip() for s in sections) + "\n")
-            written.append(path)
-            written.extend(images_written)
-        if "json" in chosen:
-            path = folder / names["json"]
-            write_file(path, render_multi_json(diagnoses))
-            written.append(path)
+                        images = write_plots(diagnosis, stage.aside, f"{stem}_run{index}")
+                        images_written.extend(folder / image.name for image in images.values())
+                    relative = {caption: image.name for caption, image in images.items()}
+                    report = render_markdown(diagnosis, relative)
+                    if report.startswith("# "):
+                        report = report.split("\n", 1)[1].lstrip("\n")  # the section heading names the run already
+                    sections.append(f"## Run {index}: `{run_title(diagnosis)}`\n\n" + demote_headings(report))
+                write_file(stage.path(names["md"]), "\n\n".join(s.rstrip() for s in sections) + "\n")
+                written.append(folder / names["md"])
+                written.extend(images_written)
+            if "json" in chosen:
+                write_file(stage.path(names["json"]), render_multi_json(diagnoses))
+                written.append(folder / names["json"])
+            stage.publish(replacing)
     except FileExistsError:
         raise UsageError(f"another analysis wrote a report in {folder} at the same time; run again") from None
     except PermissionError as error:

@@ -36,7 +36,8 @@ def write_plots(diagnosis: Diagnosis, folder: Path, stem: str) -> dict[str, Path
     losses = curve[curve["train_loss"].notna()]
     finite = [(int(i), float(v)) for i, v in zip(losses["iter"], losses["train_loss"]) if math.isfinite(float(v))]
     if finite:
-        written["Training loss by iteration"] = save_chart(_loss_figure(finite), folder / f"{stem}_loss.png")
+        written["Training loss by iteration"] = save_chart(_loss_figure(finite, chance_level(diagnosis)),
+                                                           folder / f"{stem}_loss.png")
     rows = evaluated(curve)
     if not rows.empty:
         chart = _recall_figure(diagnosis, [int(i) for i in rows["iter"]], [float(v) for v in rows["recall"]])
@@ -44,9 +45,36 @@ def write_plots(diagnosis: Diagnosis, folder: Path, stem: str) -> dict[str, Path
     return written
 
 
-def _loss_figure(points: list[tuple[int, float]]) -> LineChart:
+def chance_level(diagnosis: Diagnosis) -> tuple[float, int] | None:
+    """(ln(S + 1), S) when the logged loss is the original's sampled softmax over S = neg_num x batch_size sampled
+    candidates: the loss of a uniform guess, the level `wiring-suspect` and `loss-level` compare with
+    (rules/loss.py `assess_loss`); None when the loss is another code's or the candidates are unknown."""
+    from recdoc.diagnose.rules.loss import LOSS_AS_ORIGINAL
+
+    formats = set(diagnosis.run.format.split("+"))
+    if "pytorch-port" in formats or not formats & LOSS_AS_ORIGINAL:
+        return None
+    values = {key: diagnosis.config[key].value if key in diagnosis.config else None
+              for key in ("neg_num", "batch_size", "item_count")}
+    try:
+        candidates = int(values["neg_num"]) * int(values["batch_size"])
+    except (TypeError, ValueError):
+        return None
+    items = values["item_count"]
+    if candidates < 1 or (isinstance(items, int) and items <= candidates):
+        return None
+    return math.log(candidates + 1), candidates
+
+
+def _loss_figure(points: list[tuple[int, float]], chance: tuple[float, int] | None = None) -> LineChart:
     chart = _chart("Training loss (mean over each evaluation interval)", "train loss")
-    chart.line([p[0] for p in points], [p[1] for p in points], color="#1f77b4", width=1.2)
+    chart.legend_corner = "upper right"
+    chart.line([p[0] for p in points], [p[1] for p in points], color="#1f77b4", width=1.2,
+               label="training loss (training batches)")
+    if chance is not None:
+        level, candidates = chance
+        chart.hline(level, color="#7f7f7f", style="dashed", width=1.2,
+                    label=f"chance level: ln({candidates:,} + 1) = {level:.2f}")
     return chart
 
 
@@ -54,7 +82,7 @@ def _recall_figure(diagnosis: Diagnosis, iters: list[int], recalls: list[float])
     facts = run_facts(diagnosis)
     label = metric_label("recall", facts.cutoff)
     chart = _chart(f"Validation {label}", "recall")
-    chart.line(iters, recalls, color="#1f77b4", width=1.2, label=f"valid {label}")
+    chart.line(iters, recalls, color="#1f77b4", width=1.2, label=f"valid {label} (validation split)")
     if facts.best_iter is not None and facts.best_recall is not None:
         chart.point(facts.best_iter, facts.best_recall, color="#d62728",
                     label=f"best: {facts.best_recall:.4f} at {facts.best_iter}")
@@ -64,9 +92,11 @@ def _recall_figure(diagnosis: Diagnosis, iters: list[int], recalls: list[float])
     paper = paper_line(diagnosis)
     if paper is not None and paper.paper_value is not None:
         star = "" if paper.paper_confirmed else " (unconfirmed)"
+        # The curve is the validation split; a paper value of another split drawn over it must say so.
+        over = "" if paper.split in ("valid", "best-valid") else ", drawn over the validation curve"
         chart.hline(paper.paper_value, color="#2ca02c", style="dotted", width=1.6,
                     label=f"paper {paper.split} {metric_label(paper.metric, paper.cutoff)}: "
-                          f"{percent(paper.paper_value)}{star}")
+                          f"{percent(paper.paper_value)}{star}{over}")
     return chart
 
 

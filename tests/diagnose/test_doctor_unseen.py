@@ -444,7 +444,10 @@ def test_code_edits_are_listed_under_the_original_command_not_inside_it(tmp_path
     blocks = rerun.split("```bash\n")[1:]
     commands = [block.split("\n```", 1)[0] for block in blocks]
     assert commands[-1] == "python src/train.py --dataset book --model_type ComiRec-DR --learning_rate 0.005"
-    assert not any("#" in command for command in commands)
+    # No code edit inside a command; the recdoc command may end with the shell comment saying what it needs first
+    # (the paper's data, not on this machine).
+    assert not any("#" in line for command in commands for line in command.splitlines()
+                   if not line.startswith("# needs first: "))
     after = blocks[-1].split("\n```", 1)[1]
     assert "- set neg_num = 10 in src/train.py" in after and "- for the paper NDCG" in after
 

@@ -32,8 +32,12 @@ def test_incident_plan_raises_lr_to_the_readme_value_and_keeps_the_original_comm
     assert plan.old_config.learning_rate == 0.001 and plan.new_config.learning_rate == 0.005
     assert plan.new_config.ndcg == "paper" and plan.new_config.patience == 50
     assert plan.run_name == "book_ComiRec-DR_b128_lr0.005_d64_len20_test79_fix1"
-    assert plan.recdoc_command == ("recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005 "
-                                   "--ndcg paper --exp test79_fix1")
+    command, needs = plan.recdoc_command.split("\n")  # the data is not on this machine: what it needs first
+    assert command == "recdoc train --dataset book --model_type ComiRec-DR --learning_rate 0.005 --ndcg paper " \
+                      "--exp test79_fix1"
+    assert needs.startswith("# needs first: data/book_data/ is not on this machine: get the Amazon Books")
+    assert needs.endswith("`recdoc data prepare --source amazon --input reviews_Books_5.json --meta meta_Books.json "
+                          "--name book --data_dir data`")
     assert plan.tool_command is not None
     assert plan.tool_command.splitlines()[0] == "python src/train.py --dataset book --model_type ComiRec-DR " \
                                                 "--learning_rate 0.005"
@@ -92,7 +96,7 @@ def test_only_and_skip_choose_the_findings() -> None:
 
 def test_user_budget_wins_over_a_finding_and_alone_is_not_a_fix() -> None:
     plan = compose_plan(incident_with([finding("undertrained", {"max_iter": 2000})]), overrides={"max_iter": 3})
-    assert plan.diff_lines() == ["max_iter: 1000 -> 3  (user)"]
+    assert plan.diff_lines() == ["max_iter: 1000 (x1000 iterations) -> 3 (x1000 iterations)  (user)"]
     assert plan.new_config.max_iter == 3 and "--max_iter 3" in plan.recdoc_command
     assert "--max_iter 2000" not in plan.recdoc_command
     assert not plan.has_fix and plan.applied == ()  # the finding's only change was overruled by the user
@@ -109,7 +113,7 @@ def test_fix_run_names_number_up_and_never_reuse_a_taken_one() -> None:
     assert fix_run_exp(None, []) == "recdoc_fix1"
     plan = compose_plan(analyze_run(incident_run()), taken_names=taken[:1], runs_dir="/r", data_dir="/d")
     assert plan.new_config.exp == "test79_fix2" and plan.new_config.runs_dir == "/r"
-    assert plan.recdoc_command.endswith("--exp test79_fix2 --data_dir /d --runs_dir /r")
+    assert plan.recdoc_command.splitlines()[0].endswith("--exp test79_fix2 --data_dir /d --runs_dir /r")
 
 
 def test_the_reports_command_for_a_fix_run_names_the_next_free_folder(tmp_path) -> None:

@@ -147,7 +147,8 @@ def test_never_overwrites_and_numbers_the_whole_set(tmp_path: Path) -> None:
     (tmp_path / report_names(3)["json"]).write_text("{}")
     third = write_reports(healthy_diagnosis(), out_dir=tmp_path, formats=("md",), plots=False)
     assert [p.name for p in third] == ["report-4.md"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    # No temp files or staging folders left; only the manifest of what recdoc wrote (what --force may replace).
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".recdoc-written.json"]
 
 
 def test_no_plots(tmp_path: Path) -> None:

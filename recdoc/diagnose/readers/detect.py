@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
-from recdoc.diagnose.readers.lines import read_head
+from recdoc.diagnose.readers.lines import binary_reason, odd_file as _odd_file, read_head, read_head_bytes
 from recdoc.diagnose.observed_run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
+from recdoc.files import path_problem
 
 LOG_READERS = (original, tf2_port, pytorch_port, text_log)
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".stdout")
@@ -50,12 +51,13 @@ def read_runs(paths: list[str], deep: bool = False) -> list[Run]:
     for given in paths:
         path = Path(given)
         try:
-            if path.is_dir():
+            problem = path_problem(path)  # a FIFO, a device or a symlink loop is named, never opened
+            if problem is not None:
+                pieces.notes.append(f"{given}: {problem}" + ("" if problem.startswith("no such") else ", not read"))
+            elif path.is_dir():
                 _discover(path, pieces)
-            elif path.is_file():
-                _classify_file(path, pieces, explicit=True)
             else:
-                pieces.notes.append(f"{given}: no such file or folder")
+                _classify_file(path, pieces, explicit=True)
         except OSError as exc:  # a name too long, a folder we may not list
             pieces.notes.append(f"{given}: cannot be read ({exc.strerror or exc})")
     groups = pieces.read_grouped(deep)
@@ -286,6 +288,10 @@ def _discover(root: Path, pieces: _Pieces) -> None:
             if seen > MAX_FILES:
                 pieces.notes.append(f"{root}: more than {MAX_FILES} files; the rest were not looked at")
                 return
+            problem = _odd_file(here / name)
+            if problem is not None:
+                pieces.notes.append(f"{here / name}: {problem}, not read")
+                continue
             if name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL, checkpoint.STATE_FILE) or name.endswith(".index"):
                 continue
             _classify_file(here / name, pieces, explicit=False)
@@ -325,6 +331,9 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         pieces.events.append(path)
     elif best == "checkpoint" and scores[best] >= 0.5:
         pieces.checkpoints.append(path.parent)
+    elif scores[best] < MIN_LOG_SNIFF and (binary := binary_reason(read_head_bytes(path))) is not None:
+        if explicit or path.suffix.lower() == ".log":
+            pieces.notes.append(f"{path}: {binary}")
     elif scores[best] >= MIN_LOG_SNIFF or explicit:
         # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
         reader = next((r for r in LOG_READERS if r.FORMAT == best), original) if scores[best] > 0 else text_log
@@ -337,7 +346,10 @@ def read_notebook(path: Path) -> list[Run]:
     """A Jupyter notebook's printed output, read by the log reader whose format its text matches best."""
     from recdoc.diagnose.readers.stdout_log import notebook_lines, parse_log_runs
 
-    head = "\n".join(line for _, line in notebook_lines(path)[:2000])
+    printed = notebook_lines(path)
+    if not printed:
+        raise InputError("a Jupyter notebook whose cells hold no printed output (nothing to read)", str(path))
+    head = "\n".join(line for _, line in printed[:2000])
     scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS}
     best = max(scores, key=lambda k: scores[k])
     return parse_log_runs(path, best if scores[best] > 0 else text_log.FORMAT)

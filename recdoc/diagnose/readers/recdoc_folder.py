@@ -25,6 +25,7 @@ import pandas as pd
 from recdoc.diagnose.readers.lines import iter_lines, read_head_bytes
 from recdoc.diagnose.readers.split_facts import read_split_facts, split_files
 from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
+from recdoc.config import setting_problem
 from recdoc.errors import InputError
 
 FORMAT = "recdoc"
@@ -96,7 +97,11 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
     if facts is not None:
         run.extra_metrics["split_facts"] = facts
     for key, value in config.items():
-        if value is not None and not isinstance(value, (dict, list)):
+        # config.py's one check of a setting's type and range: a bad value is named here and never used.
+        problem = setting_problem(str(key), value) if value is not None else None
+        if problem is not None:
+            run.unreadable.append(f"{path}: config.{key} {problem}; not used")
+        elif value is not None and not isinstance(value, (dict, list)):
             run.declared[str(key)] = Fact(value=value, ref=ref, text=f"config.{key} = {value!r}")
     exp_name = data.get("exp_name") or config.get("exp_name")
     if isinstance(exp_name, str) and exp_name:

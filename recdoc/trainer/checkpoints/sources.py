@@ -11,6 +11,7 @@ is installed (an optional extra; a one-line message otherwise).
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from recdoc.config import ExpName, parse_exp_name
 from recdoc.errors import InputError
+from recdoc.files import path_problem, read_regular_bytes
 from recdoc.trainer.checkpoints.mapping import Stored, clean_name, is_bookkeeping
 
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -69,6 +71,8 @@ def locate(path: str | Path) -> Located:
         return Located(given, "torch", _run_root(given.parent), _exp_name(given))
     if not given.exists() and (given.parent / (given.name + ".index")).is_file():
         return Located(given, "tf", _run_root(given.parent), _exp_name(given))
+    if given.name == STATE_FILE and os.path.lexists(given) and path_problem(given) is not None:
+        raise InputError(f"not read: {path_problem(given)}", str(path))
     if given.is_file() and given.name == STATE_FILE:
         given = given.parent
     if not given.is_dir():
@@ -94,6 +98,10 @@ def locate(path: str | Path) -> Located:
 def _checkpoint_in(folder: Path) -> Located | None:
     """The checkpoint a folder holds directly: its `checkpoint` state file's prefix, a lone prefix, a .pt file."""
     state = folder / STATE_FILE
+    problem = path_problem(state) if os.path.lexists(state) else None
+    if problem is not None or (os.path.lexists(state) and not state.is_file()):
+        raise InputError(f"not read: {problem or 'not a regular file'} (a checkpoint's `checkpoint` file must be "
+                         "a regular file)", str(state))
     if state.is_file():
         prefix = _prefix_from_state(state)
         return Located(prefix, "tf", _run_root(folder), _exp_name(folder))
@@ -130,7 +138,8 @@ def _search(folder: Path, depth: int) -> list[Located | None]:
 
 
 def _prefix_from_state(state: Path) -> Path:
-    for number, line in enumerate(state.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
+    for number, line in enumerate(text.splitlines(), start=1):
         match = _PATH_LINE_RE.match(line)
         if match:
             named = Path(match.group(1))

@@ -138,6 +138,10 @@ def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
     """`<data_dir>/<name>_data/`, or an InputError telling how to make it."""
     folder = dataset_folder(data_dir, name)
     if not folder.is_dir():
+        from recdoc.config import PAPER_DATA, data_needed
+
+        if name in PAPER_DATA:  # never synthetic data under a paper dataset's name
+            raise InputError(f"no dataset folder: {data_needed(name, str(data_dir))}", str(folder))
         raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
                          str(folder))
     return folder

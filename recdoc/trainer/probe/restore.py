@@ -54,7 +54,10 @@ def best_checkpoint(best_dir: Path) -> Path:
     state = best_dir / "checkpoint"
     if not state.is_file():
         raise InputError("no best checkpoint (the run never improved, or ckpt/best was removed)", str(best_dir))
-    for number, line in enumerate(state.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    from recdoc.files import read_regular_bytes
+
+    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
+    for number, line in enumerate(text.splitlines(), start=1):
         key, _, value = line.partition(":")
         if key.strip() == "model_checkpoint_path":
             name = Path(value.strip().strip('"'))

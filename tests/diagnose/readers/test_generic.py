@@ -251,7 +251,7 @@ def test_several_runs_report_in_the_folder_given_never_inside_a_run(tmp_path: Pa
     out = analyze(str(runs))
     assert "--- run 1 of 2: ml100k_ComiRec-SA_b128_lr0.001_d64_len20_a" in out
     assert f"Report written in the folder holding the runs {runs.resolve()} (--out DIR writes elsewhere)" in out
-    assert sorted(p.name for p in runs.iterdir()) == ["a", "b", "diagnosis.json", "report.md"]
+    assert sorted(p.name for p in runs.iterdir() if p.name != ".recdoc-written.json") == ["a", "b", "diagnosis.json", "report.md"]
     assert sorted(p.name for p in (runs / "a").iterdir()) == ["train.log"]  # nothing inside a run
     analyze(str(runs / "a" / "train.log"), str(runs / "b" / "train.log"))  # two files: their common folder
     assert (runs / "report-2.md").is_file()
