@@ -84,9 +84,9 @@ def train_pair(work: Path, data_dir: Path, iters: int, lr: float, seed: int) -> 
 def show(console: Console, healthy: Path, faulty: Path) -> None:
     from recdoc.diagnose.engine import analyze_paths
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe.files import write_probe
-    from recdoc.trainer.probe.measure import probe_run
-    from recdoc.trainer.probe.render import probe_table
+    from recdoc.instruments.probe.files import write_probe
+    from recdoc.instruments.probe.measure import probe_run
+    from recdoc.instruments.probe.render import probe_table
 
     runs = {"healthy": healthy, "readout fed item 0": faulty}
     console.rule("1. the logs: last lines of train.log")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig
+from recdoc.config import SPLITS, RunConfig
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import UsageError
@@ -32,7 +32,6 @@ from recdoc.errors import UsageError
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
 PREPARE_HINTS = {"book": "--source amazon --input reviews_Books_5.json --meta meta_Books.json",
                  "taobao": "--source taobao --input UserBehavior.csv", "ml100k": "--source ml-100k"}
-SPLITS = ("train", "valid", "test")
 
 Echo = Callable[[str], None]
 

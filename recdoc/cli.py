@@ -535,9 +535,9 @@ def probe(
     from recdoc.errors import InputError
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
-    from recdoc.trainer.probe.files import default_out_dir, write_probe
-    from recdoc.trainer.probe.measure import probe_any
-    from recdoc.trainer.probe.render import print_probe
+    from recdoc.instruments.probe.files import default_out_dir, write_probe
+    from recdoc.instruments.probe.measure import probe_any
+    from recdoc.instruments.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
     if not Path(run).exists():
@@ -562,11 +562,12 @@ def rescore(
     out: Optional[str] = typer.Option(None, "--out", help="folder for rescore.json (default: the run folder)"),
 ) -> None:
     """Evaluate a checkpoint with the reference evaluation and set the numbers beside what the run logged."""
-    from recdoc.trainer.probe.files import default_out_dir
-    from recdoc.trainer.rescore import print_rescore, rescore_checkpoint, write_rescore
+    from recdoc.diagnose.deep_checks import logged_finals
+    from recdoc.instruments.probe.files import default_out_dir
+    from recdoc.instruments.rescore import print_rescore, rescore_checkpoint, write_rescore
 
     _refuse_file_as_folder(out, "--out")
-    result = rescore_checkpoint(path, data_dir, dataset)
+    result = rescore_checkpoint(path, data_dir, dataset, logged=logged_finals(path))
     written = write_rescore(result, default_out_dir(result, out))
     print_rescore(result, written)
     raise typer.Exit(code=1 if result["verdict"] == "differs" else 0)

@@ -16,6 +16,9 @@ from recdoc.errors import UsageError
 NDCG_KINDS = ("paper", "master", "standard")
 # How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
 STRATEGIES = ("none", "mirrored", "multi_worker")
+# A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.
+SPLITS = ("train", "valid", "test")
+EVAL_SPLITS = ("valid", "test")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:

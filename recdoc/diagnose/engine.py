@@ -144,7 +144,7 @@ def attach_interest_probe(run: Run) -> None:
     if not folders or "probe" in run.extra_metrics or (
             model_type is not None and not reference.is_multi_interest(model_type.value)):
         return
-    from recdoc.trainer.probe.measure import probe_for_doctor
+    from recdoc.instruments.probe.measure import probe_for_doctor
 
     try:
         probe, source = probe_for_doctor(folders[0])
