@@ -38,8 +38,8 @@ def _choices(name: str, values: tuple[str, ...] | list[str]) -> type[StrEnum]:
     return StrEnum(name, {value.lower().replace("-", "_"): value for value in values})  # type: ignore[return-value]
 
 
-# The original's model types (reference.json `model_types`), the NDCG kinds and the run strategies (recdoc.config).
-ModelType = _choices("ModelType", tuple(reference.load()["model_types"]))
+# The model types (each model's SPEC, recdoc.model_specs), the NDCG kinds and the run strategies (recdoc.config).
+ModelType = _choices("ModelType", reference.model_types())
 Ndcg = _choices("Ndcg", NDCG_KINDS)
 Strategy = _choices("Strategy", STRATEGIES)
 

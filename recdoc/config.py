@@ -109,7 +109,7 @@ def validate(config: RunConfig) -> None:
                          f"and {config.patience}")
     if reference.canonical_model_type(config.model_type) is None:
         raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
-                         f"{', '.join(reference.load()['model_types'])}")
+                         f"{', '.join(reference.model_types())}")
     validate_model_shape(config)
     if min(config.batch_size, config.test_iter, config.neg_num) < 1:
         raise UsageError(f"batch_size, test_iter and neg_num must be positive, got {config.batch_size}, "

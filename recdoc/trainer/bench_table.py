@@ -26,7 +26,7 @@ from recdoc import reference
 from recdoc.config import RunConfig, recommended_learning_rate
 from recdoc.errors import RecdocError, UsageError
 
-PAPER_ORDER = ("MostPopular", "DNN", "GRU4REC", "MIND", "ComiRec-SA", "ComiRec-DR")
+PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
 CUTOFFS = (20, 50)
 # (metrics key stem in run.json's final metrics, column title)
 METRIC_COLUMNS = (("recall", "Recall"), ("ndcg_paper", "NDCG paper"), ("ndcg_master", "NDCG master"),
