@@ -393,11 +393,12 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 
 def _parse_formats(text: str) -> tuple[str, ...]:
     from recdoc.errors import UsageError
+    from recdoc.reports import FORMATS  # a light package: nothing of numpy before the chart helper starts
 
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
-    unknown = [f for f in chosen if f not in {"md", "json"}]
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
-        raise UsageError(f"--format takes md and/or json, got {text!r}")
+        raise UsageError(f"--format takes {' and/or '.join(FORMATS)}, got {text!r}")
     return chosen
 
 

@@ -21,6 +21,7 @@ from recdoc.diagnose.observed_run import Run
 from recdoc.config import RunConfig
 from recdoc.diagnose.fixes import proposed_exp, run_folders, taken_run_names
 from recdoc.errors import InputError
+from recdoc.numbers import finite_number
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
@@ -275,7 +276,7 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
                                     "ref": str(run.stop_ref) if run.stop_ref else None}}
     best = best_row(run.curve) if run.has_curve else None
     if best is not None:
-        out["best_valid"] = {"iter": int(best["iter"]), **{m: _number(best[m]) for m in ("recall", "ndcg", "hitrate")},
+        out["best_valid"] = {"iter": int(best["iter"]), **{m: finite_number(best[m]) for m in ("recall", "ndcg", "hitrate")},
                              "ref": f"{best['file']}:{int(best['line'])}" if isinstance(best["file"], str)
                              and best["line"] == best["line"] else None}
     out["final"] = {split: {"recall": f.recall, "ndcg": f.ndcg, "hitrate": f.hitrate, "diversity": f.diversity,
@@ -314,14 +315,6 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
 
 def _value(config: dict[str, Setting], key: str) -> Any:
     return config[key].value if key in config else None
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
 
 
 def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str],
