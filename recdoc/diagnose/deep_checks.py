@@ -8,7 +8,8 @@ files, a TF2 port's, recdoc's, a PyTorch state dict):
   difference is evidence about the run's evaluation (`evaluation-differs`); into `Run.extra_metrics["rescore"]`.
 When a check cannot run, `Run.extra_metrics["deep_missing"]` says what is missing and what the check would have
 decided (rule `checkpoint-not-examined`), and the run's notes say it too: never silently nothing.
-TensorFlow is imported only here, behind --deep, through the trainer.
+TensorFlow is imported only here, behind --deep, through the instruments (`recdoc/instruments/`). `recdoc rescore`
+reads the log here too (`logged_finals`) and passes it to the rescore, which reads no log itself.
 """
 
 from __future__ import annotations

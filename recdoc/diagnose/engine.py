@@ -133,7 +133,7 @@ def combine_repeats(runs: list[Run]) -> Run:
 def attach_interest_probe(run: Run) -> None:
     """--deep on a recdoc run folder: its interest probe (rules/interests.py) into `run.extra_metrics["probe"]`.
 
-    The folder's latest probe*.json when there is one, else a probe computed now: the trainer's probe restores the
+    The folder's latest probe*.json when there is one, else a probe computed now: the instruments' probe restores the
     best checkpoint, which imports TensorFlow, as --deep's tensor reading already does (never without --deep).
     """
     from pathlib import Path
