@@ -214,8 +214,6 @@ def torch_checkpoint(path: Path) -> CheckpointInfo:
 
 
 # ---------------------------------------------------------------- --deep: tensors (TensorFlow, imported here only)
-_SKIP_NAME_PARTS = ("OPTIMIZER_SLOT", "/Adam", "Adam_1", "optimizer/", "save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH",
-                    "global_step", "beta1_power", "beta2_power")
 
 
 def deep_tensors(prefix: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -228,7 +226,9 @@ def deep_tensors(prefix: Path, problems: list[str]) -> dict[str, Any] | None:
     except Exception as exc:  # noqa: BLE001 (any TF failure is a corrupt checkpoint to the user)
         problems.append(f"{prefix}: cannot read tensors ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})")
         return None
-    shapes = {name: list(shape) for name, shape in variables if not any(p in name for p in _SKIP_NAME_PARTS)}
+    from recdoc.instruments.checkpoints.mapping import is_bookkeeping  # the loader's: optimizer slots, counters
+
+    shapes = {name: list(shape) for name, shape in variables if not is_bookkeeping(name)}
     facts = shape_facts(shapes)
     nan_count = inf_count = 0
     for name in shapes:
