@@ -39,17 +39,18 @@ def prepare_split(work: Path) -> Path:
 
 
 def original_runs(data_dir: Path) -> list[dict]:
+    from recdoc.diagnose.deep_checks import read_logged
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.checkpoints import open_with_data
-    from recdoc.trainer.probe.measure import probe_loaded
-    from recdoc.trainer.rescore import rescore_loaded
+    from recdoc.instruments.checkpoints import open_with_data
+    from recdoc.instruments.probe.measure import probe_loaded
+    from recdoc.instruments.rescore import rescore_loaded
 
     rows = []
     for run in sorted(p for p in ORIG_RUNS.iterdir() if p.is_dir()):
         started = time.monotonic()
         loaded, data = open_with_data(run, data_dir)
         passes = MIND_PASSES if loaded.mapping.model_type == "MIND" else 1
-        rescore = rescore_loaded(loaded, data, data_dir, passes=passes)
+        rescore = rescore_loaded(loaded, data, data_dir, passes=passes, logged=read_logged(loaded.located))
         probe = probe_loaded(loaded, data) if loaded.mapping.num_interest > 1 else None
         verdict = verdict_of(judge_probe(probe)) if probe else "n/a"
         test = rescore["ours"]["test"]
@@ -87,8 +88,8 @@ def train_pair(work: Path, data_dir: Path, iters: int, seed: int) -> dict[str, P
 
 def export_all(run_dir: Path, work: Path, label: str) -> dict[str, Path]:
     """The run's best model in every layout: recdoc's own folder, TF1 (the original's), TF2 port, PyTorch."""
-    from recdoc.trainer.checkpoints import load
-    from recdoc.trainer.checkpoints.export import export_tf1, export_tf2_port, export_torch
+    from recdoc.instruments.checkpoints import load
+    from support.export import export_tf1, export_tf2_port, export_torch
 
     loaded = load(run_dir)
     exp = f"ml100k_ComiRec-DR_b128_lr0.005_d64_len20_{label.replace(' ', '_')}"
@@ -120,8 +121,8 @@ def time_analyze(run: Path, data_dir: Path, work: Path) -> tuple[float, float, i
 def original_layout(run_dir: Path, work: Path, label: str) -> Path:
     """A recdoc run re-laid out as the original leaves one: its train.log (the original's lines) beside
     best_model/<exp>/ in the original's TF1 Saver layout."""
-    from recdoc.trainer.checkpoints import load
-    from recdoc.trainer.checkpoints.export import export_tf1
+    from recdoc.instruments.checkpoints import load
+    from support.export import export_tf1
 
     root = work / "original_layout" / f"{label.replace(' ', '_')}_{time.strftime('%H%M%S')}"
     export_tf1(load(run_dir).model, "ComiRec-DR", root / "best_model" / run_dir.name)
@@ -155,6 +156,7 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))  # support.export: the checkpoints written in other layouts
     data_dir = prepare_split(work)
 
     print("== 1. checkpoints of the original TF1 code (../shared/reference/orig-runs)")
@@ -178,7 +180,7 @@ def main() -> None:
         runs = train_pair(work, data_dir, args.iters, args.seed)
         print(f"training: {time.monotonic() - started:.0f} s for both")
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe.measure import probe_checkpoint
+    from recdoc.instruments.probe.measure import probe_checkpoint
 
     print("| model | loader | mean cosine | mean top-50 overlap | probe verdict |")
     print("|---|---|---|---|---|")

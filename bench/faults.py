@@ -48,7 +48,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recdoc.config import RunConfig  # noqa: E402
+from recdoc.config import SPLITS, RunConfig  # noqa: E402
 
 # The random-search baseline's grid: the four settings the injected training faults touch, each with the
 # original's value and values on both sides of it where the data allow (sampled softmax needs
@@ -69,7 +69,6 @@ SHARE_CLIP = 1.0
 # these are true statements about a short run rather than the injected fault; the summary reports the measures
 # with and without them.
 BUDGET_FINDINGS = frozenset({"undertrained"})
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)

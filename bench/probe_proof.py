@@ -33,7 +33,7 @@ from pathlib import Path
 from rich.console import Console
 
 from recdoc.config import RunConfig
-from recdoc.trainer import models
+from recdoc.trainer.models import base, comirec_dr
 
 FAULT_KEY = "testing_readout_fed_item_zero"
 
@@ -41,18 +41,18 @@ FAULT_KEY = "testing_readout_fed_item_zero"
 @contextlib.contextmanager
 def readout_fed_item_zero() -> Iterator[None]:
     """While active, every ComiRec-DR that `build_model` builds has its readout fed item 0 (testing only)."""
-    original = models.MODEL_BUILDERS["ComiRec-DR"]
+    original = comirec_dr.build  # build_model looks the builder up in the model's module on every call
 
-    def faulty(config: RunConfig, item_count: int) -> models.MultiInterestModel:
+    def faulty(config: RunConfig, item_count: int) -> base.MultiInterestModel:
         model = original(config, item_count)
         model.testing_readout_fed_item_zero = True
         return model
 
-    models.MODEL_BUILDERS["ComiRec-DR"] = faulty
+    comirec_dr.build = faulty
     try:
         yield
     finally:
-        models.MODEL_BUILDERS["ComiRec-DR"] = original
+        comirec_dr.build = original
 
 
 def prepare_data(work: Path) -> Path:
@@ -84,9 +84,9 @@ def train_pair(work: Path, data_dir: Path, iters: int, lr: float, seed: int) -> 
 def show(console: Console, healthy: Path, faulty: Path) -> None:
     from recdoc.diagnose.engine import analyze_paths
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe.files import write_probe
-    from recdoc.trainer.probe.measure import probe_run
-    from recdoc.trainer.probe.render import probe_table
+    from recdoc.instruments.probe.files import write_probe
+    from recdoc.instruments.probe.measure import probe_run
+    from recdoc.instruments.probe.render import probe_table
 
     runs = {"healthy": healthy, "readout fed item 0": faulty}
     console.rule("1. the logs: last lines of train.log")

@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from recdoc import model_specs  # noqa: E402
 from recdoc.config import RunConfig  # noqa: E402
 from recdoc.trainer.models import build_model  # noqa: E402
 from recdoc.trainer.loop import STEPS_PER_CALL  # noqa: E402
@@ -37,7 +38,7 @@ TARGET_SPEEDUP = 10.0
 # The original implementation's measured training speed (steps/s, 100k items, book settings) on this machine:
 # recdoc's step must be at least as fast for every model.
 ORIGINAL_STEPS_PER_SECOND = {"ComiRec-SA": 29.4, "MIND": 34.4, "DNN": 29.7, "GRU4REC": 21.8}
-ALL_MODELS = ("ComiRec-DR", "ComiRec-SA", "MIND", "DNN", "GRU4REC")
+ALL_MODELS = model_specs.trained_names()  # every model with a builder, in listing order
 
 
 @dataclass(frozen=True)

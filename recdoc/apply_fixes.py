@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig, data_needed
+from recdoc.config import SPLITS, RunConfig, data_needed
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import UsageError
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
-SPLITS = ("train", "valid", "test")
 
 Echo = Callable[[str], None]
 

@@ -38,8 +38,8 @@ def _choices(name: str, values: tuple[str, ...] | list[str]) -> type[StrEnum]:
     return StrEnum(name, {value.lower().replace("-", "_"): value for value in values})  # type: ignore[return-value]
 
 
-# The original's model types (reference.json `model_types`), the NDCG kinds and the run strategies (recdoc.config).
-ModelType = _choices("ModelType", tuple(reference.load()["model_types"]))
+# The model types (each model's SPEC, recdoc.model_specs), the NDCG kinds and the run strategies (recdoc.config).
+ModelType = _choices("ModelType", reference.model_types())
 Ndcg = _choices("Ndcg", NDCG_KINDS)
 Strategy = _choices("Strategy", STRATEGIES)
 
@@ -403,11 +403,12 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 
 def _parse_formats(text: str) -> tuple[str, ...]:
     from recdoc.errors import UsageError
+    from recdoc.reports import FORMATS  # a light package: nothing of numpy before the chart helper starts
 
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
-    unknown = [f for f in chosen if f not in {"md", "json"}]
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
-        raise UsageError(f"--format takes md and/or json, got {text!r}")
+        raise UsageError(f"--format takes {' and/or '.join(FORMATS)}, got {text!r}")
     return chosen
 
 
@@ -564,9 +565,9 @@ def probe(
     from recdoc.files import path_problem
     from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.reports.console import below_threshold_line, failing
-    from recdoc.trainer.probe.files import default_out_dir, write_probe
-    from recdoc.trainer.probe.measure import probe_any
-    from recdoc.trainer.probe.render import print_probe
+    from recdoc.instruments.probe.files import default_out_dir, write_probe
+    from recdoc.instruments.probe.measure import probe_any
+    from recdoc.instruments.probe.render import print_probe
 
     _refuse_file_as_folder(out, "--out")
     problem = path_problem(run)  # a FIFO, a device or a symlink loop is named, never opened
@@ -592,11 +593,12 @@ def rescore(
     out: Optional[str] = typer.Option(None, "--out", help="folder for rescore.json (default: the run folder)"),
 ) -> None:
     """Evaluate a checkpoint with the reference evaluation and set the numbers beside what the run logged."""
-    from recdoc.trainer.probe.files import default_out_dir
-    from recdoc.trainer.rescore import print_rescore, rescore_checkpoint, write_rescore
+    from recdoc.diagnose.deep_checks import logged_finals
+    from recdoc.instruments.probe.files import default_out_dir
+    from recdoc.instruments.rescore import print_rescore, rescore_checkpoint, write_rescore
 
     _refuse_file_as_folder(out, "--out")
-    result = rescore_checkpoint(path, data_dir, dataset)
+    result = rescore_checkpoint(path, data_dir, dataset, logged=logged_finals(path))
     written = write_rescore(result, default_out_dir(result, out))
     print_rescore(result, written)
     raise typer.Exit(code=1 if result["verdict"] == "differs" else 0)

@@ -16,6 +16,9 @@ from recdoc.errors import UsageError
 NDCG_KINDS = ("paper", "master", "standard")
 # How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
 STRATEGIES = ("none", "mirrored", "multi_worker")
+# A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.
+SPLITS = ("train", "valid", "test")
+EVAL_SPLITS = ("valid", "test")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def validate(config: RunConfig) -> None:
                          f"and {config.patience}")
     if reference.canonical_model_type(config.model_type) is None:
         raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
-                         f"{', '.join(reference.load()['model_types'])}")
+                         f"{', '.join(reference.model_types())}")
     validate_model_shape(config)
     if min(config.batch_size, config.test_iter, config.neg_num) < 1:
         raise UsageError(f"batch_size, test_iter and neg_num must be positive, got {config.batch_size}, "

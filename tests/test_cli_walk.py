@@ -198,10 +198,10 @@ def test_the_cli_choices_are_the_owners_values() -> None:
     from recdoc.cli import Level, Source, Split
     from recdoc.reports.console import LEVELS
     from recdoc.trainer.data.prepare import SOURCES
-    from recdoc.trainer.probe.measure import SPLITS
+    from recdoc.config import EVAL_SPLITS
 
     assert tuple(s.value for s in Source) == SOURCES
-    assert tuple(s.value for s in Split) == SPLITS
+    assert tuple(s.value for s in Split) == EVAL_SPLITS
     assert tuple(level.value for level in Level) == LEVELS
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recdoc.files import rewrite_file, write_file, write_numbered
-from recdoc.trainer.probe.files import write_probe
+from recdoc.instruments.probe.files import write_probe
 from support.paths import TEST79
 
 
@@ -38,7 +38,7 @@ def test_reports_plots_and_json_are_world_readable_like_train_log(tmp_path: Path
 
 
 def test_probe_and_rescore_json_and_run_records_are_0644_and_never_replace(tmp_path: Path, umask_022: None) -> None:
-    from recdoc.trainer.rescore import write_rescore
+    from recdoc.instruments.rescore import write_rescore
 
     first = write_probe({"schema": "x"}, tmp_path)
     second = write_probe({"schema": "y"}, tmp_path)

@@ -113,7 +113,7 @@ def _override_problem(key: str, value: Any) -> str | None:
     if key in _POSITIVE_KEYS and value is not None and value <= 0 and not (key == "patience" and value == 0):
         return "must be positive"
     if key == "model_type" and reference.canonical_model_type(value) is None:
-        return f"unknown model type; known: {', '.join(reference.load()['model_types'])}"
+        return f"unknown model type; known: {', '.join(reference.model_types())}"
     return None
 
 

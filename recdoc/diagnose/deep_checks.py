@@ -1,6 +1,6 @@
 """`recdoc analyze RUN --deep [--data_dir DIR]`: look inside the run's checkpoint, whatever wrote it.
 
-Two checks on the best checkpoint, loaded into recdoc's model by `recdoc.trainer.checkpoints` (the original's TF1
+Two checks on the best checkpoint, loaded into recdoc's model by `recdoc.instruments.checkpoints` (the original's TF1
 files, a TF2 port's, recdoc's, a PyTorch state dict):
 - the interest probe (`recdoc probe`): collapsed or dead interests are checkpoint evidence for `wiring-suspect`
   (and `interest-collapse`, `dead-interest`); into `Run.extra_metrics["probe"]`;
@@ -8,17 +8,20 @@ files, a TF2 port's, recdoc's, a PyTorch state dict):
   difference is evidence about the run's evaluation (`evaluation-differs`); into `Run.extra_metrics["rescore"]`.
 When a check cannot run, `Run.extra_metrics["deep_missing"]` says what is missing and what the check would have
 decided (rule `checkpoint-not-examined`), and the run's notes say it too: never silently nothing.
-TensorFlow is imported only here, behind --deep, through the trainer.
+TensorFlow is imported only here, behind --deep, through the instruments (`recdoc/instruments/`). `recdoc rescore`
+reads the log here too (`logged_finals`) and passes it to the rescore, which reads no log itself.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from recdoc import reference
+from recdoc.config import EVAL_SPLITS
 from recdoc.diagnose.observed_run import Run
-from recdoc.errors import RecdocError
+from recdoc.errors import InputError, RecdocError
 
 PROBE_DECIDES = ("whether the K interests are distinct or collapsed/dead inside the checkpoint: the evidence that "
                  "tells a readout fed item 0 (wiring-suspect) from a healthy model, which no log shows")
@@ -61,7 +64,7 @@ def attach_checkpoint_checks(run: Run, paths: list[str], data_dir: str | None) -
 
 def _run_checks(run: Run, checkpoint: str, data_dir: str, want_probe: bool, checks: list[tuple[str, str]],
                 missing: list[dict[str, str]]) -> None:
-    from recdoc.trainer.checkpoints import open_with_data
+    from recdoc.instruments.checkpoints import open_with_data
 
     started = time.monotonic()
     try:
@@ -80,14 +83,14 @@ def _run_checks(run: Run, checkpoint: str, data_dir: str, want_probe: bool, chec
                           f"{loaded.mapping.maxlen}: {mapped}")
     if want_probe:
         if reference.is_multi_interest(loaded.mapping.model_type) and loaded.mapping.num_interest >= 2:
-            from recdoc.trainer.probe.measure import probe_loaded
+            from recdoc.instruments.probe.measure import probe_loaded
             from recdoc.thresholds import InterestThresholds
 
             run.extra_metrics["probe"] = probe_loaded(loaded, data, "valid", InterestThresholds.DOCTOR_MAX_USERS)
             run.extra_metrics["probe_ref"] = f"{loaded.located.target} (probed by --deep)"
-    from recdoc.trainer.rescore import rescore_loaded
+    from recdoc.instruments.rescore import rescore_loaded
 
-    run.extra_metrics[RESCORE_KEY] = rescore_loaded(loaded, data, data_dir)
+    run.extra_metrics[RESCORE_KEY] = rescore_loaded(loaded, data, data_dir, logged=read_logged(loaded.located))
     run.extra_metrics[RESCORE_REF_KEY] = f"{loaded.located.target} (rescored by --deep on {data.path})"
     run.extra_metrics["deep_seconds"] = round(time.monotonic() - started, 2)
 
@@ -115,9 +118,46 @@ def _recdoc_data_dir(checkpoint: str) -> str | None:
     folder = Path(checkpoint)
     if not (folder / "run.json").is_file():
         return None
-    from recdoc.trainer.probe.restore import locate
+    from recdoc.instruments.probe.restore import locate
 
     try:
         return str(locate(folder).data_dir)
     except RecdocError:
         return None
+
+
+def logged_finals(path: str | Path) -> dict[str, Any] | None:
+    """What the log beside the checkpoint at `path` said at the end, for `recdoc rescore` (see `read_logged`)."""
+    from recdoc.instruments.checkpoints import locate
+
+    return read_logged(locate(path))
+
+
+def read_logged(located: Any) -> dict[str, Any] | None:
+    """The run's final valid/test lines (`{split: {recall, ndcg, hitrate, diversity, ref}, cutoff}`) for a located
+    checkpoint (`recdoc.instruments.checkpoints.Located`), read by the doctor's readers (no TensorFlow); None
+    without a log. The rescore compares its numbers with them."""
+    root = located.run_root
+    if root is None:
+        return None
+    from recdoc.diagnose.readers.detect import read_paths
+
+    try:
+        run = read_paths([str(root)])
+    except InputError:
+        return None
+    out: dict[str, Any] = {}
+    cutoff = None
+    for split in EVAL_SPLITS:
+        final = run.finals.get(split)
+        if final is None:
+            continue
+        out[split] = {k: v for k, v in (("recall", final.recall), ("ndcg", final.ndcg), ("hitrate", final.hitrate),
+                                        ("diversity", final.diversity)) if v is not None}
+        out[split]["ref"] = str(final.ref)
+        cutoff = cutoff or final.cutoff
+    if not out:
+        return None
+    exp = located.exp
+    out["cutoff"] = cutoff or (exp.topN if exp is not None and exp.topN else None)
+    return out

@@ -21,6 +21,7 @@ from recdoc.diagnose.observed_run import Run
 from recdoc.config import RunConfig
 from recdoc.diagnose.fixes import proposed_exp, run_folders, taken_run_names
 from recdoc.errors import InputError
+from recdoc.numbers import finite_number
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
@@ -132,7 +133,7 @@ def combine_repeats(runs: list[Run]) -> Run:
 def attach_interest_probe(run: Run) -> None:
     """--deep on a recdoc run folder: its interest probe (rules/interests.py) into `run.extra_metrics["probe"]`.
 
-    The folder's latest probe*.json when there is one, else a probe computed now: the trainer's probe restores the
+    The folder's latest probe*.json when there is one, else a probe computed now: the instruments' probe restores the
     best checkpoint, which imports TensorFlow, as --deep's tensor reading already does (never without --deep).
     """
     from pathlib import Path
@@ -144,7 +145,7 @@ def attach_interest_probe(run: Run) -> None:
     if not folders or "probe" in run.extra_metrics or (
             model_type is not None and not reference.is_multi_interest(model_type.value)):
         return
-    from recdoc.trainer.probe.measure import probe_for_doctor
+    from recdoc.instruments.probe.measure import probe_for_doctor
 
     try:
         probe, source = probe_for_doctor(folders[0])
@@ -275,7 +276,7 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
                                     "ref": str(run.stop_ref) if run.stop_ref else None}}
     best = best_row(run.curve) if run.has_curve else None
     if best is not None:
-        out["best_valid"] = {"iter": int(best["iter"]), **{m: _number(best[m]) for m in ("recall", "ndcg", "hitrate")},
+        out["best_valid"] = {"iter": int(best["iter"]), **{m: finite_number(best[m]) for m in ("recall", "ndcg", "hitrate")},
                              "ref": f"{best['file']}:{int(best['line'])}" if isinstance(best["file"], str)
                              and best["line"] == best["line"] else None}
     out["final"] = {split: {"recall": f.recall, "ndcg": f.ndcg, "hitrate": f.hitrate, "diversity": f.diversity,
@@ -314,14 +315,6 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
 
 def _value(config: dict[str, Setting], key: str) -> Any:
     return config[key].value if key in config else None
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
 
 
 def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding], notes: list[str],

@@ -18,6 +18,7 @@ from typing import Any
 from recdoc import reference
 from recdoc.diagnose.observed_run import Run, SourceRef
 from recdoc.thresholds import IdentityThresholds
+from recdoc.numbers import whole_number
 
 # Words in a dataset name that point at a paper dataset (`book14`, `amazon_books`, `taobao_small`, `UserBehavior`).
 NAME_HINTS = {"book": ("book",), "taobao": ("taobao", "userbehavior", "user_behavior")}
@@ -105,7 +106,7 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
     """The paper dataset `run` trained on, from its name, stated counts and metric magnitude."""
     facts = _Facts()
     declared_users = run.declared.get("user_count")
-    users = _int(declared_users.value) if declared_users is not None else None
+    users = whole_number(declared_users.value) if declared_users is not None else None
     by_count: str | None = None
     for dataset in paper_datasets():
         for key, value, ref in (("item_count", item_count, None), ("users", users,
@@ -153,9 +154,4 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
     return DataIdentity(name, candidate, confidence, tuple(facts.evidence), tuple(facts.contradictions))
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 

@@ -14,6 +14,7 @@ from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.values import is_possible
 from recdoc.diagnose.observed_run import Run
+from recdoc.numbers import finite_number
 
 METRICS = ("recall", "ndcg", "hitrate")
 # Recall definitions that count duplicate targets like the paper's Taobao numbers (reference section 5).
@@ -41,7 +42,7 @@ def run_metric_values(run: Run, cutoff: int | None, ndcg_kind: str | None) -> li
     if not rows and run.has_curve:
         best = best_row(run.curve)
         if best is not None:
-            rows.append(("best-valid", cutoff, {m: _finite(best[m]) for m in METRICS}, ndcg_kind))
+            rows.append(("best-valid", cutoff, {m: finite_number(best[m]) for m in METRICS}, ndcg_kind))
     return rows
 
 
@@ -55,18 +56,10 @@ def _rows_from_stored(split: str, stored: dict[str, Any], ndcg_kind: str | None)
     for cutoff in cutoffs:
         kind = paper_kind if f"ndcg_{paper_kind}@{cutoff}" in stored else ndcg_kind
         ndcg = stored.get(f"ndcg_{kind}@{cutoff}", stored.get(f"ndcg@{cutoff}"))
-        values = {"recall": _finite(stored.get(f"recall@{cutoff}")), "ndcg": _finite(ndcg),
-                  "hitrate": _finite(stored.get(f"hitrate@{cutoff}"))}
+        values = {"recall": finite_number(stored.get(f"recall@{cutoff}")), "ndcg": finite_number(ndcg),
+                  "hitrate": finite_number(stored.get(f"hitrate@{cutoff}"))}
         rows.append((split, cutoff, values, kind))
     return rows
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
 
 
 def _value(config: dict[str, Setting], key: str) -> Any:

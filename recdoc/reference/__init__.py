@@ -8,6 +8,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from recdoc import model_specs
+
 
 @lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
@@ -45,22 +47,28 @@ def paper_k_value(dataset: str, model_type: str, num_interest: int, metric: str)
     return row.get(str(num_interest), {}).get(f"{metric}@50")
 
 
-_MODEL_ALIASES = {
-    "dnn": "DNN", "youtubednn": "DNN", "youtube-dnn": "DNN", "youtube_dnn": "DNN", "youtube dnn": "DNN",
-    "gru4rec": "GRU4REC", "mind": "MIND", "comirec-dr": "ComiRec-DR", "comirec_dr": "ComiRec-DR",
-    "comirec-sa": "ComiRec-SA", "comirec_sa": "ComiRec-SA", "mostpopular": "MostPopular", "pop": "MostPopular",
-}
-
-
 def canonical_model_type(name: str | None) -> str | None:
-    """The original's spelling of a model type ('comirec_dr' -> 'ComiRec-DR'); None when unknown."""
-    if not name:
-        return None
-    return _MODEL_ALIASES.get(name.strip().lower())
+    """The original's spelling of a model type ('comirec_dr' -> 'ComiRec-DR'); None when unknown.
+
+    The names and aliases are the models' own (`SPEC` in each model's module, read by `recdoc.model_specs`)."""
+    spec = model_specs.spec_for(name)
+    return spec.name if spec is not None else None
 
 
 def is_multi_interest(model_type: str | None) -> bool:
-    return canonical_model_type(model_type) in load()["multi_interest_models"]
+    return canonical_model_type(model_type) in model_specs.multi_interest_names()
+
+
+def model_types() -> tuple[str, ...]:
+    """Every model type recdoc knows, in listing order (the original's `--model_type` order for its own)."""
+    return model_specs.names()
+
+
+def paper_order() -> tuple[str, ...]:
+    """The models of the paper's tables, in the paper's row order (reference.json `paper_model_names`)."""
+    rows = list(load()["paper_model_names"])
+    in_paper = [spec for spec in model_specs.specs() if spec.paper_row in rows]
+    return tuple(spec.name for spec in sorted(in_paper, key=lambda s: rows.index(s.paper_row or "")))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,15 @@ FORMATS = ("md", "json")
 MAX_REPORTS = 1000
 
 
+def chosen_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The report formats asked for, or a `UsageError` naming the known ones."""
+    chosen = tuple(formats)
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown or not chosen:
+        raise UsageError(f"report formats are {', '.join(FORMATS)}; got {', '.join(chosen) or 'none'}")
+    return chosen
+
+
 def output_folder(diagnosis: Diagnosis, out_dir: str | Path | None) -> Path:
     """`--out` when given; else the run folder: the first path if it is a folder, else the folder of that file."""
     if out_dir is not None:
@@ -131,16 +140,13 @@ def multi_output_folder(paths: Iterable[str], out_dir: str | Path | None) -> Pat
 
 
 def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
-                  formats: Iterable[str] = ("md", "json"), plots: bool = True, force: bool = False) -> list[Path]:
+                  formats: Iterable[str] = FORMATS, plots: bool = True, force: bool = False) -> list[Path]:
     """Write the chosen formats (and the plots the Markdown embeds); return the paths written, report first.
 
     `force` (the user's explicit `--force`) replaces the last report set instead of adding the next number: its
     old files are removed first, so no stale plot of the replaced set remains beside the new report.
     """
-    chosen = tuple(formats)
-    unknown = sorted(set(chosen) - set(FORMATS))
-    if unknown or not chosen:
-        raise UsageError(f"report formats are {', '.join(FORMATS)}; got {', '.join(chosen) or 'none'}")
+    chosen = chosen_formats(formats)
     folder: Path | None = None
     try:
         folder = output_folder(diagnosis, out_dir)

@@ -13,6 +13,7 @@ from typing import Any
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import best_row, evaluated, improvement_rows
+from recdoc.numbers import whole_number
 
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "hitrate": "HitRate", "diversity": "Diversity"}
 
@@ -39,7 +40,7 @@ def run_facts(diagnosis: Diagnosis) -> RunFacts:
     best = best_row(curve)
     curve_best_ref = None
     if best is not None and isinstance(best["file"], str):
-        line = _int(best["line"])
+        line = whole_number(best["line"])
         curve_best_ref = best["file"] if line is None else f"{best['file']}:{line}"
     best_valid = metrics.get("best_valid") if isinstance(metrics.get("best_valid"), dict) else {}
     stop = metrics.get("stop") if isinstance(metrics.get("stop"), dict) else {}
@@ -54,7 +55,7 @@ def run_facts(diagnosis: Diagnosis) -> RunFacts:
         best_ref=_first(best_valid.get("ref"), curve_best_ref),
         stop_reason=str(stop.get("reason") or diagnosis.run.stop_reason),
         stop_ref=_first(stop.get("ref"), str(diagnosis.run.stop_ref) if diagnosis.run.stop_ref else None),
-        cutoff=_int(top_n.value) if top_n is not None else None,
+        cutoff=whole_number(top_n.value) if top_n is not None else None,
     )
 
 
@@ -133,14 +134,6 @@ def unusable_reason(diagnosis: Diagnosis) -> str:
     if run_facts(diagnosis).evaluations == 0 and not has_finals:
         return "no evaluation metrics could be read"
     return diagnosis.notes[-1] if diagnosis.notes else "the engine marked it unusable"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else int(number)
 
 
 def _first(*values: Any) -> Any:

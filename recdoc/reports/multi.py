@@ -17,7 +17,7 @@ from typing import Any
 from recdoc.diagnose.findings import SCHEMA_VERSION, Diagnosis
 from recdoc.errors import UsageError
 from recdoc.files import StagedSet, write_file
-from recdoc.reports import FORMATS, claim_report_set, multi_output_folder, report_names
+from recdoc.reports import FORMATS, chosen_formats, claim_report_set, multi_output_folder, report_names
 from recdoc.reports.jsonreport import _finite
 
 VERDICT_ORDER = ("healthy", "findings", "unusable")
@@ -99,16 +99,13 @@ def render_multi_json(diagnoses: list[Diagnosis]) -> str:
 
 
 def write_multi_reports(diagnoses: list[Diagnosis], paths: Iterable[str], out_dir: str | Path | None = None,
-                        formats: Iterable[str] = ("md", "json"), plots: bool = True,
+                        formats: Iterable[str] = FORMATS, plots: bool = True,
                         force: bool = False) -> list[Path]:
     """Write the summary report of the several runs read from `paths`; return the paths written, report first.
 
     The folder is `out_dir`, else the folder holding every path given (`multi_output_folder`); `force` replaces
     the last report set there, as for one run."""
-    chosen = tuple(formats)
-    unknown = sorted(set(chosen) - set(FORMATS))
-    if unknown or not chosen:
-        raise UsageError(f"report formats are {', '.join(FORMATS)}; got {', '.join(chosen) or 'none'}")
+    chosen = chosen_formats(formats)
     folder = multi_output_folder(paths, out_dir)
     written: list[Path] = []
     try:

@@ -22,11 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recdoc import reference
+from recdoc import model_specs, reference
 from recdoc.config import RunConfig, recommended_learning_rate
 from recdoc.errors import RecdocError, UsageError
 
-PAPER_ORDER = ("MostPopular", "DNN", "GRU4REC", "MIND", "ComiRec-SA", "ComiRec-DR")
+PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
 CUTOFFS = (20, 50)
 # (metrics key stem in run.json's final metrics, column title)
 METRIC_COLUMNS = (("recall", "Recall"), ("ndcg_paper", "NDCG paper"), ("ndcg_master", "NDCG master"),
@@ -136,6 +136,11 @@ def format_cell(cell: Cell | None) -> str:
     return f"{100 * cell.mean:.3f} ± {100 * cell.std:.3f}"
 
 
+def trains(model_type: str) -> bool:
+    """Whether the model has a learning rate: it is trained (MostPopular counts items)."""
+    return model_type in model_specs.trained_names()
+
+
 def display_name(model_type: str) -> str:
     return reference.load()["paper_model_names"].get(model_type, model_type)
 
@@ -158,7 +163,7 @@ def render_markdown(spec: BenchSpec, outcomes: Sequence[RunOutcome], command: st
         succeeded = sum(1 for o in runs if o.error is None)
         cells = [format_cell(summary.get(model, {}).get(metric_key(stem, cutoff)))
                  for cutoff in CUTOFFS for stem, _ in METRIC_COLUMNS]
-        lr = "-" if model == "MostPopular" else f"{spec.learning_rate_for(model):g}"
+        lr = "-" if not trains(model) else f"{spec.learning_rate_for(model):g}"
         lines.append("| " + " | ".join([display_name(model), lr, f"{succeeded}/{len(runs)}", *cells]) + " |")
     paper_rows = _paper_rows(spec.dataset, models)
     if paper_rows:
@@ -205,7 +210,7 @@ def render_table_csv(spec: BenchSpec, outcomes: Sequence[RunOutcome]) -> str:
                 cell = summary.get(model, {}).get(metric_key(stem, cutoff))
                 if cell is None:
                     continue
-                lr = "" if model == "MostPopular" else repr(spec.learning_rate_for(model))
+                lr = "" if not trains(model) else repr(spec.learning_rate_for(model))
                 writer.writerow([spec.dataset, model, lr, stem, cutoff, repr(cell.mean),
                                  "" if cell.std is None else repr(cell.std), cell.count])
     return out.getvalue()

@@ -384,7 +384,7 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = ()) -
 
     `advice` lines are printed once the configuration and the data have passed their checks (an error in either
     comes first and alone), before TensorFlow starts."""
-    from recdoc.trainer.most_popular import is_most_popular, train_most_popular
+    from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
 
     if is_most_popular(config.model_type):  # no model to train: the original's separate src/mostpop.py
         if resume:

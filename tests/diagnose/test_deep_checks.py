@@ -50,7 +50,7 @@ def build_dr(collapsed: bool):  # noqa: ANN201
 
 def original_run(root: Path, model, config, recall_shift: float = 0.0) -> Path:  # noqa: ANN001
     """A run folder as the original leaves it: train.log with its final lines, best_model/<exp>/ (TF1 Saver)."""
-    from recdoc.trainer.checkpoints.export import export_tf1
+    from support.export import export_tf1
     from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.evaluate import evaluate
 

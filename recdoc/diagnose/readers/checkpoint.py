@@ -214,8 +214,6 @@ def torch_checkpoint(path: Path) -> CheckpointInfo:
 
 
 # ---------------------------------------------------------------- --deep: tensors (TensorFlow, imported here only)
-_SKIP_NAME_PARTS = ("OPTIMIZER_SLOT", "/Adam", "Adam_1", "optimizer/", "save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH",
-                    "global_step", "beta1_power", "beta2_power")
 
 
 def deep_tensors(prefix: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -228,7 +226,9 @@ def deep_tensors(prefix: Path, problems: list[str]) -> dict[str, Any] | None:
     except Exception as exc:  # noqa: BLE001 (any TF failure is a corrupt checkpoint to the user)
         problems.append(f"{prefix}: cannot read tensors ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})")
         return None
-    shapes = {name: list(shape) for name, shape in variables if not any(p in name for p in _SKIP_NAME_PARTS)}
+    from recdoc.instruments.checkpoints.mapping import is_bookkeeping  # the loader's: optimizer slots, counters
+
+    shapes = {name: list(shape) for name, shape in variables if not is_bookkeeping(name)}
     facts = shape_facts(shapes)
     nan_count = inf_count = 0
     for name in shapes:
@@ -262,30 +262,30 @@ def shape_facts(shapes: dict[str, list[int]]) -> dict[str, Any]:
         facts["embedding_name"] = name
         facts["item_count"], facts["d"] = pool[name][0], pool[name][1]
     d = facts.get("d")
-    lowered = {n.lower(): s for n, s in shapes.items()}
-    for name, shape in lowered.items():
-        if len(shape) == 4 and shape[0] == 1 and d and shape[3] == d and shape[2] % d == 0:
-            facts["maxlen"], facts["K"], facts["family"] = shape[1], shape[2] // d, "ComiRec-DR"
-            facts["interest_weights_name"] = next(n for n in shapes if n.lower() == name)
-            break
-    if "family" not in facts:
-        if any("gru" in n for n in lowered):
-            facts["family"] = "GRU4REC"
-        elif any("position" in n or "self_atten" in n for n in lowered):
-            facts["family"] = "ComiRec-SA"
-            for name, shape in lowered.items():
-                if "position" in name and len(shape) == 3 and shape[0] == 1:
-                    facts["maxlen"] = shape[1]
-            if d:
-                # The attention's second Dense maps 4d hidden units to K interests: kernel [4d, K].
-                kernels = [n for n, s in shapes.items() if len(s) == 2 and s[0] == 4 * d and s[1] < d]
-                if kernels:
-                    facts["K"] = shapes[kernels[0]][1]
-                    facts["interest_weights_name"] = kernels[0]
-        elif any("bilinear" in n or "capsule" in n for n in lowered):
-            facts["family"] = "MIND"
-        elif d and any(len(s) == 2 and s[0] == d and s[1] == d for s in matrices.values()):
-            facts["family"] = "DNN"
+    if not d:
+        return facts
+    # The family by the checkpoint loader's own rules (one guesser: recdoc.instruments.checkpoints.mapping);
+    # imported here, under --deep only: the package brings numpy.
+    from recdoc.instruments.checkpoints.mapping import dr_maps, guess_family, position_embeddings
+
+    others = {n: tuple(s) for n, s in shapes.items() if n != facts["embedding_name"]}
+    family = guess_family(others, d)
+    if family is None and any(s == (d, d) for s in others.values()):
+        family = "DNN"  # one [d, d] layer, names silent: MIND or YouTube DNN; the plainer reading
+    if family is not None:
+        facts["family"] = family
+    if family == "ComiRec-DR":
+        name = dr_maps(others, d)[0]
+        shape = others[name]
+        facts["maxlen"], facts["K"] = (shape[1], shape[2] // d) if len(shape) == 4 else (shape[0], shape[1] // d)
+        facts["interest_weights_name"] = name
+    elif family == "ComiRec-SA":
+        facts["maxlen"] = others[position_embeddings(others, d)[0]][1]
+        # The attention's second Dense maps 4d hidden units to K interests: kernel [4d, K].
+        kernels = [n for n, s in shapes.items() if len(s) == 2 and s[0] == 4 * d and s[1] < d]
+        if kernels:
+            facts["K"] = shapes[kernels[0]][1]
+            facts["interest_weights_name"] = kernels[0]
     return facts
 
 

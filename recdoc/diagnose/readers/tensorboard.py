@@ -10,6 +10,11 @@ The length CRC is verified (it is 8 bytes, so cheap in pure Python, and it catch
 data CRC is not, because computing CRC-32C over every record in Python would cost more than the rest of the analysis
 (a corrupt record still fails to parse as an Event and is named). A truncated last record (a run killed mid-write)
 ends the file cleanly with a note in `Run.unreadable`.
+
+Why not the `tensorboard` package's record readers (bench/tensorboard_reader.py, 100,001 records, 5 MB, 2 busy
+cores): `event_file_loader` takes TensorFlow's reader whenever TensorFlow is installed (it imports TensorFlow, which
+the doctor must not); the one reader that works without it, `tensorflow_stub`'s `PyRecordReader_New`, checks the data
+CRC byte by byte in Python and frames the file 6.4-7.3x slower than this one (4.1 s against 0.65 s).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rules on what the interest probe saw inside a multi-interest checkpoint: collapsed and dead interests.
 
-The probe (`recdoc probe RUN`, recdoc/trainer/probe/; or `recdoc analyze --deep` on a recdoc run) measures each
+The probe (`recdoc probe RUN`, recdoc/instruments/probe/; or `recdoc analyze --deep` on a recdoc run) measures each
 interest's share of the retrieved items, of the hits and of the readout wins, its norm, and the cosine between a
 user's interests. The engine puts its `probe.json` content in `Run.extra_metrics["probe"]` (and the file in
 `Run.extra_metrics["probe_ref"]`). These rules are pure functions of that dict; `judge_probe` applies them to a

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from recdoc import reference
+from recdoc import model_specs, reference
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate, trend_window
 from recdoc.thresholds import Thresholds
@@ -51,7 +51,7 @@ from recdoc.diagnose.observed_run import SourceRef
 # Formats whose logged loss is the original's sampled-softmax loss (the mean over the last test_iter steps).
 LOSS_AS_ORIGINAL = frozenset({"original", "tf2-port", "recdoc"})
 # Paper models trained with the sampled-softmax loss (MostPopular trains nothing).
-LOSS_MODELS = frozenset({"DNN", "GRU4REC", "MIND", "ComiRec-DR", "ComiRec-SA"})
+LOSS_MODELS = model_specs.loss_names()  # the models trained with the original's sampled softmax (their specs)
 
 
 @dataclass(frozen=True)

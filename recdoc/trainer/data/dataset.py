@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recdoc.config import dataset_defaults
+from recdoc.config import SPLITS, dataset_defaults
 from recdoc.errors import InputError
 
 MIN_SEQUENCE = 5  # the original's filter_size; training needs len >= 5 for k ~ U{4..len-1}
-SPLITS = ("train", "valid", "test")
 STATS_FILE = "stats.json"  # written by `recdoc data prepare` / `data synth`
 
 

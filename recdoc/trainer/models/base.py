@@ -32,7 +32,7 @@ class MultiInterestModel(tf.Module):
     training code calls `compute_interests` inside its own compiled step.
     """
 
-    # TESTING ONLY (bench/probe_proof.py, tests/trainer/probe/test_probe.py): when True, the readout is fed item 0
+    # TESTING ONLY (bench/probe_proof.py, tests/instruments/probe/test_probe.py): when True, the readout is fed item 0
     # instead of the true target, reproducing the faulty public TF2 port (reference section 3, DR step 5) so that
     # recdoc's probe can be shown to catch it. `recdoc train` never sets it; no user flag reaches it.
     testing_readout_fed_item_zero: bool = False

@@ -6,9 +6,15 @@ Reference section 3 ("ComiRec-DR"). The original computes the bilinear map by br
 
 from __future__ import annotations
 
+from typing import Any
+
+from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
+
+SPEC = ModelSpec(name="ComiRec-DR", aliases=("comirec-dr", "comirec_dr"), multi_interest=True,
+                 paper_row="ComiRec-DR", checkpoint_names=(), order=1)
 
 ROUTING_ITERATIONS = 3
 SQUASH_EPSILON = 1e-9
@@ -74,3 +80,8 @@ class ComiRecDR(MultiInterestModel):
         history = self.embed_history(hist, mask)
         interest_items = bilinear_map(self.bilinear_weights, history, self.num_interest)
         return dynamic_routing(interest_items, mask)
+
+
+def build(config: Any, item_count: int) -> ComiRecDR:
+    return ComiRecDR(item_count=item_count, embedding_dim=config.embedding_dim, maxlen=config.maxlen,
+                     num_interest=config.num_interest, initializer_seed=config.random_seed)

@@ -9,11 +9,16 @@ positions; the interests are `A @ x`, the masked embeddings *without* positions.
 
 from __future__ import annotations
 
+from typing import Any
+
+from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense, glorot_uniform_variable
 
+SPEC = ModelSpec(name="ComiRec-SA", aliases=("comirec-sa", "comirec_sa"), multi_interest=True,
+                 paper_row="ComiRec-SA", checkpoint_names=("position", "self_atten"), order=2)
 # The original's padding score, `-2 ** 32 + 1` in Python (float32 rounds it to -2**32).
 PADDING_SCORE = float(-2 ** 32 + 1)
 HIDDEN_MULTIPLIER = 4
@@ -52,3 +57,8 @@ class ComiRecSA(MultiInterestModel):
     def compute_interests(self, hist: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
         history = self.embed_history(hist, mask)
         return tf.matmul(self._attention(history, mask), history)
+
+
+def build(config: Any, item_count: int) -> ComiRecSA:
+    return ComiRecSA(item_count=item_count, embedding_dim=config.embedding_dim, maxlen=config.maxlen,
+                     num_interest=config.num_interest, initializer_seed=config.random_seed)

@@ -9,10 +9,15 @@ glorot-uniform kernels over their concatenated shapes, gate bias 1 and candidate
 
 from __future__ import annotations
 
+from typing import Any
+
+from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense
+
+SPEC = ModelSpec(name="GRU4REC", aliases=("gru4rec",), paper_row="GRU4REC", checkpoint_names=("gru",), order=5)
 
 
 class GRUCell(tf.Module):
@@ -77,3 +82,8 @@ class GRU4Rec(MultiInterestModel):
     def compute_interests(self, hist: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
         lengths = tf.cast(tf.reduce_sum(mask, axis=1), tf.int32)
         return final_state(self.cell, self.embed_history(hist, mask), lengths)[:, tf.newaxis, :]
+
+
+def build(config: Any, item_count: int) -> GRU4Rec:
+    return GRU4Rec(item_count=item_count, embedding_dim=config.embedding_dim, maxlen=config.maxlen,
+                   initializer_seed=config.random_seed)

@@ -9,12 +9,18 @@ routing iterations as ComiRec-DR. The original adds `Dense(d, relu)` after routi
 
 from __future__ import annotations
 
+from typing import Any
+
+from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.comirec_dr import dynamic_routing
 from recdoc.trainer.models.layers import Dense
 
+# Random routing logits on every pass: evaluation is stochastic (rescore takes several passes).
+SPEC = ModelSpec(name="MIND", aliases=("mind",), multi_interest=True, stochastic_evaluation=True, paper_row="MIND",
+                 checkpoint_names=("capsule", "bilinear", "routing", "mind"), order=3)
 ROUTING_LOGIT_STDDEV = 1.0
 
 
@@ -47,3 +53,10 @@ class MIND(MultiInterestModel):
         shape = tf.shape(hist)
         capsules = dynamic_routing(interest_items, mask, self.initial_routing_logits(shape[0], shape[1]))
         return capsules if self.projection is None else self.projection(capsules)
+
+
+def build(config: Any, item_count: int) -> MIND:
+    # The original's get_model: `relu_layer = True if dataset == 'book' else False`.
+    return MIND(item_count=item_count, embedding_dim=config.embedding_dim, maxlen=config.maxlen,
+                num_interest=config.num_interest, initializer_seed=config.random_seed,
+                relu_projection=config.dataset == "book")

@@ -6,11 +6,16 @@ zero at padding), then `tf.layers.dense(d)` without activation (bias, glorot-uni
 
 from __future__ import annotations
 
+from typing import Any
+
+from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
 
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.layers import Dense
 
+SPEC = ModelSpec(name="DNN", aliases=("dnn", "youtubednn", "youtube-dnn", "youtube_dnn", "youtube dnn"),
+                 paper_row="DNN", checkpoint_names=("dnn", "user_layer", "user"), order=4)
 MEAN_EPSILON = 1e-9
 
 
@@ -33,3 +38,8 @@ class YouTubeDNN(MultiInterestModel):
     def compute_interests(self, hist: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
         user = self.user_layer(masked_mean(self.embed_history(hist, mask), mask))
         return user[:, tf.newaxis, :]
+
+
+def build(config: Any, item_count: int) -> YouTubeDNN:
+    return YouTubeDNN(item_count=item_count, embedding_dim=config.embedding_dim, maxlen=config.maxlen,
+                      initializer_seed=config.random_seed)

@@ -15,9 +15,9 @@ from recdoc.diagnose.rules import RULES
 from recdoc.diagnose.rules.interests import judge_probe
 from recdoc.thresholds import InterestThresholds
 from recdoc.errors import InputError, UsageError
-from recdoc.trainer.probe.files import latest_probe_file, read_probe, write_probe
-from recdoc.trainer.probe.restore import locate
-from recdoc.trainer.probe.tally import InterestTally
+from recdoc.instruments.probe.files import latest_probe_file, read_probe, write_probe
+from recdoc.instruments.probe.restore import locate
+from recdoc.instruments.probe.tally import InterestTally
 
 # ---------------------------------------------------------------- hand-built interests
 # Items 1-4 lie along axis 0 (strength 1.0, 0.9, 0.8, 0.7), items 5-8 along axis 1 (0.95, 0.85, 0.75, 0.65);
@@ -291,7 +291,7 @@ def test_the_testing_switch_feeds_item_zero_to_the_readout(tiny_run: Path) -> No
     import tensorflow as tf
 
     from recdoc.trainer.data.dataset import load_dataset
-    from recdoc.trainer.probe.restore import locate, restore_model
+    from recdoc.instruments.probe.restore import locate, restore_model
 
     target = locate(tiny_run)
     model = restore_model(target, load_dataset(str(target.data_dir), "tiny").item_count)
@@ -310,7 +310,7 @@ def test_the_testing_switch_feeds_item_zero_to_the_readout(tiny_run: Path) -> No
 def test_a_single_interest_run_is_refused_before_any_work(tiny_run: Path, tmp_path: Path) -> None:
     import shutil
 
-    from recdoc.trainer.probe.measure import probe_run
+    from recdoc.instruments.probe.measure import probe_run
 
     copy = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, copy)
@@ -383,7 +383,7 @@ def test_the_probe_table_keeps_one_line_per_interest_on_80_columns_and_off_a_ter
     import io
     import re
 
-    from recdoc.trainer.probe.render import print_probe
+    from recdoc.instruments.probe.render import print_probe
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

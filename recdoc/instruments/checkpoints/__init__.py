@@ -20,8 +20,8 @@ import numpy as np
 
 from recdoc.config import RunConfig
 from recdoc.errors import InputError
-from recdoc.trainer.checkpoints.mapping import Hints, Mapping, MappingError, infer_mapping
-from recdoc.trainer.checkpoints.sources import Located, TensorSource, locate, read_tensors
+from recdoc.instruments.checkpoints.mapping import Hints, Mapping, MappingError, infer_mapping
+from recdoc.instruments.checkpoints.sources import Located, TensorSource, locate, read_tensors
 
 __all__ = ["Loaded", "Located", "Mapping", "MappingError", "load", "locate", "run_hints", "find_dataset", "open_with_data"]
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping as MappingABC
 from dataclasses import dataclass, field
 
+from recdoc import model_specs
 from recdoc.errors import InputError
 
 Shape = tuple[int, ...]
@@ -36,8 +37,10 @@ TF2_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _SKIPPED_PARTS = (".OPTIMIZER_SLOT", "/Adam", "Adam_1", "beta1_power", "beta2_power", "save_counter",
                   "_CHECKPOINTABLE_OBJECT_GRAPH", "global_step", "num_batches_tracked")
 _SKIPPED_PREFIXES = ("optimizer/", "optimizer.", "trainer/")
-MIND_NAME_MARKS = ("capsule", "bilinear", "routing", "mind")
-DNN_NAME_MARKS = ("dnn", "user_layer", "user")
+# The models whose tensors are one [d, d] layer: only names (their specs' `checkpoint_names`) tell them apart.
+DENSE_MODELS = ("MIND", "DNN")
+# The models the shape rules below know (`_Builder`'s per-family methods); any other model is mapped by its spec.
+SHAPE_RULED = frozenset({"ComiRec-DR", "ComiRec-SA", "GRU4REC", *DENSE_MODELS})
 PROJECTION_NAME_MARKS = ("relu", "proj")
 EMBEDDING_NAME_MARKS = ("emb", "mid_embedding")
 
@@ -172,6 +175,46 @@ def _item_table(weights: MappingABC[str, Shape]) -> tuple[str, tuple[int, int]]:
     return candidates[0], (int(shape[0]), int(shape[1]))
 
 
+def dr_maps(shapes: MappingABC[str, Shape], d: int) -> list[str]:
+    """ComiRec-DR's bilinear map: `[1, T, K*d, d]`, or `[T, K*d, d]` stored without the leading axis."""
+    return [n for n, s in shapes.items() if (len(s) == 4 and s[0] == 1 and s[3] == d and s[2] % d == 0)
+            or (len(s) == 3 and s[0] != 1 and s[2] == d and s[1] % d == 0 and s[1] >= d)]
+
+
+def position_embeddings(shapes: MappingABC[str, Shape], d: int) -> list[str]:
+    """ComiRec-SA's position embedding `[1, T, d]`."""
+    return [n for n, s in shapes.items() if len(s) == 3 and s[0] == 1 and s[2] == d]
+
+
+def gru_kernels(shapes: MappingABC[str, Shape], d: int) -> list[str]:
+    """TF1's GRU cell's gate kernel `[2d, 2d]`."""
+    return [n for n, s in shapes.items() if s == (2 * d, 2 * d)]
+
+
+def guess_family(shapes: MappingABC[str, Shape], d: int) -> str | None:
+    """The model type the tensors besides the item table show, by the loader's shape rules (names only between
+    MIND and YouTube DNN, from their specs); None where nothing fits or the names do not tell. Lenient: the
+    loader (`infer_mapping`) refuses ambiguity and missing tensors, this guess does not."""
+    if dr_maps(shapes, d):
+        return "ComiRec-DR"
+    if position_embeddings(shapes, d):
+        return "ComiRec-SA"
+    if gru_kernels(shapes, d):
+        return "GRU4REC"
+    if any(s == (d, d) for s in shapes.values()):
+        return model_specs.named_by(" ".join(shapes).lower(), DENSE_MODELS)
+    return None
+
+
+def _size(part: str, sizes: dict[str, int]) -> int:
+    """One axis of a spec's shape: a number, d, K or T, or a product of them (`4*d`)."""
+    value = 1
+    for factor in part.strip().split("*"):
+        factor = factor.strip()
+        value *= int(factor) if factor.isdigit() else sizes[factor]
+    return value
+
+
 @dataclass
 class _Builder:
     layout: str
@@ -189,9 +232,13 @@ class _Builder:
         d = self.dim
         table = Assignment("item_embeddings", (self.item_count, d), self.table_name)
         self.origins["item_count, d"] = f"tensor {self.table_name} {[self.item_count, d]}"
-        dr = [n for n, s in self.shapes.items() if (len(s) == 4 and s[0] == 1 and s[3] == d and s[2] % d == 0)
-              or (len(s) == 3 and s[0] != 1 and s[2] == d and s[1] % d == 0 and s[1] >= d)]
-        positions = [n for n, s in self.shapes.items() if len(s) == 3 and s[0] == 1 and s[2] == d]
+        dr, positions = dr_maps(self.shapes, d), position_embeddings(self.shapes, d)
+        declared = model_specs.spec_for(self.hints.model_type)
+        if declared is not None and declared.name not in SHAPE_RULED and declared.checkpoint_tensors:
+            model_type, k, maxlen, own = self._declared(declared)
+            self._refuse_leftovers(model_type, {a.source for a in own if a.source})
+            return Mapping(self.layout, model_type, self.item_count, d, k, maxlen, (table, *own), tuple(self.ignored),
+                           dict(self.origins), tuple(self.notes))
         if len(dr) > 1:
             raise MappingError(f"ambiguous ComiRec-DR bilinear map: {', '.join(sorted(dr))}")
         if len(positions) > 1:
@@ -203,7 +250,7 @@ class _Builder:
             model_type, k, maxlen, own = self._dr(dr[0])
         elif positions:
             model_type, k, maxlen, own = self._sa(positions[0])
-        elif any(s == (2 * d, 2 * d) for s in self.shapes.values()):
+        elif gru_kernels(self.shapes, d):
             model_type, k, maxlen, own = self._gru()
         else:
             model_type, k, maxlen, own = self._dense_family()
@@ -265,10 +312,8 @@ class _Builder:
             raise MappingError(f"no interest extractor found next to the item table {self.table_name} (found: {left}); "
                                "expected a DR bilinear map [1, T, K*d, d], an SA position embedding [1, T, d], a "
                                "[d, d] layer (MIND, YouTube DNN) or a TF1 GRU cell")
-        names = " ".join(self.shapes).lower()
-        by_name = ("MIND" if any(m in names for m in MIND_NAME_MARKS)
-                   else "DNN" if any(m in names for m in DNN_NAME_MARKS) else None)
-        model_type = by_name or (self.hints.model_type if self.hints.model_type in ("MIND", "DNN") else None)
+        by_name = model_specs.named_by(" ".join(self.shapes).lower(), DENSE_MODELS)
+        model_type = by_name or (self.hints.model_type if self.hints.model_type in DENSE_MODELS else None)
         if model_type is None:
             raise MappingError(f"a [{d}, {d}] layer ({', '.join(squares)}) fits both MIND and YouTube DNN and neither "
                                "the tensor names nor the experiment name say which")
@@ -300,6 +345,30 @@ class _Builder:
                     self.shapes.pop(projection[0])
         maxlen = self._maxlen()
         return model_type, k, maxlen, own
+
+    def _declared(self, spec: model_specs.ModelSpec) -> tuple[str, int, int, list[Assignment]]:
+        """A model the shape rules above do not know, by its spec's `checkpoint_tensors` `(slot, shape)`: each slot
+        found by its name (recdoc's object paths end in the slot's attribute path), its shape checked against the
+        spec's over d, K and maxlen (from the run, which names the model)."""
+        k = self.hints.num_interest if spec.multi_interest and self.hints.num_interest else 1
+        maxlen = self._maxlen()
+        sizes = {"d": self.dim, "K": k, "T": maxlen}
+        self.origins["model type"] = f"{self.hints.source or 'the run'} ({spec.name}'s spec names its tensors)"
+        if spec.multi_interest:
+            self.origins["K"] = self.hints.source or "the run"
+        own = []
+        for slot, shape_text in spec.checkpoint_tensors:
+            path = "/" + slot.replace(".", "/")
+            found = [n for n in self.shapes if ("/" + n).endswith(path) or n == slot]
+            if len(found) != 1:
+                what = "missing" if not found else f"ambiguous ({', '.join(sorted(found))})"
+                raise MappingError(f"{spec.name}: tensor for {slot} {what}")
+            want = tuple(_size(part, sizes) for part in shape_text.split(","))
+            if self.shapes[found[0]] != want:
+                raise MappingError(f"{spec.name}: {found[0]} has shape {list(self.shapes[found[0]])}, {slot} needs "
+                                   f"{list(want)} ({shape_text})")
+            own.append(self._assign(slot, found[0]))
+        return spec.name, k, maxlen, own
 
     # ---- helpers
     def _maxlen(self) -> int:

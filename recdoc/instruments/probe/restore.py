@@ -10,6 +10,7 @@ from typing import Any
 
 from recdoc.config import RunConfig
 from recdoc.errors import InputError
+from recdoc.instruments.checkpoints.sources import best_checkpoint
 
 
 @dataclass(frozen=True)
@@ -47,26 +48,6 @@ def locate(run_dir: str | Path, data_dir: str | None = None) -> ProbeTarget:
     checkpoint = best_checkpoint(root / "ckpt" / "best")
     folder = find_data_dir(root, data_dir if data_dir is not None else config.data_dir, config.dataset)
     return ProbeTarget(root, str(record.get("exp_name") or root.name), config, checkpoint, folder)
-
-
-def best_checkpoint(best_dir: Path) -> Path:
-    """The prefix named by `ckpt/best/checkpoint` (read as text, as the doctor's checkpoint reader does)."""
-    state = best_dir / "checkpoint"
-    if not state.is_file():
-        raise InputError("no best checkpoint (the run never improved, or ckpt/best was removed)", str(best_dir))
-    from recdoc.files import read_regular_bytes
-
-    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
-    for number, line in enumerate(text.splitlines(), start=1):
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            name = Path(value.strip().strip('"'))
-            prefix = name if name.is_absolute() and name.with_name(name.name + ".index").is_file() \
-                else best_dir / name.name
-            if not prefix.with_name(prefix.name + ".index").is_file():
-                raise InputError(f"{prefix.name}.index is missing", str(state), number)
-            return prefix
-    raise InputError("names no model_checkpoint_path", str(state))
 
 
 def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:

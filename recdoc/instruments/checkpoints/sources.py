@@ -22,7 +22,7 @@ import numpy as np
 from recdoc.config import ExpName, parse_exp_name
 from recdoc.errors import InputError
 from recdoc.files import path_problem, read_regular_bytes
-from recdoc.trainer.checkpoints.mapping import Stored, clean_name, is_bookkeeping
+from recdoc.instruments.checkpoints.mapping import Stored, clean_name, is_bookkeeping
 
 TORCH_SUFFIXES = (".pt", ".pth")
 STATE_FILE = "checkpoint"
@@ -78,8 +78,6 @@ def locate(path: str | Path) -> Located:
     if not given.is_dir():
         raise InputError("no such checkpoint, checkpoint folder or run folder", str(path))
     if (given / "run.json").is_file():
-        from recdoc.trainer.probe.restore import best_checkpoint
-
         prefix = best_checkpoint(given / "ckpt" / "best")
         return Located(prefix, "tf", given, _recdoc_exp_name(given), recdoc_run=True)
     here = _checkpoint_in(given)
@@ -93,6 +91,24 @@ def locate(path: str | Path) -> Located:
         listed = ", ".join(str(c.target) for c in found[:4])
         raise InputError(f"{len(found)} checkpoints found ({listed}); pass the one to read", str(path))
     return found[0]
+
+
+def best_checkpoint(best_dir: Path) -> Path:
+    """The prefix named by `ckpt/best/checkpoint` (read as text, as the doctor's checkpoint reader does)."""
+    state = best_dir / "checkpoint"
+    if not state.is_file():
+        raise InputError("no best checkpoint (the run never improved, or ckpt/best was removed)", str(best_dir))
+    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
+    for number, line in enumerate(text.splitlines(), start=1):
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            name = Path(value.strip().strip('"'))
+            prefix = name if name.is_absolute() and name.with_name(name.name + ".index").is_file() \
+                else best_dir / name.name
+            if not prefix.with_name(prefix.name + ".index").is_file():
+                raise InputError(f"{prefix.name}.index is missing", str(state), number)
+            return prefix
+    raise InputError("names no model_checkpoint_path", str(state))
 
 
 def _checkpoint_in(folder: Path) -> Located | None:

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from recdoc import model_specs
+from recdoc.config import EVAL_SPLITS
 from recdoc.errors import InputError
 from recdoc.files import write_numbered
 
@@ -29,8 +31,7 @@ RESCORE_SCHEMA = "recdoc-rescore/1"
 # Logs print six decimals: a reproduced number is within half a unit of the last digit (plus float noise).
 PRINTED_TOLERANCE = 5e-7 + 1e-9
 STOCHASTIC_PASSES = 5
-STOCHASTIC_MODELS = ("MIND",)
-SPLITS = ("valid", "test")
+STOCHASTIC_MODELS = model_specs.stochastic_names()  # random on every pass (MIND's routing logits)
 CUTOFFS = (20, 50)
 # For each logged metric, recdoc's definitions that could have produced it.
 CANDIDATES = {"recall": ("recall", "recall_master"), "ndcg": ("ndcg_master", "ndcg_paper", "ndcg_standard"),
@@ -38,16 +39,19 @@ CANDIDATES = {"recall": ("recall", "recall_master"), "ndcg": ("ndcg_master", "nd
 
 
 def rescore_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None = None,
-                       passes: int | None = None) -> dict[str, Any]:
-    """Load the checkpoint at `path`, evaluate valid and test (@20 and @50) and compare with the run's log."""
-    from recdoc.trainer.checkpoints import open_with_data
+                       passes: int | None = None, logged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load the checkpoint at `path`, evaluate valid and test (@20 and @50) and compare with `logged`, the run's
+    final valid/test lines as the doctor read them (`recdoc.diagnose.deep_checks.logged_finals`; None: no log)."""
+    from recdoc.instruments.checkpoints import open_with_data
 
     loaded, data = open_with_data(path, data_dir, dataset)
-    return rescore_loaded(loaded, data, data_dir, passes)
+    return rescore_loaded(loaded, data, data_dir, passes, logged)
 
 
-def rescore_loaded(loaded: Any, data: Any, data_dir: str | Path, passes: int | None = None) -> dict[str, Any]:
-    """Rescore a checkpoint already loaded (`recdoc.trainer.checkpoints.Loaded`) on `data`."""
+def rescore_loaded(loaded: Any, data: Any, data_dir: str | Path, passes: int | None = None,
+                   logged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Rescore a checkpoint already loaded (`recdoc.instruments.checkpoints.Loaded`) on `data`, beside `logged`
+    (`{split: {recall, ndcg, hitrate, diversity, ref}, cutoff}`, what the run's log said; None without a log)."""
     from recdoc.trainer.evaluate import evaluate
 
     model_type = loaded.mapping.model_type
@@ -56,10 +60,9 @@ def rescore_loaded(loaded: Any, data: Any, data_dir: str | Path, passes: int | N
     if passes < 1:
         raise InputError(f"passes must be positive, got {passes}")
     ours: dict[str, list[dict[str, float]]] = {}
-    for split in SPLITS:
+    for split in EVAL_SPLITS:
         users = data.valid if split == "valid" else data.test
         ours[split] = [evaluate(loaded.model, users, loaded.config, data.item_cate) for _ in range(passes)]
-    logged = read_logged(loaded.located)
     cutoff = (logged or {}).get("cutoff") or loaded.config.topN
     located = loaded.located
     result: dict[str, Any] = {
@@ -98,7 +101,7 @@ def compare_with_log(ours: dict[str, Any], logged: dict[str, Any] | None, cutoff
                 "explanation": "no log with final valid/test metrics found beside the checkpoint: nothing to "
                                "compare; the numbers above are the reference evaluation of these weights"}
     rows: list[dict[str, Any]] = []
-    for split in SPLITS:
+    for split in EVAL_SPLITS:
         numbers = logged.get(split) or {}
         for metric, candidates in CANDIDATES.items():
             value = numbers.get(metric)
@@ -159,34 +162,6 @@ def _compare_one(ours: dict[str, Any], split: str, metric: str, logged: float, c
     return row
 
 
-def read_logged(located: Any) -> dict[str, Any] | None:
-    """The run's final valid/test lines (read by the doctor's readers, no TensorFlow), or None without a log."""
-    root = located.run_root
-    if root is None:
-        return None
-    from recdoc.diagnose.readers.detect import read_paths
-
-    try:
-        run = read_paths([str(root)])
-    except InputError:
-        return None
-    out: dict[str, Any] = {}
-    cutoff = None
-    for split in SPLITS:
-        final = run.finals.get(split)
-        if final is None:
-            continue
-        out[split] = {k: v for k, v in (("recall", final.recall), ("ndcg", final.ndcg), ("hitrate", final.hitrate),
-                                        ("diversity", final.diversity)) if v is not None}
-        out[split]["ref"] = str(final.ref)
-        cutoff = cutoff or final.cutoff
-    if not out:
-        return None
-    exp = located.exp
-    out["cutoff"] = cutoff or (exp.topN if exp is not None and exp.topN else None)
-    return out
-
-
 # ---------------------------------------------------------------- rescore.json and the console
 def write_rescore(result: dict[str, Any], out_dir: str | Path) -> Path:
     """`rescore.json` in `out_dir`, or `rescore-2.json`, ...: never replaces a file (recdoc.files)."""
@@ -213,7 +188,7 @@ def print_rescore(result: dict[str, Any], written: Path | None, stream: Any = No
         table.add_column(header, justify="right")
     logged_rows = {(r["split"], r["closest"]): r for r in result["comparison"]}
     for metric in ("recall", "recall_master", "ndcg_paper", "ndcg_master", "ndcg_standard", "hitrate"):
-        for split in SPLITS:
+        for split in EVAL_SPLITS:
             ours = result["ours"][split]
             cells = []
             for cutoff in CUTOFFS:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from recdoc.errors import InputError
-from recdoc.trainer.checkpoints.mapping import Hints, MappingError, Stored, infer_mapping
-from recdoc.trainer.rescore import compare_with_log
+from recdoc.instruments.checkpoints.mapping import Hints, MappingError, Stored, infer_mapping
+from recdoc.instruments.rescore import compare_with_log
 from support.paths import ORIG_RUNS, SHARED
 
 SPLIT_TOOL = SHARED / "tools" / "ml100k_original_split.py"
@@ -125,8 +125,8 @@ def small_model(model_type: str):  # noqa: ANN201
 @pytest.mark.parametrize("model_type", ["ComiRec-DR", "ComiRec-SA"])
 @pytest.mark.parametrize("layout", ["tf1", "tf2"])
 def test_export_then_load_gives_the_same_interests(tmp_path: Path, model_type: str, layout: str) -> None:
-    from recdoc.trainer.checkpoints import load
-    from recdoc.trainer.checkpoints.export import export_tf1, export_tf2_port
+    from recdoc.instruments.checkpoints import load
+    from support.export import export_tf1, export_tf2_port
 
     model = small_model(model_type)
     exp = f"tiny_{model_type}_b128_lr0.005_d8_len5_x"
@@ -147,7 +147,7 @@ def test_export_then_load_gives_the_same_interests(tmp_path: Path, model_type: s
 def test_a_pytorch_file_without_torch_is_one_clear_line(tmp_path: Path) -> None:
     if importlib.util.find_spec("torch") is not None:
         pytest.skip("torch is installed: the message is for machines without it")
-    from recdoc.trainer.checkpoints import load
+    from recdoc.instruments.checkpoints import load
 
     path = tmp_path / "best_model" / "ml100k_ComiRec-DR_b128_lr0.005_d64_len20_x" / "model.pt"
     path.parent.mkdir(parents=True)
@@ -159,8 +159,8 @@ def test_a_pytorch_file_without_torch_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_pytorch_state_dict_round_trip(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from recdoc.trainer.checkpoints import load
-    from recdoc.trainer.checkpoints.export import export_torch
+    from recdoc.instruments.checkpoints import load
+    from support.export import export_torch
 
     model = small_model("ComiRec-DR")
     path = export_torch(model, "ComiRec-DR", tmp_path / "best_model" / "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x" / "model.pt")
@@ -169,8 +169,8 @@ def test_pytorch_state_dict_round_trip(tmp_path: Path) -> None:
 
 
 def test_several_checkpoints_under_a_folder_are_refused_with_their_names(tmp_path: Path) -> None:
-    from recdoc.trainer.checkpoints import locate
-    from recdoc.trainer.checkpoints.export import export_tf1
+    from recdoc.instruments.checkpoints import locate
+    from support.export import export_tf1
 
     model = small_model("ComiRec-DR")
     for name in ("a", "b"):
@@ -193,9 +193,10 @@ def original_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("run", ["a_dr_lr0.005_p20_s20", "e_sa_lr0.001_p20_s19"])
 def test_original_checkpoints_rescore_to_their_logged_numbers(original_split: Path, run: str) -> None:
-    from recdoc.trainer.rescore import rescore_checkpoint
+    from recdoc.diagnose.deep_checks import logged_finals
+    from recdoc.instruments.rescore import rescore_checkpoint
 
-    result = rescore_checkpoint(ORIG_RUNS / run, original_split)
+    result = rescore_checkpoint(ORIG_RUNS / run, original_split, logged=logged_finals(ORIG_RUNS / run))
     assert result["loaded_as"]["layout"] == "tf1"
     assert result["verdict"] == "reference", result["explanation"]
     log_line = next(line for line in (ORIG_RUNS / run / "train.log").read_text().splitlines()
@@ -205,9 +206,11 @@ def test_original_checkpoints_rescore_to_their_logged_numbers(original_split: Pa
 
 
 def test_original_mind_logged_recall_lies_within_the_spread_of_passes(original_split: Path) -> None:
-    from recdoc.trainer.rescore import rescore_checkpoint
+    from recdoc.diagnose.deep_checks import logged_finals
+    from recdoc.instruments.rescore import rescore_checkpoint
 
-    result = rescore_checkpoint(ORIG_RUNS / "f_mind_lr0.001_p20_s19", original_split, passes=8)
+    run = ORIG_RUNS / "f_mind_lr0.001_p20_s19"
+    result = rescore_checkpoint(run, original_split, passes=8, logged=logged_finals(run))
     low, high = result["ours"]["test"]["spread"]["recall@50"]
     assert low - 5e-7 <= result["logged"]["test"]["recall"] <= high + 5e-7
     assert high - low > 0  # the routing logits are random on every pass, as the original's
@@ -215,7 +218,7 @@ def test_original_mind_logged_recall_lies_within_the_spread_of_passes(original_s
 
 def test_original_dr_probes_healthy(original_split: Path) -> None:
     from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.trainer.probe.measure import probe_checkpoint
+    from recdoc.instruments.probe.measure import probe_checkpoint
 
     probe = probe_checkpoint(ORIG_RUNS / "a_dr_lr0.005_p20_s20", original_split)
     assert probe["users"] == 94 and probe["cosine"]["mean"] < 0.2
@@ -240,7 +243,7 @@ def test_recdoc_object_graph_checkpoints_of_every_model_load_by_shape_and_name(t
                                                                               model_type: str) -> None:
     import tensorflow as tf
 
-    from recdoc.trainer.checkpoints import load
+    from recdoc.instruments.checkpoints import load
 
     model = small_model(model_type)
     prefix = tmp_path / "ckpt" / "ckpt-1"
@@ -263,7 +266,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def test_rescore_and_probe_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from recdoc.trainer.checkpoints.export import export_tf1
+    from support.export import export_tf1
 
     code, err = run_cli(["rescore", str(tmp_path / "nothing"), "--data_dir", str(tmp_path)], capsys)
     assert code == 2 and err.count("\n") == 1 and "no such checkpoint" in err and str(tmp_path / "nothing") in err
@@ -290,11 +293,11 @@ def test_a_hit_rate_no_definition_reproduces_points_at_the_data() -> None:
 def test_loading_a_foreign_checkpoint_prints_no_tensorflow_start_up_notices(tmp_path: Path) -> None:
     """`recdoc probe`/`rescore`/`analyze --deep` on another code's checkpoint import TensorFlow through the loader:
     a fresh process must show none of its start-up lines (the cuInit "error" of a CPU machine above all)."""
-    from recdoc.trainer.checkpoints.export import export_tf1
+    from support.export import export_tf1
 
     folder = tmp_path / "best_model" / "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x"
     export_tf1(small_model("ComiRec-DR"), "ComiRec-DR", folder)
-    code = ("import sys\nfrom recdoc.trainer.checkpoints import load\n"
+    code = ("import sys\nfrom recdoc.instruments.checkpoints import load\n"
             f"loaded = load({str(folder)!r})\nprint(loaded.mapping.model_type)")
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,

@@ -8,21 +8,20 @@ from typing import Any
 import numpy as np
 
 from recdoc import reference
-from recdoc.config import RunConfig
+from recdoc.config import EVAL_SPLITS, RunConfig
 from recdoc.errors import UsageError
 from recdoc.thresholds import InterestThresholds
-from recdoc.trainer.probe.files import PROBE_SCHEMA, latest_probe_file, read_probe
-from recdoc.trainer.probe.restore import locate, restore_model
-from recdoc.trainer.probe.tally import InterestTally
+from recdoc.instruments.probe.files import PROBE_SCHEMA, latest_probe_file, read_probe
+from recdoc.instruments.probe.restore import locate, restore_model
+from recdoc.instruments.probe.tally import InterestTally
 
-SPLITS = ("valid", "test")
 
 
 def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = None,
               max_users: int | None = None) -> dict[str, Any]:
     """Restore the run's best checkpoint and probe its interests on `split`'s users; the `probe.json` content."""
-    if split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split not in EVAL_SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     if max_users is not None and max_users < 1:
         raise UsageError(f"--max_users must be positive, got {max_users}")
     target = locate(run_dir, data_dir)
@@ -68,19 +67,19 @@ def probe_interests(model: Any, users: Any, config: RunConfig, max_users: int | 
 def probe_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None = None, split: str = "valid",
                      max_users: int | None = None) -> dict[str, Any]:
     """The probe of any ComiRec checkpoint (the original's, a TF2 or PyTorch port's, recdoc's), loaded by
-    `recdoc.trainer.checkpoints`; the result also says what mapped to what (`loaded_as`)."""
-    if split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    `recdoc.instruments.checkpoints`; the result also says what mapped to what (`loaded_as`)."""
+    if split not in EVAL_SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     if max_users is not None and max_users < 1:
         raise UsageError(f"--max_users must be positive, got {max_users}")
-    from recdoc.trainer.checkpoints import open_with_data
+    from recdoc.instruments.checkpoints import open_with_data
 
     loaded, data = open_with_data(path, data_dir, dataset)
     return probe_loaded(loaded, data, split, max_users)
 
 
 def probe_loaded(loaded: Any, data: Any, split: str = "valid", max_users: int | None = None) -> dict[str, Any]:
-    """The probe of a checkpoint already loaded (`recdoc.trainer.checkpoints.Loaded`) on `data`'s users."""
+    """The probe of a checkpoint already loaded (`recdoc.instruments.checkpoints.Loaded`) on `data`'s users."""
     mapping = loaded.mapping
     if not reference.is_multi_interest(mapping.model_type) or mapping.num_interest < 2:
         raise UsageError(f"{loaded.located.target}: {mapping.model_type} with {mapping.num_interest} interest(s) is "

@@ -19,6 +19,6 @@ One module per job:
 - `tally.py`: `InterestTally`, the statistics, pure numpy (testable on hand-built vectors);
 - `restore.py`: find a recdoc run's configuration, best checkpoint and data folder, and restore its model;
 - `measure.py`: run a model's interests over a split's users into the tally (TensorFlow and faiss, imported
-  when called), for a recdoc run or any checkpoint `recdoc.trainer.checkpoints` loads;
+  when called), for a recdoc run or any checkpoint `recdoc.instruments.checkpoints` loads;
 - `files.py`: `probe.json`, written beside the run and never replacing one; `render.py`: the console table.
 """
