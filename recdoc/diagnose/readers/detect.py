@@ -15,11 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
+from recdoc.diagnose.readers import dump, mlflow_store, pasted, recbole, rechorus, sheet
 from recdoc.diagnose.readers.lines import read_head
 from recdoc.diagnose.observed_run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
 
 LOG_READERS = (original, tf2_port, pytorch_port, text_log)
+# Inputs where runs are reported rather than printed by the original's loop (results sheets, framework logs, pasted
+# text, dumps): sniffed beside the log readers, each with its own format label.
+REPORT_READERS = (recbole, rechorus, sheet, dump, pasted)
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".stdout")
 LOG_NAME_HINTS = ("log", "stdout", "nohup", "train", "output", "console")
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints"}
@@ -275,6 +279,11 @@ def _discover(root: Path, pieces: _Pieces) -> None:
         if len(here.parts) - root_depth >= MAX_DEPTH:
             dirnames[:] = []
         names = sorted(filenames)
+        if mlflow_store.is_run_folder(here, names, dirnames):
+            # An MLflow run: its metrics/ and params/ files are one run, never logs of their own.
+            pieces.logs.append((here, mlflow_store.read_runs))
+            dirnames[:] = []
+            continue
         if recdoc_folder.RUN_JSON in names or recdoc_folder.METRICS_JSONL in names:
             pieces.recdoc.append(here)
         # `.index` alone is too common a suffix (faiss, search indexes); a TF checkpoint also has `.data-*` files.
@@ -309,16 +318,20 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         # A notebook is read as the text its cells printed, in cell order (stdout_log.notebook_lines).
         pieces.logs.append((path, read_notebook))
         return
-    if not (explicit or looks_like_log(name)):
+    # A sheet found in a folder is read only as a sheet (a data file's CSV is neither log nor sheet).
+    sheet_only = not (explicit or looks_like_log(name))
+    if sheet_only and path.suffix.lower() not in sheet.SUFFIXES:
         return
     head = read_head(path)
     scores = {
         "recdoc": recdoc_folder.sniff(head),
         "tensorboard": tensorboard.sniff(head),
         "checkpoint": checkpoint.sniff(head),
-        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS},
+        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS},
     }
     best = max(scores, key=lambda k: scores[k])
+    if sheet_only and best != sheet.FORMAT:
+        return
     if best == "recdoc" and scores[best] >= 0.5:
         pieces.recdoc.append(path)
     elif best == "tensorboard" and scores[best] >= 0.5:
@@ -327,7 +340,8 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         pieces.checkpoints.append(path.parent)
     elif scores[best] >= MIN_LOG_SNIFF or explicit:
         # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
-        reader = next((r for r in LOG_READERS if r.FORMAT == best), original) if scores[best] > 0 else text_log
+        reader = next((r for r in LOG_READERS + REPORT_READERS if r.FORMAT == best), original) if scores[best] > 0 \
+            else text_log
         pieces.logs.append((path, reader.read_runs))
     elif path.suffix.lower() == ".log":
         pieces.notes.append(f"{path}: not a ComiRec log (no line of a known format in its first 64 KiB)")
@@ -354,7 +368,8 @@ def looks_like_log(name: str) -> bool:
 
 def sniff_scores(head: str) -> dict[str, float]:
     """Every reader's confidence for a file head (for tests and debugging)."""
-    return {reader.FORMAT: reader.sniff(head) for reader in (*LOG_READERS, recdoc_folder, tensorboard, checkpoint)}
+    return {reader.FORMAT: reader.sniff(head)
+            for reader in (*LOG_READERS, *REPORT_READERS, recdoc_folder, tensorboard, checkpoint)}
 
 
 __all__ = ["read_paths", "read_runs", "run_label", "sniff_scores", "combine_event_runs"]
