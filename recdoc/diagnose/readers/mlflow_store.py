@@ -67,7 +67,7 @@ def read_runs(path: str | Path) -> list[Run]:
         numbered += value is not None and any(c.isdigit() for c in value)
         if value is not None and part.declare_setting(key, value, 1, f"{key}: {value}", str(file)):
             used += any(c.isdigit() for c in value)
-    series: dict[tuple[str | None, str, int | None], list[tuple[int, float, int]]] = {}
+    series: dict[tuple[str | None, str, int | None], list[tuple[int, float, int, str]]] = {}
     losses: list[tuple[int, float]] = []
     for key, file in _keys(folder / "metrics"):
         values = _metric_lines(file)
@@ -75,7 +75,7 @@ def read_runs(path: str | Path) -> list[Run]:
         parsed = line_metrics(f"{key.replace('/', '_')}: 0.5")
         if parsed:
             (metric_key, _), = list(parsed.items())[:1]
-            series.setdefault(metric_key, []).extend((step, value, line) for step, value, line in values)
+            series.setdefault(metric_key, []).extend((step, value, line, str(file)) for step, value, line in values)
             used += len(values)
         elif any(word in key.lower() for word in _LOSS_WORDS) and not key.lower().startswith(("val", "test", "dev")):
             losses.extend((step, value) for step, value, _ in values)
@@ -92,25 +92,26 @@ def read_runs(path: str | Path) -> list[Run]:
 
 
 def _assemble(part: RunParts, series: dict, losses: list[tuple[int, float]], folder: Path) -> None:
-    """Validation series logged at several steps are the curve; a series logged once, or a test series, is final."""
+    """Validation series logged at several steps are the curve; a series logged once, or a test series, is final.
+    Each curve row cites the line of its recall (else first) metric file; each final cites its own file."""
     curve_steps: dict[int, dict] = {}
-    for (split, metric, cutoff), points in series.items():
+    row_refs: dict[int, tuple[str, int]] = {}
+    for (split, metric, cutoff), points in sorted(series.items(), key=lambda item: item[0][1] != "recall"):
         points.sort()
-        file = str(folder / "metrics")
-        if (split in (None, "valid")) and len({step for step, _, _ in points}) > 1:
-            for step, value, _ in points:
+        if (split in (None, "valid")) and len({step for step, _, _, _ in points}) > 1:
+            for step, value, line, file in points:
                 curve_steps.setdefault(step, {})[("valid", metric, cutoff)] = value
+                row_refs.setdefault(step, (file, line))
             continue
-        step, value, line = points[-1]
-        final_split = split or "test"
+        step, value, line, file = points[-1]
         text = f"{metric}@{cutoff}: {value} (step {step})" if cutoff else f"{metric}: {value} (step {step})"
         if split is None:
             text += "  [split not stated: read as test]"
-        part.add_final(final_split, {(metric, cutoff): value}, line, text, file)
+        part.add_final(split or "test", {(metric, cutoff): value}, line, text, file)
     loss_steps = [step for step, _ in losses]
     for step in sorted(curve_steps):
-        loss = _loss_at(losses, loss_steps, step)
-        part.add_row(step, loss, curve_steps[step], None, str(folder / "metrics"))
+        file, line = row_refs[step]
+        part.add_row(step, _loss_at(losses, loss_steps, step), curve_steps[step], line, file)
 
 
 def _loss_at(losses: list[tuple[int, float]], steps: list[int], step: int) -> float | None:

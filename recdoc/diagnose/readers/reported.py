@@ -368,8 +368,8 @@ def scale_percent(parts: list[RunParts]) -> bool:
         return False
     for part in parts:
         for split, values in part.finals.items():
-            part.finals[split] = {(m, c): v / 100.0 if m in scaled else v for (m, c), v in values.items()}
-        part.row_metrics = [{(s, m, c): v / 100.0 if m in scaled else v for (s, m, c), v in metrics.items()}
+            part.finals[split] = {(m, c): round(v / 100.0, 12) if m in scaled else v for (m, c), v in values.items()}
+        part.row_metrics = [{(s, m, c): round(v / 100.0, 12) if m in scaled else v for (s, m, c), v in metrics.items()}
                             for metrics in part.row_metrics]
         part.extra["values_in_percent"] = sorted(scaled)
     return True

@@ -104,6 +104,7 @@ class StatementReader:
             self._close_block()
             self.paper_pending = number
             if not metrics:
+                self.excluded.add(number)  # the label itself (`Table 3`): understood, not a run's number
                 return
         if metrics and self.paper_pending is not None and number - self.paper_pending <= 3:
             self._paper_line(number, text, record)
@@ -248,7 +249,7 @@ class StatementReader:
         values: dict[str, object] = {"reference": "paper", "split": block.split}
         scale = max(block.values.values(), default=0.0) > 1.0 and max(block.values.values()) <= 100.0
         for key, value in block.values.items():
-            values[key] = value / 100.0 if scale and not key.startswith("diversity") else value
+            values[key] = round(value / 100.0, 12) if scale and not key.startswith("diversity") else value
         if scale:
             values["in_percent"] = True
         return Event(kind="info", ref=SourceRef(self.path, block.line),
