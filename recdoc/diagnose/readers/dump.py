@@ -16,7 +16,6 @@ from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.records import parse_record
 from recdoc.diagnose.readers.statements import StatementReader, is_prose
 from recdoc.errors import InputError
 
@@ -26,7 +25,7 @@ MIN_SETTING_LINES = 3
 
 
 def sniff(head: str) -> float:
-    from recdoc.diagnose.readers.reported import setting_key
+    from recdoc.diagnose.readers.reported import safe_record, setting_key
     from recdoc.diagnose.readers.statements import _SETTING_RE
 
     settings = metric_lines = step_lines = prose = 0
@@ -35,7 +34,7 @@ def sniff(head: str) -> float:
         text = line.strip()
         if not text:
             continue
-        record = parse_record(text)
+        record = safe_record(text)
         if record is not None and record.metrics:
             metric_lines += 1
             step_lines += record.step is not None

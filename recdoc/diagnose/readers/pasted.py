@@ -16,9 +16,9 @@ from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.records import parse_record
 from recdoc.diagnose.readers.statements import StatementReader, is_prose, paper_label
 from recdoc.diagnose.readers.stdout_log import log_signals
+from recdoc.diagnose.readers.reported import safe_record
 from recdoc.errors import InputError
 
 FORMAT = "pasted"
@@ -35,7 +35,7 @@ def sniff(head: str) -> float:
         text = line.strip()
         if not text:
             continue
-        record = parse_record(text)
+        record = safe_record(text)
         if record is not None and record.metrics:
             metric_lines += 1
             step_lines += record.step is not None

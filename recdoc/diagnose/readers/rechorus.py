@@ -19,7 +19,8 @@ from pathlib import Path
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.framework_log import FrameworkState, paren_groups, read_framework_log, split_metrics
 from recdoc.diagnose.readers.headers import parse_namespace
-from recdoc.diagnose.readers.records import line_split, parse_record
+from recdoc.diagnose.readers.records import line_split
+from recdoc.diagnose.readers.reported import safe_record
 
 FORMAT = "rechorus"
 MARKERS = ("Test Before Training", "Test After Training", "Dev  After Training", "Dev After Training",
@@ -55,7 +56,7 @@ def _line(state: FrameworkState, number: int, text: str) -> None:
     part = state.part
     lowered = text.lower()
     if lowered.startswith("epoch "):
-        record = parse_record(text.split("(", 1)[0])
+        record = safe_record(text.split("(", 1)[0])
         if record is not None and record.step is not None:
             state.use(number)
             state.row(number, record.step, record.loss)
@@ -80,7 +81,7 @@ def _line(state: FrameworkState, number: int, text: str) -> None:
         state.use(number)  # the untrained model's numbers: understood, not the run's result
         return
     if lowered.startswith("best iter"):
-        record = parse_record(text.replace("(dev)", "", 1).split("(", 1)[0].replace("Best Iter", "iter", 1))
+        record = safe_record(text.replace("(dev)", "", 1).split("(", 1)[0].replace("Best Iter", "iter", 1))
         if record is not None and record.step is not None:
             part.extra["best_epoch"] = record.step
         state.use(number)

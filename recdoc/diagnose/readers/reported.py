@@ -185,11 +185,42 @@ def _count_at(lowered: str, at: int, marker: str) -> tuple[str, int] | None:
 
 
 MetricKey = tuple[str | None, str, int | None]
+# A metric name, cut-off or value is a few dozen characters; a longer run of word characters (a hash, a base64 blob,
+# a line of `=`-less garbage) is cut to this before the line grammar sees it, so no pattern can backtrack over it.
+MAX_TOKEN_CHARS = 256
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@/-.")
+
+
+def tame(text: str) -> str:
+    """`text` with every run of word characters longer than MAX_TOKEN_CHARS cut to that length: one pass, and a
+    line of short tokens (every line a reading can use) is returned as it is."""
+    if len(text) <= MAX_TOKEN_CHARS:
+        return text
+    out: list[str] = []
+    run = 0
+    start = 0
+    for index, char in enumerate(text):
+        if char in _WORD_CHARS:
+            run += 1
+            if run == MAX_TOKEN_CHARS + 1:
+                out.append(text[start:index])
+            continue
+        if run > MAX_TOKEN_CHARS:
+            start = index
+        run = 0
+    if run <= MAX_TOKEN_CHARS:
+        out.append(text[start:])
+    return "".join(out)
+
+
+def safe_record(text: str):  # type: ignore[no-untyped-def]
+    """`records.parse_record` on the tamed line (linear whatever the line holds)."""
+    return parse_record(tame(text))
 
 
 def line_metrics(text: str) -> dict[MetricKey, float]:
     """The metric values one line (or one cell) states, keyed (split or None, metric, cut-off)."""
-    record = parse_record(text)
+    record = safe_record(text)
     if record is None:
         return {}
     out: dict[MetricKey, float] = {}

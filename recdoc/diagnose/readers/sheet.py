@@ -23,9 +23,10 @@ from recdoc import reference
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.reported import (
+    safe_record,
     CoverageCounter, RunParts, copy_coverage, line_metrics, mark_segments, scale_percent, setting_key,
 )
-from recdoc.diagnose.readers.records import line_split, parse_record
+from recdoc.diagnose.readers.records import line_split
 from recdoc.errors import InputError
 
 FORMAT = "sheet"
@@ -62,7 +63,7 @@ def sniff(head: str) -> float:
         if header is not None and _column_metrics(header, cells):
             metric_rows += 1
             continue
-        record = parse_record(line)
+        record = safe_record(line)
         if record is not None and record.step is not None:
             log_rows += 1  # `Epoch 3, loss: 0.5, recall@50: 0.07`: a log line that happens to hold commas
             continue

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
-from recdoc.diagnose.readers.records import line_split, parse_record
+from recdoc.diagnose.readers.records import line_split
 from recdoc.diagnose.readers.reported import (
+    safe_record,
     CoverageCounter, RunParts, copy_coverage, count_facts, mark_segments, scale_percent, strip_ansi,
 )
 
@@ -98,7 +99,7 @@ class StatementReader:
         if label is False:
             self._close_block()
             self.paper_pending = None
-        record = parse_record(text)
+        record = safe_record(text)
         metrics = record.metrics if record is not None else {}
         if label is True:
             self._close_block()
