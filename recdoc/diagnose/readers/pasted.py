@@ -18,7 +18,7 @@ from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.statements import StatementReader, is_prose, paper_label
 from recdoc.diagnose.readers.stdout_log import log_signals
-from recdoc.diagnose.readers.reported import safe_record
+from recdoc.diagnose.readers.reported import line_metrics, safe_record
 from recdoc.errors import InputError
 
 FORMAT = "pasted"
@@ -30,11 +30,21 @@ def sniff(head: str) -> float:
     if log_signals(head).core >= 2:
         return 0.0  # the original's (or a port's) lines: its reader reads them, prose and all
     prose = metric_lines = step_lines = 0
-    labelled = False
+    labelled = table = False
     for line in head.splitlines()[:400]:
         text = line.strip()
         if not text:
             continue
+        if text.startswith("|") and text.count("|") >= 3:
+            # A Markdown table: metric columns in its header, numbers in its rows.
+            cells = [cell.strip() for cell in text.strip("|").split("|")]
+            if any(line_metrics(f"{cell}: 0.5") for cell in cells if cell and not cell[:1].isdigit()):
+                table = True
+            elif table and any(cell[:1].isdigit() for cell in cells):
+                metric_lines += 1
+            labelled = labelled or paper_label(text) is True
+            continue
+        table = False
         record = safe_record(text)
         if record is not None and record.metrics:
             metric_lines += 1

@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from recdoc import reference
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
-from recdoc.diagnose.readers.records import line_split
+from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
-    safe_record,
-    CoverageCounter, RunParts, copy_coverage, count_facts, mark_segments, scale_percent, strip_ansi,
+    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, safe_record, scale_percent,
+    strip_ansi, tame,
 )
 
 # A setting line is short: `key: value`, `key = value`, `- key: value` (YAML list items), `key | value`.
 _SETTING_RE = re.compile(r"^[-*\s]{0,4}['\"]?([A-Za-z_][\w.\- ]{0,40}?)['\"]?\s*[:=|]\s*['\"]?([^\s'\",;{}\[\]]+(?:"
                          r"\s*,\s*\d+)*)['\"]?\s*,?\s*$")
 MAX_SETTING_CHARS = 100
+# `'key': 'value'` / `"key": 0.001` inside a dict or JSON object; bounded repeats, so linear on any line.
+_QUOTED_PAIR_RE = re.compile(r"""['"]([A-Za-z_][\w.]{0,40})['"]\s*:\s*(?:['"]([^'"]{1,80})['"]|([-+\w.]{1,40}))""")
 # Words that label a block as the paper's numbers, and words that label it the author's own run.
 PAPER_WORDS = ("paper", "论文", "原文", "reported in", "published")
 OWN_WORDS = ("my ", "mine", "i got", "i get", "i ran", "i obtained", "we got", "we get", "we obtained", "our result",
@@ -59,6 +63,14 @@ def is_prose(line: str) -> bool:
     return alphabetic >= 0.6 * len(words) and "=" not in line and " | " not in line
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell.strip().rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class _Block:
     """A paper block being read."""
@@ -86,6 +98,7 @@ class StatementReader:
         self.block: _Block | None = None
         self.paper_blocks: list[_Block] = []
         self.excluded: set[int] = set()
+        self.table: list[str] | None = None  # the header of the Markdown table being read
 
     # ------------------------------------------------------------------ lines
     def line(self, number: int, raw: str) -> None:
@@ -95,6 +108,11 @@ class StatementReader:
             if self.block is not None and self.block.values:
                 self._close_block()
             return
+        if text.startswith("|") and text.count("|") >= 3:
+            if self._table_line(number, text):
+                return
+        else:
+            self.table = None
         label = paper_label(text) if self.detect_paper else None
         if label is False:
             self._close_block()
@@ -114,6 +132,7 @@ class StatementReader:
             self._close_block()
             self.paper_pending = None
             self._metric_line(number, text, record)
+            self._quoted_settings(number, text)  # `{"model": "SA", "recall@50": 0.07}`: the settings beside them
             return
         if self.block is not None and is_prose(text):
             self._close_block()
@@ -140,9 +159,9 @@ class StatementReader:
             self.paper_blocks.append(self.block)
         self.block = None
 
-    def _metric_line(self, number: int, text: str, record) -> None:
+    def _metric_line(self, number: int, text: str, record, new_run: bool = False) -> None:
         self.counter.use(number)
-        part = self.parts[-1] if self.parts else None
+        part = self.parts[-1] if self.parts and not new_run else None
         if record.step is not None:
             metrics = {(s or record.split or "valid", m, c): v for (s, m, c), v in record.metrics.items()}
             if part is None or part.finals or (part.rows and record.step <= part.rows[-1]["iter"]):
@@ -163,6 +182,57 @@ class StatementReader:
             note = "" if split else "  [split not stated: read as test]"
             part.add_final(stated, values, number, text + note)
         self.part_end[-1] = number
+
+    def _table_line(self, number: int, text: str) -> bool:
+        """A Markdown table (`| | Recall@20 | NDCG@20 |`, `|---|`, `| mine | 5.11 | 8.23 |`): each row under a
+        header with metric columns is a run, or the paper's numbers when its label says so. False: not such a line."""
+        cells = [cell.strip() for cell in text.strip().strip("|").split("|")]
+        if set(text) <= set("|-: "):
+            return self.table is not None
+        named = [bool(line_metrics(f"{cell}: 0.5")) if cell else False for cell in cells]
+        if any(named) and not any(_is_number(cell) for cell in cells):
+            self.table = cells
+            self.counter.use(number)
+            return True
+        if self.table is None or len(cells) != len(self.table):
+            return False
+        metrics: dict = {}
+        labels: list[str] = []
+        for column, cell in zip(self.table, cells):
+            found = line_metrics(f"{column}: {cell}") if column and _is_number(cell) else {}
+            if found:
+                metrics.update(found)
+            elif cell:
+                labels.append(cell)
+        if not metrics:
+            return False
+        label = " ".join(labels)
+        record = Record(metrics=metrics, split=line_split(label) if label else None)
+        said = paper_label(label) if self.detect_paper else None
+        if said is True or (said is None and self.paper_pending is not None and number - self.paper_pending <= 3):
+            # A row labelled the paper's, or any row of a table right under a paper label: one reference each.
+            self._close_block()
+            self.block = _Block(line=number, text=text)
+            self._paper_line(number, text, record)
+            self._close_block()
+            return True
+        self._metric_line(number, text, record, new_run=True)
+        # The row's model, when a label cell names one (`ComiRec-SA (mine)`).
+        models = (reference.canonical_model_type(cell.split("(")[0].strip()) for cell in labels)
+        model = next((name for name in models if name is not None), None)
+        part = self.parts[-1]
+        if model is not None:
+            part.declare("model_type", model, number, text)
+        if label:
+            part.label, part.label_ref = f"{Path(self.path).name}: {label}", SourceRef(self.path, number)
+        return True
+
+    def _quoted_settings(self, number: int, text: str) -> bool:
+        """Settings as quoted keys of a dict or JSON object on one line (`"dataset": "book", "lr": 0.001`)."""
+        found = False
+        for name, quoted, bare in _QUOTED_PAIR_RE.findall(tame(text)):
+            found |= self._named(number, name, quoted or bare, text)
+        return found
 
     def _new_part(self, number: int) -> RunParts:
         part = RunParts(format=self.format, path=self.path)
@@ -187,6 +257,8 @@ class StatementReader:
             match = _SETTING_RE.match(text)
             if match is not None:
                 found = self._named(number, match.group(1), match.group(2), text)
+        if not found and ("'" in text or '"' in text):
+            found = self._quoted_settings(number, text)
         if not found and "_" in text:
             for token in text.split()[:20]:
                 tokens = parse_exp_name_tokens(token.strip("`'\",.()[]"))

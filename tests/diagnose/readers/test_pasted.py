@@ -118,3 +118,31 @@ def test_recdoc_analyze_diagnoses_pasted_text(tmp_path: Path) -> None:
                            "json", "--no-plots"], capture_output=True, text=True, timeout=120)
     assert done.returncode in (0, 1), done.stderr + done.stdout
     assert json.loads((out / "diagnosis.json").read_text())["verdict"] != "unusable"
+
+
+MARKDOWN = """I reproduced ComiRec-SA and ComiRec-DR on Taobao with the default command, but both are below the paper.
+The table below compares what I got with what the paper reports:
+
+| Model | Recall@50 | NDCG@50 | HitRate@50 |
+|---|---|---|---|
+| ComiRec-SA (paper) | 9.01 | 32.97 | 49.41 |
+| ComiRec-SA (mine) | 7.93 | 30.12 | 47.80 |
+| ComiRec-DR (mine) | 8.11 | 31.02 | 48.55 |
+
+config: {"dataset": "taobao", "learning_rate": 0.001, "batch_size": 256}
+"""
+
+
+def test_markdown_table_rows_and_a_json_config_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MARKDOWN)
+    sa, dr = read_runs([str(path)])
+    assert (sa.exp_name.value, dr.exp_name.value) == ("issue.txt: ComiRec-SA (mine)", "issue.txt: ComiRec-DR (mine)")
+    assert {k: (f.value, f.ref.line) for k, f in sa.declared.items()} == {
+        "model_type": ("ComiRec-SA", 7), "dataset": ("taobao", 10), "learning_rate": (0.001, 10),
+        "batch_size": (256, 10)}
+    assert dr.declared["model_type"].value == "ComiRec-DR"
+    final = sa.finals["test"]
+    assert (final.recall, final.ndcg, final.hitrate, final.cutoff) == (0.0793, 0.3012, 0.478, 50)
+    paper, = [e for e in sa.events if e.values.get("reference") == "paper"]
+    assert (paper.ref.line, paper.values["hitrate@50"]) == (6, 0.4941)
+    assert sa.coverage.unread_metric_count == 0
