@@ -29,7 +29,7 @@ def sniff(head: str) -> float:
     from recdoc.diagnose.readers.statements import _SETTING_RE
 
     settings = metric_lines = step_lines = prose = 0
-    literal = False
+    literal = head.lstrip().startswith(("{", "["))  # a JSON object or a Python literal, pretty-printed or not
     for line in head.splitlines()[:400]:
         text = line.strip()
         if not text:

@@ -147,6 +147,30 @@ def eval_candidates(key: str, raw: str) -> int | str | None:
     return None
 
 
+# Prose stating the protocol: `ranked against 100 sampled negative items`, `99 negatives per test item`, `full
+# ranking over all items`. Only with an evaluation word in the line (10 negatives per positive in training are not
+# the evaluation's).
+_NEGATIVES_RE = re.compile(r"\b(\d{1,6})\s+(?:randomly\s+|uniformly\s+|popularity[- ]based\s+)?(?:sampled\s+)?"
+                           r"negative(?:s|\s+items|\s+samples|\s+candidates)?\b", re.IGNORECASE)
+_FULL_RE = re.compile(r"\bfull[- ]?(?:ranking|sort|rank)\b|\b(?:against|among|over)\s+all\s+(?:the\s+)?items\b",
+                      re.IGNORECASE)
+_EVAL_WORDS = ("test", "eval", "valid", "candidate", "rank", "metric")
+MAX_PROSE_CHARS = 400
+
+
+def protocol_from_prose(line: str) -> int | str | None:
+    """The evaluation protocol a sentence states: sampled negatives per test item (an int) or "full"."""
+    if len(line) > MAX_PROSE_CHARS:
+        return None
+    lowered = line.lower()
+    if not any(word in lowered for word in _EVAL_WORDS) or "train" in lowered:
+        return None
+    sampled = _NEGATIVES_RE.search(line)
+    if sampled is not None:
+        return int(sampled.group(1))
+    return "full" if _FULL_RE.search(line) else None
+
+
 def count_facts(line: str) -> list[tuple[str, int]]:
     """`The number of users: 944`, `"# user": 14682, "# item": 8714`, `#items = 1683`, `n_users: 944` ->
     [('user_count', 944), ...]. One pass over the line per marker (linear)."""

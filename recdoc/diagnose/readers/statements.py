@@ -24,8 +24,8 @@ from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, safe_record, scale_percent,
-    strip_ansi, tame,
+    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, protocol_from_prose, safe_record,
+    scale_percent, strip_ansi, tame,
 )
 
 # A setting line is short: `key: value`, `key = value`, `- key: value` (YAML list items), `key | value`.
@@ -242,6 +242,10 @@ class StatementReader:
 
     def _setting_line(self, number: int, text: str) -> bool:
         found = False
+        protocol = protocol_from_prose(text)
+        if protocol is not None:
+            self._setting(number, "eval_candidates", protocol, text)
+            found = True
         for key, value in count_facts(text) if len(text) <= MAX_SETTING_CHARS else []:
             self._setting(number, key, value, text)
             found = True

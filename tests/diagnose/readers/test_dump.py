@@ -89,3 +89,15 @@ def test_recdoc_analyze_diagnoses_dumps(tmp_path: Path) -> None:
                                "json", "--no-plots"], capture_output=True, text=True, timeout=120)
         assert done.returncode in (0, 1), done.stderr + done.stdout
         assert json.loads((out / "diagnosis.json").read_text())["verdict"] != "unusable"
+
+
+def test_pretty_printed_json_results(tmp_path: Path) -> None:
+    text = ('{\n  "model": "ComiRec-SA",\n  "dataset": "book",\n  "learning_rate": 0.005,\n  "test": {\n'
+            '    "recall@50": 0.0712,\n    "ndcg@50": 0.1101,\n    "hitrate@50": 0.1634\n  }\n}\n')
+    path = write(tmp_path, text, "results.json")
+    assert max(sniff_scores(text).items(), key=lambda kv: kv[1])[0] == "dump"
+    run, = read_runs([str(path)])
+    assert {k: (f.value, f.ref.line) for k, f in run.declared.items()} == {
+        "model_type": ("ComiRec-SA", 2), "dataset": ("book", 3), "learning_rate": (0.005, 4)}
+    test = run.finals["test"]
+    assert (test.recall, test.ndcg, test.hitrate, test.cutoff, test.ref.line) == (0.0712, 0.1101, 0.1634, 50, 6)

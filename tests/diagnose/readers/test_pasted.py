@@ -146,3 +146,15 @@ def test_markdown_table_rows_and_a_json_config_line(tmp_path: Path) -> None:
     paper, = [e for e in sa.events if e.values.get("reference") == "paper"]
     assert (paper.ref.line, paper.values["hitrate@50"]) == (6, 0.4941)
     assert sa.coverage.unread_metric_count == 0
+
+
+def test_the_evaluation_protocol_stated_in_prose(tmp_path: Path) -> None:
+    from recdoc.diagnose.readers.reported import protocol_from_prose
+
+    assert protocol_from_prose("Each test item is ranked against 100 sampled negative items.") == 100
+    assert protocol_from_prose("We evaluate with full ranking over all items.") == "full"
+    assert protocol_from_prose("We sample 10 negatives per positive for training.") is None
+    text = ISSUE.replace("After early stopping", "Each test item was ranked against 99 sampled negative items. After"
+                                                 " early stopping")
+    run, = read_runs([str(write(tmp_path, text))])
+    assert run.declared["eval_candidates"].value == 99 and run.declared["eval_candidates"].ref.line == 6
