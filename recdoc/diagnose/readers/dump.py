@@ -28,7 +28,7 @@ def sniff(head: str) -> float:
     from recdoc.diagnose.readers.reported import safe_record, setting_key
     from recdoc.diagnose.readers.statements import _SETTING_RE
 
-    settings = metric_lines = step_lines = prose = 0
+    settings = metric_lines = prose = 0
     literal = head.lstrip().startswith(("{", "["))  # a JSON object or a Python literal, pretty-printed or not
     for line in head.splitlines()[:400]:
         text = line.strip()
@@ -36,8 +36,9 @@ def sniff(head: str) -> float:
             continue
         record = safe_record(text)
         if record is not None and record.metrics:
+            if record.step is not None:
+                return 0.0  # an evaluation at a step: a log, not a dump of results
             metric_lines += 1
-            step_lines += record.step is not None
             # `{'Recall': ['Recall@100: 0.1121']}`: metric strings inside a literal's lists.
             literal = literal or ("['" in text or '["' in text or text.startswith("{"))
             continue
@@ -46,7 +47,7 @@ def sniff(head: str) -> float:
         match = _SETTING_RE.match(text) if len(text) <= 100 else None
         if match is not None and setting_key(match.group(1)) is not None:
             settings += 1
-    if metric_lines == 0 or step_lines > 0 or prose >= 2:
+    if metric_lines == 0 or prose >= 2:
         return 0.0
     return 0.4 if literal or settings >= MIN_SETTING_LINES else 0.0
 

@@ -140,6 +140,8 @@ def _delimiter(lines: list[str]) -> str | None:
 
 def _outside_quotes(line: str) -> str:
     """The line with quoted parts removed (a quoted cell's commas do not separate cells)."""
+    if '"' not in line:
+        return line
     out, quoted = [], False
     for char in line:
         if char == '"':
