@@ -361,6 +361,15 @@ class RunParts:
             run.extra_metrics["cutoffs_printed"] = printed
         if curve_cutoff is not None and rows:
             run.extra_metrics["curve_cutoff"] = curve_cutoff
+        if rows and not any("recall" in row for row in rows) and not self.finals:
+            # The engine judges a curve by its recall; without one, the last evaluation's values are what the run
+            # measured (a run with metric values is diagnosed, never called unusable).
+            last = next((row for row in reversed(rows) if "ndcg" in row or "hitrate" in row), None)
+            if last is not None:
+                run.finals["valid"] = FinalMetrics(
+                    split="valid", recall=None, ndcg=last.get("ndcg"), hitrate=last.get("hitrate"), diversity=None,
+                    ref=SourceRef(str(last["file"]), last["line"]), cutoff=curve_cutoff,
+                    text=f"the last evaluation (step {last['iter']}); the curve states no recall")
         if rows and not any("recall" in row for row in rows):
             # The curve rules read validation recall; a curve of hit rate or NDCG only is not an evaluation that
             # printed nothing (absence of a recall column is not evidence of a broken evaluation).

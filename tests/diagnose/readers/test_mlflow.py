@@ -91,3 +91,15 @@ def test_recdoc_analyze_diagnoses_mlruns(tmp_path: Path) -> None:
     assert done.returncode in (0, 1), done.stderr + done.stdout
     report = json.loads((out / "diagnosis.json").read_text())
     assert report["verdict"] != "unusable"
+
+
+def test_a_curve_without_recall_is_still_diagnosed(tmp_path: Path) -> None:
+    metrics = {"valid_hitrate_50": [(1000, 0.10), (2000, 0.12)], "valid_ndcg_50": [(1000, 0.04), (2000, 0.05)]}
+    folder = make_run(tmp_path / "mlruns", RUN_A, "hr-only", PARAMS, metrics)
+    run, = read_runs([str(folder)])
+    assert run.curve["hitrate"].tolist() == [0.10, 0.12] and run.curve["recall"].isna().all()
+    final = run.finals["valid"]
+    assert (final.hitrate, final.ndcg, final.recall, final.cutoff) == (0.12, 0.05, None, 50)
+    assert run.extra_metrics["evaluation_unseen"] is True
+    diagnosis, = analyze_all([str(folder)])
+    assert diagnosis.verdict != "unusable" and "eval-broken" not in [f.id for f in diagnosis.findings]
