@@ -416,6 +416,22 @@ def _final(split: str, values: dict[tuple[str, int | None], float], cutoff: int 
                         **picked)
 
 
+def paper_reference_event(path: str, line: int | None, text: str, values: dict[str, float],
+                          split: str | None) -> Event:
+    """The paper's numbers as an author quotes them: a reference for comparison, never a run. `values` keyed
+    `metric@K`; rates above 1 are percentages (scaled to fractions, `in_percent` says so)."""
+    out: dict[str, Any] = {"reference": "paper", "split": split}
+    rates = [v for k, v in values.items() if k.split("@")[0] in RATE_METRICS]
+    scale = in_percent(rates)
+    for key, value in values.items():
+        out[key] = round(value / 100.0, 12) if scale and key.split("@")[0] in RATE_METRICS else value
+    if scale:
+        out["in_percent"] = True
+    return Event(kind="info", ref=SourceRef(path, line),
+                 text=f"the paper's numbers as the author quotes them (a reference, not a run): {text[:160]}",
+                 values=out)
+
+
 def scale_percent(parts: list[RunParts]) -> bool:
     """Rates above 1 in a whole input mean it states percentages: divide every rate of every run by 100, per
     metric (a sheet may state recall in percent beside a fraction diversity). True when something was scaled."""

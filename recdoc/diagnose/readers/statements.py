@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recdoc import reference
-from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef
+from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F401 (Event: the paper's type)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, protocol_from_prose, safe_record,
+    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, paper_reference_event, protocol_from_prose,
+    safe_record,
     scale_percent, strip_ansi, tame,
 )
 
@@ -32,6 +33,7 @@ from recdoc.diagnose.readers.reported import (
 _SETTING_RE = re.compile(r"^[-*\s]{0,4}['\"]?([A-Za-z_][\w.\- ]{0,40}?)['\"]?\s*[:=|]\s*['\"]?([^\s'\",;{}\[\]]+(?:"
                          r"\s*,\s*\d+)*)['\"]?\s*,?\s*$")
 MAX_SETTING_CHARS = 100
+PAPER_DATASETS = {name for name in reference.load()["original_defaults"]["datasets"] if name != "other"}
 # `'key': 'value'` / `"key": 0.001` inside a dict or JSON object; bounded repeats, so linear on any line.
 _QUOTED_PAIR_RE = re.compile(r"""['"]([A-Za-z_][\w.]{0,40})['"]\s*:\s*(?:['"]([^'"]{1,80})['"]|([-+\w.]{1,40}))""")
 # Words that label a block as the paper's numbers, and words that label it the author's own run.
@@ -263,6 +265,8 @@ class StatementReader:
                 found = self._named(number, match.group(1), match.group(2), text)
         if not found and ("'" in text or '"' in text):
             found = self._quoted_settings(number, text)
+        if not found and is_prose(text):
+            found = self._named_in_prose(number, text)
         if not found and "_" in text:
             for token in text.split()[:20]:
                 tokens = parse_exp_name_tokens(token.strip("`'\",.()[]"))
@@ -273,6 +277,21 @@ class StatementReader:
                     break
         if found:
             self.counter.use(number)
+        return found
+
+    def _named_in_prose(self, number: int, text: str) -> bool:
+        """A sentence naming exactly one model of the paper's (`I trained ComiRec-SA on the Book dataset`) states
+        the model of the runs after it; one dataset of the paper's, their dataset. Two names state neither."""
+        tokens = [token.strip("`'\"(),.:;!?") for token in text.split()[:80]]
+        models = {model for model in (reference.canonical_model_type(t) for t in tokens if len(t) > 2) if model}
+        datasets = {t.lower() for t in tokens} & PAPER_DATASETS
+        found = False
+        if len(models) == 1:
+            self._setting(number, "model_type", next(iter(models)), text)
+            found = True
+        if len(datasets) == 1:
+            self._setting(number, "dataset", next(iter(datasets)), text)
+            found = True
         return found
 
     def _flags(self, number: int, tokens: list[str], text: str) -> bool:
@@ -323,15 +342,7 @@ class StatementReader:
         return mark_segments(runs)
 
     def _paper_event(self, block: _Block) -> Event:
-        values: dict[str, object] = {"reference": "paper", "split": block.split}
-        scale = max(block.values.values(), default=0.0) > 1.0 and max(block.values.values()) <= 100.0
-        for key, value in block.values.items():
-            values[key] = round(value / 100.0, 12) if scale and not key.startswith("diversity") else value
-        if scale:
-            values["in_percent"] = True
-        return Event(kind="info", ref=SourceRef(self.path, block.line),
-                     text=f"the paper's numbers as the author quotes them (a reference, not a run): {block.text[:160]}",
-                     values=values)
+        return paper_reference_event(self.path, block.line, block.text, block.values, block.split)
 
     @property
     def paper_values(self) -> int:

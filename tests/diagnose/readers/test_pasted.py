@@ -138,7 +138,7 @@ def test_markdown_table_rows_and_a_json_config_line(tmp_path: Path) -> None:
     sa, dr = read_runs([str(path)])
     assert (sa.exp_name.value, dr.exp_name.value) == ("issue.txt: ComiRec-SA (mine)", "issue.txt: ComiRec-DR (mine)")
     assert {k: (f.value, f.ref.line) for k, f in sa.declared.items()} == {
-        "model_type": ("ComiRec-SA", 7), "dataset": ("taobao", 10), "learning_rate": (0.001, 10),
+        "model_type": ("ComiRec-SA", 7), "dataset": ("taobao", 1), "learning_rate": (0.001, 10),
         "batch_size": (256, 10)}
     assert dr.declared["model_type"].value == "ComiRec-DR"
     final = sa.finals["test"]
@@ -158,3 +158,16 @@ def test_the_evaluation_protocol_stated_in_prose(tmp_path: Path) -> None:
                                                  " early stopping")
     run, = read_runs([str(write(tmp_path, text))])
     assert run.declared["eval_candidates"].value == 99 and run.declared["eval_candidates"].ref.line == 6
+
+
+def test_sentences_naming_one_model_each(tmp_path: Path) -> None:
+    text = "\n".join(["I ran two models on taobao with the default settings of the repository.",
+                      "With MIND the final numbers were:",
+                      "test recall@50: 0.0701, test hitrate@50: 0.4740",
+                      "And with ComiRec-SA, after the same number of iterations:",
+                      "test recall@50: 0.0811, test hitrate@50: 0.4855"])
+    mind, sa = read_runs([str(write(tmp_path, text))])
+    assert (mind.declared["model_type"].value, mind.declared["model_type"].ref.line) == ("MIND", 2)
+    assert (sa.declared["model_type"].value, sa.declared["model_type"].ref.line) == ("ComiRec-SA", 4)
+    assert mind.declared["dataset"].value == sa.declared["dataset"].value == "taobao"
+    assert (mind.finals["test"].recall, sa.finals["test"].recall) == (0.0701, 0.0811)
