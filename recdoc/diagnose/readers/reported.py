@@ -104,7 +104,9 @@ def setting_value(key: str, raw: str) -> Any:
         cutoffs = cutoff_list(text)
         return max(cutoffs) if cutoffs else None
     if key == "model_type":
-        return reference.canonical_model_type(text) or text if text else None
+        # `ComiRec-SA (ours)`, `MIND (seed 2)`: the name before a parenthesis is the model.
+        bare = text.split("(")[0].strip()
+        return (reference.canonical_model_type(text) or reference.canonical_model_type(bare) or text) if text else None
     if key == "dataset":
         return text or None
     try:

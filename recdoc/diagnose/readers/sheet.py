@@ -20,13 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from recdoc import reference
-from recdoc.diagnose.observed_run import Run
+from recdoc.diagnose.observed_run import Event, Run, SourceRef
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.reported import (
-    safe_record,
-    CoverageCounter, RunParts, copy_coverage, line_metrics, mark_segments, scale_percent, setting_key,
+    CoverageCounter, RunParts, copy_coverage, line_metrics, mark_segments, paper_reference_event, safe_record,
+    scale_percent, setting_key,
 )
 from recdoc.diagnose.readers.records import line_split
+from recdoc.diagnose.readers.statements import paper_label
 from recdoc.errors import InputError
 
 FORMAT = "sheet"
@@ -98,14 +99,15 @@ def read_runs(path: str | Path) -> list[Run]:
     scale_percent(parts)
     coverage = counter.coverage(exclude=reader.summary_lines)
     runs = [part.build(copy_coverage(coverage)) for part in parts]
-    if reader.summary_lines:
-        runs[0].events.append(_summary_event(path_text, reader.summary_lines))
+    for run in runs:
+        run.events = list(reader.references) + run.events
+    summaries = reader.summary_lines - {event.ref.line for event in reader.references}
+    if summaries:
+        runs[0].events.append(_summary_event(path_text, summaries))
     return mark_segments(runs)
 
 
-def _summary_event(path: str, lines: set[int]):
-    from recdoc.diagnose.observed_run import Event, SourceRef
-
+def _summary_event(path: str, lines: set[int]) -> Event:
     first = min(lines)
     return Event(kind="info", ref=SourceRef(path, first),
                  text=f"{len(lines)} summary row(s) (mean, std, ...) not read as runs; the runs' own rows are pooled "
@@ -200,6 +202,8 @@ class _Sheet:
         self.summary_lines: set[int] = set()
         self.finals: list[tuple[tuple, RunParts]] = []  # (configuration, run), in row order
         self.curves: dict[tuple, RunParts] = {}  # configuration (with seed) -> its curve run
+        self.references: list[Event] = []  # rows labelled the paper's
+        self.last_row: tuple[tuple, RunParts] | None = None  # the last final row's configuration (with seed), run
 
     def row(self, number: int, cells: list[str]) -> None:
         filled = [c for c in cells if c]
@@ -290,11 +294,23 @@ class _Sheet:
                 self.finals.append((key, part))
             run.add_row(step, loss, {(s or split or block_split, m, c): v for (s, m, c), v in metrics.items()}, number)
             return
+        if label is not None and paper_label(label) is True:
+            # `ComiRec-SA (paper)`, `Paper (Table 3)`: the author's reference numbers, not a run.
+            for metric_split, vals in values.items():
+                flat = {f"{m}@{c}" if c is not None else m: v for (m, c), v in vals.items()}
+                self.references.append(paper_reference_event(self.path, number, line, flat, metric_split))
+            self.summary_lines.add(number)
+            return
+        row_key = configuration + ((seed,) if seed else ())
+        if self.last_row is not None and self.last_row[0] == row_key and not set(values) & set(self.last_row[1].finals):
+            part = self.last_row[1]  # the same run's other split on the next row (`valid` then `test`)
+        else:
+            self.finals.append((configuration, part))
         for metric_split, vals in values.items():
             text = line if (split or block_split or any(s for (s, _, _) in metrics)) else (
                 line + "  [split not stated: read as test]")
             part.add_final(metric_split, vals, number, text)
-        self.finals.append((configuration, part))
+        self.last_row = (row_key, part)
 
     def finish(self) -> list[RunParts]:
         """Runs of one configuration next to each other (first appearance order), so repeats are pooled."""

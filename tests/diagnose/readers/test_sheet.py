@@ -125,3 +125,19 @@ def test_recdoc_analyze_diagnoses_a_sheet(tmp_path: Path) -> None:
     assert done.returncode in (0, 1), done.stderr + done.stdout
     report = json.loads((out / "diagnosis.json").read_text())
     assert len(report["runs"]) == 2
+
+
+def test_paper_rows_are_references_and_a_runs_splits_on_two_rows(tmp_path: Path) -> None:
+    text = ("model,seed,split,recall@50,hitrate@50\n"
+            "ComiRec-SA (paper),,test,8.467,17.202\n"
+            "ComiRec-SA,1,valid,8.81,17.9\n"
+            "ComiRec-SA,1,test,8.31,16.95\n"
+            "ComiRec-SA,2,valid,8.70,17.7\n"
+            "ComiRec-SA,2,test,8.22,16.81\n")
+    runs = read_runs([str(write(tmp_path, text, "seeds.csv"))])
+    assert len(runs) == 2  # two seeds, each with its valid and test rows; the paper's row is no run
+    assert [(r.finals["valid"].recall, r.finals["test"].recall) for r in runs] == [(0.0881, 0.0831), (0.087, 0.0822)]
+    assert [r.declared["random_seed"].value for r in runs] == [1, 2]
+    paper, = [e for e in runs[0].events if e.values.get("reference") == "paper"]
+    assert (paper.ref.line, paper.values["recall@50"], paper.values["split"]) == (2, 0.08467, "test")
+    assert not [e for e in runs[0].events if "summary_rows" in e.values]
