@@ -37,8 +37,18 @@ def read(path: str | Path) -> Run:
 
 
 def read_runs(path: str | Path) -> list[Run]:
-    runs = read_framework_log(path, FORMAT, "ReChorus", _line, _recall_is_hit_rate)
+    runs = read_framework_log(path, FORMAT, "ReChorus", _line, _code_defaults)
     return runs
+
+
+def _code_defaults(state: FrameworkState) -> None:
+    _recall_is_hit_rate(state)
+    if "eval_candidates" not in state.part.declared and state.part.has_metrics:
+        # No `test_all` in the argument table (older versions have no such flag): ReChorus then ranks each dev/test
+        # item among the negatives its data files list, 99 as its data preparation writes them.
+        state.part.declare("eval_candidates", 99, None,
+                           "ReChorus's default: each dev/test item ranked among the 99 negatives its data files list "
+                           "(no `test_all` in the log)")
 
 
 def _recall_is_hit_rate(state: FrameworkState) -> None:

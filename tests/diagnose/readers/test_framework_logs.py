@@ -235,3 +235,10 @@ def test_recdoc_analyze_judges_framework_logs(tmp_path: Path) -> None:
         assert report["verdict"] != "unusable"
     diagnosis, = analyze_all([str(tmp_path / "rechorus.txt")])
     assert diagnosis.verdict != "unusable" and "eval-broken" not in [f.id for f in diagnosis.findings]
+
+
+def test_rechorus_without_test_all_uses_its_codes_default(tmp_path: Path) -> None:
+    lines = [line for line in RECHORUS if "test_all" not in line]
+    run, = read_runs([str(write(tmp_path, lines, "rechorus.txt"))])
+    fact = run.declared["eval_candidates"]
+    assert (fact.value, fact.ref.line) == (99, None) and "default" in fact.text
