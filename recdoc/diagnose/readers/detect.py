@@ -352,8 +352,11 @@ def read_notebook(path: Path) -> list[Run]:
     from recdoc.diagnose.readers.stdout_log import notebook_lines, parse_log_runs
 
     head = "\n".join(line for _, line in notebook_lines(path)[:2000])
-    scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS}
+    scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS}
     best = max(scores, key=lambda k: scores[k])
+    reporter = next((r for r in REPORT_READERS if r.FORMAT == best), None)
+    if reporter is not None and scores[best] > 0:
+        return reporter.read_runs(path)  # a framework's output or results printed in a notebook
     return parse_log_runs(path, best if scores[best] > 0 else text_log.FORMAT)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.statements import StatementReader, is_prose
+from recdoc.diagnose.readers.reported import input_lines
 from recdoc.errors import InputError
 
 FORMAT = "dump"
@@ -58,7 +58,7 @@ def read(path: str | Path) -> Run:
 
 def read_runs(path: str | Path) -> list[Run]:
     reader = StatementReader(str(path), FORMAT, detect_paper=False)
-    for number, line in iter_lines(path):
+    for number, line in input_lines(path):
         reader.line(number, line)
     runs = reader.finish()
     if not runs:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.reported import CoverageCounter, MetricKey, RunParts, count_facts, line_metrics, strip_ansi
+from recdoc.diagnose.readers.reported import (
+    CoverageCounter, MetricKey, RunParts, count_facts, input_lines, line_metrics, strip_ansi,
+)
 from recdoc.diagnose.readers.records import line_split
 from recdoc.errors import InputError
 
@@ -131,7 +132,7 @@ def read_framework_log(path: str | Path, format_name: str, what: str,
     """Read `path` line by line with `line_reader(state, number, text)` (text with its prefix stripped);
     `before_finish(state)` adds what the format's code knows once every line is read."""
     state = FrameworkState(str(path), format_name)
-    for number, raw in iter_lines(path):
+    for number, raw in input_lines(path):
         state.counter.see(number, raw)
         text = strip_prefix(raw)
         if not text or state.traceback(number, text):

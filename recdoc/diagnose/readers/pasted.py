@@ -15,10 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.statements import StatementReader, is_prose, paper_label
 from recdoc.diagnose.readers.stdout_log import log_signals
-from recdoc.diagnose.readers.reported import line_metrics, safe_record
+from recdoc.diagnose.readers.reported import input_lines, line_metrics, safe_record
 from recdoc.errors import InputError
 
 FORMAT = "pasted"
@@ -66,7 +65,7 @@ def read(path: str | Path) -> Run:
 
 def read_runs(path: str | Path) -> list[Run]:
     reader = StatementReader(str(path), FORMAT, detect_paper=True)
-    for number, line in iter_lines(path):
+    for number, line in input_lines(path):
         reader.line(number, line)
     runs = reader.finish()
     if not runs:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from recdoc import reference
@@ -28,6 +30,7 @@ from recdoc.diagnose.observed_run import (
     Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason, curve_from_rows,
 )
 from recdoc.diagnose.readers.headers import HEADER_KEYS
+from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.records import parse_record
 
 # The metrics a Run's finals and curve hold; others (mrr, precision, auc) are kept in extra_metrics only.
@@ -58,6 +61,15 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SAMPLED_MODE_RE = re.compile(r"\b(?:uni|pop)(\d{1,6})\b")
 _METRIC_WORDS = ("recall", "ndcg", "hit", "hr@", "mrr", "precision", "auc", "map@")
 _DIGITS = frozenset("0123456789")
+
+
+def input_lines(path: str | Path) -> Iterable[tuple[int, str]]:
+    """The numbered lines of a file, or of what a Jupyter notebook's cells printed (a framework run in a notebook)."""
+    if str(path).endswith(".ipynb"):
+        from recdoc.diagnose.readers.stdout_log import notebook_lines
+
+        return notebook_lines(path)
+    return iter_lines(path)
 
 
 def strip_ansi(line: str) -> str:

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from recdoc import reference
 from recdoc.diagnose.observed_run import Event, Run, SourceRef
-from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, RunParts, copy_coverage, line_metrics, mark_segments, paper_reference_event, safe_record,
-    scale_percent, setting_key,
+    CoverageCounter, RunParts, copy_coverage, input_lines, line_metrics, mark_segments, paper_reference_event,
+    safe_record, scale_percent, setting_key,
 )
 from recdoc.diagnose.readers.records import line_split
 from recdoc.diagnose.readers.statements import paper_label
@@ -84,7 +83,7 @@ def read(path: str | Path) -> Run:
 
 def read_runs(path: str | Path) -> list[Run]:
     path_text = str(path)
-    numbered = list(iter_lines(path))
+    numbered = list(input_lines(path))
     counter = CoverageCounter(path_text)
     for number, line in numbered:
         counter.see(number, line)

@@ -242,3 +242,15 @@ def test_rechorus_without_test_all_uses_its_codes_default(tmp_path: Path) -> Non
     run, = read_runs([str(write(tmp_path, lines, "rechorus.txt"))])
     fact = run.declared["eval_candidates"]
     assert (fact.value, fact.ref.line) == (99, None) and "default" in fact.text
+
+
+def test_recbole_output_in_a_notebook(tmp_path: Path) -> None:
+    notebook = {"cells": [{"cell_type": "code", "source": ["run_recbole(model='BPR', dataset='ml-100k')"],
+                           "outputs": [{"output_type": "stream", "name": "stdout",
+                                        "text": [line + "\n" for line in RECBOLE]}]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "recbole.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    run, = read_runs([str(path)])
+    assert run.format == "recbole" and run.curve["recall"].tolist() == [0.0085, 0.0121, 0.0317, 0.0533]
+    assert run.finals["test"].ref.line == 58  # the 58th printed line
