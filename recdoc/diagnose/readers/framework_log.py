@@ -14,7 +14,8 @@ from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, MetricKey, RunParts, count_facts, input_lines, line_metrics, strip_ansi,
+    CoverageCounter, MetricKey, RunParts, copy_coverage, count_facts, input_lines, line_metrics, mark_segments,
+    strip_ansi,
 )
 from recdoc.diagnose.readers.records import line_split
 from recdoc.errors import InputError
@@ -62,7 +63,9 @@ class FrameworkState:
 
     def __init__(self, path: str, format_name: str) -> None:
         self.path = path
+        self.format = format_name
         self.part = RunParts(format=format_name, path=path, step_unit="epoch")
+        self.done: list[RunParts] = []  # runs that ended earlier in the same file (appended output, a tuning loop)
         self.counter = CoverageCounter(path)
         self.traceback_line: int | None = None
         self.signals = 0
@@ -79,7 +82,15 @@ class FrameworkState:
             self.use(number)
         return bool(facts)
 
+    def new_run(self) -> None:
+        """The file holds another run from here on (its header started): what came before is a run of its own."""
+        if self.part.rows or self.part.finals:
+            self.done.append(self.part)
+            self.part = RunParts(format=self.format, path=self.path, step_unit="epoch")
+
     def row(self, number: int, epoch: int, loss: float | None) -> None:
+        if self.part.rows and epoch < self.part.rows[-1]["iter"]:
+            self.new_run()  # the epoch counter went back: another run's output follows
         part = self.part
         if part.rows and part.rows[-1]["iter"] == epoch:
             if loss is not None:
@@ -113,24 +124,30 @@ class FrameworkState:
             return True
         return False
 
-    def finish(self, what: str) -> list[Run]:
-        part = self.part
-        evaluated = [bool(metrics) for metrics in part.row_metrics]
-        if any(evaluated) and not all(evaluated):
-            # Epochs between evaluations (eval_step > 1) are training prints, not failed evaluations.
-            part.extra["training_prints_skipped"] = evaluated.count(False)
-            part.rows = [row for row, kept in zip(part.rows, evaluated) if kept]
-            part.row_metrics = [metrics for metrics, kept in zip(part.row_metrics, evaluated) if kept]
-        if not part.has_metrics and not part.rows:
+    def finish(self, what: str, before_finish: Callable[[RunParts], None] | None = None) -> list[Run]:
+        parts = [part for part in self.done + [self.part] if part.has_metrics or part.rows]
+        if not parts:
             raise InputError(f"read as a {what} log, but no epoch, valid or test line was found", self.path)
-        return [part.build(self.counter.coverage())]
+        coverage = self.counter.coverage()
+        runs = []
+        for part in parts:
+            if before_finish is not None:
+                before_finish(part)
+            evaluated = [bool(metrics) for metrics in part.row_metrics]
+            if any(evaluated) and not all(evaluated):
+                # Epochs between evaluations (eval_step > 1) are training prints, not failed evaluations.
+                part.extra["training_prints_skipped"] = evaluated.count(False)
+                part.rows = [row for row, kept in zip(part.rows, evaluated) if kept]
+                part.row_metrics = [metrics for metrics, kept in zip(part.row_metrics, evaluated) if kept]
+            runs.append(part.build(copy_coverage(coverage)))
+        return mark_segments(runs)
 
 
 def read_framework_log(path: str | Path, format_name: str, what: str,
                        line_reader: Callable[[FrameworkState, int, str], None],
-                       before_finish: Callable[[FrameworkState], None] | None = None) -> list[Run]:
+                       before_finish: Callable[[RunParts], None] | None = None) -> list[Run]:
     """Read `path` line by line with `line_reader(state, number, text)` (text with its prefix stripped);
-    `before_finish(state)` adds what the format's code knows once every line is read."""
+    `before_finish(run)` adds to each run what the format's code knows once every line is read."""
     state = FrameworkState(str(path), format_name)
     for number, raw in input_lines(path):
         state.counter.see(number, raw)
@@ -138,9 +155,7 @@ def read_framework_log(path: str | Path, format_name: str, what: str,
         if not text or state.traceback(number, text):
             continue
         line_reader(state, number, text)
-    if before_finish is not None:
-        before_finish(state)
-    return state.finish(what)
+    return state.finish(what, before_finish)
 
 
 def metrics_with_split(text: str, default: str) -> dict[MetricKey, float]:

@@ -68,6 +68,10 @@ def _line(state: FrameworkState, number: int, text: str, pending: dict[str, str 
                 part.add_final(split, values, number, text)
             return
     lowered = text.lower()
+    if text.startswith("General Hyper Parameters"):
+        state.new_run()  # the dump that opens every run (`run_hyper` appends one run after another)
+        state.use(number)
+        return
     epoch = _EPOCH_RE.match(text)
     if epoch is not None:
         state.use(number)

@@ -20,7 +20,7 @@ from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.framework_log import FrameworkState, paren_groups, read_framework_log, split_metrics
 from recdoc.diagnose.readers.headers import parse_namespace
 from recdoc.diagnose.readers.records import line_split
-from recdoc.diagnose.readers.reported import safe_record
+from recdoc.diagnose.readers.reported import RunParts, safe_record
 
 FORMAT = "rechorus"
 MARKERS = ("Test Before Training", "Test After Training", "Dev  After Training", "Dev After Training",
@@ -41,20 +41,19 @@ def read_runs(path: str | Path) -> list[Run]:
     return runs
 
 
-def _code_defaults(state: FrameworkState) -> None:
-    _recall_is_hit_rate(state)
-    if "eval_candidates" not in state.part.declared and state.part.has_metrics:
+def _code_defaults(part: RunParts) -> None:
+    _recall_is_hit_rate(part)
+    if "eval_candidates" not in part.declared and part.has_metrics:
         # No `test_all` in the argument table (older versions have no such flag): ReChorus then ranks each dev/test
         # item among the negatives its data files list, 99 as its data preparation writes them.
-        state.part.declare("eval_candidates", 99, None,
+        part.declare("eval_candidates", 99, None,
                            "ReChorus's default: each dev/test item ranked among the 99 negatives its data files list "
                            "(no `test_all` in the log)")
 
 
-def _recall_is_hit_rate(state: FrameworkState) -> None:
+def _recall_is_hit_rate(part: RunParts) -> None:
     """ReChorus ranks one target item per dev/test instance: its HR@K is recall@K (one relevant item: hit or not).
     It prints HR only; the recall the curve rules read is that same number, labelled so in extra_metrics."""
-    part = state.part
     part.row_metrics = [{**{(s, "recall", c): v for (s, m, c), v in metrics.items() if m == "hitrate"}, **metrics}
                         for metrics in part.row_metrics]
     for split, values in part.finals.items():
@@ -106,7 +105,11 @@ def _line(state: FrameworkState, number: int, text: str) -> None:
         part.stop_reason, part.stop_ref = "interrupted", part.ref(number)
         part.event("interrupted", number, text)
         return
+    if text.startswith("-") and "BEGIN:" in text:
+        state.new_run()  # a new run appended to the same log
+        return
     if text.startswith("Namespace("):
+        state.new_run()
         argv = parse_namespace(text)
         if argv is not None:
             state.use(number)

@@ -254,3 +254,16 @@ def test_recbole_output_in_a_notebook(tmp_path: Path) -> None:
     run, = read_runs([str(path)])
     assert run.format == "recbole" and run.curve["recall"].tolist() == [0.0085, 0.0121, 0.0317, 0.0533]
     assert run.finals["test"].ref.line == 58  # the 58th printed line
+
+
+def test_two_runs_appended_in_one_log(tmp_path: Path) -> None:
+    second = [line.replace("seed = 2020", "seed = 2021").replace("('recall@10', 0.0612)", "('recall@10', 0.0598)")
+              for line in RECBOLE]
+    first_run, second_run = read_runs([str(write(tmp_path, RECBOLE + second, "recbole.log"))])
+    assert (first_run.declared["random_seed"].value, second_run.declared["random_seed"].value) == (2020, 2021)
+    assert (first_run.finals["test"].recall, second_run.finals["test"].recall) == (0.0612, 0.0598)
+    assert second_run.curve["line"].tolist()[0] == len(RECBOLE) + 39
+    diagnosis, = analyze_all([str(tmp_path / "recbole.log")])  # one configuration, two seeds: pooled
+    assert diagnosis.run.extra_metrics["repeats"]["count"] == 2
+    again = RECHORUS + RECHORUS
+    assert len(read_runs([str(write(tmp_path, again, "rechorus.txt"))])) == 2
