@@ -185,6 +185,16 @@ def _is_header(cells: list[str]) -> bool:
             and not any(_cell_metrics(c) for c in filled))
 
 
+COLUMN_WORDS = ("model", "method", "name", "metrics", "results", "config", "configuration", "run", "exp",
+                "experiment", "variant", "algorithm")
+
+
+def _names_column(cell: str) -> bool:
+    name = _norm(cell)
+    return bool(name in COLUMN_WORDS or name in STEP_COLUMNS or name in SPLIT_COLUMNS or name in SEED_COLUMNS
+                or setting_key(cell) or line_metrics(f"{cell}: 0.5"))
+
+
 def _norm(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
@@ -208,11 +218,12 @@ class _Sheet:
         filled = [c for c in cells if c]
         if not filled:
             return
-        if _is_header(cells) and (self.header is None or len(filled) >= 2):
-            if len(filled) >= 2 and not any(_cell_metrics(c) for c in filled):
-                self.header = cells
-                self.counter.use(number)  # understood (`recall@50` holds digits); counted only if it has any
-                return
+        # A row of words is a header when it names a column recdoc knows (a later row of words that names none is
+        # a run without numbers, e.g. one that failed, not a new header).
+        if _is_header(cells) and (self.header is None or any(_names_column(cell) for cell in filled)):
+            self.header = cells
+            self.counter.use(number)  # understood (`recall@50` holds digits); counted only if it has any
+            return
         lead = [_norm(c) for c in filled[:3]]
         if any(word in SUMMARY_WORDS or word.startswith(("mean", "avg", "average", "std")) for word in lead):
             self.summary_lines.add(number)

@@ -141,3 +141,13 @@ def test_paper_rows_are_references_and_a_runs_splits_on_two_rows(tmp_path: Path)
     paper, = [e for e in runs[0].events if e.values.get("reference") == "paper"]
     assert (paper.ref.line, paper.values["recall@50"], paper.values["split"]) == (2, 0.08467, "test")
     assert not [e for e in runs[0].events if "summary_rows" in e.values]
+
+
+def test_a_row_of_words_without_numbers_is_not_a_new_header(tmp_path: Path) -> None:
+    text = ("model,dataset,recall@50\n"
+            "ComiRec-SA,book,0.0851\n"
+            "ComiRec-DR,book,crashed\n"
+            "MIND,book,0.0702\n")
+    runs = read_runs([str(write(tmp_path, text, "r.csv"))])
+    assert [(r.declared["model_type"].value, r.finals["test"].recall) for r in runs] == [
+        ("ComiRec-SA", 0.0851), ("MIND", 0.0702)]
