@@ -62,6 +62,12 @@ def read_runs(paths: list[str], deep: bool = False) -> list[Run]:
                 pieces.notes.append(f"{given}: no such file or folder")
         except OSError as exc:  # a name too long, a folder we may not list
             pieces.notes.append(f"{given}: cannot be read ({exc.strerror or exc})")
+    if pieces.sheets and (pieces.recdoc or pieces.logs or pieces.events or pieces.checkpoints):
+        # A sheet found beside a run's own files most often restates that run: the run's files speak for it.
+        pieces.notes.extend(f"{path}: a results sheet beside the run's files; not read (name it to read it)"
+                            for path in pieces.sheets)
+    else:
+        pieces.logs.extend((path, sheet.read_runs) for path in pieces.sheets)
     groups = pieces.read_grouped(deep)
     runs = [[run for run in group if has_content(run)] for group in groups]
     # A piece with nothing in it (an empty log) still says why: its notes go with the whole analysis.
@@ -108,6 +114,7 @@ class _Pieces:
         self.logs: list[tuple[Path, Callable[[Path], list[Run]]]] = []
         self.events: list[Path] = []
         self.checkpoints: list[Path] = []  # folders with a `checkpoint` file or .index files; .pt files
+        self.sheets: list[Path] = []  # results sheets a walk found (read when nothing else is found)
         self.notes: list[str] = []
 
     def read_grouped(self, deep: bool) -> list[list[Run]]:
@@ -330,7 +337,9 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS},
     }
     best = max(scores, key=lambda k: scores[k])
-    if sheet_only and best != sheet.FORMAT:
+    if sheet_only:
+        if best == sheet.FORMAT and scores[best] > 0:
+            pieces.sheets.append(path)
         return
     if best == "recdoc" and scores[best] >= 0.5:
         pieces.recdoc.append(path)

@@ -151,3 +151,14 @@ def test_a_row_of_words_without_numbers_is_not_a_new_header(tmp_path: Path) -> N
     runs = read_runs([str(write(tmp_path, text, "r.csv"))])
     assert [(r.declared["model_type"].value, r.finals["test"].recall) for r in runs] == [
         ("ComiRec-SA", 0.0851), ("MIND", 0.0702)]
+
+
+def test_a_sheet_beside_a_runs_log_is_left_to_the_log(tmp_path: Path) -> None:
+    from support.logs import RESTORE, TEST, VALID, header
+
+    (tmp_path / "train.log").write_text("\n".join(header() + [RESTORE, VALID, TEST]) + "\n")
+    write(tmp_path, QUOTED, "results.csv")
+    runs = read_runs([str(tmp_path)])
+    assert [r.format for r in runs] == ["original"]
+    assert any("results.csv: a results sheet beside" in note for note in runs[0].unreadable)
+    assert len(read_runs([str(tmp_path / "results.csv")])) == 5  # named, it is read
