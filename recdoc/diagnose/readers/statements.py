@@ -40,6 +40,9 @@ _QUOTED_PAIR_RE = re.compile(r"""['"]([A-Za-z_][\w.]{0,40})['"]\s*:\s*(?:['"]([^
 PAPER_WORDS = ("paper", "论文", "原文", "reported in", "published")
 OWN_WORDS = ("my ", "mine", "i got", "i get", "i ran", "i obtained", "we got", "we get", "we obtained", "our result",
              "reproduc", "复现", "我的", "我跑", "跑出", "实际", "my result")
+# Words that make a sentence about the paper a label of numbers.
+RESULT_WORDS = ("report", "result", "number", "table", "score", "performance", "metric", "recall", "ndcg", "hit",
+                "hr@", "结果", "指标", "数值", "表")
 # "lower than the paper", "vs the paper": the paper named as what the author's numbers are compared with.
 _COMPARATIVE_RE = re.compile(r"(?:than|vs\.?|versus|compared (?:to|with)|below|above|under|over|from|against|"
                              r"of)\s+(?:the\s+|what\s+the\s+)?(?:paper|original paper)", re.IGNORECASE)
@@ -47,11 +50,15 @@ _COMPARATIVE_RE = re.compile(r"(?:than|vs\.?|versus|compared (?:to|with)|below|a
 
 def paper_label(line: str) -> bool | None:
     """True when a line labels what follows (or itself) as the paper's numbers, False when it labels them the
-    author's own, None when it says neither. The later label in the line wins (the one nearest the numbers)."""
+    author's own, None when it says neither. The later label in the line wins (the one nearest the numbers). A
+    longer sentence naming the paper labels numbers only when it speaks of results (`the paper reports`, `results
+    in the paper`): `I used the settings from the paper` says nothing about the numbers below it."""
     lowered = _COMPARATIVE_RE.sub(" ", line.lower())
     paper = max((lowered.rfind(word) for word in PAPER_WORDS), default=-1)
     own = max((lowered.rfind(word) for word in OWN_WORDS), default=-1)
     if paper < 0 and own < 0:
+        return None
+    if paper > own and len(lowered.split()) > 4 and not any(word in lowered for word in RESULT_WORDS):
         return None
     return paper > own
 
@@ -139,6 +146,7 @@ class StatementReader:
         if self.block is not None and is_prose(text):
             self._close_block()
         if self._setting_line(number, text):
+            self.paper_pending = None  # a command or a setting between a label and numbers: the label is spent
             return
         split = line_split(text)
         if split is not None and len(text) <= 40 and not any(c.isdigit() for c in text):

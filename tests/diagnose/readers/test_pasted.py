@@ -171,3 +171,13 @@ def test_sentences_naming_one_model_each(tmp_path: Path) -> None:
     assert (sa.declared["model_type"].value, sa.declared["model_type"].ref.line) == ("ComiRec-SA", 4)
     assert mind.declared["dataset"].value == sa.declared["dataset"].value == "taobao"
     assert (mind.finals["test"].recall, sa.finals["test"].recall) == (0.0701, 0.0811)
+
+
+def test_a_sentence_about_the_papers_settings_labels_no_numbers(tmp_path: Path) -> None:
+    assert paper_label("I used exactly the settings from the paper for this run") is None
+    text = "\n".join(["I used the hyper-parameters from the paper:", "python src/train.py --dataset book "
+                      "--model_type ComiRec-DR --learning_rate 0.005", "test recall@50: 0.0790, test hitrate@50: 0.1633",
+                      "Any idea what else could explain the difference I see here?"])
+    run, = read_runs([str(write(tmp_path, text))])
+    assert run.finals["test"].recall == 0.079 and run.declared["learning_rate"].value == 0.005
+    assert not [e for e in run.events if e.values.get("reference") == "paper"]
