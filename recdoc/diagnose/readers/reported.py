@@ -49,7 +49,7 @@ _EXTRA_KEYS = {
     "history_max": "maxlen", "maxlen": "maxlen", "random_seed": "random_seed", "seed": "random_seed",
     "n_interest": "num_interest", "interests": "num_interest", "num_interests": "num_interest",
     "topks": "topN", "top_k": "topN", "topk": "topN", "topn": "topN", "learningrate": "learning_rate",
-    "data": "dataset", "data_name": "dataset", "dataset": "dataset", "neg_num": "neg_num",
+    "data_name": "dataset", "dataset": "dataset", "neg_num": "neg_num",
 }
 # Counts of the data, in the phrasings frameworks print (`The number of users: 944`, `"# user": 944`).
 COUNT_KEYS = {"user": "user_count", "users": "user_count", "item": "item_count", "items": "item_count",
@@ -97,7 +97,7 @@ def setting_key(name: str) -> str | None:
     header = HEADER_KEYS.get(key)
     if header in ("item_count", "user_count") and key in ("items", "users"):
         return None  # a column called `items` in a sheet is rarely the catalogue size
-    if header is not None and header != "num_interest":  # `k` alone is too common a name for the interest count
+    if header is not None and key != "k":  # `k` alone is too common a name for the interest count
         return header
     alias = KEY_ALIASES.get(key)
     if alias is not None:

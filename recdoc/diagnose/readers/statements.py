@@ -115,7 +115,9 @@ class StatementReader:
         text = strip_ansi(raw).strip()
         if not text:
             if self.block is not None and self.block.values:
+                # A blank line ends the paper's block; the numbers after it are someone's again.
                 self._close_block()
+                self.paper_pending = None
             return
         if text.startswith("|") and text.count("|") >= 3:
             if self._table_line(number, text):

@@ -181,3 +181,13 @@ def test_a_sentence_about_the_papers_settings_labels_no_numbers(tmp_path: Path) 
     run, = read_runs([str(write(tmp_path, text))])
     assert run.finals["test"].recall == 0.079 and run.declared["learning_rate"].value == 0.005
     assert not [e for e in run.events if e.values.get("reference") == "paper"]
+
+
+def test_a_blank_line_ends_the_papers_block(tmp_path: Path) -> None:
+    text = "\n".join(["Comparing my run of ComiRec-SA on book with the paper, the paper reports:", "",
+                      "Recall@50: 8.467, HitRate@50: 17.202", "", "test recall@50: 0.0790, test hitrate@50: 0.1633",
+                      "That is the whole story so far, any pointers are very welcome."])
+    run, = read_runs([str(write(tmp_path, text))])
+    assert run.finals["test"].recall == 0.079 and run.finals["test"].ref.line == 5
+    paper, = [e for e in run.events if e.values.get("reference") == "paper"]
+    assert paper.ref.line == 3 and paper.values["recall@50"] == pytest.approx(0.08467)
