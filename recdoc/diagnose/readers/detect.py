@@ -15,12 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
+from recdoc.diagnose.readers import dump, mlflow_store, pasted, recbole, rechorus, sheet
 from recdoc.diagnose.readers.lines import binary_reason, odd_file as _odd_file, read_head, read_head_bytes
 from recdoc.diagnose.observed_run import Run, curve_from_rows, merge_runs
 from recdoc.errors import InputError
 from recdoc.files import path_problem
 
 LOG_READERS = (original, tf2_port, pytorch_port, text_log)
+# Inputs where runs are reported rather than printed by the original's loop (results sheets, framework logs, pasted
+# text, dumps): sniffed beside the log readers, each with its own format label.
+REPORT_READERS = (recbole, rechorus, sheet, dump, pasted)
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".stdout")
 LOG_NAME_HINTS = ("log", "stdout", "nohup", "train", "output", "console")
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints"}
@@ -60,6 +64,12 @@ def read_runs(paths: list[str], deep: bool = False) -> list[Run]:
                 _classify_file(path, pieces, explicit=True)
         except OSError as exc:  # a name too long, a folder we may not list
             pieces.notes.append(f"{given}: cannot be read ({exc.strerror or exc})")
+    if pieces.sheets and (pieces.recdoc or pieces.logs or pieces.events or pieces.checkpoints):
+        # A sheet found beside a run's own files most often restates that run: the run's files speak for it.
+        pieces.notes.extend(f"{path}: a results sheet beside the run's files; not read (name it to read it)"
+                            for path in pieces.sheets)
+    else:
+        pieces.logs.extend((path, sheet.read_runs) for path in pieces.sheets)
     groups = pieces.read_grouped(deep)
     runs = [[run for run in group if has_content(run)] for group in groups]
     # A piece with nothing in it (an empty log) still says why: its notes go with the whole analysis.
@@ -106,6 +116,7 @@ class _Pieces:
         self.logs: list[tuple[Path, Callable[[Path], list[Run]]]] = []
         self.events: list[Path] = []
         self.checkpoints: list[Path] = []  # folders with a `checkpoint` file or .index files; .pt files
+        self.sheets: list[Path] = []  # results sheets a walk found (read when nothing else is found)
         self.notes: list[str] = []
 
     def read_grouped(self, deep: bool) -> list[list[Run]]:
@@ -277,6 +288,11 @@ def _discover(root: Path, pieces: _Pieces) -> None:
         if len(here.parts) - root_depth >= MAX_DEPTH:
             dirnames[:] = []
         names = sorted(filenames)
+        if mlflow_store.is_run_folder(here, names, dirnames):
+            # An MLflow run: its metrics/ and params/ files are one run, never logs of their own.
+            pieces.logs.append((here, mlflow_store.read_runs))
+            dirnames[:] = []
+            continue
         if recdoc_folder.RUN_JSON in names or recdoc_folder.METRICS_JSONL in names:
             pieces.recdoc.append(here)
         # `.index` alone is too common a suffix (faiss, search indexes); a TF checkpoint also has `.data-*` files.
@@ -315,16 +331,22 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
         # A notebook is read as the text its cells printed, in cell order (stdout_log.notebook_lines).
         pieces.logs.append((path, read_notebook))
         return
-    if not (explicit or looks_like_log(name)):
+    # A sheet found in a folder is read only as a sheet (a data file's CSV is neither log nor sheet).
+    sheet_only = not (explicit or looks_like_log(name))
+    if sheet_only and path.suffix.lower() not in sheet.SUFFIXES:
         return
     head = read_head(path)
     scores = {
         "recdoc": recdoc_folder.sniff(head),
         "tensorboard": tensorboard.sniff(head),
         "checkpoint": checkpoint.sniff(head),
-        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS},
+        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS},
     }
     best = max(scores, key=lambda k: scores[k])
+    if sheet_only:
+        if best == sheet.FORMAT and scores[best] > 0:
+            pieces.sheets.append(path)
+        return
     if best == "recdoc" and scores[best] >= 0.5:
         pieces.recdoc.append(path)
     elif best == "tensorboard" and scores[best] >= 0.5:
@@ -336,7 +358,8 @@ def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
             pieces.notes.append(f"{path}: {binary}")
     elif scores[best] >= MIN_LOG_SNIFF or explicit:
         # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
-        reader = next((r for r in LOG_READERS if r.FORMAT == best), original) if scores[best] > 0 else text_log
+        reader = next((r for r in LOG_READERS + REPORT_READERS if r.FORMAT == best), original) if scores[best] > 0 \
+            else text_log
         pieces.logs.append((path, reader.read_runs))
     elif path.suffix.lower() == ".log":
         pieces.notes.append(f"{path}: not a ComiRec log (no line of a known format in its first 64 KiB)")
@@ -350,8 +373,11 @@ def read_notebook(path: Path) -> list[Run]:
     if not printed:
         raise InputError("a Jupyter notebook whose cells hold no printed output (nothing to read)", str(path))
     head = "\n".join(line for _, line in printed[:2000])
-    scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS}
+    scores = {reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS}
     best = max(scores, key=lambda k: scores[k])
+    reporter = next((r for r in REPORT_READERS if r.FORMAT == best), None)
+    if reporter is not None and scores[best] > 0:
+        return reporter.read_runs(path)  # a framework's output or results printed in a notebook
     return parse_log_runs(path, best if scores[best] > 0 else text_log.FORMAT)
 
 
@@ -366,7 +392,8 @@ def looks_like_log(name: str) -> bool:
 
 def sniff_scores(head: str) -> dict[str, float]:
     """Every reader's confidence for a file head (for tests and debugging)."""
-    return {reader.FORMAT: reader.sniff(head) for reader in (*LOG_READERS, recdoc_folder, tensorboard, checkpoint)}
+    return {reader.FORMAT: reader.sniff(head)
+            for reader in (*LOG_READERS, *REPORT_READERS, recdoc_folder, tensorboard, checkpoint)}
 
 
 __all__ = ["read_paths", "read_runs", "run_label", "sniff_scores", "combine_event_runs"]
