@@ -152,7 +152,7 @@ def setting_problem(key: str, value: Any) -> str | None:
         return None if _NAME_RE.match(value) else f"is not a dataset name (letters, digits, _ . -): {value!r}"
     if key == "model_type":
         if not isinstance(value, str) or reference.canonical_model_type(value) is None:
-            return f"must be one of {', '.join(reference.load()['model_types'])}, got {value!r}"
+            return f"must be one of {', '.join(reference.model_types())}, got {value!r}"
         return None
     if key in _POSITIVE_INTS:
         return None if whole(value) and value >= 1 else f"must be a positive integer, got {value!r}"
