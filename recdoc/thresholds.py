@@ -59,6 +59,9 @@ class Thresholds:
     # A training loss this many times above the loss of a uniform guess (ln of the candidates it chooses among)
     # is not a model learning badly but weights blown up: a healthy run starts at about 1x and falls.
     LOSS_ABOVE_GUESS = 2.0
+    # Evaluations that "stopped printing" metrics: at least this many trailing rows without them. One row without
+    # metrics at the end is as likely a partial last line (a truncated file, a run cut mid-print) as a fault.
+    MIN_STOPPED_EVALS = 2
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 

@@ -14,6 +14,7 @@ from recdoc.diagnose.engine import analyze_paths, analyze_run
 from recdoc.thresholds import Thresholds
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_recalls, incident_run, make_run
 from support.paths import TEST79
+from recdoc.diagnose.observed_run import Event, SourceRef
 
 
 def _not_cause_titles(diagnosis) -> list[str]:
@@ -111,8 +112,13 @@ def test_unusable_when_nothing_was_measured() -> None:
     assert empty.verdict == "unusable" and empty.rerun == {}
     assert any("no evaluation metrics" in n for n in empty.notes)
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 4 + i} for i in range(5)]
-    no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter"), {}, [])
+    declared = [Event("eval_missing", SourceRef("train.log", 4 + i), "iter without validation metrics")
+                for i in range(5)]
+    no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter", events=declared), {}, [])
     assert no_eval.verdict == "unusable" and no_eval.finding("eval-broken") is not None
+    # Without the code's word that these were evaluations, nothing says evaluation failed: not read, no fault.
+    unseen = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter"), {}, [])
+    assert unseen.verdict == "unusable" and unseen.finding("eval-broken") is None
 
 
 def test_what_could_not_be_read_is_in_the_notes() -> None:

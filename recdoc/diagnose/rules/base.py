@@ -6,10 +6,15 @@ own judgement (thresholds and confidences) in recdoc/thresholds.py.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
 
 from recdoc import reference
 from recdoc.config import recommended_learning_rate
@@ -91,18 +96,80 @@ class RuleContext:
 
     @property
     def loss_nonfinite(self) -> bool:
-        """A NaN/inf training loss anywhere: in the curve, as the stop reason, or as a reader's `nan` event.
+        """A non-finite training loss the run printed or stated (`nonfinite_evidence`); never a value not read."""
+        return bool(self._nonfinite)
 
-        The curve alone cannot tell a NaN loss from a missing one (both are NaN cells), so the readers' events count.
+    def nonfinite_evidence(self) -> list[Evidence]:
+        return list(self._nonfinite)
+
+    @functools.cached_property
+    def _nonfinite(self) -> tuple[Evidence, ...]:
+        """The printed tokens that prove a non-finite loss: a reader's `nan` event whose line shows nan/inf, an inf
+        cell of the curve (only a printed inf makes one: a value never read is NaN, missing), or a run record that
+        states the stop reason `nan` (recdoc's run.json).
+
+        Absence is not evidence: a NaN cell, a `nan` stop or event on a line that prints no nan/inf token (a step
+        line that carries no loss) is a value not read, not a fault.
         """
-        return (self.summary.loss_nonfinite or self.run.stop_reason == "nan"
-                or bool(self.run.events_of("nan")))
+        out: list[Evidence] = []
+        for event in self.run.events_of("nan"):
+            if printed_nonfinite(event.text):
+                out.append(Evidence(f"non-finite loss printed: {event.text.strip()[:120]}", event.ref,
+                                    {"nan": True}))
+        curve = self.run.curve
+        if not curve.empty:
+            losses = pd.to_numeric(curve["train_loss"], errors="coerce")
+            bad = curve[np.isinf(losses.to_numpy(dtype=float))]
+            for _, row in bad.head(1).iterrows():
+                ref = (SourceRef(row["file"], None if row["line"] != row["line"] else int(row["line"]))
+                       if isinstance(row["file"], str) else None)
+                if all(e.ref != ref for e in out):
+                    out.append(Evidence(f"train loss {row['train_loss']} at iter {int(row['iter'])}", ref,
+                                        {"nan": True}))
+        ref = self.run.stop_ref
+        if (self.run.stop_reason == "nan" and not out and ref is not None
+                and ref.path.lower().endswith(".json")):
+            out.append(Evidence("the run's record states it stopped on a non-finite loss", ref, {"nan": True}))
+        return tuple(out)
+
+    @property
+    def prints_stop_line(self) -> bool:
+        """Whether the run's code is known to print how it stops (the original and its ports, recdoc): only then
+        does an end without its stop or final lines mean the run did not finish."""
+        return any(part in STOP_LINE_FORMATS for part in self.run.format.split("+"))
+
+    @property
+    def stop_reason(self) -> str:
+        """The stop reason the evidence supports. A reader's `nan` stop without a printed nan/inf is a loss not
+        read: the run is judged as the reader would without it (unfinished). `unfinished` (no stop line at the end)
+        means something only for a code known to print one; for any other code (`text`, a framework log, a sheet,
+        pasted text, ...) how it stopped is unknown."""
+        reason = self.run.stop_reason
+        if reason == "nan" and not self.loss_nonfinite:
+            reason = "unfinished"
+        if reason == "unfinished" and not self.prints_stop_line:
+            reason = "unknown"
+        return reason
 
     @property
     def learned_nothing(self) -> bool:
         """The validation recall never moved: identical at every evaluation from the first (a broken split or
         evaluation); no training setting explains such a run."""
         return self.summary.constant_recall
+
+
+# A printed non-finite number: nan, inf, infinity (any case, signed); `-nan` and `nan%` too.
+_NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
+
+
+# Codes known to print a stop line or final lines when they end (`Run.format`'s parts): the original and its
+# ports, recdoc. Any other format (plain text, framework logs, sheets, pasted text, MLflow) is unknown-stop.
+STOP_LINE_FORMATS = frozenset({"original", "tf2-port", "pytorch-port", "recdoc"})
+
+
+def printed_nonfinite(text: str) -> bool:
+    """Does the line print a nan/inf number (not merely lack one)?"""
+    return bool(_NONFINITE_TOKEN.search(text or ""))
 
 
 def trend_window(config: dict[str, Setting]) -> int:

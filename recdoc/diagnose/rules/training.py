@@ -69,10 +69,10 @@ def uniform_guess_loss(ctx: RuleContext) -> float | None:
 
 
 def _is_early_stop(ctx: RuleContext) -> bool:
-    if ctx.run.stop_reason == "early_stop":
+    if ctx.stop_reason == "early_stop":
         return True
     patience = ctx.value("patience")
-    return ctx.run.stop_reason == "unknown" and patience is not None and ctx.summary.evals_since_best == patience + 1
+    return ctx.stop_reason == "unknown" and patience is not None and ctx.summary.evals_since_best == patience + 1
 
 
 class Undertrained(Rule):
@@ -102,7 +102,7 @@ class Undertrained(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         s = ctx.summary
-        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.run.stop_reason in UNFINISHED:
+        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.stop_reason in UNFINISHED:
             return None  # an unfinished run is the interrupted rule's finding
         if ctx.loss_nonfinite:
             return None  # a run stopped by a NaN loss needs stability (divergence), not more iterations
@@ -241,7 +241,6 @@ class Divergence(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         s = ctx.summary
-        nan_events = ctx.run.events_of("nan")
         bad_checkpoints = [c for c in ctx.run.checkpoints
                            if (c.tensors or {}).get("nan_count") or (c.tensors or {}).get("inf_count")]
         nonfinite = ctx.loss_nonfinite or bool(bad_checkpoints)
@@ -253,9 +252,7 @@ class Divergence(Rule):
         if not nonfinite and not (rising and collapsed) and not above_guess:
             return None
         evidence: list[Evidence] = []
-        if ctx.loss_nonfinite:
-            ref = nan_events[0].ref if nan_events else ctx.run.stop_ref
-            evidence.append(Evidence("non-finite training loss", ref, {"nan": True}))
+        evidence.extend(ctx.nonfinite_evidence()[:3])  # the printed nan/inf tokens that prove it
         for checkpoint in bad_checkpoints:
             tensors = checkpoint.tensors or {}
             evidence.append(Evidence(f"the checkpoint holds {tensors.get('nan_count', 0)} NaN and "
@@ -427,13 +424,23 @@ class Interrupted(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         events = ctx.run.events_of("interrupted")
-        if ctx.run.stop_reason not in UNFINISHED and not events:
-            return None
+        stop = ctx.stop_reason
+        if stop not in UNFINISHED and not events:
+            return None  # an end the code's format does not explain is not evidence it was cut short
         ref: SourceRef | None = events[0].ref if events else ctx.run.stop_ref
-        text = events[0].text if events else f"stop reason: {ctx.run.stop_reason}"
+        tracebacks = ctx.run.events_of("traceback")
+        if not events and stop == "crashed" and tracebacks:
+            ref = tracebacks[-1].ref
+        if events:
+            text = events[0].text
+        elif stop == "unfinished":
+            text = (f"the log ends without the stop or final lines the {ctx.run.format.split('+')[0]} code prints "
+                    "when it finishes")
+        else:
+            text = f"stop reason: {stop}"
         where = ("before its first evaluation" if ctx.summary.last_iter is None
                  else f"at iter {ctx.summary.last_iter}")
-        evidence = [Evidence(f"{text} {where}", ref, {"stop_reason": ctx.run.stop_reason})]
+        evidence = [Evidence(f"{text} {where}", ref, {"stop_reason": stop})]
         evidence.extend(Evidence(e.text.strip().splitlines()[-1] if e.text.strip() else "traceback", e.ref)
                         for e in ctx.run.events_of("traceback")[:2])
         s = ctx.summary
@@ -450,7 +457,7 @@ class Interrupted(Rule):
         has_test = "test" in ctx.run.finals
         if not has_test:
             evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
-        title = f"the run did not finish ({ctx.run.stop_reason}) {where}"
+        title = f"the run did not finish ({stop}) {where}"
         if rising:
             title += (f" with valid recall still rising ({s.trend_last_window:+.1%} over the last {s.window} "
                       "evaluations): undertrained")

@@ -13,7 +13,7 @@ from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
 from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
 from recdoc.thresholds import Thresholds
-from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, SourceRef
+from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, ReadCoverage, SourceRef
 from recdoc.errors import UsageError
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
 
@@ -186,11 +186,24 @@ def test_early_stop_too_soon_when_the_patience_window_still_trends_up() -> None:
 
 def test_divergence_on_nan_loss() -> None:
     losses = [8.0 - 0.01 * i for i in range(29)] + [float("nan")]
+    printed = Event("nan", SourceRef("train.log", 92), "iter: 30000, train loss: nan, valid recall: 0.019")
     run = make_run(exp_name=GOOD_DR, recalls=[0.01 * (1 + i / 30) for i in range(30)], losses=losses,
-                   stop_reason="nan")
+                   stop_reason="nan", events=[printed])
     finding = check("divergence", run)
     assert isinstance(finding, Finding) and finding.severity == "high"
     assert finding.fix.changes == {"learning_rate": 0.0025}
+    assert finding.evidence[0].ref == SourceRef("train.log", 92)  # the printed token that proves it
+
+
+def test_a_loss_never_read_is_not_a_divergence() -> None:
+    # A NaN cell is a value never read; a reader's nan event or stop on a line that prints no nan/inf is absence.
+    losses = [float("nan")] * 30
+    unprinted = Event("nan", SourceRef("train.log", 92), "epoch: 13, batch: 6506:")
+    run = make_run(exp_name=GOOD_DR, recalls=[0.01 * (1 + i / 30) for i in range(30)], losses=losses,
+                   stop_reason="nan", events=[unprinted])
+    assert check("divergence", run) is None
+    ctx = context(run)
+    assert not ctx.loss_nonfinite and ctx.stop_reason != "nan"
 
 
 def test_divergence_from_nan_values_in_the_checkpoint() -> None:
@@ -242,9 +255,27 @@ def test_an_unfinished_rising_run_is_reported_once_as_interrupted() -> None:
 
 def test_eval_broken_when_iterations_have_no_metrics() -> None:
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 5 + i} for i in range(10)]
-    finding = check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows))
+    # The original's evaluation line printed without its metrics (the reader's eval_missing events): a fault.
+    declared = [Event("eval_missing", SourceRef("train.log", 5 + i), f"iter: {1000 * (i + 1)} without validation "
+                      "metrics") for i in range(10)]
+    finding = check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows, events=declared))
     assert isinstance(finding, Finding) and not finding.fix.applicable
     assert finding.evidence[0].ref == SourceRef("train.log", 5)
+    # The same rows from a code whose evaluation line is unknown: metrics not read, not a broken evaluation.
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows)) is None
+    # ...nor when the readers saw metric-like lines they did not understand.
+    unread = make_run(exp_name=GOOD_DR, rows=rows, events=declared)
+    unread.coverage = ReadCoverage(10, 0, [(SourceRef("train.log", 5), "iter: 1000, recall[@10]: 0.07")], 10)
+    assert check("eval-broken", unread) is None
+
+
+def test_eval_broken_when_evaluations_stop_printing_metrics() -> None:
+    recalls = [0.01 * (i + 1) for i in range(6)] + [float("nan")] * 4
+    finding = check("eval-broken", make_run(exp_name=GOOD_DR, recalls=recalls))
+    assert isinstance(finding, Finding) and "last 4 of 10" in finding.evidence[0].text
+    # Metrics missing here and there amid printed ones are lines not read (or damage), not a fault.
+    holes = [0.01, float("nan"), 0.02, 0.03, float("nan"), 0.04, 0.05, 0.06]
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, recalls=holes)) is None
 
 
 def test_only_evaluation_tracebacks_count_as_a_broken_evaluation() -> None:
