@@ -10,7 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from recdoc.diagnose.paper_comparison import compare_with_paper
-from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
+from recdoc.diagnose.findings import LEVELS, Diagnosis, Finding, NotACause, Setting, Verdict
 from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, all_rules
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, trend_window
@@ -192,7 +192,8 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """By severity x confidence, with three orderings a reader relies on:
+    """By level (`Finding.level`: the lower of severity and confidence), then severity x confidence, with three
+    orderings a reader relies on between findings of the same level:
     - a finding that explains others outranks them (divergence explains an interruption, a curve that still rose
       or oscillated: `Rule.explains`);
     - a budget finding ranks below every settings finding above info, however weak (lengthen a run after fixing
@@ -211,11 +212,13 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
     floor = min(deviations) if deviations else None
     cause_floor = min(causes) if causes else None
     ceilings: dict[str, float] = {}
+    level_ceilings: dict[str, int] = {}
     for finding in findings:
         for explained in explains.get(finding.id, ()):
             ceilings[explained] = min(ceilings.get(explained, math.inf), score(finding))
+            level_ceilings[explained] = min(level_ceilings.get(explained, len(LEVELS)), LEVELS.index(finding.level))
 
-    def key(finding: Finding) -> tuple[float, int]:
+    def key(finding: Finding) -> tuple[int, float, int]:
         effective = score(finding)
         budget = finding.id in BUDGET_FINDINGS
         if budget and floor is not None:
@@ -225,7 +228,13 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
         if finding.id in ceilings:
             effective = min(effective, ceilings[finding.id])
         tie = 0 if budget or finding.id in ceilings or families.get(finding.id) == "comparability" else 1
-        return effective, tie  # at equal scores the explaining finding or the deviation comes first
+        # The headline is the strongest finding the evidence supports: by level first (a low-level prior never
+        # heads a medium finding); the orderings above apply between findings of the same level. An explaining
+        # finding keeps its place above what it explains (its own level bounds theirs).
+        level = LEVELS.index(finding.level)
+        if finding.id in level_ceilings:
+            level = min(level, level_ceilings[finding.id])
+        return level, effective, tie  # at equal scores the explaining finding or the deviation comes first
 
     return sorted(findings, key=key, reverse=True)
 
