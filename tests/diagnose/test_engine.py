@@ -119,7 +119,8 @@ def test_unusable_when_nothing_was_measured() -> None:
     assert any("no evaluation metrics" in n for n in empty.notes)
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 4 + i} for i in range(5)]
     declared = [Event("eval_missing", SourceRef("train.log", 4 + i), "iter without validation metrics")
-                for i in range(5)]
+                for i in range(5)] + [Event("traceback", SourceRef("train.log", 12), "ValueError: The passed "
+                                            "save_path is not a valid checkpoint")]
     no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter", events=declared), {}, [])
     assert no_eval.verdict == "unusable" and no_eval.finding("eval-broken") is not None
     # Without the code's word that these were evaluations, nothing says evaluation failed: not read, no fault.

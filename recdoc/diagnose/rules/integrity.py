@@ -326,7 +326,8 @@ def _stopped_printing(ctx: RuleContext) -> tuple[Any, int, int, bool] | None:
     Absence is not evidence: a row without metrics counts only in a trailing run of at least
     `Thresholds.MIN_STOPPED_EVALS` rows (metrics missing here and there amid printed ones are lines not read, or
     damage), and only when the code printed metrics before, or when the reader knows the code's evaluation line
-    (`eval_missing` events: the original prints `iter: N, train loss: L` with its metrics at every evaluation).
+    (`eval_missing` events: the original prints `iter: N, train loss: L` with its metrics at every evaluation) and
+    the run crashed (a traceback).
     Lines the readers saw with metric-like names and could not understand (`Run.coverage`) are not missing
     metrics: no count then.
     """
@@ -344,7 +345,9 @@ def _stopped_printing(ctx: RuleContext) -> tuple[Any, int, int, bool] | None:
     printed_before = bool(has.any())
     declared = {e.ref for e in run.events_of("eval_missing")}
     first = rows.iloc[len(rows) - tail]
-    if not printed_before and _row_ref(first) not in declared:
+    if not printed_before and (_row_ref(first) not in declared or not run.events_of("traceback")):
+        # Not one evaluation printed metrics: only the code's own bare evaluation line together with a crash
+        # (the original's faiss failure, then the restore of a best model that was never saved) says it failed.
         return None
     if run.coverage.unread_metric_count:
         # Metric-like lines were seen and not understood: the "missing" metrics may be those.

@@ -258,11 +258,14 @@ def test_eval_broken_when_iterations_have_no_metrics() -> None:
     # The original's evaluation line printed without its metrics (the reader's eval_missing events): a fault.
     declared = [Event("eval_missing", SourceRef("train.log", 5 + i), f"iter: {1000 * (i + 1)} without validation "
                       "metrics") for i in range(10)]
+    declared.append(Event("traceback", SourceRef("train.log", 20), "ValueError: The passed save_path is not a "
+                          "valid checkpoint"))
     finding = check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows, events=declared))
     assert isinstance(finding, Finding) and not finding.fix.applicable
     assert finding.evidence[0].ref == SourceRef("train.log", 5)
-    # The same rows from a code whose evaluation line is unknown: metrics not read, not a broken evaluation.
+    # The same rows from a code whose evaluation line is unknown, or without a crash: not read, not a fault.
     assert check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows)) is None
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows, events=declared[:-1])) is None
     # ...nor when the readers saw metric-like lines they did not understand.
     unread = make_run(exp_name=GOOD_DR, rows=rows, events=declared)
     unread.coverage = ReadCoverage(10, 0, [(SourceRef("train.log", 5), "iter: 1000, recall[@10]: 0.07")], 10)
