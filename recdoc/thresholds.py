@@ -62,6 +62,13 @@ class Thresholds:
     # Evaluations that "stopped printing" metrics: at least this many trailing rows without them. One row without
     # metrics at the end is as likely a partial last line (a truncated file, a run cut mid-print) as a fault.
     MIN_STOPPED_EVALS = 2
+    # Read coverage: under this share of the input's lines with numbers used (of at least LOW_COVERAGE_MIN_LINES
+    # such lines), most of what the run printed was not understood; what the doctor did not read may be what
+    # would clear (or explain) a fault, so fault findings are capped (Confidence.LOW_COVERAGE_CAP). A log of the
+    # original uses about 1 line in 3 with numbers (`iter:` lines; `time interval` lines are read but unused),
+    # hence a line well below that.
+    LOW_COVERAGE = 0.25
+    LOW_COVERAGE_MIN_LINES = 20
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 
@@ -85,6 +92,9 @@ class Confidence:
     OBSERVED_STOP = 0.95
     # Not one `iter:` line carries metrics: the evaluation never ran, the root of everything after it.
     NO_EVALUATION_AT_ALL = 0.98
+    # Fault findings on a run whose input was mostly not understood (Thresholds.LOW_COVERAGE): at most a medium
+    # confidence, whatever the evidence read, since the unread part may contradict it.
+    LOW_COVERAGE_CAP = 0.6
     # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
     LOSS_AND_RECALL = 0.75
     # Loss far above a uniform guess: measured, only a mis-logged loss would make it wrong.

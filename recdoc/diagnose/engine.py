@@ -184,11 +184,39 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
             findings.append(outcome)
         elif isinstance(outcome, NotACause):
             not_causes.append(outcome)
+    findings = cap_on_low_coverage(run, findings, notes)
     findings = rank_findings(findings)
     verdict: Verdict = ("unusable" if not usable else
                         "findings" if any(f.severity != "info" for f in findings) else "healthy")
     rerun = rerun_commands(run, config, findings, notes, taken_names) if usable else {}
     return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
+
+
+# Findings that say something is broken or went wrong in the run (not a setting, not comparability).
+FAULT_FINDINGS = frozenset({"divergence", "eval-broken", "interrupted", "impossible-metrics", "oscillation",
+                            "wiring-suspect", "undertrained", "early-stop-too-soon", "overfitting"})
+
+
+def cap_on_low_coverage(run: Run, findings: list[Finding], notes: list[str]) -> list[Finding]:
+    """With most of the input's numbered lines not understood (`Thresholds.LOW_COVERAGE`), fault findings'
+    confidence is capped at `Confidence.LOW_COVERAGE_CAP`, and a note says why."""
+    from dataclasses import replace
+
+    from recdoc.thresholds import Confidence
+
+    coverage = run.coverage
+    share = coverage.fraction_used
+    if share is None or coverage.lines_with_numbers < Thresholds.LOW_COVERAGE_MIN_LINES \
+            or share >= Thresholds.LOW_COVERAGE:
+        return findings
+    capped = [f.id for f in findings if f.id in FAULT_FINDINGS and f.confidence > Confidence.LOW_COVERAGE_CAP]
+    if capped:
+        notes.append(f"only {coverage.lines_used} of {coverage.lines_with_numbers} lines with numbers were used "
+                     f"({share:.0%}, below {Thresholds.LOW_COVERAGE:.0%}): the confidence of "
+                     f"{', '.join(capped)} is capped at {Confidence.LOW_COVERAGE_CAP}, since what was not read may "
+                     "contradict it")
+    return [replace(f, confidence=min(f.confidence, Confidence.LOW_COVERAGE_CAP)) if f.id in capped else f
+            for f in findings]
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:
