@@ -20,6 +20,12 @@ class Thresholds:
     # A fitted rise of >= 2% of the best recall across the trend window counts as "still rising"; a plateau on
     # Book moves well under 1% across 50 evaluations, one evaluation's noise is ~1%.
     STILL_RISING = 0.02
+    # A trend counts only beyond the curve's own evaluation-to-evaluation noise: at least this many standard errors
+    # of the fitted change (`curve.trend_uncertainty`), the noise estimated from the curve itself (second
+    # differences). Two standard errors: a flat curve passes for rising about once in 40 windows. Sampled
+    # validation (about 1,000 users: values +-0.02 between neighbours) and MovieLens-100K's 95 test users make
+    # single evaluations noisy, and a patience window of 6 evaluations shows a +2% "trend" by chance.
+    NOISE_Z = 2.0
     # |trend| below this across the evaluations after the best = "flat": more patience would not have helped.
     FLAT = 0.02
     # Last recall this far (fraction) below the peak, with training loss still falling: overfitting.

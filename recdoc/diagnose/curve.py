@@ -102,6 +102,30 @@ def direction_changes(values: np.ndarray) -> float:
     return float(np.mean(np.sign(steps[1:]) != np.sign(steps[:-1])))
 
 
+def noise_level(values: np.ndarray, reference: float) -> float:
+    """One evaluation's own noise, as a fraction of `reference`: a robust scale of the second differences.
+
+    Second differences cancel a locally linear trend (a climb or a plateau), leaving the evaluation-to-evaluation
+    noise: for independent noise of standard deviation s they have standard deviation s * sqrt(6). The median
+    absolute deviation (x 1.4826) ignores a single outlier or a change of slope.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 5 or not reference:
+        return 0.0
+    second = np.diff(values, 2)
+    mad = float(np.median(np.abs(second - np.median(second))))
+    return 1.4826 * mad / math.sqrt(6.0) / reference
+
+
+def trend_uncertainty(noise: float, count: int) -> float:
+    """Standard error of `relative_trend` over `count` evaluations whose noise is `noise` (fractions of the same
+    reference): the least-squares slope's error times the span, noise x (n - 1) x sqrt(12 / (n (n^2 - 1)))."""
+    if count < 3:
+        return math.inf
+    return noise * (count - 1) * math.sqrt(12.0 / (count * (count * count - 1)))
+
+
 def loss_values(curve: pd.DataFrame) -> np.ndarray:
     if curve.empty:
         return np.array([], dtype=float)
@@ -138,14 +162,42 @@ class CurveSummary:
     # to show a plateau itself.
     trend_long_window: float = 0.0
     loss_max: float | None = None
+    # One evaluation's own noise as a fraction of the best (`noise_level`, over the last LONG_WINDOW evaluations),
+    # and the trend over the later half of the trend window (is the curve still rising at its end, not only
+    # somewhere in the window).
+    noise: float = 0.0
+    trend_recent: float = 0.0
+    recent_window: int = 0
 
     @property
     def has_evaluations(self) -> bool:
         return self.evaluations > 0
 
+    def beyond_noise(self, trend: float, count: int) -> bool:
+        """Is a fitted change of `trend` (fraction of the best) over `count` evaluations more than this curve's own
+        noise can make (`Thresholds.NOISE_Z` standard errors)?"""
+        from recdoc.thresholds import Thresholds
+
+        return abs(trend) >= Thresholds.NOISE_Z * trend_uncertainty(self.noise, count)
+
+    def rising(self, trend: float, count: int) -> bool:
+        """Still rising: at least `Thresholds.STILL_RISING` of the best, and beyond the curve's own noise."""
+        from recdoc.thresholds import Thresholds
+
+        return trend >= Thresholds.STILL_RISING and self.beyond_noise(trend, count)
+
+    @property
+    def rising_at_end(self) -> bool:
+        """Rising across the trend window and across its later half, both beyond noise: still climbing at the stop
+        (a window that holds the early climb of a curve flat since is not)."""
+        return (self.rising(self.trend_last_window, self.window)
+                and (self.recent_window < MIN_HALF_WINDOW or self.rising(self.trend_recent, self.recent_window)))
+
 
 # The original's default patience window (50 + 1 evaluations).
 LONG_WINDOW = 51
+# A half window is judged on its own only from this many evaluations (Thresholds.MIN_EVALS_FOR_SHAPE).
+MIN_HALF_WINDOW = 5
 
 
 def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
@@ -158,6 +210,8 @@ def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
     since = evaluations_since_best(curve)
     after_best = recall[len(recall) - since - 1:] if len(recall) else recall
     tail = recall[-window:]
+    # The later half of a window long enough for each half to show a shape (a short window is judged whole).
+    recent = tail[len(tail) // 2:] if len(tail) >= 2 * MIN_HALF_WINDOW else tail[:0]
     losses = loss_values(curve)
     finite_losses = losses[np.isfinite(losses)]
     present_losses = losses[~np.isnan(losses)]
@@ -186,6 +240,9 @@ def summarize(curve: pd.DataFrame, window: int) -> CurveSummary:
         constant_recall=bool(len(recall) >= 3 and float(np.ptp(recall)) == 0.0),
         trend_long_window=relative_trend(recall[-LONG_WINDOW:], reference),
         loss_max=float(finite_losses.max()) if len(finite_losses) else None,
+        noise=noise_level(recall[-LONG_WINDOW:], reference),
+        trend_recent=relative_trend(recent, reference),
+        recent_window=len(recent),
     )
 
 

@@ -108,13 +108,14 @@ class Undertrained(Rule):
             return None  # a run stopped by a NaN loss needs stability (divergence), not more iterations
         budget = iteration_budget(ctx.dataset)
         below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
-        rising = s.trend_last_window >= Thresholds.STILL_RISING
+        rising = s.rising_at_end
         if not rising:
             if below_budget:
                 return NotACause(self.id, f"too few iterations ({s.last_iter} < the {budget} seen to match the paper)",
                                  f"the curve had plateaued at the stop (trend {s.trend_last_window:+.1%} over the last "
-                                 f"{s.window} evaluations): more iterations at these settings would not help",
-                                 (_stop_evidence(ctx), _trend_evidence(ctx)))
+                                 f"{s.window} evaluations, {s.trend_recent:+.1%} over the last {s.recent_window}; "
+                                 f"one evaluation's noise {s.noise:.1%}): more iterations at these settings would "
+                                 "not help", (_stop_evidence(ctx), _trend_evidence(ctx)))
             return None
         if _is_early_stop(ctx):
             return None  # a rising curve cut by early stopping is early-stop-too-soon's finding
@@ -179,15 +180,19 @@ class EarlyStopTooSoon(Rule):
                     _trend_evidence(ctx))
         # A short patience window starts at a (noisy) best and can look flat; the trailing window shows whether
         # the curve as a whole was still climbing.
-        trend = max(s.trend_after_best, s.trend_last_window)
+        # Each window's trend counts only beyond the curve's own noise (a patience window of 6 noisy evaluations
+        # shows a few percent "trend" by chance).
+        candidates = [(s.trend_after_best, s.evals_since_best + 1), (s.trend_last_window, s.window)]
         # Fewer non-improving evaluations than it takes to show a plateau: the stop itself proves nothing, and the
         # original's own window (51 evaluations) says whether the run was still in its climb.
         short_window = int(patience) + 1 < Thresholds.MIN_EVALS_FOR_SHAPE
         if short_window:
-            trend = max(trend, s.trend_long_window)
+            candidates.append((s.trend_long_window, min(s.evaluations, 51)))
+        beyond = [t for t, n in candidates if s.rising(t, n)]
+        trend = max(beyond) if beyond else max(t for t, _ in candidates[:2])
         default_patience = int(reference.load()["original_defaults"]["common"]["patience"])
         new_patience = default_patience if int(patience) < default_patience else 2 * int(patience)
-        if trend >= Thresholds.STILL_RISING:
+        if beyond:
             budget = iteration_budget(ctx.dataset)
             below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
             return Finding(
@@ -204,11 +209,12 @@ class EarlyStopTooSoon(Rule):
                              if short_window else
                              "The evaluations after the best trend upwards: the stop came from noise, not a "
                              "plateau."))
-        shape = "flat" if abs(trend) < Thresholds.FLAT else "falling"
+        shape = ("falling" if trend <= -Thresholds.FLAT else
+                 "flat within its noise" if trend >= Thresholds.FLAT else "flat")
         return NotACause(self.id, f"patience too small (patience {patience})",
                          f"{s.evals_since_best} evaluations without improvement on a {shape} curve (trend "
-                         f"{s.trend_after_best:+.1%} of the best): more patience would not have found a better model",
-                         evidence)
+                         f"{s.trend_after_best:+.1%} of the best, one evaluation's noise {s.noise:.1%}): more "
+                         "patience would not have found a better model", evidence)
 
 
 class Divergence(Rule):
@@ -374,6 +380,10 @@ class Overfitting(Rule):
         # curve below it is noise, not overfitting.
         if s.evals_since_best < Thresholds.MIN_EVALS_FOR_SHAPE or s.trend_since_best > -Thresholds.FLAT:
             return None
+        # ...and beyond the curve's own noise: the decline after the peak, and the peak's height above the end.
+        if not s.beyond_noise(s.trend_since_best, s.evals_since_best) \
+                or s.decay_from_peak < Thresholds.NOISE_Z * s.noise:
+            return None
         loss_stable = (s.loss_last is not None and s.loss_min is not None
                        and s.loss_last <= s.loss_min * (1 + Thresholds.LOSS_RISE))
         if not loss_stable or ctx.loss_nonfinite:
@@ -446,7 +456,7 @@ class Interrupted(Rule):
         s = ctx.summary
         # An unfinished run on a rising curve is also undertrained; reported here, once, with the same evidence the
         # undertrained rule would cite (the trend, and the iterations against the dataset's budget).
-        rising = (s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING
+        rising = (s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.rising_at_end
                   and not loss_diverged(ctx))  # a diverged run's recall wanders; more steps would not train it
         if rising:
             evidence.append(_trend_evidence(ctx))
