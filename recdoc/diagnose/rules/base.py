@@ -67,6 +67,23 @@ class RuleContext:
         """How close the run's data is to Book/Taobao, where the priors were established (1.0 = same data)."""
         return data_proximity(self.dataset, self.value("item_count"))
 
+    @property
+    def prior_weight(self) -> float:
+        """What a prior established on Book/Taobao is worth for this run: the data's proximity times how sure
+        recdoc is of its identity when identified under another name (`book14` as Book at 0.80: the prior holds
+        for it as far as it is Book)."""
+        return self.proximity * self.identity_confidence
+
+    @property
+    def identity_confidence(self) -> float:
+        """How sure the identification of the run's data as a paper dataset is (identity.py; 1.0 when the run
+        names the paper dataset itself or nothing was identified)."""
+        setting = self.config.get("paper_dataset")
+        if setting is None or setting.value == self.value("dataset"):
+            return 1.0
+        match = _IDENTITY_CONFIDENCE.search(setting.source)
+        return clamp(float(match.group(1))) if match else 1.0
+
     def best_evidence(self) -> Evidence | None:
         s = self.summary
         if s.best_iter is None:
@@ -167,6 +184,10 @@ _NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-
 STOP_LINE_FORMATS = frozenset({"original", "tf2-port", "pytorch-port", "recdoc"})
 
 
+# config_inference's source label for an identified paper dataset ends with "; confidence 0.80)".
+_IDENTITY_CONFIDENCE = re.compile(r"confidence ([0-9.]+)\)\s*$")
+
+
 def printed_nonfinite(text: str) -> bool:
     """Does the line print a nan/inf number (not merely lack one)?"""
     return bool(_NONFINITE_TOKEN.search(text or ""))
@@ -205,7 +226,13 @@ def data_proximity(dataset: str | None, item_count: int | None) -> float:
     return Thresholds.PROXIMITY_SMALL + share * (1.0 - Thresholds.PROXIMITY_SMALL)
 
 
-def proximity_phrase(ctx: RuleContext) -> str:
+def proximity_phrase(ctx: RuleContext, with_identity: bool = False) -> str:
+    """Where the prior was established against the run's data; `with_identity`: the rule's confidence is scaled by
+    `prior_weight` (the identity's confidence too), else by `proximity` alone."""
+    if with_identity and ctx.identity_confidence < 1.0:
+        return (f"the run's data ({ctx.value('dataset')}) is identified as {ctx.dataset} with confidence "
+                f"{ctx.identity_confidence:.2f}, where the prior was established; confidence scaled by "
+                f"{ctx.prior_weight:.2f}")
     if ctx.proximity >= 1.0:
         return f"the run's data ({ctx.dataset}) is the data the prior was established on"
     items = ctx.value("item_count")

@@ -378,3 +378,19 @@ def test_no_rule_fires_on_a_healthy_run() -> None:
     outcomes = [rule().check(ctx) for rule in RULE_CLASSES]
     assert [o.id for o in outcomes if isinstance(o, Finding)] == []
     assert not math.isnan(ctx.summary.trend_last_window)
+
+
+def test_lr_model_mismatch_confidence_follows_the_data_identity() -> None:
+    from recdoc.diagnose.findings import Setting
+
+    run = make_run(exp_name="book_ComiRec-DR_b128_lr0.001_d64_len20_x", recalls=plateau_recalls(60, 0.05, 30))
+    ctx = context(run)
+    named = RULES["lr-model-mismatch"]().check(ctx)
+    # The same run on data named `book14`, identified as Book at 0.80: the prior is worth 0.80 of itself.
+    ctx.config["dataset"] = Setting("book14", "log")
+    ctx.config["paper_dataset"] = Setting("book", "identified (the name 'book14' names book; confidence 0.80)")
+    identified = RULES["lr-model-mismatch"]().check(ctx)
+    assert ctx.identity_confidence == 0.8 and ctx.proximity == 1.0
+    assert identified.confidence == pytest.approx(named.confidence * 0.8)
+    assert identified.severity == named.severity
+    assert "identified as book with confidence 0.80" in identified.explanation
