@@ -75,6 +75,11 @@ class Thresholds:
     # hence a line well below that.
     LOW_COVERAGE = 0.25
     LOW_COVERAGE_MIN_LINES = 20
+    # Single-target evaluation: recall and hit rate agree within this share (printed values are rounded); an NDCG
+    # this share below the single-target bound HitRate/log2(K+1) is below it, not a rounding of it.
+    SINGLE_TARGET_TOLERANCE = 0.01
+    # Below this hit rate the bound says nothing (a few hits, values printed with few digits).
+    MIN_HITRATE_FOR_BOUND = 0.005
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 
@@ -101,6 +106,10 @@ class Confidence:
     # Fault findings on a run whose input was mostly not understood (Thresholds.LOW_COVERAGE): at most a medium
     # confidence, whatever the evidence read, since the unread part may contradict it.
     LOW_COVERAGE_CAP = 0.6
+    # The evaluation protocol: a sampled-candidate evaluation the run declares (only a mislabelled log makes it
+    # wrong); an NDCG below the single-target bound (a fact of arithmetic, given that recall equals hit rate).
+    PROTOCOL_STATED = 0.9
+    PROTOCOL_BOUND = 0.85
     # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
     LOSS_AND_RECALL = 0.75
     # Loss far above a uniform guess: measured, only a mis-logged loss would make it wrong.

@@ -394,3 +394,29 @@ def test_lr_model_mismatch_confidence_follows_the_data_identity() -> None:
     assert identified.confidence == pytest.approx(named.confidence * 0.8)
     assert identified.severity == named.severity
     assert "identified as book with confidence 0.80" in identified.explanation
+
+
+def test_a_declared_sampled_candidate_evaluation_is_not_comparable_with_the_paper() -> None:
+    run = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), finals={"test": (0.3, 0.2, 0.5)})
+    run.declared["eval_candidates"] = Fact(100, SourceRef("train.log", 4), "eval_setting: uni100")
+    finding = check("evaluation-protocol", run)
+    assert isinstance(finding, Finding) and finding.evidence[0].ref == SourceRef("train.log", 4)
+    assert "(100 candidates)" in finding.title
+    ctx = context(run)
+    assert ctx.comparisons and not any(c.comparable for c in ctx.comparisons)
+    assert all("sampled candidates" in c.note for c in ctx.comparisons if c.paper_value is not None)
+    run.declared["eval_candidates"] = Fact("full", SourceRef("train.log", 4))
+    assert check("evaluation-protocol", run) is None
+
+
+def test_an_ndcg_below_the_single_target_bound_is_impossible() -> None:
+    # One target per user (recall = hit rate 0.12 @20): NDCG@20 >= 0.12 / log2(21) = 0.0273 under any definition.
+    bad = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), hr_over_recall=1.0, ndcg_over_hr=0.2,
+                   finals={"test": (0.12, 0.02, 0.12)}, declared={"topN": 20})
+    finding = check("evaluation-protocol", bad)
+    assert isinstance(finding, Finding) and "NDCG@20 0.0200 < HitRate@20 / log2(21) = 0.0273" in \
+        finding.evidence[0].text
+    # Several targets per user (recall below hit rate): the bound does not hold, nothing is claimed.
+    multi = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), ndcg_over_hr=0.2,
+                     finals={"test": (0.06, 0.02, 0.12)}, declared={"topN": 20})
+    assert check("evaluation-protocol", multi) is None
