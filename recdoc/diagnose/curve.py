@@ -190,6 +190,8 @@ class CurveSummary:
     def rising_at_end(self) -> bool:
         """Rising across the trend window and across its later half, both beyond noise: still climbing at the stop
         (a window that holds the early climb of a curve flat since is not)."""
+        if self.evals_since_best >= MIN_HALF_WINDOW and not self.rising(self.trend_since_best, self.evals_since_best):
+            return False  # the best came several evaluations before the end and nothing rose since: it had stopped
         return (self.rising(self.trend_last_window, self.window)
                 and (self.recent_window < MIN_HALF_WINDOW or self.rising(self.trend_recent, self.recent_window)))
 

@@ -184,12 +184,39 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
             findings.append(outcome)
         elif isinstance(outcome, NotACause):
             not_causes.append(outcome)
+    notes.extend(not_read_notes(run, findings))
     findings = cap_on_low_coverage(run, findings, notes)
     findings = rank_findings(findings)
     verdict: Verdict = ("unusable" if not usable else
                         "findings" if any(f.severity != "info" for f in findings) else "healthy")
     rerun = rerun_commands(run, config, findings, notes, taken_names) if usable else {}
     return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
+
+
+def not_read_notes(run: Run, findings: list[Finding]) -> list[str]:
+    """What was not read, said as such: absence is not evidence, so it lowers what can be judged, never raises a
+    fault (cells of the curve never read, a reader's nan event on a line that prints no nan/inf)."""
+    from recdoc.diagnose.rules.base import printed_nonfinite
+
+    notes: list[str] = []
+    found = {f.id for f in findings}
+    if run.has_curve:
+        curve = run.curve
+        no_loss = int(curve["train_loss"].isna().sum())
+        if no_loss and "divergence" not in found:
+            notes.append(f"the training loss was not read at {no_loss} of {len(curve)} step(s): not read, not a "
+                         "non-finite loss; nothing is judged from it")
+        no_metrics = int(curve["recall"].isna().sum())
+        if no_metrics and "eval-broken" not in found and not run.extra_metrics.get("training_prints_skipped"):
+            first = curve[curve["recall"].isna()].iloc[0]
+            where = f" (first at iter {int(first['iter'])})" if first["iter"] == first["iter"] else ""
+            notes.append(f"no validation metrics were read at {no_metrics} of {len(curve)} step(s){where}: not "
+                         "read, which is not evidence that evaluation failed")
+    unprinted = [e for e in run.events_of("nan") if not printed_nonfinite(e.text)]
+    if unprinted:
+        notes.append(f"{unprinted[0].ref}: a value the reader took for a non-finite loss prints no nan/inf (a value "
+                     "not read): not judged as a divergence")
+    return notes
 
 
 # Findings that say something is broken or went wrong in the run (not a setting, not comparability).
