@@ -48,3 +48,32 @@ def test_an_original_log_without_its_loss_values_is_not_a_divergence(tmp_path: P
     diagnosis = diagnose(tmp_path, text)
     assert "divergence" not in ids(diagnosis) and "interrupted" not in ids(diagnosis)
     assert any("not read" in note for note in diagnosis.notes)
+
+
+FAULTS = {"divergence", "eval-broken", "interrupted", "impossible-metrics", "oscillation", "wiring-suspect",
+          "undertrained", "early-stop-too-soon", "overfitting"}
+
+
+def test_damage_is_not_a_fault_nul_bytes(tmp_path: Path) -> None:
+    # 50 lines overwritten with NUL bytes in a sound log (issue 17 item 4): less is read, nothing is broken.
+    sound = original_log(plateau(120, rise=30), ending="early_stop")
+    before = ids(diagnose(tmp_path, sound)) & FAULTS
+    lines = sound.splitlines(keepends=True)
+    damaged = "".join("\0" * len(line.rstrip("\n")) + "\n" if 30 <= i < 80 else line for i, line in enumerate(lines))
+    assert ids(diagnose(tmp_path, damaged)) & FAULTS <= before
+
+
+def test_damage_is_not_a_fault_truncated_event_file(tmp_path: Path) -> None:
+    from support.tensorboard import event, file_version_event, simple_value, write_events
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    events = [file_version_event()] + [event(i * 100, [simple_value("train/loss", 8 - i * 0.1)]
+                                             + ([simple_value("valid/recall@50", 0.01 * i)] if i % 3 == 0 else []))
+                                       for i in range(1, 30)]
+    path = write_events(folder / "events.out.tfevents.1.host", events)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 5 + 7])
+    diagnosis = analyze_paths([str(folder)])
+    assert not ids(diagnosis) & FAULTS
+    assert any("truncated" in note for note in diagnosis.notes)
