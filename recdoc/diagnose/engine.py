@@ -171,6 +171,10 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
         notes.append("no evaluation metrics could be read: the run cannot be judged against the paper")
     baselines = [_baseline(b) for b in baseline_runs or []]
     context = RuleContext(run=run, config=config, comparisons=comparisons, summary=summary, baselines=baselines)
+    if isinstance(metrics.get("stop"), dict) and context.stop_reason != run.stop_reason:
+        # The stop the evidence supports (a `nan` stop without a printed nan/inf is a loss not read; an unknown
+        # code's end without a stop line is an unknown stop), as the rules judge it.
+        metrics["stop"]["reason"] = context.stop_reason
     findings: list[Finding] = []
     not_causes: list[NotACause] = []
     for rule in all_rules():
