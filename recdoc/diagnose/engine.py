@@ -163,7 +163,7 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
     config = infer_config(run, overrides or {})
     notes = list(run.unreadable) + [problem for checkpoint in run.checkpoints for problem in checkpoint.problems
                                     if problem not in run.unreadable] + _assumption_notes(config)
-    summary = summarize(run.curve, trend_window(config))
+    summary = summarize(run.curve, trend_window(config), evaluation_users(run, config))
     comparisons = compare_with_paper(run, config)
     metrics = summarize_metrics(run, config, summary)
     usable = summary.has_evaluations or any(_final_has_values(f) for f in run.finals.values())
@@ -314,7 +314,31 @@ def _final_has_values(final: Any) -> bool:
 
 def _baseline(run: Run) -> BaselineRun:
     config = infer_config(run, {})
-    return BaselineRun(run=run, config=config, summary=summarize(run.curve, trend_window(config)))
+    return BaselineRun(run=run, config=config,
+                       summary=summarize(run.curve, trend_window(config), evaluation_users(run, config)))
+
+
+def evaluation_users(run: Run, config: dict[str, Setting]) -> int | None:
+    """How many users each periodic evaluation averages over, where known: recdoc's validation subset
+    (`eval_users`), else the validation split's users (split files read), else a count the run declares."""
+    candidates: list[Any] = []
+    if "eval_users" in config and not config["eval_users"].is_default:
+        candidates.append(config["eval_users"].value)
+    facts = run.extra_metrics.get("split_facts")
+    if isinstance(facts, dict):
+        candidates.append(facts.get("valid_users"))
+    for key in ("eval_users", "valid_users"):
+        fact = run.declared.get(key)
+        if fact is not None:
+            candidates.append(fact.value)
+    for value in candidates:
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            continue
+        if count > 0:
+            return count
+    return None
 
 
 def _assumption_notes(config: dict[str, Setting]) -> list[str]:

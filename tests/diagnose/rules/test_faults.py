@@ -305,3 +305,18 @@ def test_undertrained_means_still_rising_at_the_end_beyond_noise() -> None:
     # The window holds the early climb of a curve flat for its last 30 evaluations: not rising at the end.
     assert not isinstance(RULES["undertrained"]().check(rule_context(recdoc_run(climb_then_flat, **cap))), Finding)
     assert noise_level([0.1] * 10, 0.1) == 0.0 and trend_uncertainty(0.05, 6) > 0.05
+
+
+def test_the_splits_size_bounds_the_noise_from_below() -> None:
+    from recdoc.diagnose.curve import sampling_noise
+    from recdoc.diagnose.engine import evaluation_users
+
+    smooth = [0.2 * (1 - math.exp(-i / 3)) for i in range(1, 18)]  # no noise of its own
+    assert curves.summarize(make_run(recalls=smooth).curve, 6).noise < 0.01
+    # 95 users (MovieLens-100K's test split) at recall 0.2: one user's hit is 5% of the level.
+    assert sampling_noise(0.2, 95) == pytest.approx(0.0526, abs=0.001)
+    assert curves.summarize(make_run(recalls=smooth).curve, 6, eval_users=95).noise == pytest.approx(
+        sampling_noise(max(smooth), 95))
+    run = recdoc_run(smooth)
+    run.extra_metrics["split_facts"] = {"valid_users": 95}
+    assert evaluation_users(run, infer_config(run, {})) == 95
