@@ -80,9 +80,12 @@ class Undertrained(Rule):
 
     What it checks:
         The fitted trend of valid recall over the last patience + 1 evaluations (at most the original's 51) at the
-        stop (max_iter reached or early stop),
-        and the stop iteration against the Book budget (the maintainer: >= 350k iterations to match the paper).
-        Runs stopped by a non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
+        stop (max_iter reached, an iteration or epoch cap, or a stop the log does not name, whatever the format),
+        rising beyond the curve's own evaluation-to-evaluation noise (two standard errors; the noise estimated
+        from the curve, bounded below by one user's hit where the split's size is known) over the window and over
+        its later half, and not flat since a best several evaluations before the end; and the stop iteration
+        against the Book budget (the maintainer: >= 350k iterations to match the paper). Runs stopped by a printed
+        non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
 
     Why it matters:
         A run stopped on a rising curve reports a model that had not converged. The budget alone is a prior: a run
@@ -151,8 +154,9 @@ class EarlyStopTooSoon(Rule):
 
     What it checks:
         For an early-stopped run: the trend of valid recall over the evaluations from the best to the stop (the
-        patience window) and over the last patience + 1 evaluations. Rising in trend: patience cut off noise
-        around a rising curve. A patience window shorter than 5 evaluations cannot show a
+        patience window) and over the last patience + 1 evaluations. Rising in trend beyond the curve's own noise
+        (a patience window of 6 noisy evaluations shows a few percent by chance): patience cut off noise around a
+        rising curve. A patience window shorter than 5 evaluations cannot show a
         plateau at all; then the trend over the last 51 evaluations (the original's window) decides. Flat or
         falling: the patience was long enough, and "patience too small" is listed as not a cause.
 
@@ -221,7 +225,8 @@ class Divergence(Rule):
     """Training diverged: non-finite loss, or loss rising while recall collapses.
 
     What it checks:
-        NaN/inf training loss (or a `nan` event / stop, or NaN/Inf values in the checkpoint read with --deep); a
+        A non-finite training loss the run printed (a nan/inf token on a cited line; a run record that states a
+        `nan` stop), or NaN/Inf values in the checkpoint read with --deep, never a loss that was not read; a
         training loss above twice the loss of a uniform guess (ln of neg_num x batch_size + 1 sampled candidates,
         or of item_count for a full softmax): worse than guessing, the weights blew up even where Adam's bounded
         steps keep the loss finite; and a final loss well above its minimum together with valid recall far below
@@ -353,8 +358,8 @@ class Overfitting(Rule):
 
     What it checks:
         The last valid recall against the peak (>= 10% below), a decline that continues over the evaluations
-        after the peak (one lucky evaluation above a flat curve is noise), and the training loss not rising or
-        turning non-finite (that is divergence).
+        after the peak beyond the curve's own noise (one lucky evaluation above a flat curve is noise), and the
+        training loss not rising or turning non-finite (that is divergence).
 
     Why it matters:
         The model memorises training users; the original restores the best model, so reported numbers come from
@@ -412,8 +417,10 @@ class Interrupted(Rule):
     """The run did not finish: interrupted (Ctrl-C), crashed, or still running.
 
     What it checks:
-        The stop reason (`Exiting from training early`, a traceback, no final lines) and whether final test metrics
-        of the restored best model exist.
+        A kill (`Exiting from training early`), a traceback, or a log of a code known to print its stop and final
+        lines (the original, its ports, recdoc) that ends without them; and whether final test metrics of the
+        restored best model exist. A log of any other code whose end is unfamiliar is not evidence it was cut
+        short: its stop is unknown.
 
     Why it matters:
         An unfinished run has no restored-best evaluation on the test set; its last validation numbers are not the
