@@ -100,9 +100,12 @@ class EvalBroken(Rule):
     """Evaluation did not run or crashed: iterations without metrics, or an evaluation traceback.
 
     What it checks:
-        `iter:` lines without the `valid ...` part (the original's faiss GPU index failed: nothing is saved and
-        early stopping never happens), tracebacks (e.g. KeyError on item 0 in diversity, issue #29; `--coef`
-        TypeError), and the `Invalid model_type` message.
+        Evaluations the code printed and then stopped printing (a trailing run of evaluations without metrics
+        after ones with them), the original's `iter:` lines printed without the `valid ...` part in a run that
+        then crashed (its faiss GPU index failed: nothing is saved, the restore fails), tracebacks in evaluation
+        (e.g. KeyError on item 0 in diversity, issue #29; `--coef` TypeError), and the `Invalid model_type`
+        message. Metrics never read (an unknown shape, lines with metric-like names not understood, damage such
+        as NUL bytes or a truncated file) are not evidence: they are named in the notes.
 
     Why it matters:
         Without evaluation there is no best model and no metric to compare; the run's numbers, if any, are not the
