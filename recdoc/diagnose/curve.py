@@ -168,6 +168,11 @@ class CurveSummary:
     noise: float = 0.0
     trend_recent: float = 0.0
     recent_window: int = 0
+    # The run's late part (its last LATE_SHARE of evaluations, when longer than the trend window) and the later
+    # half of it: a long run climbing slowly at its cap rises little within a patience window of 51 evaluations.
+    trend_late: float = 0.0
+    late_window: int = 0
+    trend_late_recent: float = 0.0
 
     @property
     def has_evaluations(self) -> bool:
@@ -187,17 +192,36 @@ class CurveSummary:
         return trend >= Thresholds.STILL_RISING and self.beyond_noise(trend, count)
 
     @property
+    def rising_window(self) -> tuple[float, int] | None:
+        """The (trend, evaluations) of the window that shows the curve still climbing at its end, else None: the
+        trend window or the run's late part, rising by `Thresholds.STILL_RISING` of the best across it beyond
+        the curve's own noise, and its later half still going up beyond noise (a window that holds the early climb
+        of a curve flat since is not rising at its end); not when the best came in the window's first half with
+        nothing rising beyond noise since."""
+        since_rose = self.trend_since_best > 0 and self.beyond_noise(self.trend_since_best, self.evals_since_best)
+        windows = [(self.trend_last_window, self.window, self.trend_recent, self.recent_window)]
+        if self.late_window > self.window:
+            windows.append((self.trend_late, self.late_window, self.trend_late_recent, self.late_window // 2))
+        for trend, count, half_trend, half in windows:
+            if not self.rising(trend, count):
+                continue
+            if self.evals_since_best >= max(MIN_HALF_WINDOW, count // 2) and not since_rose:
+                continue  # no new best over the later half of the window, nothing rising since: it had stopped
+            if half >= MIN_HALF_WINDOW and not (half_trend > 0 and self.beyond_noise(half_trend, half)):
+                continue
+            return trend, count
+        return None
+
+    @property
     def rising_at_end(self) -> bool:
-        """Rising across the trend window and across its later half, both beyond noise: still climbing at the stop
-        (a window that holds the early climb of a curve flat since is not)."""
-        if self.evals_since_best >= MIN_HALF_WINDOW and not self.rising(self.trend_since_best, self.evals_since_best):
-            return False  # the best came several evaluations before the end and nothing rose since: it had stopped
-        return (self.rising(self.trend_last_window, self.window)
-                and (self.recent_window < MIN_HALF_WINDOW or self.rising(self.trend_recent, self.recent_window)))
+        return self.rising_window is not None
 
 
 # The original's default patience window (50 + 1 evaluations).
 LONG_WINDOW = 51
+# The run's late part: its last tenth of evaluations (the original's 1M-iteration cap at one evaluation per 500
+# iterations: the last 100k iterations).
+LATE_SHARE = 0.1
 # A half window is judged on its own only from this many evaluations (Thresholds.MIN_EVALS_FOR_SHAPE).
 MIN_HALF_WINDOW = 5
 
@@ -226,6 +250,7 @@ def summarize(curve: pd.DataFrame, window: int, eval_users: int | None = None) -
     tail = recall[-window:]
     # The later half of a window long enough for each half to show a shape (a short window is judged whole).
     recent = tail[len(tail) // 2:] if len(tail) >= 2 * MIN_HALF_WINDOW else tail[:0]
+    late = recall[-max(len(tail), int(len(recall) * LATE_SHARE)):] if len(recall) else recall
     losses = loss_values(curve)
     finite_losses = losses[np.isfinite(losses)]
     present_losses = losses[~np.isnan(losses)]
@@ -257,6 +282,9 @@ def summarize(curve: pd.DataFrame, window: int, eval_users: int | None = None) -
         noise=max(noise_level(recall[-LONG_WINDOW:], reference), sampling_noise(best_recall, eval_users)),
         trend_recent=relative_trend(recent, reference),
         recent_window=len(recent),
+        trend_late=relative_trend(late, reference),
+        late_window=len(late),
+        trend_late_recent=relative_trend(late[len(late) // 2:], reference),
     )
 
 

@@ -30,6 +30,13 @@ def _stop_evidence(ctx: RuleContext) -> Evidence:
 
 def _trend_evidence(ctx: RuleContext, after_best: bool = False) -> Evidence:
     s = ctx.summary
+    rising = s.rising_window
+    if not after_best and rising is not None and rising[1] != s.window:
+        trend, count = rising
+        return Evidence(f"valid recall trend over the last {count} evaluations (the run's last tenth): "
+                        f"{trend:+.1%} of the best, still rising over the last {count // 2} "
+                        f"({s.trend_late_recent:+.1%}); one evaluation's noise {s.noise:.2%}",
+                        values={"trend_late": trend, "window": count, "noise": s.noise})
     if after_best:
         return Evidence(f"valid recall trend over the {s.evals_since_best + 1} evaluations from the best on: "
                         f"{s.trend_after_best:+.1%} of the best", values={"trend_after_best": s.trend_after_best})
@@ -122,6 +129,7 @@ class Undertrained(Rule):
             return None
         if _is_early_stop(ctx):
             return None  # a rising curve cut by early stopping is early-stop-too-soon's finding
+        trend, count = s.rising_window or (s.trend_last_window, s.window)
         below = ctx.below_paper()
         evidence = [_stop_evidence(ctx), _trend_evidence(ctx)]
         if below_budget:
@@ -137,12 +145,12 @@ class Undertrained(Rule):
             changes["max_iter"] = 2 * stopped_thousands
         return Finding(
             id=self.id, title=f"stopped at iter {s.last_iter} with valid recall still rising "
-                              f"({s.trend_last_window:+.1%} over the last {s.window} evaluations)",
+                              f"({trend:+.1%} over the last {count} evaluations)",
             # Unfinished business whatever the gap: a rising curve means the model that ran is not the converged one
             # (a run at the paper's level still rising would end above it).
             severity="high" if below else "medium",
             confidence=clamp(Confidence.RISING_AT_STOP + (Confidence.BELOW_BUDGET if below_budget else 0.0)
-                             + min(Confidence.CURVE_SUPPORTS, s.trend_last_window)),
+                             + min(Confidence.CURVE_SUPPORTS, trend)),
             basis="both" if below_budget else "evidence", evidence=tuple(evidence),
             fix=Fix(changes, "training continues until the curve plateaus; recall rises by at least the trend seen",
                     how="" if changes else "train longer: nothing in the settings stopped this run early"),
@@ -476,7 +484,8 @@ class Interrupted(Rule):
             evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
         title = f"the run did not finish ({stop}) {where}"
         if rising:
-            title += (f" with valid recall still rising ({s.trend_last_window:+.1%} over the last {s.window} "
+            trend, count = s.rising_window or (s.trend_last_window, s.window)
+            title += (f" with valid recall still rising ({trend:+.1%} over the last {count} "
                       "evaluations): undertrained")
         return Finding(
             id=self.id, title=title,

@@ -320,3 +320,19 @@ def test_the_splits_size_bounds_the_noise_from_below() -> None:
     run = recdoc_run(smooth)
     run.extra_metrics["split_facts"] = {"valid_users": 95}
     assert evaluation_users(run, infer_config(run, {})) == 95
+
+
+def test_a_long_run_climbing_slowly_at_its_cap_is_undertrained() -> None:
+    # 2,000 evaluations (a 1M-iteration cap, one every 500): under 0.1% within the last 51 evaluations (the patience
+    # window), inside the noise, but +3% over the run's last tenth and still rising over its later half.
+    import numpy as np
+
+    noise = np.random.default_rng(3).normal(0, 0.0003, 2000)
+    slow = [0.05 + 0.025 * i / 2000 + n for i, n in enumerate(noise)]
+    flat = [0.075 * (1 - 0.9 * math.exp(-min(i, 1200) / 150)) + n for i, n in enumerate(noise)]
+    cap = dict(stop_reason="max_iter", patience=50, test_iter=500)
+    context = rule_context(recdoc_run(slow, **cap))
+    assert context.summary.trend_last_window < Thresholds.STILL_RISING
+    finding = RULES["undertrained"]().check(context)
+    assert isinstance(finding, Finding) and "the run's last tenth" in " ".join(e.text for e in finding.evidence)
+    assert not isinstance(RULES["undertrained"]().check(rule_context(recdoc_run(flat, **cap))), Finding)
