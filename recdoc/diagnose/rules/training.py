@@ -355,10 +355,23 @@ class Oscillation(Rule):
             severity="medium", confidence=clamp(Confidence.CURVE_SHAPE + s.jitter_last_window), basis="evidence",
             evidence=(Evidence(f"median step {s.jitter_last_window:.1%} of the best recall, direction reversing on "
                                f"{s.direction_changes_last_window:.0%} of steps over the last {s.window} evaluations",
-                               values={"jitter": s.jitter_last_window,
+                               _window_start_ref(ctx, s.window), values={"jitter": s.jitter_last_window,
                                        "reversals": s.direction_changes_last_window}),),
             fix=_lower_rate_fix(ctx, "a smoother curve and a best model less due to luck"),
             explanation="Zig-zags of this size are not evaluation noise.")
+
+
+def _window_start_ref(ctx: RuleContext, window: int) -> SourceRef | None:
+    """The line of the first evaluation of the trailing `window` evaluations (where the cited values start)."""
+    from recdoc.diagnose.curve import evaluated
+
+    rows = evaluated(ctx.run.curve)
+    if rows.empty:
+        return None
+    row = rows.iloc[max(0, len(rows) - window)]
+    if not isinstance(row["file"], str):
+        return None
+    return SourceRef(row["file"], None if row["line"] != row["line"] else int(row["line"]))
 
 
 class Overfitting(Rule):
