@@ -20,6 +20,12 @@ class Thresholds:
     # A fitted rise of >= 2% of the best recall across the trend window counts as "still rising"; a plateau on
     # Book moves well under 1% across 50 evaluations, one evaluation's noise is ~1%.
     STILL_RISING = 0.02
+    # A trend counts only beyond the curve's own evaluation-to-evaluation noise: at least this many standard errors
+    # of the fitted change (`curve.trend_uncertainty`), the noise estimated from the curve itself (second
+    # differences). Two standard errors: a flat curve passes for rising about once in 40 windows. Sampled
+    # validation (about 1,000 users: values +-0.02 between neighbours) and MovieLens-100K's 95 test users make
+    # single evaluations noisy, and a patience window of 6 evaluations shows a +2% "trend" by chance.
+    NOISE_Z = 2.0
     # |trend| below this across the evaluations after the best = "flat": more patience would not have helped.
     FLAT = 0.02
     # Last recall this far (fraction) below the peak, with training loss still falling: overfitting.
@@ -59,6 +65,21 @@ class Thresholds:
     # A training loss this many times above the loss of a uniform guess (ln of the candidates it chooses among)
     # is not a model learning badly but weights blown up: a healthy run starts at about 1x and falls.
     LOSS_ABOVE_GUESS = 2.0
+    # Evaluations that "stopped printing" metrics: at least this many trailing rows without them. One row without
+    # metrics at the end is as likely a partial last line (a truncated file, a run cut mid-print) as a fault.
+    MIN_STOPPED_EVALS = 2
+    # Read coverage: under this share of the input's lines with numbers used (of at least LOW_COVERAGE_MIN_LINES
+    # such lines), most of what the run printed was not understood; what the doctor did not read may be what
+    # would clear (or explain) a fault, so fault findings are capped (Confidence.LOW_COVERAGE_CAP). A log of the
+    # original uses about 1 line in 3 with numbers (`iter:` lines; `time interval` lines are read but unused),
+    # hence a line well below that.
+    LOW_COVERAGE = 0.25
+    LOW_COVERAGE_MIN_LINES = 20
+    # Single-target evaluation: recall and hit rate agree within this share (printed values are rounded); an NDCG
+    # this share below the single-target bound HitRate/log2(K+1) is below it, not a rounding of it.
+    SINGLE_TARGET_TOLERANCE = 0.01
+    # Below this hit rate the bound says nothing (a few hits, values printed with few digits).
+    MIN_HITRATE_FOR_BOUND = 0.005
     # Severity weights for ranking (severity x confidence).
     SEVERITY_WEIGHT: ClassVar[dict[str, float]] = {"high": 3.0, "medium": 2.0, "low": 1.0, "info": 0.0}
 
@@ -82,6 +103,13 @@ class Confidence:
     OBSERVED_STOP = 0.95
     # Not one `iter:` line carries metrics: the evaluation never ran, the root of everything after it.
     NO_EVALUATION_AT_ALL = 0.98
+    # Fault findings on a run whose input was mostly not understood (Thresholds.LOW_COVERAGE): at most a medium
+    # confidence, whatever the evidence read, since the unread part may contradict it.
+    LOW_COVERAGE_CAP = 0.6
+    # The evaluation protocol: a sampled-candidate evaluation the run declares (only a mislabelled log makes it
+    # wrong); an NDCG below the single-target bound (a fact of arithmetic, given that recall equals hit rate).
+    PROTOCOL_STATED = 0.9
+    PROTOCOL_BOUND = 0.85
     # Loss rising while recall collapses: divergence, though a bad data shard could look alike.
     LOSS_AND_RECALL = 0.75
     # Loss far above a uniform guess: measured, only a mis-logged loss would make it wrong.

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from recdoc.diagnose.paper_comparison import compare_with_paper
-from recdoc.diagnose.findings import Diagnosis, Finding, NotACause, Setting, Verdict
+from recdoc.diagnose.findings import LEVELS, Diagnosis, Finding, NotACause, Setting, Verdict
 from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULE_CLASSES, all_rules
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, trend_window
@@ -164,7 +164,7 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
     config = infer_config(run, overrides or {})
     notes = list(run.unreadable) + [problem for checkpoint in run.checkpoints for problem in checkpoint.problems
                                     if problem not in run.unreadable] + _assumption_notes(config)
-    summary = summarize(run.curve, trend_window(config))
+    summary = summarize(run.curve, trend_window(config), evaluation_users(run, config))
     comparisons = compare_with_paper(run, config)
     metrics = summarize_metrics(run, config, summary)
     usable = summary.has_evaluations or any(_final_has_values(f) for f in run.finals.values())
@@ -172,6 +172,10 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
         notes.append("no evaluation metrics could be read: the run cannot be judged against the paper")
     baselines = [_baseline(b) for b in baseline_runs or []]
     context = RuleContext(run=run, config=config, comparisons=comparisons, summary=summary, baselines=baselines)
+    if isinstance(metrics.get("stop"), dict) and context.stop_reason != run.stop_reason:
+        # The stop the evidence supports (a `nan` stop without a printed nan/inf is a loss not read; an unknown
+        # code's end without a stop line is an unknown stop), as the rules judge it.
+        metrics["stop"]["reason"] = context.stop_reason
     findings: list[Finding] = []
     not_causes: list[NotACause] = []
     for rule in all_rules():
@@ -185,6 +189,8 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
             findings.append(outcome)
         elif isinstance(outcome, NotACause):
             not_causes.append(outcome)
+    notes.extend(not_read_notes(run, findings))
+    findings = cap_on_low_coverage(run, findings, notes)
     findings = rank_findings(findings)
     verdict: Verdict = ("unusable" if not usable else
                         "findings" if any(f.severity != "info" for f in findings) else "healthy")
@@ -192,8 +198,62 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
     return Diagnosis(verdict, run, config, metrics, comparisons, findings, not_causes, rerun, notes)
 
 
+def not_read_notes(run: Run, findings: list[Finding]) -> list[str]:
+    """What was not read, said as such: absence is not evidence, so it lowers what can be judged, never raises a
+    fault (cells of the curve never read, a reader's nan event on a line that prints no nan/inf)."""
+    from recdoc.diagnose.rules.base import printed_nonfinite
+
+    notes: list[str] = []
+    found = {f.id for f in findings}
+    if run.has_curve:
+        curve = run.curve
+        no_loss = int(curve["train_loss"].isna().sum())
+        if no_loss and "divergence" not in found:
+            notes.append(f"the training loss was not read at {no_loss} of {len(curve)} step(s): not read, not a "
+                         "non-finite loss; nothing is judged from it")
+        no_metrics = int(curve["recall"].isna().sum())
+        if no_metrics and "eval-broken" not in found and not run.extra_metrics.get("training_prints_skipped"):
+            first = curve[curve["recall"].isna()].iloc[0]
+            where = f" (first at iter {int(first['iter'])})" if first["iter"] == first["iter"] else ""
+            notes.append(f"no validation metrics were read at {no_metrics} of {len(curve)} step(s){where}: not "
+                         "read, which is not evidence that evaluation failed")
+    unprinted = [e for e in run.events_of("nan") if not printed_nonfinite(e.text)]
+    if unprinted:
+        notes.append(f"{unprinted[0].ref}: a value the reader took for a non-finite loss prints no nan/inf (a value "
+                     "not read): not judged as a divergence")
+    return notes
+
+
+# Findings that say something is broken or went wrong in the run (not a setting, not comparability).
+FAULT_FINDINGS = frozenset({"divergence", "eval-broken", "interrupted", "impossible-metrics", "oscillation",
+                            "wiring-suspect", "undertrained", "early-stop-too-soon", "overfitting"})
+
+
+def cap_on_low_coverage(run: Run, findings: list[Finding], notes: list[str]) -> list[Finding]:
+    """With most of the input's numbered lines not understood (`Thresholds.LOW_COVERAGE`), fault findings'
+    confidence is capped at `Confidence.LOW_COVERAGE_CAP`, and a note says why."""
+    from dataclasses import replace
+
+    from recdoc.thresholds import Confidence
+
+    coverage = run.coverage
+    share = coverage.fraction_used
+    if share is None or coverage.lines_with_numbers < Thresholds.LOW_COVERAGE_MIN_LINES \
+            or share >= Thresholds.LOW_COVERAGE:
+        return findings
+    capped = [f.id for f in findings if f.id in FAULT_FINDINGS and f.confidence > Confidence.LOW_COVERAGE_CAP]
+    if capped:
+        notes.append(f"only {coverage.lines_used} of {coverage.lines_with_numbers} lines with numbers were used "
+                     f"({share:.0%}, below {Thresholds.LOW_COVERAGE:.0%}): the confidence of "
+                     f"{', '.join(capped)} is capped at {Confidence.LOW_COVERAGE_CAP}, since what was not read may "
+                     "contradict it")
+    return [replace(f, confidence=min(f.confidence, Confidence.LOW_COVERAGE_CAP)) if f.id in capped else f
+            for f in findings]
+
+
 def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """By severity x confidence, with three orderings a reader relies on:
+    """By level (`Finding.level`: the lower of severity and confidence), then severity x confidence, with three
+    orderings a reader relies on between findings of the same level:
     - a finding that explains others outranks them (divergence explains an interruption, a curve that still rose
       or oscillated: `Rule.explains`);
     - a budget finding ranks below every settings finding above info, however weak (lengthen a run after fixing
@@ -212,11 +272,13 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
     floor = min(deviations) if deviations else None
     cause_floor = min(causes) if causes else None
     ceilings: dict[str, float] = {}
+    level_ceilings: dict[str, int] = {}
     for finding in findings:
         for explained in explains.get(finding.id, ()):
             ceilings[explained] = min(ceilings.get(explained, math.inf), score(finding))
+            level_ceilings[explained] = min(level_ceilings.get(explained, len(LEVELS)), LEVELS.index(finding.level))
 
-    def key(finding: Finding) -> tuple[float, int]:
+    def key(finding: Finding) -> tuple[int, float, int]:
         effective = score(finding)
         budget = finding.id in BUDGET_FINDINGS
         if budget and floor is not None:
@@ -226,7 +288,13 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
         if finding.id in ceilings:
             effective = min(effective, ceilings[finding.id])
         tie = 0 if budget or finding.id in ceilings or families.get(finding.id) == "comparability" else 1
-        return effective, tie  # at equal scores the explaining finding or the deviation comes first
+        # The headline is the strongest finding the evidence supports: by level first (a low-level prior never
+        # heads a medium finding); the orderings above apply between findings of the same level. An explaining
+        # finding keeps its place above what it explains (its own level bounds theirs).
+        level = LEVELS.index(finding.level)
+        if finding.id in level_ceilings:
+            level = min(level, level_ceilings[finding.id])
+        return level, effective, tie  # at equal scores the explaining finding or the deviation comes first
 
     return sorted(findings, key=key, reverse=True)
 
@@ -247,7 +315,31 @@ def _final_has_values(final: Any) -> bool:
 
 def _baseline(run: Run) -> BaselineRun:
     config = infer_config(run, {})
-    return BaselineRun(run=run, config=config, summary=summarize(run.curve, trend_window(config)))
+    return BaselineRun(run=run, config=config,
+                       summary=summarize(run.curve, trend_window(config), evaluation_users(run, config)))
+
+
+def evaluation_users(run: Run, config: dict[str, Setting]) -> int | None:
+    """How many users each periodic evaluation averages over, where known: recdoc's validation subset
+    (`eval_users`), else the validation split's users (split files read), else a count the run declares."""
+    candidates: list[Any] = []
+    if "eval_users" in config and not config["eval_users"].is_default:
+        candidates.append(config["eval_users"].value)
+    facts = run.extra_metrics.get("split_facts")
+    if isinstance(facts, dict):
+        candidates.append(facts.get("valid_users"))
+    for key in ("eval_users", "valid_users"):
+        fact = run.declared.get(key)
+        if fact is not None:
+            candidates.append(fact.value)
+    for value in candidates:
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            continue
+        if count > 0:
+            return count
+    return None
 
 
 def _assumption_notes(config: dict[str, Setting]) -> list[str]:

@@ -156,7 +156,8 @@ class Diagnosis:
             "run": {"format": self.run.format, "paths": list(self.run.paths),
                     "exp_name": self.run.exp_name.value if self.run.exp_name else None,
                     "stop_reason": self.run.stop_reason,
-                    "unreadable": list(self.run.unreadable)},
+                    "unreadable": list(self.run.unreadable),
+                    "coverage": coverage_dict(self.run)},
             "config": {k: _plain(s) for k, s in self.config.items()},
             "metrics": _plain(self.metrics),
             "comparisons": [dict(_plain(c), abs_gap=c.abs_gap, rel_gap=c.rel_gap) for c in self.comparisons],
@@ -165,6 +166,14 @@ class Diagnosis:
             "rerun": dict(self.rerun),
             "notes": list(self.notes),
         }
+
+
+def coverage_dict(run: Run) -> dict[str, Any]:
+    """How much of its input the readers understood (`Run.coverage`), for diagnosis.json and the reports."""
+    coverage = run.coverage
+    return {"lines_with_numbers": coverage.lines_with_numbers, "lines_used": coverage.lines_used,
+            "fraction_used": coverage.fraction_used, "unread_metric_count": coverage.unread_metric_count,
+            "unread_metric_lines": [{"ref": str(ref), "text": text} for ref, text in coverage.unread_metric_lines]}
 
 
 def _plain(value: Any) -> Any:

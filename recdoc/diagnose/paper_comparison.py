@@ -84,6 +84,19 @@ def _paper_cell(dataset: str, model_type: str, num_interest: int | None, metric:
     return cell.fraction, cell.confirmed, note
 
 
+def sampled_candidates(run: Run) -> int | None:
+    """The number of candidates a sampled-candidate evaluation ranks each target among (the readers' declared
+    `eval_candidates`: an int such as 100 for 99 negatives, `full` for a ranking over all items), else None."""
+    fact = run.declared.get("eval_candidates")
+    if fact is None or isinstance(fact.value, bool):
+        return None
+    try:
+        count = int(fact.value)
+    except (TypeError, ValueError):
+        return None  # 'full' or unreadable: a ranking over all items, as the paper's
+    return count if count > 0 else None
+
+
 def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]:
     """The run's recall, NDCG and hit rate against the paper's, like for like, with reasons where not."""
     dataset = _value(config, "paper_dataset") or _value(config, "dataset")
@@ -125,6 +138,11 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
                     source = f" ({ndcg_source})" if kind == _value(config, "ndcg") and ndcg_source else ""
                     note += (f"; the run's NDCG uses the {kind} definition{source} while the paper's uses the paper "
                              f"definition: the gap is a definition difference, not model quality")
+            sampled = sampled_candidates(run)
+            if sampled is not None and paper is not None:
+                comparable = False
+                note += (f"; the run ranks each target among {sampled} sampled candidates, the paper among all items: "
+                         "a sampled-candidate metric reads far higher and is not comparable")
             if metric == "recall" and dataset == "taobao" and recall_kind not in DUPLICATE_COUNTING_RECALL:
                 comparable = False
                 note += ("; the paper's Taobao recall counts duplicate targets (issue #26): a set-based recall reads "

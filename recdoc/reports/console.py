@@ -88,6 +88,12 @@ def summary_lines(diagnosis: Diagnosis, written: list[Path],
     elif rows:
         lines.append(("Against the paper (* unconfirmed paper value):", "bold"))
         lines += [(f"  {_comparison_line(c)}", "" if c.comparable else "red") for c in rows]
+    coverage = diagnosis.run.coverage
+    if coverage.unread_metric_count:
+        lines.append((f"Read: {coverage.lines_used} of {coverage.lines_with_numbers} lines with numbers used; "
+                       f"{coverage.unread_metric_count} line(s) with metric-like names not understood (first at "
+                       f"{coverage.unread_metric_lines[0][0] if coverage.unread_metric_lines else '?'}; see the "
+                       "report's Read coverage)", "dim"))
     if written:
         lines.append(("Written: " + ", ".join(str(p) for p in written), "bold"))
     return lines

@@ -6,6 +6,7 @@ from typing import Any
 
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.observed_run import CheckpointInfo
+from recdoc.thresholds import Confidence, Thresholds
 from recdoc.reports.facts import (
     RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, points, run_facts,
     signed_percent, verdict_sentence,
@@ -24,7 +25,7 @@ def render_markdown(diagnosis: Diagnosis, images: dict[str, str] | None = None) 
     facts = run_facts(diagnosis)
     parts: list[str] = [_title(diagnosis), _verdict(diagnosis), _metrics(diagnosis), _findings(diagnosis),
                         _not_causes(diagnosis), _config(diagnosis.config), _run(diagnosis, facts),
-                        _plots(images), _rerun(diagnosis.rerun), _notes(diagnosis)]
+                        _coverage(diagnosis), _plots(images), _rerun(diagnosis.rerun), _notes(diagnosis)]
     return "\n\n".join(p.rstrip() for p in parts if p) + "\n"
 
 
@@ -231,6 +232,27 @@ def _rerun(rerun: dict[str, str]) -> str:
         if edits:
             lines += ["", "Code edits it needs first (no command-line flag in the original):", ""]
             lines += [f"- {_escape(edit)}" for edit in edits]
+    return "\n".join(lines)
+
+
+def _coverage(diagnosis: Diagnosis) -> str:
+    """What the readers understood: N of M lines with numbers used, and the first metric-like lines not understood."""
+    coverage = diagnosis.run.coverage
+    if coverage.lines_with_numbers == 0 and not coverage.unread_metric_count:
+        return ""  # not measured (a reader that does not count lines, or an input without any)
+    share = coverage.fraction_used
+    lines = ["## Read coverage", "",
+             f"{coverage.lines_used} of {coverage.lines_with_numbers} lines with numbers were used"
+             + (f" ({share:.0%})." if share is not None else ".")]
+    if share is not None and coverage.lines_with_numbers >= Thresholds.LOW_COVERAGE_MIN_LINES \
+            and share < Thresholds.LOW_COVERAGE:
+        lines[-1] += (f" That is below {Thresholds.LOW_COVERAGE:.0%}: most of what the run printed was not "
+                      f"understood, so fault findings are capped at confidence {Confidence.LOW_COVERAGE_CAP}.")
+    if coverage.unread_metric_count:
+        lines += ["", f"{coverage.unread_metric_count} line(s) with metric-like names were not understood"
+                      + (f"; the first {len(coverage.unread_metric_lines)}:" if coverage.unread_metric_lines else
+                         "."), ""]
+        lines += [f"- `{ref}`: `{_cell(text).replace(chr(96), chr(39))[:160]}`" for ref, text in coverage.unread_metric_lines]
     return "\n".join(lines)
 
 

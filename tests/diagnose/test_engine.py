@@ -14,6 +14,8 @@ from recdoc.diagnose.engine import analyze_paths, analyze_run
 from recdoc.thresholds import Thresholds
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_recalls, incident_run, make_run
 from support.paths import TEST79
+from recdoc.diagnose.findings import LEVELS
+from recdoc.diagnose.observed_run import Event, SourceRef
 
 
 def _not_cause_titles(diagnosis) -> list[str]:
@@ -84,10 +86,15 @@ def test_healthy_run_has_no_findings() -> None:
 def test_findings_are_ranked_by_severity_times_confidence_causes_before_comparability() -> None:
     diagnosis = analyze_run(incident_run(), {"neg_num": "20", "batch_size": "64"}, [])
     families = {rule.id: rule.family for rule in RULE_CLASSES}
-    causes = [f for f in diagnosis.findings if families[f.id] != "comparability" and f.severity != "info"]
-    assert len(causes) >= 3 and diagnosis.findings[:len(causes)] == causes
-    scores = [Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence for f in causes]
-    assert scores == sorted(scores, reverse=True)
+    levels = [LEVELS.index(f.level) for f in diagnosis.findings]
+    assert levels == sorted(levels, reverse=True)  # the strongest level first: the headline is never a weak one
+    for level in set(levels):  # within a level: causes by severity x confidence, then comparability
+        same = [f for f in diagnosis.findings if LEVELS.index(f.level) == level]
+        causes = [f for f in same if families[f.id] != "comparability" and f.severity != "info"]
+        assert same[:len(causes)] == causes
+        scores = [Thresholds.SEVERITY_WEIGHT[f.severity] * f.confidence for f in causes]
+        assert scores == sorted(scores, reverse=True)
+    assert len([f for f in diagnosis.findings if families[f.id] != "comparability"]) >= 3
 
 
 def test_divergence_outranks_what_it_explains() -> None:
@@ -111,8 +118,14 @@ def test_unusable_when_nothing_was_measured() -> None:
     assert empty.verdict == "unusable" and empty.rerun == {}
     assert any("no evaluation metrics" in n for n in empty.notes)
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 4 + i} for i in range(5)]
-    no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter"), {}, [])
+    declared = [Event("eval_missing", SourceRef("train.log", 4 + i), "iter without validation metrics")
+                for i in range(5)] + [Event("traceback", SourceRef("train.log", 12), "ValueError: The passed "
+                                            "save_path is not a valid checkpoint")]
+    no_eval = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter", events=declared), {}, [])
     assert no_eval.verdict == "unusable" and no_eval.finding("eval-broken") is not None
+    # Without the code's word that these were evaluations, nothing says evaluation failed: not read, no fault.
+    unseen = analyze_run(make_run(exp_name=INCIDENT_EXP, rows=rows, stop_reason="max_iter"), {}, [])
+    assert unseen.verdict == "unusable" and unseen.finding("eval-broken") is None
 
 
 def test_what_could_not_be_read_is_in_the_notes() -> None:

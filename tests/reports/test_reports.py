@@ -436,3 +436,45 @@ def test_report_text_does_not_repeat_itself(tmp_path: Path) -> None:
     assert text.count("ckpt-130.index or its .data-* file is missing") == 1
     config = text.split("## Inferred configuration")[1].split("## ")[0]
     assert config.count("fixtures/runs/test79/train.log:12") == 1
+
+
+# ------------------------------------------------------------------ read coverage (issue 16 item 3)
+def _covered_diagnosis(used: int, total: int, unread: int = 2):
+    from recdoc.diagnose.observed_run import ReadCoverage, SourceRef
+
+    diagnosis = findings_diagnosis()
+    lines = [(SourceRef("runs/x/train.log", 40 + i), f"iter: {i}, valid recall[@10]: 0.07|x") for i in range(unread)]
+    diagnosis.run.coverage = ReadCoverage(total, used, lines, unread)
+    return diagnosis
+
+
+def test_read_coverage_is_in_the_report_and_the_json() -> None:
+    diagnosis = _covered_diagnosis(used=30, total=90)
+    text = render_markdown(diagnosis)
+    section = text.split("## Read coverage", 1)[1].split("\n## ", 1)[0]
+    assert "30 of 90 lines with numbers were used (33%)" in section
+    assert "2 line(s) with metric-like names were not understood" in section
+    assert "`runs/x/train.log:40`" in section and "valid recall[@10]" in section
+    document = json.loads(render_json(diagnosis))
+    assert validate(document) == []
+    coverage = document["run"]["coverage"]
+    assert coverage["lines_used"] == 30 and coverage["unread_metric_count"] == 2
+    assert coverage["unread_metric_lines"][0]["ref"] == "runs/x/train.log:40"
+    # Not measured: no section (a reader that does not count lines says nothing false).
+    assert "## Read coverage" not in render_markdown(findings_diagnosis())
+
+
+def test_low_coverage_caps_fault_findings_and_says_why() -> None:
+    from recdoc.diagnose.engine import analyze_run
+    from recdoc.diagnose.observed_run import Event, ReadCoverage, SourceRef
+    from support.diagnose_factory import make_run as factory_run
+
+    printed = Event("nan", SourceRef("train.log", 92), "iter: 30000, train loss: nan")
+    run = factory_run(exp_name="book_ComiRec-DR_b128_lr0.005_d64_len20_x", recalls=[0.01 * (1 + i / 30)
+                      for i in range(30)], stop_reason="nan", events=[printed])
+    assert analyze_run(run, {}, []).finding("divergence").confidence > 0.6
+    run.coverage = ReadCoverage(400, 40, [], 300)
+    diagnosis = analyze_run(run, {}, [])
+    assert diagnosis.finding("divergence").confidence == 0.6
+    assert any("40 of 400 lines with numbers were used" in note and "divergence" in note for note in diagnosis.notes)
+    assert "fault findings are capped at confidence 0.6" in render_markdown(diagnosis)

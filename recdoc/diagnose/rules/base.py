@@ -6,10 +6,15 @@ own judgement (thresholds and confidences) in recdoc/thresholds.py.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
 
 from recdoc import reference
 from recdoc.config import recommended_learning_rate
@@ -62,6 +67,23 @@ class RuleContext:
         """How close the run's data is to Book/Taobao, where the priors were established (1.0 = same data)."""
         return data_proximity(self.dataset, self.value("item_count"))
 
+    @property
+    def prior_weight(self) -> float:
+        """What a prior established on Book/Taobao is worth for this run: the data's proximity times how sure
+        recdoc is of its identity when identified under another name (`book14` as Book at 0.80: the prior holds
+        for it as far as it is Book)."""
+        return self.proximity * self.identity_confidence
+
+    @property
+    def identity_confidence(self) -> float:
+        """How sure the identification of the run's data as a paper dataset is (identity.py; 1.0 when the run
+        names the paper dataset itself or nothing was identified)."""
+        setting = self.config.get("paper_dataset")
+        if setting is None or setting.value == self.value("dataset"):
+            return 1.0
+        match = _IDENTITY_CONFIDENCE.search(setting.source)
+        return clamp(float(match.group(1))) if match else 1.0
+
     def best_evidence(self) -> Evidence | None:
         s = self.summary
         if s.best_iter is None:
@@ -91,18 +113,84 @@ class RuleContext:
 
     @property
     def loss_nonfinite(self) -> bool:
-        """A NaN/inf training loss anywhere: in the curve, as the stop reason, or as a reader's `nan` event.
+        """A non-finite training loss the run printed or stated (`nonfinite_evidence`); never a value not read."""
+        return bool(self._nonfinite)
 
-        The curve alone cannot tell a NaN loss from a missing one (both are NaN cells), so the readers' events count.
+    def nonfinite_evidence(self) -> list[Evidence]:
+        return list(self._nonfinite)
+
+    @functools.cached_property
+    def _nonfinite(self) -> tuple[Evidence, ...]:
+        """The printed tokens that prove a non-finite loss: a reader's `nan` event whose line shows nan/inf, an inf
+        cell of the curve (only a printed inf makes one: a value never read is NaN, missing), or a run record that
+        states the stop reason `nan` (recdoc's run.json).
+
+        Absence is not evidence: a NaN cell, a `nan` stop or event on a line that prints no nan/inf token (a step
+        line that carries no loss) is a value not read, not a fault.
         """
-        return (self.summary.loss_nonfinite or self.run.stop_reason == "nan"
-                or bool(self.run.events_of("nan")))
+        out: list[Evidence] = []
+        for event in self.run.events_of("nan"):
+            if printed_nonfinite(event.text):
+                out.append(Evidence(f"non-finite loss printed: {event.text.strip()[:120]}", event.ref,
+                                    {"nan": True}))
+        curve = self.run.curve
+        if not curve.empty:
+            losses = pd.to_numeric(curve["train_loss"], errors="coerce")
+            bad = curve[np.isinf(losses.to_numpy(dtype=float))]
+            for _, row in bad.head(1).iterrows():
+                ref = (SourceRef(row["file"], None if row["line"] != row["line"] else int(row["line"]))
+                       if isinstance(row["file"], str) else None)
+                if all(e.ref != ref for e in out):
+                    out.append(Evidence(f"train loss {row['train_loss']} at iter {int(row['iter'])}", ref,
+                                        {"nan": True}))
+        ref = self.run.stop_ref
+        if (self.run.stop_reason == "nan" and not out and ref is not None
+                and ref.path.lower().endswith(".json")):
+            out.append(Evidence("the run's record states it stopped on a non-finite loss", ref, {"nan": True}))
+        return tuple(out)
+
+    @property
+    def prints_stop_line(self) -> bool:
+        """Whether the run's code is known to print how it stops (the original and its ports, recdoc): only then
+        does an end without its stop or final lines mean the run did not finish."""
+        return any(part in STOP_LINE_FORMATS for part in self.run.format.split("+"))
+
+    @property
+    def stop_reason(self) -> str:
+        """The stop reason the evidence supports. A reader's `nan` stop without a printed nan/inf is a loss not
+        read: the run is judged as the reader would without it (unfinished). `unfinished` (no stop line at the end)
+        means something only for a code known to print one; for any other code (`text`, a framework log, a sheet,
+        pasted text, ...) how it stopped is unknown."""
+        reason = self.run.stop_reason
+        if reason == "nan" and not self.loss_nonfinite:
+            reason = "unfinished"
+        if reason == "unfinished" and not self.prints_stop_line:
+            reason = "unknown"
+        return reason
 
     @property
     def learned_nothing(self) -> bool:
         """The validation recall never moved: identical at every evaluation from the first (a broken split or
         evaluation); no training setting explains such a run."""
         return self.summary.constant_recall
+
+
+# A printed non-finite number: nan, inf, infinity (any case, signed); `-nan` and `nan%` too.
+_NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z])", re.IGNORECASE)
+
+
+# Codes known to print a stop line or final lines when they end (`Run.format`'s parts): the original and its
+# ports, recdoc. Any other format (plain text, framework logs, sheets, pasted text, MLflow) is unknown-stop.
+STOP_LINE_FORMATS = frozenset({"original", "tf2-port", "pytorch-port", "recdoc"})
+
+
+# config_inference's source label for an identified paper dataset ends with "; confidence 0.80)".
+_IDENTITY_CONFIDENCE = re.compile(r"confidence ([0-9.]+)\)\s*$")
+
+
+def printed_nonfinite(text: str) -> bool:
+    """Does the line print a nan/inf number (not merely lack one)?"""
+    return bool(_NONFINITE_TOKEN.search(text or ""))
 
 
 def trend_window(config: dict[str, Setting]) -> int:
@@ -138,7 +226,13 @@ def data_proximity(dataset: str | None, item_count: int | None) -> float:
     return Thresholds.PROXIMITY_SMALL + share * (1.0 - Thresholds.PROXIMITY_SMALL)
 
 
-def proximity_phrase(ctx: RuleContext) -> str:
+def proximity_phrase(ctx: RuleContext, with_identity: bool = False) -> str:
+    """Where the prior was established against the run's data; `with_identity`: the rule's confidence is scaled by
+    `prior_weight` (the identity's confidence too), else by `proximity` alone."""
+    if with_identity and ctx.identity_confidence < 1.0:
+        return (f"the run's data ({ctx.value('dataset')}) is identified as {ctx.dataset} with confidence "
+                f"{ctx.identity_confidence:.2f}, where the prior was established; confidence scaled by "
+                f"{ctx.prior_weight:.2f}")
     if ctx.proximity >= 1.0:
         return f"the run's data ({ctx.dataset}) is the data the prior was established on"
     items = ctx.value("item_count")

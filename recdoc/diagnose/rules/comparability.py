@@ -161,4 +161,99 @@ class CutoffMismatch(Rule):
         return None
 
 
-RULES = (NdcgDefinition, CutoffMismatch)
+class EvaluationProtocol(Rule):
+    """The run's evaluation protocol is not the paper's: sampled candidates, or an NDCG no standard definition gives.
+
+    What it checks:
+        A sampled-candidate evaluation the run declares (the readers' `eval_candidates` fact: e.g. 99 negatives
+        per target, or RecBole's `test_all 0`; `full` is a ranking over all items, as the paper's); and, on a
+        single-target evaluation (recall equal to hit rate at the same cut-off: one target per user, so a hit is
+        the whole recall), an NDCG@K below HitRate@K / log2(K + 1). With one target, a hit at rank r scores
+        1 / log2(r + 1) >= 1 / log2(K + 1), so NDCG@K >= HitRate@K / log2(K + 1) under every standard definition
+        (and precision@K = HitRate@K / K).
+
+    Why it matters:
+        Ranking a target among 100 sampled candidates instead of all items reads many times higher: such numbers
+        are not comparable with the paper's Table 3 (recdoc marks those rows not comparable). An NDCG below the
+        single-target bound is not an NDCG any standard code computes (a normalisation over the wrong count, a
+        log base or a cut-off mixed up), so the run's NDCG compares with nothing.
+
+    Evidence it cites:
+        The declared candidate count with its line; the NDCG, hit rate and recall values, the cut-off and the bound,
+        with their line.
+
+    Fix:
+        Not a training setting: evaluate over all items (full ranking) with the paper's metric definitions, or
+        compare only with runs evaluated the same way.
+    """
+
+    id = "evaluation-protocol"
+    statement = "The run's evaluation protocol is not the paper's (sampled candidates, or an impossible NDCG)."
+    family = "comparability"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        from recdoc.diagnose.paper_comparison import sampled_candidates
+
+        evidence: list[Evidence] = []
+        symptoms: list[str] = []
+        sampled = sampled_candidates(ctx.run)
+        if sampled is not None:
+            fact = ctx.run.declared["eval_candidates"]
+            evidence.append(Evidence(f"each target is ranked among {sampled} sampled candidates"
+                                     + (f" ({fact.text.strip()[:100]})" if fact.text else ""), fact.ref,
+                                     {"eval_candidates": sampled}))
+            symptoms.append(f"sampled-candidate evaluation ({sampled} candidates), not a ranking over all items")
+        impossible = _impossible_ndcg(ctx)
+        if impossible is not None:
+            evidence.append(impossible)
+            symptoms.append("an NDCG below HitRate/log2(K+1) on single-target evaluation, which no standard "
+                            "definition gives")
+        if not evidence:
+            return None
+        return Finding(
+            id=self.id, title="the evaluation protocol is not the paper's: " + "; ".join(symptoms),
+            severity="medium", confidence=Confidence.PROTOCOL_STATED if sampled is not None
+            else Confidence.PROTOCOL_BOUND, basis="evidence", evidence=tuple(evidence),
+            fix=Fix({}, "numbers comparable with the paper's Table 3", applicable=False,
+                    how="evaluate over all items (a full ranking) with the paper's metric definitions, or compare "
+                        "only with runs evaluated the same way"),
+            explanation="The gap to the paper, if any, is then a protocol difference, not model quality.")
+
+
+def _impossible_ndcg(ctx: RuleContext) -> Evidence | None:
+    """The first evaluation (finals, then the best validation row) whose NDCG@K is below HitRate@K / log2(K+1)
+    while recall equals hit rate (single-target evaluation)."""
+    import math
+
+    from recdoc.diagnose.curve import best_row
+    from recdoc.diagnose.observed_run import SourceRef
+    from recdoc.thresholds import Thresholds
+
+    top_n = ctx.value("topN")
+    candidates: list[tuple[str, float | None, float | None, float | None, int | None, SourceRef | None]] = []
+    for split, final in ctx.run.finals.items():
+        candidates.append((f"final {split}", final.recall, final.ndcg, final.hitrate, final.cutoff or top_n,
+                           final.ref))
+    best = best_row(ctx.run.curve) if ctx.run.has_curve else None
+    if best is not None:
+        ref = SourceRef(best["file"], None if best["line"] != best["line"] else int(best["line"])) \
+            if isinstance(best["file"], str) else None
+        candidates.append(("best valid", best["recall"], best["ndcg"], best["hitrate"], top_n, ref))
+    for label, recall, ndcg, hitrate, cutoff, ref in candidates:
+        values = [recall, ndcg, hitrate]
+        if cutoff is None or int(cutoff) < 1 or any(v is None or v != v for v in values):
+            continue
+        recall, ndcg, hitrate = float(recall), float(ndcg), float(hitrate)  # type: ignore[arg-type]
+        if hitrate < Thresholds.MIN_HITRATE_FOR_BOUND or ndcg < 0:
+            continue
+        single_target = abs(recall - hitrate) <= Thresholds.SINGLE_TARGET_TOLERANCE * hitrate
+        bound = hitrate / math.log2(int(cutoff) + 1)
+        if single_target and ndcg < bound * (1 - Thresholds.SINGLE_TARGET_TOLERANCE):
+            return Evidence(f"{label} NDCG@{cutoff} {ndcg:.4f} < HitRate@{cutoff} / log2({int(cutoff) + 1}) = "
+                            f"{bound:.4f}, with recall {recall:.4f} = hit rate (one target per user)", ref,
+                            {"ndcg": ndcg, "hitrate": hitrate, "recall": recall, "bound": bound,
+                             "cutoff": int(cutoff)})
+    return None
+
+
+RULES = (NdcgDefinition, CutoffMismatch, EvaluationProtocol)

@@ -100,9 +100,12 @@ class EvalBroken(Rule):
     """Evaluation did not run or crashed: iterations without metrics, or an evaluation traceback.
 
     What it checks:
-        `iter:` lines without the `valid ...` part (the original's faiss GPU index failed: nothing is saved and
-        early stopping never happens), tracebacks (e.g. KeyError on item 0 in diversity, issue #29; `--coef`
-        TypeError), and the `Invalid model_type` message.
+        Evaluations the code printed and then stopped printing (a trailing run of evaluations without metrics
+        after ones with them), the original's `iter:` lines printed without the `valid ...` part in a run that
+        then crashed (its faiss GPU index failed: nothing is saved, the restore fails), tracebacks in evaluation
+        (e.g. KeyError on item 0 in diversity, issue #29; `--coef` TypeError), and the `Invalid model_type`
+        message. Metrics never read (an unknown shape, lines with metric-like names not understood, damage such
+        as NUL bytes or a truncated file) are not evidence: they are named in the notes.
 
     Why it matters:
         Without evaluation there is no best model and no metric to compare; the run's numbers, if any, are not the
@@ -123,22 +126,27 @@ class EvalBroken(Rule):
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         run = ctx.run
         evidence: list[Evidence] = []
-        curve = run.curve
         confidence = Confidence.OBSERVED_FAULT
-        kinds: tuple[str, ...] = ("eval_missing", "traceback", "invalid_model_type")
+        # `eval_missing` events count only through `_stopped_printing` (a trailing run, metrics understood).
+        kinds: tuple[str, ...] = ("traceback", "invalid_model_type")
         symptoms: list[str] = []  # for the title, in the order found
-        if not curve.empty and not run.extra_metrics.get("evaluation_unseen"):
-            missing = curve[curve["recall"].isna()]
-            if len(missing):
-                first = missing.iloc[0]
-                ref = _row_ref(first)
-                evidence.append(Evidence(f"{len(missing)} of {len(curve)} evaluations have no valid metrics "
-                                         f"(first at iter {int(first['iter'])})", ref, {"missing": len(missing)}))
-                symptoms.append(f"{len(missing)} of {len(curve)} evaluations printed no metrics")
-                kinds = ("traceback", "invalid_model_type")  # the count above already covers each missing line
-                if len(missing) == len(curve):
-                    # Not one evaluation ran: every later symptom (no saved model, a failed restore) follows.
-                    confidence = Confidence.NO_EVALUATION_AT_ALL
+        missing = _stopped_printing(ctx)
+        if missing is not None:
+            first, count, total, printed_before = missing
+            ref = _row_ref(first)
+            if printed_before:
+                evidence.append(Evidence(f"the last {count} of {total} evaluations printed no metrics (first at iter "
+                                         f"{int(first['iter'])}) after {total - count} that did", ref,
+                                         {"missing": count}))
+                symptoms.append(f"evaluations stopped printing metrics after iter {int(first['iter']) - 1}")
+            else:
+                evidence.append(Evidence(f"{count} of {total} evaluations have no valid metrics (first at iter "
+                                         f"{int(first['iter'])}): the code's evaluation line printed without them",
+                                         ref, {"missing": count}))
+                symptoms.append(f"{count} of {total} evaluations printed no metrics")
+            if count == total:
+                # Not one evaluation ran: every later symptom (no saved model, a failed restore) follows.
+                confidence = Confidence.NO_EVALUATION_AT_ALL
         for kind in kinds:
             for event in run.events_of(kind)[:3]:
                 if kind == "traceback" and not _in_evaluation(event):
@@ -312,6 +320,49 @@ def _model(baseline: BaselineRun) -> Any:
 def _same_data(ctx: RuleContext, baseline: BaselineRun) -> bool:
     theirs = baseline.config.get("dataset")
     return theirs is not None and ctx.dataset is not None and theirs.value == ctx.dataset
+
+
+def _stopped_printing(ctx: RuleContext) -> tuple[Any, int, int, bool] | None:
+    """Evaluations the code printed and then stopped printing: (first missing row, how many, of how many rows,
+    whether evaluations with metrics came before), or None.
+
+    Absence is not evidence: a row without metrics counts only in a trailing run of at least
+    `Thresholds.MIN_STOPPED_EVALS` rows (metrics missing here and there amid printed ones are lines not read, or
+    damage), and only when the code printed metrics before, or when the reader knows the code's evaluation line
+    (`eval_missing` events: the original prints `iter: N, train loss: L` with its metrics at every evaluation) and
+    the run crashed (a traceback).
+    Lines the readers saw with metric-like names and could not understand (`Run.coverage`) are not missing
+    metrics: no count then.
+    """
+    run = ctx.run
+    curve = run.curve
+    if curve.empty or run.extra_metrics.get("evaluation_unseen"):
+        return None
+    rows = curve.sort_values("iter", kind="stable").reset_index(drop=True)
+    has = rows["recall"].notna().to_numpy()
+    tail = 0
+    while tail < len(has) and not has[len(has) - 1 - tail]:
+        tail += 1
+    if tail < Thresholds.MIN_STOPPED_EVALS:
+        return None
+    printed_before = bool(has.any())
+    declared = {e.ref for e in run.events_of("eval_missing")}
+    first = rows.iloc[len(rows) - tail]
+    if not printed_before and (_row_ref(first) not in declared or not run.events_of("traceback")):
+        # Not one evaluation printed metrics: only the code's own bare evaluation line together with a crash
+        # (the original's faiss failure, then the restore of a best model that was never saved) says it failed.
+        return None
+    if run.coverage.unread_metric_count:
+        # Metric-like lines were seen and not understood: the "missing" metrics may be those.
+        if not printed_before:
+            return None
+        unread = {ref for ref, _ in run.coverage.unread_metric_lines}
+        tail_rows = rows.iloc[len(rows) - tail:]
+        near = {SourceRef(r.path, (r.line or 0) + d) for r in (_row_ref(row) for _, row in tail_rows.iterrows())
+                if r is not None for d in (0, 1)}
+        if not unread or near & unread:
+            return None
+    return first, tail, len(rows), printed_before
 
 
 def _in_evaluation(event: Event) -> bool:

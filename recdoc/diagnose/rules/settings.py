@@ -89,7 +89,8 @@ class LearningRateModelMismatch(Rule):
         setting = ctx.config["learning_rate"]
         stated = not setting.is_default or setting.known_default
         # A learning rate only assumed from the flag's default is itself uncertain.
-        confidence = clamp(confidence * ctx.proximity * (1.0 if stated else Confidence.ASSUMED_SETTING))
+        # Scaled by what the prior is worth here: the data's proximity and the confidence of its identity.
+        confidence = clamp(confidence * ctx.prior_weight * (1.0 if stated else Confidence.ASSUMED_SETTING))
         row = ctx.shortfall_comparison()
         if row is not None:
             evidence.append(Evidence(f"{row.split} {row.metric}@{row.cutoff} {row.run_value:.4%} vs paper "
@@ -113,7 +114,8 @@ class LearningRateModelMismatch(Rule):
             fix=Fix({"learning_rate": recommended},
                     f"recall closer to the paper's for {ctx.model_type}" + (
                         f" ({row.paper_value:.3%} {row.metric}@{row.cutoff})" if row is not None else "")),
-            explanation=f"Rests on {rests_on}; {proximity_phrase(ctx)}." + (f" {split[1]}" if split else ""))
+            explanation=f"Rests on {rests_on}; {proximity_phrase(ctx, with_identity=True)}." + (
+                f" {split[1]}" if split else ""))
 
 
 # Codes whose negative sampling is the original's (10 x batch, hard-coded): the original and the TF2 port that kept it.

@@ -30,6 +30,13 @@ def _stop_evidence(ctx: RuleContext) -> Evidence:
 
 def _trend_evidence(ctx: RuleContext, after_best: bool = False) -> Evidence:
     s = ctx.summary
+    rising = s.rising_window
+    if not after_best and rising is not None and rising[1] != s.window:
+        trend, count = rising
+        return Evidence(f"valid recall trend over the last {count} evaluations (the run's last tenth): "
+                        f"{trend:+.1%} of the best, still rising over the last {count // 2} "
+                        f"({s.trend_late_recent:+.1%}); one evaluation's noise {s.noise:.2%}",
+                        values={"trend_late": trend, "window": count, "noise": s.noise})
     if after_best:
         return Evidence(f"valid recall trend over the {s.evals_since_best + 1} evaluations from the best on: "
                         f"{s.trend_after_best:+.1%} of the best", values={"trend_after_best": s.trend_after_best})
@@ -69,10 +76,10 @@ def uniform_guess_loss(ctx: RuleContext) -> float | None:
 
 
 def _is_early_stop(ctx: RuleContext) -> bool:
-    if ctx.run.stop_reason == "early_stop":
+    if ctx.stop_reason == "early_stop":
         return True
     patience = ctx.value("patience")
-    return ctx.run.stop_reason == "unknown" and patience is not None and ctx.summary.evals_since_best == patience + 1
+    return ctx.stop_reason == "unknown" and patience is not None and ctx.summary.evals_since_best == patience + 1
 
 
 class Undertrained(Rule):
@@ -80,9 +87,12 @@ class Undertrained(Rule):
 
     What it checks:
         The fitted trend of valid recall over the last patience + 1 evaluations (at most the original's 51) at the
-        stop (max_iter reached or early stop),
-        and the stop iteration against the Book budget (the maintainer: >= 350k iterations to match the paper).
-        Runs stopped by a non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
+        stop (max_iter reached, an iteration or epoch cap, or a stop the log does not name, whatever the format),
+        rising beyond the curve's own evaluation-to-evaluation noise (two standard errors; the noise estimated
+        from the curve, bounded below by one user's hit where the split's size is known) over the window and over
+        its later half, and not flat since a best several evaluations before the end; and the stop iteration
+        against the Book budget (the maintainer: >= 350k iterations to match the paper). Runs stopped by a printed
+        non-finite loss are left to the divergence rule, unfinished runs to the interrupted rule.
 
     Why it matters:
         A run stopped on a rising curve reports a model that had not converged. The budget alone is a prior: a run
@@ -102,22 +112,24 @@ class Undertrained(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         s = ctx.summary
-        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.run.stop_reason in UNFINISHED:
+        if s.evaluations < Thresholds.MIN_EVALS_FOR_SHAPE or ctx.stop_reason in UNFINISHED:
             return None  # an unfinished run is the interrupted rule's finding
         if ctx.loss_nonfinite:
             return None  # a run stopped by a NaN loss needs stability (divergence), not more iterations
         budget = iteration_budget(ctx.dataset)
         below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
-        rising = s.trend_last_window >= Thresholds.STILL_RISING
+        rising = s.rising_at_end
         if not rising:
             if below_budget:
                 return NotACause(self.id, f"too few iterations ({s.last_iter} < the {budget} seen to match the paper)",
                                  f"the curve had plateaued at the stop (trend {s.trend_last_window:+.1%} over the last "
-                                 f"{s.window} evaluations): more iterations at these settings would not help",
-                                 (_stop_evidence(ctx), _trend_evidence(ctx)))
+                                 f"{s.window} evaluations, {s.trend_recent:+.1%} over the last {s.recent_window}; "
+                                 f"one evaluation's noise {s.noise:.1%}): more iterations at these settings would "
+                                 "not help", (_stop_evidence(ctx), _trend_evidence(ctx)))
             return None
         if _is_early_stop(ctx):
             return None  # a rising curve cut by early stopping is early-stop-too-soon's finding
+        trend, count = s.rising_window or (s.trend_last_window, s.window)
         below = ctx.below_paper()
         evidence = [_stop_evidence(ctx), _trend_evidence(ctx)]
         if below_budget:
@@ -133,12 +145,12 @@ class Undertrained(Rule):
             changes["max_iter"] = 2 * stopped_thousands
         return Finding(
             id=self.id, title=f"stopped at iter {s.last_iter} with valid recall still rising "
-                              f"({s.trend_last_window:+.1%} over the last {s.window} evaluations)",
+                              f"({trend:+.1%} over the last {count} evaluations)",
             # Unfinished business whatever the gap: a rising curve means the model that ran is not the converged one
             # (a run at the paper's level still rising would end above it).
             severity="high" if below else "medium",
             confidence=clamp(Confidence.RISING_AT_STOP + (Confidence.BELOW_BUDGET if below_budget else 0.0)
-                             + min(Confidence.CURVE_SUPPORTS, s.trend_last_window)),
+                             + min(Confidence.CURVE_SUPPORTS, trend)),
             basis="both" if below_budget else "evidence", evidence=tuple(evidence),
             fix=Fix(changes, "training continues until the curve plateaus; recall rises by at least the trend seen",
                     how="" if changes else "train longer: nothing in the settings stopped this run early"),
@@ -150,8 +162,9 @@ class EarlyStopTooSoon(Rule):
 
     What it checks:
         For an early-stopped run: the trend of valid recall over the evaluations from the best to the stop (the
-        patience window) and over the last patience + 1 evaluations. Rising in trend: patience cut off noise
-        around a rising curve. A patience window shorter than 5 evaluations cannot show a
+        patience window) and over the last patience + 1 evaluations. Rising in trend beyond the curve's own noise
+        (a patience window of 6 noisy evaluations shows a few percent by chance): patience cut off noise around a
+        rising curve. A patience window shorter than 5 evaluations cannot show a
         plateau at all; then the trend over the last 51 evaluations (the original's window) decides. Flat or
         falling: the patience was long enough, and "patience too small" is listed as not a cause.
 
@@ -179,15 +192,19 @@ class EarlyStopTooSoon(Rule):
                     _trend_evidence(ctx))
         # A short patience window starts at a (noisy) best and can look flat; the trailing window shows whether
         # the curve as a whole was still climbing.
-        trend = max(s.trend_after_best, s.trend_last_window)
+        # Each window's trend counts only beyond the curve's own noise (a patience window of 6 noisy evaluations
+        # shows a few percent "trend" by chance).
+        candidates = [(s.trend_after_best, s.evals_since_best + 1), (s.trend_last_window, s.window)]
         # Fewer non-improving evaluations than it takes to show a plateau: the stop itself proves nothing, and the
         # original's own window (51 evaluations) says whether the run was still in its climb.
         short_window = int(patience) + 1 < Thresholds.MIN_EVALS_FOR_SHAPE
         if short_window:
-            trend = max(trend, s.trend_long_window)
+            candidates.append((s.trend_long_window, min(s.evaluations, 51)))
+        beyond = [t for t, n in candidates if s.rising(t, n)]
+        trend = max(beyond) if beyond else max(t for t, _ in candidates[:2])
         default_patience = int(reference.load()["original_defaults"]["common"]["patience"])
         new_patience = default_patience if int(patience) < default_patience else 2 * int(patience)
-        if trend >= Thresholds.STILL_RISING:
+        if beyond:
             budget = iteration_budget(ctx.dataset)
             below_budget = budget is not None and s.last_iter is not None and s.last_iter < budget
             return Finding(
@@ -204,18 +221,20 @@ class EarlyStopTooSoon(Rule):
                              if short_window else
                              "The evaluations after the best trend upwards: the stop came from noise, not a "
                              "plateau."))
-        shape = "flat" if abs(trend) < Thresholds.FLAT else "falling"
+        shape = ("falling" if trend <= -Thresholds.FLAT else
+                 "flat within its noise" if trend >= Thresholds.FLAT else "flat")
         return NotACause(self.id, f"patience too small (patience {patience})",
                          f"{s.evals_since_best} evaluations without improvement on a {shape} curve (trend "
-                         f"{s.trend_after_best:+.1%} of the best): more patience would not have found a better model",
-                         evidence)
+                         f"{s.trend_after_best:+.1%} of the best, one evaluation's noise {s.noise:.1%}): more "
+                         "patience would not have found a better model", evidence)
 
 
 class Divergence(Rule):
     """Training diverged: non-finite loss, or loss rising while recall collapses.
 
     What it checks:
-        NaN/inf training loss (or a `nan` event / stop, or NaN/Inf values in the checkpoint read with --deep); a
+        A non-finite training loss the run printed (a nan/inf token on a cited line; a run record that states a
+        `nan` stop), or NaN/Inf values in the checkpoint read with --deep, never a loss that was not read; a
         training loss above twice the loss of a uniform guess (ln of neg_num x batch_size + 1 sampled candidates,
         or of item_count for a full softmax): worse than guessing, the weights blew up even where Adam's bounded
         steps keep the loss finite; and a final loss well above its minimum together with valid recall far below
@@ -241,7 +260,6 @@ class Divergence(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         s = ctx.summary
-        nan_events = ctx.run.events_of("nan")
         bad_checkpoints = [c for c in ctx.run.checkpoints
                            if (c.tensors or {}).get("nan_count") or (c.tensors or {}).get("inf_count")]
         nonfinite = ctx.loss_nonfinite or bool(bad_checkpoints)
@@ -253,9 +271,7 @@ class Divergence(Rule):
         if not nonfinite and not (rising and collapsed) and not above_guess:
             return None
         evidence: list[Evidence] = []
-        if ctx.loss_nonfinite:
-            ref = nan_events[0].ref if nan_events else ctx.run.stop_ref
-            evidence.append(Evidence("non-finite training loss", ref, {"nan": True}))
+        evidence.extend(ctx.nonfinite_evidence()[:3])  # the printed nan/inf tokens that prove it
         for checkpoint in bad_checkpoints:
             tensors = checkpoint.tensors or {}
             evidence.append(Evidence(f"the checkpoint holds {tensors.get('nan_count', 0)} NaN and "
@@ -339,10 +355,23 @@ class Oscillation(Rule):
             severity="medium", confidence=clamp(Confidence.CURVE_SHAPE + s.jitter_last_window), basis="evidence",
             evidence=(Evidence(f"median step {s.jitter_last_window:.1%} of the best recall, direction reversing on "
                                f"{s.direction_changes_last_window:.0%} of steps over the last {s.window} evaluations",
-                               values={"jitter": s.jitter_last_window,
+                               _window_start_ref(ctx, s.window), values={"jitter": s.jitter_last_window,
                                        "reversals": s.direction_changes_last_window}),),
             fix=_lower_rate_fix(ctx, "a smoother curve and a best model less due to luck"),
             explanation="Zig-zags of this size are not evaluation noise.")
+
+
+def _window_start_ref(ctx: RuleContext, window: int) -> SourceRef | None:
+    """The line of the first evaluation of the trailing `window` evaluations (where the cited values start)."""
+    from recdoc.diagnose.curve import evaluated
+
+    rows = evaluated(ctx.run.curve)
+    if rows.empty:
+        return None
+    row = rows.iloc[max(0, len(rows) - window)]
+    if not isinstance(row["file"], str):
+        return None
+    return SourceRef(row["file"], None if row["line"] != row["line"] else int(row["line"]))
 
 
 class Overfitting(Rule):
@@ -350,8 +379,8 @@ class Overfitting(Rule):
 
     What it checks:
         The last valid recall against the peak (>= 10% below), a decline that continues over the evaluations
-        after the peak (one lucky evaluation above a flat curve is noise), and the training loss not rising or
-        turning non-finite (that is divergence).
+        after the peak beyond the curve's own noise (one lucky evaluation above a flat curve is noise), and the
+        training loss not rising or turning non-finite (that is divergence).
 
     Why it matters:
         The model memorises training users; the original restores the best model, so reported numbers come from
@@ -376,6 +405,10 @@ class Overfitting(Rule):
         # Memorisation shows as a decline that continues after the peak; one lucky evaluation followed by a flat
         # curve below it is noise, not overfitting.
         if s.evals_since_best < Thresholds.MIN_EVALS_FOR_SHAPE or s.trend_since_best > -Thresholds.FLAT:
+            return None
+        # ...and beyond the curve's own noise: the decline after the peak, and the peak's height above the end.
+        if not s.beyond_noise(s.trend_since_best, s.evals_since_best) \
+                or s.decay_from_peak < Thresholds.NOISE_Z * s.noise:
             return None
         loss_stable = (s.loss_last is not None and s.loss_min is not None
                        and s.loss_last <= s.loss_min * (1 + Thresholds.LOSS_RISE))
@@ -405,8 +438,10 @@ class Interrupted(Rule):
     """The run did not finish: interrupted (Ctrl-C), crashed, or still running.
 
     What it checks:
-        The stop reason (`Exiting from training early`, a traceback, no final lines) and whether final test metrics
-        of the restored best model exist.
+        A kill (`Exiting from training early`), a traceback, or a log of a code known to print its stop and final
+        lines (the original, its ports, recdoc) that ends without them; and whether final test metrics of the
+        restored best model exist. A log of any other code whose end is unfamiliar is not evidence it was cut
+        short: its stop is unknown.
 
     Why it matters:
         An unfinished run has no restored-best evaluation on the test set; its last validation numbers are not the
@@ -427,19 +462,29 @@ class Interrupted(Rule):
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         events = ctx.run.events_of("interrupted")
-        if ctx.run.stop_reason not in UNFINISHED and not events:
-            return None
+        stop = ctx.stop_reason
+        if stop not in UNFINISHED and not events:
+            return None  # an end the code's format does not explain is not evidence it was cut short
         ref: SourceRef | None = events[0].ref if events else ctx.run.stop_ref
-        text = events[0].text if events else f"stop reason: {ctx.run.stop_reason}"
+        tracebacks = ctx.run.events_of("traceback")
+        if not events and stop == "crashed" and tracebacks:
+            ref = tracebacks[-1].ref
+        if events:
+            text = events[0].text
+        elif stop == "unfinished":
+            text = (f"the log ends without the stop or final lines the {ctx.run.format.split('+')[0]} code prints "
+                    "when it finishes")
+        else:
+            text = f"stop reason: {stop}"
         where = ("before its first evaluation" if ctx.summary.last_iter is None
                  else f"at iter {ctx.summary.last_iter}")
-        evidence = [Evidence(f"{text} {where}", ref, {"stop_reason": ctx.run.stop_reason})]
+        evidence = [Evidence(f"{text} {where}", ref, {"stop_reason": stop})]
         evidence.extend(Evidence(e.text.strip().splitlines()[-1] if e.text.strip() else "traceback", e.ref)
                         for e in ctx.run.events_of("traceback")[:2])
         s = ctx.summary
         # An unfinished run on a rising curve is also undertrained; reported here, once, with the same evidence the
         # undertrained rule would cite (the trend, and the iterations against the dataset's budget).
-        rising = (s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.trend_last_window >= Thresholds.STILL_RISING
+        rising = (s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.rising_at_end
                   and not loss_diverged(ctx))  # a diverged run's recall wanders; more steps would not train it
         if rising:
             evidence.append(_trend_evidence(ctx))
@@ -450,9 +495,10 @@ class Interrupted(Rule):
         has_test = "test" in ctx.run.finals
         if not has_test:
             evidence.append(Evidence("no final test line: the best model was never evaluated on the test set"))
-        title = f"the run did not finish ({ctx.run.stop_reason}) {where}"
+        title = f"the run did not finish ({stop}) {where}"
         if rising:
-            title += (f" with valid recall still rising ({s.trend_last_window:+.1%} over the last {s.window} "
+            trend, count = s.rising_window or (s.trend_last_window, s.window)
+            title += (f" with valid recall still rising ({trend:+.1%} over the last {count} "
                       "evaluations): undertrained")
         return Finding(
             id=self.id, title=title,

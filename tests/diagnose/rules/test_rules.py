@@ -13,7 +13,7 @@ from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
 from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
 from recdoc.thresholds import Thresholds
-from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, SourceRef
+from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, ReadCoverage, SourceRef
 from recdoc.errors import UsageError
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
 
@@ -186,11 +186,24 @@ def test_early_stop_too_soon_when_the_patience_window_still_trends_up() -> None:
 
 def test_divergence_on_nan_loss() -> None:
     losses = [8.0 - 0.01 * i for i in range(29)] + [float("nan")]
+    printed = Event("nan", SourceRef("train.log", 92), "iter: 30000, train loss: nan, valid recall: 0.019")
     run = make_run(exp_name=GOOD_DR, recalls=[0.01 * (1 + i / 30) for i in range(30)], losses=losses,
-                   stop_reason="nan")
+                   stop_reason="nan", events=[printed])
     finding = check("divergence", run)
     assert isinstance(finding, Finding) and finding.severity == "high"
     assert finding.fix.changes == {"learning_rate": 0.0025}
+    assert finding.evidence[0].ref == SourceRef("train.log", 92)  # the printed token that proves it
+
+
+def test_a_loss_never_read_is_not_a_divergence() -> None:
+    # A NaN cell is a value never read; a reader's nan event or stop on a line that prints no nan/inf is absence.
+    losses = [float("nan")] * 30
+    unprinted = Event("nan", SourceRef("train.log", 92), "epoch: 13, batch: 6506:")
+    run = make_run(exp_name=GOOD_DR, recalls=[0.01 * (1 + i / 30) for i in range(30)], losses=losses,
+                   stop_reason="nan", events=[unprinted])
+    assert check("divergence", run) is None
+    ctx = context(run)
+    assert not ctx.loss_nonfinite and ctx.stop_reason != "nan"
 
 
 def test_divergence_from_nan_values_in_the_checkpoint() -> None:
@@ -242,9 +255,30 @@ def test_an_unfinished_rising_run_is_reported_once_as_interrupted() -> None:
 
 def test_eval_broken_when_iterations_have_no_metrics() -> None:
     rows = [{"iter": 1000 * (i + 1), "train_loss": 8.0, "file": "train.log", "line": 5 + i} for i in range(10)]
-    finding = check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows))
+    # The original's evaluation line printed without its metrics (the reader's eval_missing events): a fault.
+    declared = [Event("eval_missing", SourceRef("train.log", 5 + i), f"iter: {1000 * (i + 1)} without validation "
+                      "metrics") for i in range(10)]
+    declared.append(Event("traceback", SourceRef("train.log", 20), "ValueError: The passed save_path is not a "
+                          "valid checkpoint"))
+    finding = check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows, events=declared))
     assert isinstance(finding, Finding) and not finding.fix.applicable
     assert finding.evidence[0].ref == SourceRef("train.log", 5)
+    # The same rows from a code whose evaluation line is unknown, or without a crash: not read, not a fault.
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows)) is None
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, rows=rows, events=declared[:-1])) is None
+    # ...nor when the readers saw metric-like lines they did not understand.
+    unread = make_run(exp_name=GOOD_DR, rows=rows, events=declared)
+    unread.coverage = ReadCoverage(10, 0, [(SourceRef("train.log", 5), "iter: 1000, recall[@10]: 0.07")], 10)
+    assert check("eval-broken", unread) is None
+
+
+def test_eval_broken_when_evaluations_stop_printing_metrics() -> None:
+    recalls = [0.01 * (i + 1) for i in range(6)] + [float("nan")] * 4
+    finding = check("eval-broken", make_run(exp_name=GOOD_DR, recalls=recalls))
+    assert isinstance(finding, Finding) and "last 4 of 10" in finding.evidence[0].text
+    # Metrics missing here and there amid printed ones are lines not read (or damage), not a fault.
+    holes = [0.01, float("nan"), 0.02, 0.03, float("nan"), 0.04, 0.05, 0.06]
+    assert check("eval-broken", make_run(exp_name=GOOD_DR, recalls=holes)) is None
 
 
 def test_only_evaluation_tracebacks_count_as_a_broken_evaluation() -> None:
@@ -344,3 +378,45 @@ def test_no_rule_fires_on_a_healthy_run() -> None:
     outcomes = [rule().check(ctx) for rule in RULE_CLASSES]
     assert [o.id for o in outcomes if isinstance(o, Finding)] == []
     assert not math.isnan(ctx.summary.trend_last_window)
+
+
+def test_lr_model_mismatch_confidence_follows_the_data_identity() -> None:
+    from recdoc.diagnose.findings import Setting
+
+    run = make_run(exp_name="book_ComiRec-DR_b128_lr0.001_d64_len20_x", recalls=plateau_recalls(60, 0.05, 30))
+    ctx = context(run)
+    named = RULES["lr-model-mismatch"]().check(ctx)
+    # The same run on data named `book14`, identified as Book at 0.80: the prior is worth 0.80 of itself.
+    ctx.config["dataset"] = Setting("book14", "log")
+    ctx.config["paper_dataset"] = Setting("book", "identified (the name 'book14' names book; confidence 0.80)")
+    identified = RULES["lr-model-mismatch"]().check(ctx)
+    assert ctx.identity_confidence == 0.8 and ctx.proximity == 1.0
+    assert identified.confidence == pytest.approx(named.confidence * 0.8)
+    assert identified.severity == named.severity
+    assert "identified as book with confidence 0.80" in identified.explanation
+
+
+def test_a_declared_sampled_candidate_evaluation_is_not_comparable_with_the_paper() -> None:
+    run = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), finals={"test": (0.3, 0.2, 0.5)})
+    run.declared["eval_candidates"] = Fact(100, SourceRef("train.log", 4), "eval_setting: uni100")
+    finding = check("evaluation-protocol", run)
+    assert isinstance(finding, Finding) and finding.evidence[0].ref == SourceRef("train.log", 4)
+    assert "(100 candidates)" in finding.title
+    ctx = context(run)
+    assert ctx.comparisons and not any(c.comparable for c in ctx.comparisons)
+    assert all("sampled candidates" in c.note for c in ctx.comparisons if c.paper_value is not None)
+    run.declared["eval_candidates"] = Fact("full", SourceRef("train.log", 4))
+    assert check("evaluation-protocol", run) is None
+
+
+def test_an_ndcg_below_the_single_target_bound_is_impossible() -> None:
+    # One target per user (recall = hit rate 0.12 @20): NDCG@20 >= 0.12 / log2(21) = 0.0273 under any definition.
+    bad = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), hr_over_recall=1.0, ndcg_over_hr=0.2,
+                   finals={"test": (0.12, 0.02, 0.12)}, declared={"topN": 20})
+    finding = check("evaluation-protocol", bad)
+    assert isinstance(finding, Finding) and "NDCG@20 0.0200 < HitRate@20 / log2(21) = 0.0273" in \
+        finding.evidence[0].text
+    # Several targets per user (recall below hit rate): the bound does not hold, nothing is claimed.
+    multi = make_run(exp_name=GOOD_DR, recalls=plateau_recalls(60, 0.05, 30), ndcg_over_hr=0.2,
+                     finals={"test": (0.06, 0.02, 0.12)}, declared={"topN": 20})
+    assert check("evaluation-protocol", multi) is None
