@@ -28,7 +28,7 @@ _STEP_NAMES = STEP_SYNONYMS
 _LOSS_NAMES = {"loss", "train_loss", "train loss", "training loss", "training_loss", "avg_loss", "mean_loss"}
 # Cheap test before the lexer: lines without one of these substrings (lowered) carry no record. Plain substring tests
 # on the lowered line; a long log is mostly noise, and the lexer costs a few microseconds a token.
-_HINTS = ("recall", "ndcg", "hit", "epoch", "iter", "step", "loss", "r@", "n@", "mrr", "auc", "prec", "p@", "hr")
+_HINTS = ("recall", "ndcg", "hit", "epoch", "iter", "step", "loss", "r@", "n@", "mrr", "auc", "prec", "p@", "hr", "@")
 _HINTS_RE = re.compile("|".join(re.escape(h) for h in _HINTS))
 
 

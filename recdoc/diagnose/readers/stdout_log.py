@@ -22,8 +22,10 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.records import Record, parse_record, table_header, table_row
-from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
+from recdoc.diagnose.readers.grammar import FRACTION_METRICS, read_counts, read_eval_protocol
+from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
+from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
+                                         curve_from_rows)
 
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.
@@ -126,6 +128,18 @@ class _State:
     lines_read: int = 0
     bad_iter_lines: int = 0
     signals: int = 0  # lines recognised as this grammar's (not noise)
+    # Cut-offs a header line states for the lists on the lines after it (`TEST[@10,@20]`, then `recall: [..]`).
+    list_cutoffs: tuple[int, ...] | None = None
+    list_split: str | None = None
+    # Row indices whose values a `%` sign already put on the fraction scale (percent inference skips them).
+    percent_signed_rows: set[int] = field(default_factory=set)
+    # The first line printing each cut-off (for a run's cut-off stated by its evaluations alone).
+    cutoff_lines: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Lines of the original's grammar where the generic grammar read more values (it wins): count and first line.
+    generic_wins: int = 0
+    generic_win_line: int | None = None
+    backwards_line: int | None = None  # the first step that went back without a restart (one note, one run)
+    coverage: ReadCoverage = field(default_factory=ReadCoverage)
 
     def ref(self, line: int) -> SourceRef:
         return SourceRef(self.path, line)
@@ -145,7 +159,11 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
     state = _State(path=str(path), format_name=format_name)
     for number, raw in lines:
         state.lines_read = number
+        signals = state.signals
+        in_traceback = state.traceback_start is not None
         _parse_line(state, number, raw)
+        if _DIGIT_RE.search(raw) is not None:
+            _account(state, number, raw, used=state.signals != signals, in_traceback=in_traceback)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
     last = _finish(state, format_name)
@@ -192,6 +210,31 @@ def notebook_lines(path: str | Path) -> list[tuple[int, str]]:
                     text = text[:-1]
                 out.extend((len(out) + 1, line.rstrip("\r")) for line in text.split("\n"))
     return out
+
+
+_DIGIT_RE = re.compile(r"\d")
+# Names that make an unread line worth showing: a metric word the grammar may have missed.
+_METRIC_WORD_RE = re.compile(r"recall|ndcg|hit|mrr|precision|\bauc\b|\bhr\b|\bmap\b", re.IGNORECASE)
+# A progress bar's numbers are per-batch counters, not the run's measurements.
+_PROGRESS_MARKERS = ("it/s]", "s/it]", "%|")
+
+
+def _account(state: _State, number: int, raw: str, used: bool, in_traceback: bool) -> None:
+    """Read coverage: a line holding a number, whether its values entered the run, and, when not, whether it names
+    a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
+    measurements of the run, so they count as neither read nor unread."""
+    line = raw.strip()
+    if not used and (in_traceback or _is_framework_noise(line) or any(m in line for m in _PROGRESS_MARKERS)
+                     or (line.startswith("File ") and ", line " in line)):
+        return
+    coverage = state.coverage
+    coverage.lines_with_numbers += 1
+    if used:
+        coverage.lines_used += 1
+    elif _METRIC_WORD_RE.search(line) is not None:
+        coverage.unread_metric_count += 1
+        if len(coverage.unread_metric_lines) < ReadCoverage.KEPT_LINES:
+            coverage.unread_metric_lines.append((state.ref(number), line[:200]))
 
 
 def _segment_has_content(run: Run) -> bool:
@@ -293,14 +336,33 @@ def _iter_line(state: _State, number: int, line: str) -> None:
         return
     metrics = parse_metric_pairs(line[match.end():])
     values = {("valid", key, cutoff): value for key, (_, value, cutoff) in metrics.items()}
-    _new_row(state, number, line, iteration, _to_float(match.group(2)), values, grammar=True)
+    loss_text = match.group(2)
+    generic = parse_record(line, infer_percent=False) if len(line) > match.end() + 8 else None
+    if generic is not None and len(generic.metrics) > len(values):
+        # The original's grammar missed names this line prints (`valid recall[@10]: 0.074`): the reading with more
+        # values wins, and the run says so.
+        values = {(split or "valid", metric, cutoff): value for (split, metric, cutoff), value in generic.metrics.items()}
+        state.generic_wins += 1
+        state.generic_win_line = state.generic_win_line or number
+        if generic.percent == "sign":
+            state.percent_signed_rows.add(len(state.rows))
+    _note_cutoffs(state, number, line, values)
+    _new_row(state, number, line, iteration, _to_float(loss_text), values, grammar=True,
+             loss_printed=_is_number_token(loss_text))
+
+
+def _is_number_token(text: str) -> bool:
+    """A printed number, nan and inf included (`abc` where a loss should be is a damaged line, not a nan)."""
+    return text.lower().lstrip("+-") in ("nan", "inf", "infinity") or _to_float(text) == _to_float(text)
 
 
 def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
              metrics: dict[tuple[str | None, str, int | None], float], kind: str = "iter",
-             grammar: bool = False) -> None:
+             grammar: bool = False, loss_printed: bool = False) -> None:
     """An evaluation (or a training print) at `iteration`: a new row of the curve. `grammar`: the original's
-    `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one)."""
+    `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one).
+    `loss_printed`: the line printed a loss token; a NaN loss without it is a loss never read (no `nan` event: a
+    curve NaN means "not read", and only a printed nan/inf is evidence of divergence)."""
     if state.rows and iteration == state.rows[-1]["iter"] and not state.rows[-1].get("closed") and not grammar:
         # The same step printed twice (`epoch 3 training [...]`, then `epoch 3 evaluating [...]`): one row.
         if not math.isnan(loss):
@@ -310,8 +372,16 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
         return
     _close_row(state)
     if state.rows and iteration <= state.rows[-1]["iter"] and not state.resumed_since_row and kind == "iter":
-        # The step counter went back without a resume: the output of another run was appended to the file.
-        _split_segment(state, state.pending_restart or number)
+        if state.pending_restart is not None or _restarts_from_start(state, iteration):
+            # The step counter went back to a start without a resume: another run's output was appended.
+            _split_segment(state, state.pending_restart or number)
+        elif state.backwards_line is None:
+            # Steps that go back without starting over (a log reversed or shuffled by a merge): still one run.
+            state.backwards_line = number
+            state.event("info", number, line, iterations_backwards=True, iter=iteration,
+                        previous_iter=state.rows[-1]["iter"])
+            state.unreadable.append(f"{state.path}:{number}: iterations go backwards at line {number} "
+                                    f"({iteration} after {state.rows[-1]['iter']}); read as one run")
     elif state.rows and state.final_metrics:
         # Training went on after final lines (a run resumed into the same file): those finals were superseded.
         state.final_metrics, state.final_lines = {}, {}
@@ -320,8 +390,9 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
                            "grammar": grammar}
     if kind == "epoch":
         row["epoch"] = True
-    if math.isnan(loss) or math.isinf(loss):
+    if loss_printed and (math.isnan(loss) or math.isinf(loss)):
         state.event("nan", number, line, iter=iteration)
+        row["loss_nonfinite"] = True
     if any(split == "test" for split, _, _ in metrics):
         row["test_line"] = (number, line)  # a record printing test metrics with the step (one line, one record)
     state.rows.append(row)
@@ -338,6 +409,20 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
     state.pending_restart = None
 
 
+def _restarts_from_start(state: _State, iteration: int) -> bool:
+    """A step that goes back to (or below) where an increasing run began starts another run; a step back inside
+    a run, or in a run whose steps already decrease, does not."""
+    rows = state.rows
+    return len(rows) >= 2 and rows[-1]["iter"] > rows[0]["iter"] and iteration <= rows[0]["iter"]
+
+
+def _note_cutoffs(state: _State, number: int, line: str,
+                  metrics: dict[tuple[str | None, str, int | None], float]) -> None:
+    for _, _, cutoff in metrics:
+        if cutoff is not None and cutoff not in state.cutoff_lines:
+            state.cutoff_lines[cutoff] = (number, line)
+
+
 def _close_row(state: _State) -> None:
     """The last row is complete: without a validation metric, its evaluation did not run (or was not printed)."""
     if not state.rows or state.rows[-1].get("closed"):
@@ -346,7 +431,7 @@ def _close_row(state: _State) -> None:
     row["closed"] = True
     # Only the original's grammar says a row is an evaluation; another code's step print without metrics is a
     # training print (not knowing a format is never evidence of a broken evaluation).
-    if row["grammar"] and not any(split in ("valid", None) and metric == "recall"
+    if row["grammar"] and not any(split in ("valid", None) and metric in CURVE_METRICS
                                   for split, metric, _ in state.row_metrics[-1]):
         # The original evaluates with faiss GPU; when that fails it prints the iter line without metrics.
         state.event("eval_missing", row["line"], f"iter: {row['iter']} without validation metrics", iter=row["iter"])
@@ -354,18 +439,32 @@ def _close_row(state: _State) -> None:
 
 def _metrics_line(state: _State, number: int, line: str) -> None:
     """`valid recall: ...` / `Test recall@50: ...`: an evaluation's metrics, or the final metrics after training."""
-    record = parse_record(line)
+    record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
 
 
 def _record_line(state: _State, number: int, line: str, record: Record) -> None:
     """Place what a line states: a new evaluation row, the metrics of the row just printed, or final metrics."""
+    if record.header_cutoffs is not None:
+        # `TEST[@10,@20]`: the cut-offs (and split) of the lists printed on the lines after it.
+        state.signals += 1
+        state.list_cutoffs, state.list_split = record.header_cutoffs, record.header_split
+        return
+    if record.pending_lists and state.list_cutoffs is not None:
+        for (split, metric), values in record.pending_lists.items():
+            if len(values) == len(state.list_cutoffs):
+                for cutoff, value in zip(state.list_cutoffs, values):
+                    record.metrics.setdefault((split or record.split or state.list_split, metric, cutoff), value)
+    _note_cutoffs(state, number, line, record.metrics)
     if record.step is not None:
         metrics = {(split or record.split or "valid", metric, cutoff): value
                    for (split, metric, cutoff), value in record.metrics.items()}
         loss = record.loss if record.loss is not None else math.nan
-        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter")
+        if record.percent == "sign":
+            state.percent_signed_rows.add(len(state.rows))
+        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter",
+                 loss_printed=record.loss_text is not None)
         return
     if not record.metrics:
         return
@@ -448,7 +547,8 @@ def _split_segment(state: _State, start: int) -> None:
     old = _State(path=state.path, format_name=state.format_name)
     for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
                  "phase", "last_iter_line", "time_line", "restore_outcome", "interrupted_line", "early_message_line",
-                 "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint"):
+                 "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint", "percent_signed_rows",
+                 "cutoff_lines", "generic_wins", "generic_win_line", "backwards_line", "coverage"):
         setattr(old, name, getattr(state, name))
     old.lines_read = start - 1
     old.events = [e for e in state.events if (e.ref.line or 0) < start]
@@ -465,6 +565,8 @@ def _split_segment(state: _State, start: int) -> None:
     state.restore_outcome = state.interrupted_line = state.early_message_line = state.crash_line = None
     state.nan_stop_line = state.pending_dashes = state.last_iter_line = state.time_line = None
     state.bad_iter_lines, state.signals = 0, 0
+    state.percent_signed_rows, state.cutoff_lines, state.coverage = set(), {}, ReadCoverage()
+    state.generic_wins, state.generic_win_line, state.backwards_line = 0, None, None
     state.pending_restart = None
     state.phase = None
 
@@ -607,9 +709,26 @@ def _generic_line(state: _State, number: int, line: str) -> None:
             state.signals += 1
             state.table_columns = columns
             return
-    record = parse_record(line)
+    lowered = line.lower()
+    if "item" in lowered or "user" in lowered or "inter" in lowered or "rating" in lowered or "action" in lowered:
+        _count_facts(state, number, line)
+    if "neg" in lowered or "test_all" in lowered or "uni" in lowered or "pop" in lowered:
+        protocol = read_eval_protocol(line)
+        if protocol is not None:
+            state.signals += 1
+            state.declared.setdefault("eval_candidates", Fact(value=protocol, ref=state.ref(number), text=line))
+    record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
+
+
+def _count_facts(state: _State, number: int, line: str) -> None:
+    """Item, user and interaction counts in any phrasing (grammar.read_counts), as declared facts with their line:
+    identity.py recognises a paper dataset by them."""
+    for fact in read_counts(line):
+        if fact.key not in state.declared:
+            state.signals += 1
+            state.declared[fact.key] = Fact(value=fact.value, ref=state.ref(number), text=line)
 
 
 def _set_argv(state: _State, number: int, line: str, argv: list[str]) -> None:
@@ -702,8 +821,7 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
         # Another code's final metrics after its training: it finished, by a rule its log does not name.
         return "unknown", None
     if state.rows:
-        last = state.rows[-1]["train_loss"]
-        if math.isnan(last) or math.isinf(last):
+        if state.rows[-1].get("loss_nonfinite"):  # a printed nan/inf, never a loss that was not printed
             return "nan", state.last_iter_line
         return "unfinished", state.lines_read
     return "unknown", None
@@ -737,27 +855,67 @@ def _last_test_is_final(state: _State) -> None:
         del last[key]
 
 
+# The metrics a curve row holds: an evaluation printed at least one of them.
+CURVE_METRICS = ("recall", "ndcg", "hitrate")
+
+
 def primary_cutoff(state: _State) -> int | None:
     """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the first printed."""
     seen: list[int | None] = []
-    for metrics in state.row_metrics:
-        seen.extend(cutoff for split, metric, cutoff in metrics if metric == "recall" and cutoff not in seen)
-    for values in state.final_metrics.values():
-        seen.extend(cutoff for metric, cutoff in values if metric == "recall" and cutoff not in seen)
+    # Recall's cut-offs first (the paper's headline metric); a run that prints no recall is read at its others'.
+    for wanted in (("recall",), CURVE_METRICS):
+        for metrics in state.row_metrics:
+            seen.extend(cutoff for split, metric, cutoff in metrics if metric in wanted and cutoff not in seen)
+        for values in state.final_metrics.values():
+            seen.extend(cutoff for metric, cutoff in values if metric in wanted and cutoff not in seen)
+        if seen:
+            break
     if state.topn_hint in seen:
         return state.topn_hint
     return seen[0] if seen else None
 
 
+def _percent_columns(state: _State) -> None:
+    """Values printed in percent, decided over what belongs together (`HIT@10: 3.569` is 3.569%): an evaluation
+    line whose fraction metrics exceed 1, or a metric column (one key over all evaluations) that does, is in
+    percent as a whole, since a curve in percent starts below 1%. Rows a `%` sign already scaled are left alone;
+    a column holding an impossible value (inf, negative, above 100) stays as printed for the impossible-metrics
+    check."""
+    rows = [i for i in range(len(state.row_metrics)) if i not in state.percent_signed_rows]
+    columns: dict[tuple[str | None, str, int | None], list[int]] = {}
+    flagged_rows: set[int] = set()
+    for i in rows:
+        metrics = state.row_metrics[i]
+        fractions = [v for k, v in metrics.items() if k[1] in FRACTION_METRICS]
+        if fractions and is_percent_scale(fractions):
+            flagged_rows.add(i)
+        for key in metrics:
+            if key[1] in FRACTION_METRICS:
+                columns.setdefault(key, []).append(i)
+    for key, indices in columns.items():
+        values = [state.row_metrics[i][key] for i in indices]
+        if not all(math.isfinite(v) and 0 <= v <= 100 for v in values):
+            continue
+        if is_percent_scale(values) or any(i in flagged_rows for i in indices):
+            for i in indices:
+                state.row_metrics[i][key] = state.row_metrics[i][key] / 100.0
+    for values in state.final_metrics.values():
+        fractions = {k: v for k, v in values.items() if k[0] in FRACTION_METRICS}
+        if fractions and is_percent_scale(list(fractions.values())):
+            for key in fractions:
+                values[key] = values[key] / 100.0
+
+
 def _finish(state: _State, format_name: str) -> Run:
     _close_row(state)
     _last_test_is_final(state)
+    _percent_columns(state)
     run = Run(format=format_name, paths=[state.path])
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
     cutoff = primary_cutoff(state)
     rows = []
-    evaluated = [any(metric == "recall" for _, metric, _ in m) for m in state.row_metrics]
+    evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
     training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
     if any(evaluated) and any(training_prints):
         # Another code's step prints between its evaluations: the curve holds evaluations only.
@@ -767,7 +925,7 @@ def _finish(state: _State, format_name: str) -> Run:
     for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
         if skip and any(evaluated):
             continue
-        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line")}
+        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
         for key in ("recall", "ndcg", "hitrate"):
             value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
             if value is not None:
@@ -795,6 +953,16 @@ def _finish(state: _State, format_name: str) -> Run:
                                                    if c is not None and value == value}
     run.events = state.events
     run.unreadable = state.unreadable
+    run.coverage = state.coverage
+    printed = sorted(state.cutoff_lines)
+    if len(printed) == 1 and "topN" not in run.declared and state.topn_hint is None:
+        # Every evaluation names one cut-off (`valid recall[@10]`): that is the run's, with the line that shows it.
+        number, text = state.cutoff_lines[printed[0]]
+        run.declared["topN"] = Fact(value=printed[0], ref=state.ref(number), text=text)
+    if state.generic_wins:
+        run.unreadable.append(f"{state.path}:{state.generic_win_line}: {state.generic_wins} line(s) of the original's "
+                              "shape hold metric names its grammar does not read; read by the generic grammar, which "
+                              "read more values")
     reason, line = _stop_reason(state)
     run.stop_reason = reason
     run.stop_ref = state.ref(line) if line is not None else None
