@@ -62,6 +62,8 @@ COUNT_NOUNS = {"item": "item_count", "items": "item_count",
                "records": "interaction_count"}
 # Words that make a number beside a count noun a count (`n_items`, `#users`, `The number of items`, `Train items`).
 COUNT_QUALIFIERS = {"n", "num", "number", "count", "cnt", "total", "train", "all", "unique", "distinct", "#"}
+# Split words of a count (`Train users`, `test_items`): the count is that split's, not the dataset's.
+COUNT_SPLITS = {**SPLIT_SYNONYMS, "train": "train", "training": "train"}
 # Words that make it something else (`Average actions of users`, `item_cate`, `max item id`).
 COUNT_SPOILERS = {"average", "avg", "mean", "max", "min", "id", "ids", "per", "cate", "category", "sparsity",
                   "embedding", "emb", "dim", "len", "length", "seq", "batch", "neg", "top", "k"}
@@ -389,6 +391,7 @@ def _rest_is_empty(tokens: list[Token], k: int) -> bool:
 class CountFact:
     key: str  # 'item_count' | 'user_count' | 'interaction_count'
     value: int
+    split: str | None = None  # 'train' | 'valid' | 'test' when the line counts one split (`Train items: 367964`)
 
 
 def read_counts(line: str, tokens: list[Token] | None = None) -> list[CountFact]:
@@ -436,8 +439,9 @@ def read_counts(line: str, tokens: list[Token] | None = None) -> list[CountFact]
             if nxt is not None and nxt.kind == "punct" and nxt.text in (".", "%", "/") and not nxt.gap:
                 continue  # `users: 0.5`, `items: 10%`, `users: 3/4`: not a count
             value = int(tokens[k].text)
+            split = next((COUNT_SPLITS[w] for w in before + after_words if w in COUNT_SPLITS), None)
             if value > 0:
-                out.append(CountFact(key, value))
+                out.append(CountFact(key, value, split))
     return out
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import FRACTION_METRICS, read_counts, read_eval_protocol
+from recdoc.diagnose.readers.grammar import FRACTION_METRICS, read_counts, read_eval_protocol, read_line
 from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
 from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
                                          curve_from_rows)
@@ -135,6 +135,8 @@ class _State:
     percent_signed_rows: set[int] = field(default_factory=set)
     # The first line printing each cut-off (for a run's cut-off stated by its evaluations alone).
     cutoff_lines: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Counts a log states per split (`Train users: 482934`), keyed (split, declared key).
+    split_counts: dict[tuple[str, str], Fact] = field(default_factory=dict)
     # Lines of the original's grammar where the generic grammar read more values (it wins): count and first line.
     generic_wins: int = 0
     generic_win_line: int | None = None
@@ -442,6 +444,8 @@ def _metrics_line(state: _State, number: int, line: str) -> None:
     record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
+    else:
+        _generic_line(state, number, line)  # `Valid users: 60367`: a count, a header, a loss of the split
 
 
 def _record_line(state: _State, number: int, line: str, record: Record) -> None:
@@ -548,7 +552,7 @@ def _split_segment(state: _State, start: int) -> None:
     for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
                  "phase", "last_iter_line", "time_line", "restore_outcome", "interrupted_line", "early_message_line",
                  "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint", "percent_signed_rows",
-                 "cutoff_lines", "generic_wins", "generic_win_line", "backwards_line", "coverage"):
+                 "cutoff_lines", "split_counts", "generic_wins", "generic_win_line", "backwards_line", "coverage"):
         setattr(old, name, getattr(state, name))
     old.lines_read = start - 1
     old.events = [e for e in state.events if (e.ref.line or 0) < start]
@@ -566,6 +570,7 @@ def _split_segment(state: _State, start: int) -> None:
     state.nan_stop_line = state.pending_dashes = state.last_iter_line = state.time_line = None
     state.bad_iter_lines, state.signals = 0, 0
     state.percent_signed_rows, state.cutoff_lines, state.coverage = set(), {}, ReadCoverage()
+    state.split_counts = {}
     state.generic_wins, state.generic_win_line, state.backwards_line = 0, None, None
     state.pending_restart = None
     state.phase = None
@@ -709,6 +714,13 @@ def _generic_line(state: _State, number: int, line: str) -> None:
             state.signals += 1
             state.table_columns = columns
             return
+    record = parse_record(line, infer_percent=False)
+    if record is not None:
+        _record_line(state, number, line, record)
+        if record.metrics or record.step is not None:
+            return  # `{'users': 60367, 'recall': ...}`: the users an evaluation counted, not the dataset's
+    elif "loss" in line and state.phase == "iter" and state.rows and not any(m in line for m in _PROGRESS_MARKERS):
+        _loss_line(state, number, line)
     lowered = line.lower()
     if "item" in lowered or "user" in lowered or "inter" in lowered or "rating" in lowered or "action" in lowered:
         _count_facts(state, number, line)
@@ -717,18 +729,57 @@ def _generic_line(state: _State, number: int, line: str) -> None:
         if protocol is not None:
             state.signals += 1
             state.declared.setdefault("eval_candidates", Fact(value=protocol, ref=state.ref(number), text=line))
-    record = parse_record(line, infer_percent=False)
-    if record is not None:
-        _record_line(state, number, line, record)
+
+
+def _loss_line(state: _State, number: int, line: str) -> None:
+    """`train loss: 7.58` on its own line right after a step line (`iters: 1000`): that step's loss."""
+    reading = read_line(line)
+    row = state.rows[-1]
+    if reading.loss is None or reading.metrics or not math.isnan(row["train_loss"]) or row.get("closed"):
+        return
+    state.signals += 1
+    row["train_loss"] = reading.loss
+    if math.isnan(reading.loss) or math.isinf(reading.loss):
+        state.event("nan", number, line, iter=row["iter"])
+        row["loss_nonfinite"] = True
 
 
 def _count_facts(state: _State, number: int, line: str) -> None:
     """Item, user and interaction counts in any phrasing (grammar.read_counts), as declared facts with their line:
     identity.py recognises a paper dataset by them."""
     for fact in read_counts(line):
-        if fact.key not in state.declared:
-            state.signals += 1
+        state.signals += 1
+        if fact.split is not None:
+            state.split_counts.setdefault((fact.split, fact.key), Fact(value=fact.value, ref=state.ref(number),
+                                                                       text=line))
+        elif fact.key not in state.declared:
             state.declared[fact.key] = Fact(value=fact.value, ref=state.ref(number), text=line)
+
+
+def _dataset_counts(state: _State) -> None:
+    """The dataset's counts from counts per split, where the log states no total: items are the training split's
+    (the catalogue a model is trained on); users are the sum over train, valid and test when the splits hold
+    disjoint users (each of valid and test smaller than train, as in ComiRec's user split), else the training
+    split's; interactions are the sum over the splits printed. Each fact says how it was formed."""
+    counts = state.split_counts
+    if not counts:
+        return
+    for key in ("item_count", "user_count", "interaction_count"):
+        if key in state.declared:
+            continue
+        train, valid, test = (counts.get((split, key)) for split in ("train", "valid", "test"))
+        parts = [fact for fact in (train, valid, test) if fact is not None]
+        if not parts:
+            continue
+        summed = key == "interaction_count" or (
+            key == "user_count" and train is not None and valid is not None and test is not None
+            and valid.value < train.value and test.value < train.value)
+        if summed and len(parts) > 1:
+            total = sum(int(fact.value) for fact in parts)
+            text = " + ".join(str(fact.text) for fact in parts) + f" = {total}"
+            state.declared[key] = Fact(value=total, ref=parts[0].ref, text=text)
+        elif train is not None:
+            state.declared[key] = train
 
 
 def _set_argv(state: _State, number: int, line: str, argv: list[str]) -> None:
@@ -910,6 +961,7 @@ def _finish(state: _State, format_name: str) -> Run:
     _close_row(state)
     _last_test_is_final(state)
     _percent_columns(state)
+    _dataset_counts(state)
     run = Run(format=format_name, paths=[state.path])
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
