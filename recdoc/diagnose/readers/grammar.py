@@ -71,6 +71,9 @@ COUNT_SPOILERS = {"average", "avg", "mean", "max", "min", "id", "ids", "per", "c
 KEY_VALUE_SEPARATORS = {":", "=", "'", '"', "：", "->", "is"}
 # Cut-off values a print can hold (an integer beyond this after a name is not a cut-off).
 MAX_CUTOFF = 10_000
+# A line is read in its first this many characters: an evaluation print is a few hundred, and a longer line (a
+# dump, a minified blob) must not cost more than a bounded amount per line.
+MAX_LINE_CHARS = 16_384
 # Characters joining the words of one key (`val_recall`, `metrics/recall`, `test.ndcg`, `hit-rate`).
 JOINERS = {"_", "/", ".", "-"}
 
@@ -249,7 +252,7 @@ def _value_after(tokens: list[Token], j: int, tuple_key: bool) -> tuple[list[tup
             elif u.kind == "punct" and u.text == ",":
                 k += 1
             elif u.kind == "punct" and u.text == "]":
-                return (values or None), k + 1
+                return (values or None), k + 1  # a list, even of one value, is a list (see read_line)
             else:
                 return None, j
         return None, j
@@ -263,7 +266,7 @@ def _value_after(tokens: list[Token], j: int, tuple_key: bool) -> tuple[list[tup
 
 def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
     """Everything `line` states by this grammar (an empty reading when nothing). Linear in the line's length."""
-    tokens = tokenize(line) if tokens is None else tokens
+    tokens = tokenize(line[:MAX_LINE_CHARS]) if tokens is None else tokens
     reading = LineReading()
     n = len(tokens)
     reading.split = _leading_split(tokens)
@@ -276,9 +279,10 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
         word = _word(t)
         # Step markers: `iter: 1000`, `Epoch 3/10`, `[iter 1000]`, `global_step=200`.
         step_kind = STEP_SYNONYMS.get(word)
-        if word == "global" and i + 2 < n and _word(tokens[i + 2]) == "step" and tokens[i + 1].text in JOINERS:
+        global_step = word == "global" and i + 2 < n and _word(tokens[i + 2]) == "step" and tokens[i + 1].text in JOINERS
+        if global_step:
             step_kind, i = "iter", i + 2
-        if step_kind is not None and reading.step is None and not _joined_before(tokens, i):
+        if step_kind is not None and reading.step is None and (global_step or not _joined_before(tokens, i)):
             value, after = _step_value(tokens, i + 1)
             if value is not None:
                 reading.step, reading.step_kind = value, step_kind
@@ -303,7 +307,7 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
             split_word = SPLIT_SYNONYMS.get(word)
             if split_word is not None:  # `TEST[@10,@20]`: a header of cut-offs for the lines after it
                 cutoffs, after = _cutoffs_after(tokens, i + 1)
-                if len(cutoffs) > 1 and _rest_is_empty(tokens, after):
+                if cutoffs and _rest_is_empty(tokens, after) and tokens[i + 1].text in ("[", "@"):
                     reading.header_cutoffs, reading.header_split = tuple(cutoffs), split_word
                     return reading
             i += 1
@@ -323,10 +327,11 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
         if values is None:
             i = after
             continue
-        if len(cutoffs) == len(values) and len(values) > 1:
+        listed = tokens[after_value - 1].text == "]" and after_value - 1 > after
+        if len(cutoffs) == len(values) and (len(values) > 1 or listed):
             for cutoff, (value, percent, _) in zip(cutoffs, values):
                 _put(reading, (split, metric, cutoff), value, percent)
-        elif len(values) == 1:
+        elif len(values) == 1 and not (listed and not cutoffs):
             _put(reading, (split, metric, cutoffs[0] if len(cutoffs) == 1 else None), values[0][0], values[0][1])
         elif not cutoffs:
             reading.pending_lists.setdefault((split, metric), [v for v, p, _ in values])
@@ -397,7 +402,7 @@ class CountFact:
 def read_counts(line: str, tokens: list[Token] | None = None) -> list[CountFact]:
     """Item, user and interaction counts a line states, in any phrasing: `Train items: 367964`, `item_count =
     367983`, `n_items 1708531`, `#users: 603668`, `The number of items: 1683`, `user_num=1000`."""
-    tokens = tokenize(line) if tokens is None else tokens
+    tokens = tokenize(line[:MAX_LINE_CHARS]) if tokens is None else tokens
     out: list[CountFact] = []
     n = len(tokens)
     for i, t in enumerate(tokens):
@@ -455,7 +460,7 @@ def read_eval_protocol(line: str, tokens: list[Token] | None = None) -> int | st
     """A sampled-candidate evaluation a line shows: the number of negatives per positive when stated (`99
     negatives`, `uni100`, `neg_sample: 99` in evaluation settings), `'sampled'` when only the mode is (`test_all 0`,
     `test_all: False`); None otherwise."""
-    tokens = tokenize(line) if tokens is None else tokens
+    tokens = tokenize(line[:MAX_LINE_CHARS]) if tokens is None else tokens
     words = [_word(t) for t in tokens if t.kind == "word"]
     context = any(w in EVAL_CONTEXT_WORDS for w in words)
     n = len(tokens)

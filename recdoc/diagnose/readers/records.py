@@ -18,7 +18,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, SPLIT_SYNONYMS, STEP_SYNONYMS,
+from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, METRIC_SYNONYMS, NEEDS_CUTOFF, SPLIT_SYNONYMS,
+                                             STEP_SYNONYMS,
                                              LineReading, read_line)
 from recdoc.diagnose.readers.lexer import tokenize
 
@@ -26,10 +27,15 @@ METRICS = ("recall", "ndcg", "hitrate", "diversity", "mrr", "precision", "auc")
 _SPLIT_NAMES = SPLIT_SYNONYMS
 _STEP_NAMES = STEP_SYNONYMS
 _LOSS_NAMES = {"loss", "train_loss", "train loss", "training loss", "training_loss", "avg_loss", "mean_loss"}
-# Cheap test before the lexer: lines without one of these substrings (lowered) carry no record. Plain substring tests
-# on the lowered line; a long log is mostly noise, and the lexer costs a few microseconds a token.
-_HINTS = ("recall", "ndcg", "hit", "epoch", "iter", "step", "loss", "r@", "n@", "mrr", "auc", "prec", "p@", "hr", "@")
-_HINTS_RE = re.compile("|".join(re.escape(h) for h in _HINTS))
+# Cheap test before the lexer: a line without a word of the grammar's tables carries no record (a long log is
+# mostly noise, and the lexer costs a few microseconds a token). Built from the tables, so a new synonym is hinted.
+_LONG_NAMES = sorted({name.replace(" ", "") for name in METRIC_SYNONYMS if name not in NEEDS_CUTOFF and len(name) > 1}
+                     | {name.split()[0] for name in METRIC_SYNONYMS if " " in name}
+                     | {name for name in STEP_SYNONYMS if len(name) > 2 and " " not in name} | {"loss", "@"})
+# One-letter and short names count only with a cut-off after them (`R@50`, `valid_N_20`, `P(10)`, `rec top-5`).
+_SHORT_NAMES = "|".join(sorted(NEEDS_CUTOFF, key=len, reverse=True))
+_HINTS_RE = re.compile("|".join(re.escape(h) for h in _LONG_NAMES)
+                       + rf"|(?<![a-z])(?:{_SHORT_NAMES})(?=[_\[(\-]?\d|\[@|\s?top)")
 
 
 @dataclass
@@ -193,6 +199,10 @@ def table_header(line: str) -> list[str] | None:
     return cells if known == len(cells) and any(metric_key(c.lower()) for c in cells) else None
 
 
+# Cells that say "no value here" in a printed table.
+MISSING_CELLS = {"-", "--", "n/a", "na", "none", "null", "—"}
+
+
 def table_row(line: str, columns: list[str]) -> Record | None:
     """A row of numbers under `columns` as a record; None when the line is not such a row."""
     cells = _cells(line)
@@ -200,13 +210,19 @@ def table_row(line: str, columns: list[str]) -> Record | None:
         return None
     values = []
     for cell in cells:
+        if cell.lower() in MISSING_CELLS:
+            values.append((cell, None))  # a value the table does not have: missing, never a nan
+            continue
         value = to_float(cell.rstrip("%"))
         if value != value and cell.lower() != "nan":
             return None
         values.append((cell, value))
     record = Record()
     for column, (cell, value) in zip(columns, values):
-        _add_pair(record, column, repr(value), percent=cell.endswith("%"))
+        if value is not None:
+            _add_pair(record, column, repr(value), percent=cell.endswith("%"))
+            if cell.endswith("%"):
+                record.percent = "sign"
     return None if record.empty else record
 
 
@@ -216,6 +232,8 @@ def _cells(line: str) -> list[str] | None:
         cells = [c.strip() for c in text.strip("|").split("|")]
     elif "  " in text or "\t" in text:
         cells = re.split(r"\s{2,}|\t", text)
+    elif "," in text:
+        cells = text.split(",")  # CSV-like rows under a CSV header (`iter,loss,recall@20`)
     else:
         return None
     cells = [c for c in cells if c]

@@ -140,7 +140,8 @@ class _State:
     # Lines of the original's grammar where the generic grammar read more values (it wins): count and first line.
     generic_wins: int = 0
     generic_win_line: int | None = None
-    backwards_line: int | None = None  # the first step that went back without a restart (one note, one run)
+    backwards_line: int | None = None
+    pending_step: tuple[int, str, Record] | None = None  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
     coverage: ReadCoverage = field(default_factory=ReadCoverage)
 
     def ref(self, line: int) -> SourceRef:
@@ -168,6 +169,7 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
             _account(state, number, raw, used=state.signals != signals, in_traceback=in_traceback)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
+    _flush_pending_step(state)
     last = _finish(state, format_name)
     runs = [run for run in state.segments if _segment_has_content(run)]
     if _segment_has_content(last) or not runs:
@@ -316,22 +318,30 @@ def _strip_log_prefix(line: str) -> str | None:
     prefix = line[:match.start()]
     if not any(c.isdigit() or c in "[]:|" for c in prefix):
         return None
+    if read_line(prefix).step is not None:
+        return None  # `STEP: 8\tvalid recall...`: the prefix is the record's step, not a time stamp
     return line[match.start():]
 
 
 def _iter_line(state: _State, number: int, line: str) -> None:
     match = _ITER_RE.match(line)
     if match is None:
-        record = parse_record(line)
+        record = parse_record(line, infer_percent=False)
         # `iters: 2000` or `iter 1000 loss 6.1` is another port's evaluation; a bare `iter: 30` is a damaged line.
         if record is not None and record.step is not None and (
                 not line.startswith("iter:") or record.loss is not None or record.metrics):
+            _flush_pending_step(state)
             _record_line(state, number, line, record)
             return
-        state.bad_iter_lines += 1
-        if state.bad_iter_lines <= MAX_NOTES:
-            state.unreadable.append(f"{state.path}:{number}: an `iter:` line without `train loss`: {line[:120]!r}")
+        _flush_pending_step(state)
+        if record is not None and record.step is not None:
+            # A bare `iter: 1000`: a step print whose loss and metrics come on the next lines, or a line cut short.
+            # Which one is known only from what follows: metrics or a loss adopt it, anything else notes it.
+            state.pending_step = (number, line, record)
+            return
+        _note_bad_iter_line(state, number, line)
         return
+    _flush_pending_step(state)
     iteration = int(match.group(1)) if len(match.group(1)) <= MAX_ITER_DIGITS else None
     if iteration is None:
         state.unreadable.append(f"{state.path}:{number}: an implausible iteration number: {line[:80]!r}")
@@ -351,6 +361,29 @@ def _iter_line(state: _State, number: int, line: str) -> None:
     _note_cutoffs(state, number, line, values)
     _new_row(state, number, line, iteration, _to_float(loss_text), values, grammar=True,
              loss_printed=_is_number_token(loss_text))
+
+
+def _note_bad_iter_line(state: _State, number: int, line: str) -> None:
+    state.bad_iter_lines += 1
+    if state.bad_iter_lines <= MAX_NOTES:
+        state.unreadable.append(f"{state.path}:{number}: an `iter:` line without `train loss`: {line[:120]!r}")
+
+
+def _flush_pending_step(state: _State) -> None:
+    """A bare `iter: N` nothing adopted: a damaged line, noted."""
+    if state.pending_step is not None:
+        number, line, _ = state.pending_step
+        state.pending_step = None
+        _note_bad_iter_line(state, number, line)
+
+
+def _adopt_pending_step(state: _State) -> None:
+    """A loss or metrics line after a bare `iter: N`: that step is a row, its values on the lines that follow."""
+    if state.pending_step is not None:
+        number, line, record = state.pending_step
+        state.pending_step = None
+        assert record.step is not None
+        _new_row(state, number, line, record.step, math.nan, {}, kind=record.step_kind or "iter")
 
 
 def _is_number_token(text: str) -> bool:
@@ -461,6 +494,8 @@ def _record_line(state: _State, number: int, line: str, record: Record) -> None:
                 for cutoff, value in zip(state.list_cutoffs, values):
                     record.metrics.setdefault((split or record.split or state.list_split, metric, cutoff), value)
     _note_cutoffs(state, number, line, record.metrics)
+    if record.step is None and record.metrics:
+        _adopt_pending_step(state)
     if record.step is not None:
         metrics = {(split or record.split or "valid", metric, cutoff): value
                    for (split, metric, cutoff), value in record.metrics.items()}
@@ -708,7 +743,7 @@ def _generic_line(state: _State, number: int, line: str) -> None:
             return
         if not set(line.strip()) <= set("|-=+: "):
             state.table_columns = None  # the table ended (a rule line `|---|` keeps it)
-    if "|" in line or "  " in line or "\t" in line:
+    if "|" in line or "  " in line or "\t" in line or "," in line:
         columns = table_header(line)
         if columns is not None:
             state.signals += 1
@@ -719,7 +754,8 @@ def _generic_line(state: _State, number: int, line: str) -> None:
         _record_line(state, number, line, record)
         if record.metrics or record.step is not None:
             return  # `{'users': 60367, 'recall': ...}`: the users an evaluation counted, not the dataset's
-    elif "loss" in line and state.phase == "iter" and state.rows and not any(m in line for m in _PROGRESS_MARKERS):
+    elif "loss" in line and (state.phase == "iter" and state.rows or state.pending_step is not None) and not any(
+            m in line for m in _PROGRESS_MARKERS):
         _loss_line(state, number, line)
     lowered = line.lower()
     if "item" in lowered or "user" in lowered or "inter" in lowered or "rating" in lowered or "action" in lowered:
@@ -734,6 +770,9 @@ def _generic_line(state: _State, number: int, line: str) -> None:
 def _loss_line(state: _State, number: int, line: str) -> None:
     """`train loss: 7.58` on its own line right after a step line (`iters: 1000`): that step's loss."""
     reading = read_line(line)
+    if reading.loss is None or reading.metrics:
+        return
+    _adopt_pending_step(state)
     row = state.rows[-1]
     if reading.loss is None or reading.metrics or not math.isnan(row["train_loss"]) or row.get("closed"):
         return
@@ -957,6 +996,12 @@ def _percent_columns(state: _State) -> None:
                 values[key] = values[key] / 100.0
 
 
+def _metric_label(key: tuple[str | None, str, int | None]) -> str:
+    """('valid', 'recall', 20) -> 'valid/recall@20'; a key without a split or cut-off leaves that part out."""
+    split, metric, cutoff = key
+    return f"{split + '/' if split else ''}{metric}{'' if cutoff is None else f'@{cutoff}'}"
+
+
 def _finish(state: _State, format_name: str) -> Run:
     _close_row(state)
     _last_test_is_final(state)
@@ -967,6 +1012,7 @@ def _finish(state: _State, format_name: str) -> Run:
     run.declared = state.declared
     cutoff = primary_cutoff(state)
     rows = []
+    evaluation_metrics: list[dict[str, Any]] = []
     evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
     training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
     if any(evaluated) and any(training_prints):
@@ -978,12 +1024,17 @@ def _finish(state: _State, format_name: str) -> Run:
         if skip and any(evaluated):
             continue
         row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
+        if metrics:
+            evaluation_metrics.append({"iter": row["iter"], **{_metric_label(key): value for key, value in metrics.items()}})
         for key in ("recall", "ndcg", "hitrate"):
             value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
             if value is not None:
                 row[key] = value
         rows.append(row)
     run.curve = curve_from_rows(rows)
+    if evaluation_metrics:
+        # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
+        run.extra_metrics["evaluation_metrics"] = evaluation_metrics
     if any(row.get("epoch") for row in state.rows):
         run.extra_metrics["step_unit"] = "epoch"
     cutoffs = sorted({c for m in state.row_metrics for (_, metric, c) in m if metric == "recall" and c is not None}
