@@ -141,7 +141,8 @@ class _State:
     generic_wins: int = 0
     generic_win_line: int | None = None
     backwards_line: int | None = None
-    pending_step: tuple[int, str, Record] | None = None  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
+    pending_step: tuple[int, str, Record] | None = None
+    noise_line: int | None = None  # the last line found to be framework noise  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
     coverage: ReadCoverage = field(default_factory=ReadCoverage)
 
     def ref(self, line: int) -> SourceRef:
@@ -162,11 +163,11 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
     state = _State(path=str(path), format_name=format_name)
     for number, raw in lines:
         state.lines_read = number
-        signals = state.signals
-        in_traceback = state.traceback_start is not None
+        signals, traceback_start = state.signals, state.traceback_start
         _parse_line(state, number, raw)
-        if _DIGIT_RE.search(raw) is not None:
-            _account(state, number, raw, used=state.signals != signals, in_traceback=in_traceback)
+        # Framework noise (most of a long log) is settled by `_other_line`; only other lines are accounted.
+        if state.noise_line != number and _DIGIT_RE.search(raw) is not None:
+            _account(state, number, raw, used=state.signals != signals, in_traceback=traceback_start is not None)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
     _flush_pending_step(state)
@@ -228,8 +229,8 @@ def _account(state: _State, number: int, raw: str, used: bool, in_traceback: boo
     a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
     measurements of the run, so they count as neither read nor unread."""
     line = raw.strip()
-    if not used and (in_traceback or _is_framework_noise(line) or any(m in line for m in _PROGRESS_MARKERS)
-                     or (line.startswith("File ") and ", line " in line)):
+    if not used and (in_traceback or _is_framework_noise(line)
+                     or any(m in line for m in _PROGRESS_MARKERS) or (line.startswith("File ") and ", line " in line)):
         return
     coverage = state.coverage
     coverage.lines_with_numbers += 1
@@ -349,7 +350,12 @@ def _iter_line(state: _State, number: int, line: str) -> None:
     metrics = parse_metric_pairs(line[match.end():])
     values = {("valid", key, cutoff): value for key, (_, value, cutoff) in metrics.items()}
     loss_text = match.group(2)
-    generic = parse_record(line, infer_percent=False) if len(line) > match.end() + 8 else None
+    rest = line[match.end():]
+    # The generic grammar reads the line only where it may read more: more `key: value` separators than values
+    # read, or a list or percent the line grammar has no notation for. (The original's own lines never qualify, so a
+    # million-iteration log pays nothing for it.)
+    may_read_more = rest.count(":") + rest.count("=") > len(values) or "[" in rest or "%" in rest
+    generic = parse_record(line, infer_percent=False) if may_read_more else None
     if generic is not None and len(generic.metrics) > len(values):
         # The original's grammar missed names this line prints (`valid recall[@10]: 0.074`): the reading with more
         # values wins, and the run says so.
@@ -660,6 +666,8 @@ def _other_line(state: _State, number: int, line: str) -> None:
     if line.isascii() and not line.startswith(_ASCII_PREFIXES) and "Invalid model_type" not in line:
         if not _is_framework_noise(line):
             _generic_line(state, number, line)
+        else:
+            state.noise_line = number  # read coverage counts it as neither read nor unread
         return
     if line.startswith("training begin"):
         state.signals += 1
