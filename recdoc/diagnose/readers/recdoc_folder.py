@@ -192,6 +192,11 @@ def _read_metrics(path: Path, run: Run, config: dict[str, Any]) -> None:
             continue
         numeric = {str(k): float(v) for k, v in record.items() if _is_number(v)}
         records.append(numeric)
+        loss = numeric.get("train_loss")
+        if loss is not None and not math.isfinite(loss) and not any(e.kind == "nan" for e in run.events):
+            # A printed NaN/Infinity loss is evidence (cited); a record without `train_loss` is a loss not read.
+            run.events.append(Event(kind="nan", ref=SourceRef(str(path), number), text=text.strip()[:200],
+                                    values={"iter": int(record["iter"])}))
         picked = _pick(numeric, cutoff, ndcg_kind, with_diversity=False)
         rows.append({"iter": int(record["iter"]), "train_loss": numeric.get("train_loss", math.nan),
                      "time_min": numeric.get("time_min", math.nan), "file": str(path), "line": number,

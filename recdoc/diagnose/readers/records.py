@@ -199,6 +199,7 @@ def table_header(line: str) -> list[str] | None:
     return cells if known == len(cells) and any(metric_key(c.lower()) for c in cells) else None
 
 
+MAX_TABLE_CELLS = 64
 # Cells that say "no value here" in a printed table.
 MISSING_CELLS = {"-", "--", "n/a", "na", "none", "null", "—"}
 
@@ -237,4 +238,5 @@ def _cells(line: str) -> list[str] | None:
     else:
         return None
     cells = [c for c in cells if c]
-    return cells or None
+    # A metrics table has a few columns; hundreds of cells are a dump, not a table (and bound the work per line).
+    return cells if cells and len(cells) <= MAX_TABLE_CELLS else None

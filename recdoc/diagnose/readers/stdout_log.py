@@ -163,11 +163,13 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
     state = _State(path=str(path), format_name=format_name)
     for number, raw in lines:
         state.lines_read = number
-        signals, traceback_start = state.signals, state.traceback_start
+        signals, traceback_start, segments = state.signals, state.traceback_start, len(state.segments)
         _parse_line(state, number, raw)
-        # Framework noise (most of a long log) is settled by `_other_line`; only other lines are accounted.
+        # Framework noise (most of a long log) is settled by `_other_line`; only other lines are accounted. A line
+        # that starts another run (a split resets the signal count) was used by it.
         if state.noise_line != number and _DIGIT_RE.search(raw) is not None:
-            _account(state, number, raw, used=state.signals != signals, in_traceback=traceback_start is not None)
+            used = state.signals != signals or len(state.segments) != segments
+            _account(state, number, raw, used=used, in_traceback=traceback_start is not None)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
     _flush_pending_step(state)
@@ -218,6 +220,8 @@ def notebook_lines(path: str | Path) -> list[tuple[int, str]]:
 
 
 _DIGIT_RE = re.compile(r"\d")
+# A number standing as a value (after a separator or a space), not a digit inside a name (`default_12`, `v2`).
+_VALUE_RE = re.compile(r"(?:^|[\s:=,(\[{|])[-+]?\.?\d")
 # Names that make an unread line worth showing: a metric word the grammar may have missed.
 _METRIC_WORD_RE = re.compile(r"recall|ndcg|hit|mrr|precision|\bauc\b|\bhr\b|\bmap\b", re.IGNORECASE)
 # A progress bar's numbers are per-batch counters, not the run's measurements.
@@ -225,11 +229,11 @@ _PROGRESS_MARKERS = ("it/s]", "s/it]", "%|")
 
 
 def _account(state: _State, number: int, raw: str, used: bool, in_traceback: bool) -> None:
-    """Read coverage: a line holding a number, whether its values entered the run, and, when not, whether it names
-    a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
+    """Read coverage: a line holding a number as a value, whether its values entered the run, and, when not,
+    whether it names a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
     measurements of the run, so they count as neither read nor unread."""
     line = raw.strip()
-    if not used and (in_traceback or _is_framework_noise(line)
+    if not used and (in_traceback or _VALUE_RE.search(line) is None or _is_framework_noise(line)
                      or any(m in line for m in _PROGRESS_MARKERS) or (line.startswith("File ") and ", line " in line)):
         return
     coverage = state.coverage
