@@ -239,6 +239,11 @@ def _value_after(tokens: list[Token], j: int, tuple_key: bool) -> tuple[list[tup
         k += 1
     if k >= n:
         return None, j
+    wrapped = _unwrap_call(tokens, k)
+    if wrapped is not None:  # `tensor(0.1234)`, `np.float64(0.07)`: a number printed inside a call
+        value_at, close_at = wrapped
+        number = tokens[value_at]
+        return [(to_float(number.text), False, number.text)], close_at + 1
     t = tokens[k]
     if t.kind == "punct" and t.text == "[":  # a list of values
         values: list[tuple[float, bool, str]] = []
@@ -262,6 +267,24 @@ def _value_after(tokens: list[Token], j: int, tuple_key: bool) -> tuple[list[tup
         return None, j  # `recall 20 users`: a bare integer after a space is not a value
     percent = k + 1 < n and tokens[k + 1].text == "%"
     return [(to_float(t.text), percent, t.text)], k + (2 if percent else 1)
+
+
+def _unwrap_call(tokens: list[Token], k: int) -> tuple[int, int] | None:
+    """`tensor(0.12)`, `np.float64(0.12)`, `tensor(0.12, device='cuda:0')` from token k: (the number's index, the
+    closing parenthesis's index); None when the tokens are not a call wrapping one number."""
+    n = len(tokens)
+    j = k
+    while j < n and j - k < 6 and (tokens[j].kind == "word" or (tokens[j].kind == "num" and j > k)
+                                   or (tokens[j].text in (".", "_") and j > k)):
+        j += 1  # the callee: `tensor`, `np.float64`, `torch.tensor`
+    if j == k or j + 1 >= n or tokens[j].text != "(" or tokens[j + 1].kind != "num":
+        return None
+    close = j + 2
+    while close < n and close - j < 24 and tokens[close].text != ")":
+        close += 1  # keyword arguments after the number (`device='cuda:0'`, `dtype=torch.float32`)
+    if close >= n or tokens[close].text != ")" or tokens[j + 2].text not in (")", ","):
+        return None
+    return j + 1, close
 
 
 def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:

@@ -515,6 +515,9 @@ def _record_line(state: _State, number: int, line: str, record: Record) -> None:
         _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter",
                  loss_printed=record.loss_text is not None)
         return
+    if record.loss is not None and record.metrics:
+        # `Epoch 3/10` then `1000/1000 [===] - loss: 6.21 - val_recall@50: 0.07`: the step's loss and metrics.
+        _set_row_loss(state, number, line, record.loss)
     if not record.metrics:
         return
     by_split: dict[str, dict[tuple[str, int | None], float]] = {}
@@ -785,12 +788,19 @@ def _loss_line(state: _State, number: int, line: str) -> None:
     if reading.loss is None or reading.metrics:
         return
     _adopt_pending_step(state)
+    _set_row_loss(state, number, line, reading.loss)
+
+
+def _set_row_loss(state: _State, number: int, line: str, loss: float) -> None:
+    """A loss printed apart from its step line: the current row's, when that row has none yet."""
+    if state.phase not in ("iter", "time") or not state.rows:
+        return
     row = state.rows[-1]
-    if reading.loss is None or reading.metrics or not math.isnan(row["train_loss"]) or row.get("closed"):
+    if not math.isnan(row["train_loss"]) or row.get("closed"):
         return
     state.signals += 1
-    row["train_loss"] = reading.loss
-    if math.isnan(reading.loss) or math.isinf(reading.loss):
+    row["train_loss"] = loss
+    if math.isnan(loss) or math.isinf(loss):
         state.event("nan", number, line, iter=row["iter"])
         row["loss_nonfinite"] = True
 

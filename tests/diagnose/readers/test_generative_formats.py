@@ -51,6 +51,8 @@ NOISE = [
     " 45%|####5     | 450/1000 [00:10<00:12, 40.12it/s, loss=7.1234]",
     "100%|##########| 1000/1000 [00:24<00:00, 41.0it/s]",
 ]
+# Layouts whose values may be printed inside a call (`tensor(0.12)`), as PyTorch code prints them.
+WRAPPED_LAYOUTS = ("one_line", "step_then_metrics", "dict", "keras")
 OTHER_TRACEBACK = ["Traceback (most recent call last):", '  File "worker.py", line 12, in <module>',
                    "    main()", "ConnectionResetError: [Errno 104] Connection reset by peer"]
 
@@ -95,6 +97,7 @@ class Style:
     split_word: str
     split_form: str
     percent: str  # 'none' | 'sign' | 'bare'
+    wrapper: str  # '{}' or a call around each printed value: 'tensor({})', 'np.float64({})'
     noise: list[str]
     noise_every: int
     traceback: bool
@@ -103,7 +106,7 @@ class Style:
 @st.composite
 def styles(draw: st.DrawFn, curve: Curve) -> Style:
     layout = draw(st.sampled_from(["one_line", "step_then_metrics", "dict", "json", "table", "csv", "list",
-                                   "list_header", "notebook"]))
+                                   "list_header", "notebook", "keras"]))
     notation = draw(st.sampled_from(sorted(CUTOFF_NOTATIONS)))
     spellings = {m: draw(st.sampled_from(METRIC_SPELLINGS[m])) for m in METRIC_SPELLINGS}
     if notation in ("bare",) or layout == "list_header":
@@ -115,6 +118,9 @@ def styles(draw: st.DrawFn, curve: Curve) -> Style:
     percent = draw(st.sampled_from(["none", "sign", "bare"]))
     if layout in ("json",):
         percent = "none"
+    wrapper = "{}"
+    if layout in WRAPPED_LAYOUTS and percent == "none":
+        wrapper = draw(st.sampled_from(["{}", "{}", "tensor({})", "np.float64({})", "tensor({}, device='cuda:0')"]))
     return Style(
         layout=layout,
         step_word=draw(st.sampled_from(["iter", "iters", "step", "epoch", "global_step", "Epoch", "Iter", "STEP"])),
@@ -126,6 +132,7 @@ def styles(draw: st.DrawFn, curve: Curve) -> Style:
         split_word=draw(st.sampled_from(VALID_WORDS)),
         split_form=draw(st.sampled_from(["space", "underscore", "slash", "prefix"])),
         percent=percent,
+        wrapper=wrapper,
         noise=draw(st.lists(st.sampled_from(NOISE), max_size=3)),
         noise_every=draw(st.integers(1, 3)),
         traceback=draw(st.booleans()),
@@ -137,7 +144,7 @@ def fmt(value: float, style: Style) -> str:
         return f"{value * 100:.2f}%"
     if style.percent == "bare":
         return f"{value * 100:.2f}"
-    return f"{value:.4f}"
+    return style.wrapper.format(f"{value:.4f}")
 
 
 def expected(value: float, style: Style) -> float:
@@ -214,6 +221,13 @@ def render_evaluation(step: int, loss: float | None, values: dict[tuple[str, int
         body = ", ".join(f"'{key(m, k, style)}': {fmt(values[(m, k)], style)}"
                          for m in curve.metrics for k in curve.cutoffs)
         return [head] + ([lost] if lost else []) + [f"{split} metrics: {{{body}}}"]
+    if layout == "keras":  # `Epoch 3/10` then the epoch's summary line, ` - `-separated
+        summary = " - ".join(
+            [f"{step}/{step} [==============================] - 12s 12ms/step"] + ([f"loss: {loss}"] if loss is not None
+                                                                                   else [])
+            + [f"{style.split_word}_{key(m, k, style)}: {fmt(values[(m, k)], style)}"
+               for m in curve.metrics for k in curve.cutoffs])
+        return [f"Epoch {step}/{10 ** 7}", summary]
     if layout == "json":
         record: dict[str, object] = {"step": step}
         if loss is not None:
@@ -296,7 +310,8 @@ def test_curves_in_drawn_conventions_are_read_exactly(data: st.DataObject) -> No
 
 def test_every_notation_is_rendered() -> None:
     """The renderings cover every cut-off notation, layout and percent form the grammar claims."""
-    layouts = {"one_line", "step_then_metrics", "dict", "json", "table", "csv", "list", "list_header", "notebook"}
+    layouts = {"one_line", "step_then_metrics", "dict", "json", "table", "csv", "list", "list_header", "notebook",
+               "keras"}
     curve = Curve(steps=[1000, 2000], losses=[7.5, None], cutoffs=[20, 50], metrics=["recall", "ndcg", "hitrate"],
                   values=[{(m, k): 0.0123 + i * 0.01 for m in ("recall", "ndcg", "hitrate") for k in (20, 50)}
                           for i in range(2)],
@@ -307,7 +322,7 @@ def test_every_notation_is_rendered() -> None:
                 style = Style(layout=layout, step_word="iter", step_form="colon", separator=": ", joiner=", ",
                               notation=notation, spellings={"recall": "recall", "ndcg": "NDCG", "hitrate": "HR"},
                               split_word="valid", split_form="space", percent="none" if layout == "json" else percent,
-                              noise=NOISE[:3], noise_every=1, traceback=True)
+                              wrapper="tensor({})" if percent == "none" and layout in WRAPPED_LAYOUTS else "{}", noise=NOISE[:3], noise_every=1, traceback=True)
                 check(curve, style)
 
 
