@@ -182,6 +182,7 @@ def _read_metrics(path: Path, run: Run, config: dict[str, Any]) -> None:
     for number, text in iter_lines(path):
         if not text.strip():
             continue
+        run.coverage.lines_with_numbers += 1  # each record is one line of numbers; a used one becomes a row
         try:
             record = json.loads(text)
         except (ValueError, RecursionError):
@@ -198,6 +199,7 @@ def _read_metrics(path: Path, run: Run, config: dict[str, Any]) -> None:
             run.events.append(Event(kind="nan", ref=SourceRef(str(path), number), text=text.strip()[:200],
                                     values={"iter": int(record["iter"])}))
         picked = _pick(numeric, cutoff, ndcg_kind, with_diversity=False)
+        run.coverage.lines_used += 1
         rows.append({"iter": int(record["iter"]), "train_loss": numeric.get("train_loss", math.nan),
                      "time_min": numeric.get("time_min", math.nan), "file": str(path), "line": number,
                      **{k: (math.nan if v is None else v) for k, v in picked.items()}})

@@ -1077,7 +1077,7 @@ def _finish(state: _State, format_name: str) -> Run:
             run.extra_metrics[f"final_{split}"] = {f"{metric}@{c}": value for (metric, c), value in values.items()
                                                    if c is not None and value == value}
     run.events = state.events
-    run.unreadable = state.unreadable
+    run.unreadable = state.unreadable + run.unreadable  # the format note above was written before this list
     run.coverage = state.coverage
     printed = sorted(state.cutoff_lines)
     if len(printed) == 1 and "topN" not in run.declared and state.topn_hint is None:
