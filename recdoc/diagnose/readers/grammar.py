@@ -293,10 +293,16 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
     reading = LineReading()
     n = len(tokens)
     reading.split = _leading_split(tokens)
+    # A split naming a bracketed group (`dev=(HR@5:0.31,NDCG@5:0.21)`, `valid: {...}`): the split of the metrics
+    # inside it, until the group closes.
+    group_split: str | None = None
+    group_close: str | None = None
     i = 0
     while i < n:
         t = tokens[i]
         if t.kind != "word":
+            if group_close is not None and t.text == group_close:
+                group_split = group_close = None
             i += 1
             continue
         word = _word(t)
@@ -333,6 +339,11 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
                 if cutoffs and _rest_is_empty(tokens, after) and tokens[i + 1].text in ("[", "@"):
                     reading.header_cutoffs, reading.header_split = tuple(cutoffs), split_word
                     return reading
+                opening = _group_opening(tokens, i + 1)
+                if opening is not None:
+                    group_split, group_close = split_word, GROUP_CLOSE[tokens[opening].text]
+                    i = opening + 1
+                    continue
             i += 1
             continue
         metric, after_name, spelling = found
@@ -340,6 +351,8 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
             i = after_name  # glued letters: `recallx` is another word
             continue
         split, disqualified = _split_before(tokens, i)
+        if split is None:
+            split = group_split
         cutoffs, after = _cutoffs_after(tokens, after_name)
         if disqualified or (spelling in NEEDS_CUTOFF and not cutoffs):
             i = after if cutoffs else after_name
@@ -360,6 +373,19 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
             reading.pending_lists.setdefault((split, metric), [v for v, p, _ in values])
         i = after_value
     return reading
+
+
+GROUP_CLOSE = {"(": ")", "{": "}", "[": "]"}
+
+
+def _group_opening(tokens: list[Token], j: int) -> int | None:
+    """The index of the bracket opening a split's group right after it (`dev=(`, `valid: {`, `test (`)."""
+    k = j
+    while k < len(tokens) and k - j < 3 and tokens[k].text in (":", "=", "'", '"', "-"):
+        k += 1
+    if k < len(tokens) and tokens[k].text in GROUP_CLOSE and (k > j or tokens[k].text != "["):
+        return k
+    return None
 
 
 def _put(reading: LineReading, key: MetricKey, value: float, percent: bool) -> None:

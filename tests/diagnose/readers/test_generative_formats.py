@@ -106,7 +106,7 @@ class Style:
 @st.composite
 def styles(draw: st.DrawFn, curve: Curve) -> Style:
     layout = draw(st.sampled_from(["one_line", "step_then_metrics", "dict", "json", "table", "csv", "list",
-                                   "list_header", "notebook", "keras"]))
+                                   "list_header", "notebook", "keras", "grouped"]))
     notation = draw(st.sampled_from(sorted(CUTOFF_NOTATIONS)))
     spellings = {m: draw(st.sampled_from(METRIC_SPELLINGS[m])) for m in METRIC_SPELLINGS}
     if notation in ("bare",) or layout == "list_header":
@@ -228,6 +228,10 @@ def render_evaluation(step: int, loss: float | None, values: dict[tuple[str, int
             + [f"{style.split_word}_{key(m, k, style)}: {fmt(values[(m, k)], style)}"
                for m in curve.metrics for k in curve.cutoffs])
         return [f"Epoch {step}/{10 ** 7}", summary]
+    if layout == "grouped":  # ReChorus-like: `Epoch 3  loss=0.51 [12.3 s]  dev=(HR@5:0.31,NDCG@5:0.21)`
+        inside = ",".join(f"{key(m, k, style)}:{fmt(values[(m, k)], style)}" for m in curve.metrics for k in curve.cutoffs)
+        return ["    ".join(part for part in (head, "" if loss is None else f"loss={loss} [12.3 s]",
+                                              f"{split}=({inside}) [1.2 s]") if part)]
     if layout == "json":
         record: dict[str, object] = {"step": step}
         if loss is not None:
@@ -311,7 +315,7 @@ def test_curves_in_drawn_conventions_are_read_exactly(data: st.DataObject) -> No
 def test_every_notation_is_rendered() -> None:
     """The renderings cover every cut-off notation, layout and percent form the grammar claims."""
     layouts = {"one_line", "step_then_metrics", "dict", "json", "table", "csv", "list", "list_header", "notebook",
-               "keras"}
+               "keras", "grouped"}
     curve = Curve(steps=[1000, 2000], losses=[7.5, None], cutoffs=[20, 50], metrics=["recall", "ndcg", "hitrate"],
                   values=[{(m, k): 0.0123 + i * 0.01 for m in ("recall", "ndcg", "hitrate") for k in (20, 50)}
                           for i in range(2)],
