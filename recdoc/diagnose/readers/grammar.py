@@ -74,6 +74,8 @@ MAX_CUTOFF = 10_000
 # A line is read in its first this many characters: an evaluation print is a few hundred, and a longer line (a
 # dump, a minified blob) must not cost more than a bounded amount per line.
 MAX_LINE_CHARS = 16_384
+# How far into a line its split may be named (past a time stamp and a level, `Tue 07 Dec 2026 10:00:20 INFO`).
+LEADING_SPLIT_TOKENS = 24
 # Characters joining the words of one key (`val_recall`, `metrics/recall`, `test.ndcg`, `hit-rate`).
 JOINERS = {"_", "/", ".", "-"}
 
@@ -423,17 +425,24 @@ def _step_value(tokens: list[Token], j: int) -> tuple[int | None, int]:
 
 
 def _leading_split(tokens: list[Token]) -> str | None:
-    """The split a line names among its first three words (`valid metrics: {...}`, `Test results:`, `[eval] ...`)."""
-    words = 0
-    for t in tokens[:12]:
-        if t.kind == "word":
-            split = SPLIT_SYNONYMS.get(_word(t))
-            if split is not None:
-                return split
-            words += 1
-            if words >= 3:
-                break
+    """The split a line names before its first metric name (`valid metrics: {...}`, `Test results:`, `[eval] ...`,
+    `10:00:20 INFO  test result: OrderedDict([...])`): a time stamp or a level before it does not hide it."""
+    for index, t in enumerate(tokens[:LEADING_SPLIT_TOKENS]):
+        if t.kind != "word":
+            continue
+        word = _word(t)
+        split = SPLIT_SYNONYMS.get(word)
+        if split is not None and not _joined_after(tokens, index):
+            return split
+        if word in METRIC_SYNONYMS and word not in NEEDS_CUTOFF:
+            return None
     return None
+
+
+def _joined_after(tokens: list[Token], index: int) -> bool:
+    """`valid_score`, `test_iter`: a split word joined to the word after it is part of another name."""
+    return (index + 2 < len(tokens) and tokens[index + 1].text in JOINERS and not tokens[index + 1].gap
+            and tokens[index + 2].kind == "word" and not tokens[index + 2].gap)
 
 
 def _rest_is_empty(tokens: list[Token], k: int) -> bool:

@@ -140,3 +140,23 @@ def test_time_is_linear_in_the_input(tmp_path: Path) -> None:
     started = time.perf_counter()
     read_runs([write(tmp_path, lines)])
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_framework_log_with_time_stamps_counts_and_a_sampled_protocol(tmp_path: Path) -> None:
+    stamp = "Tue 07 Dec 2026 10:00:{:02d} INFO  "
+    lines = [stamp.format(0), "learning_rate = 0.001", "eval_args = {'group_by': 'user', 'mode': 'uni100'}",
+             "topk = [10]", "The number of users: 944", "Average actions of users: 106.04", "The number of items: 1683"]
+    for epoch in range(3):
+        lines += [stamp.format(epoch) + f"epoch {epoch} training [time: 1.2s, train loss: {100 - epoch}.5]",
+                  stamp.format(epoch) + "valid result: ",
+                  f"recall@10 : 0.{epoch + 1}    mrr@10 : 0.3    ndcg@10 : 0.{epoch + 2}    hit@10 : 0.6"]
+    lines += [stamp.format(9) + "best valid : OrderedDict([('recall@10', 0.3), ('ndcg@10', 0.4)])",
+              stamp.format(9) + "test result: OrderedDict([('recall@10', 0.25), ('ndcg@10', 0.35)])"]
+    (run,) = read_runs([write(tmp_path, lines)])
+    assert run.curve["recall"].tolist() == [0.1, 0.2, 0.3] and run.curve["train_loss"].tolist() == [100.5, 99.5, 98.5]
+    assert (run.finals["test"].recall, run.finals["test"].cutoff) == (0.25, 10)  # split named after the time stamp
+    facts = {key: fact.value for key, fact in run.declared.items()}
+    assert facts["user_count"] == 944 and facts["item_count"] == 1683 and facts["eval_candidates"] == 100
+    assert str(facts["topN"]) == "10"
+    assert read_line("Epoch 4  loss=0.51  dev=(HR@5:0.3123,NDCG@5:0.2134)").metrics == {
+        ("valid", "hitrate", 5): 0.3123, ("valid", "ndcg", 5): 0.2134}
