@@ -142,7 +142,8 @@ class _State:
     generic_win_line: int | None = None
     backwards_line: int | None = None
     pending_step: tuple[int, str, Record] | None = None
-    noise_line: int | None = None  # the last line found to be framework noise  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
+    noise_line: int | None = None  # the last line found to be framework noise
+    split_at_line: int | None = None  # the line at which the last run ended and another began  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
     coverage: ReadCoverage = field(default_factory=ReadCoverage)
 
     def ref(self, line: int) -> SourceRef:
@@ -161,14 +162,15 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
     """Every run a log holds, oldest first (output appended with `>>`, repeated runs, one run's final lines each)."""
     lines = notebook_lines(path) if str(path).endswith(".ipynb") else iter_lines(path)
     state = _State(path=str(path), format_name=format_name)
+    has_digit = _DIGIT_RE.search
     for number, raw in lines:
         state.lines_read = number
-        signals, traceback_start, segments = state.signals, state.traceback_start, len(state.segments)
+        signals, traceback_start = state.signals, state.traceback_start
         _parse_line(state, number, raw)
         # Framework noise (most of a long log) is settled by `_other_line`; only other lines are accounted. A line
         # that starts another run (a split resets the signal count) was used by it.
-        if state.noise_line != number and _DIGIT_RE.search(raw) is not None:
-            used = state.signals != signals or len(state.segments) != segments
+        if state.noise_line != number and has_digit(raw) is not None:
+            used = state.signals != signals or state.split_at_line == number
             _account(state, number, raw, used=used, in_traceback=traceback_start is not None)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
@@ -595,6 +597,7 @@ def _mark_run_start(state: _State, number: int) -> None:
 
 def _split_segment(state: _State, start: int) -> None:
     """The file holds another run from line `start` on: what came before is a run of its own (kept in `segments`)."""
+    state.split_at_line = state.lines_read
     _close_row(state)
     old = _State(path=state.path, format_name=state.format_name)
     for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
