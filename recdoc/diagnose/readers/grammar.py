@@ -295,6 +295,7 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
     reading = LineReading()
     n = len(tokens)
     reading.split = _leading_split(tokens)
+    in_prose = False
     # A split naming a bracketed group (`dev=(HR@5:0.31,NDCG@5:0.21)`, `valid: {...}`): the split of the metrics
     # inside it, until the group closes.
     group_split: str | None = None
@@ -317,6 +318,10 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
             value, after = _step_value(tokens, i + 1)
             if value is not None:
                 reading.step, reading.step_kind = value, step_kind
+                # `lr decay at epoch 10`: a step word in a sentence, with no separator, is a step only on a line
+                # that also states a value (decided at the end of the line).
+                in_prose = (tokens[i + 1].kind == "num" and i > 0 and tokens[i - 1].kind == "word"
+                            and tokens[i - 1].text.islower())
                 i = after
                 continue
         if word in LOSS_WORDS or (word in LOSS_PREFIXES and i + 2 < n and _word(tokens[i + 2]) == "loss"
@@ -374,6 +379,8 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
         elif not cutoffs:
             reading.pending_lists.setdefault((split, metric), [v for v, p, _ in values])
         i = after_value
+    if in_prose and not (reading.metrics or reading.loss is not None or reading.pending_lists):
+        reading.step = reading.step_kind = None
     return reading
 
 

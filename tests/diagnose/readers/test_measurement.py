@@ -160,3 +160,13 @@ def test_a_framework_log_with_time_stamps_counts_and_a_sampled_protocol(tmp_path
     assert str(facts["topN"]) == "10"
     assert read_line("Epoch 4  loss=0.51  dev=(HR@5:0.3123,NDCG@5:0.2134)").metrics == {
         ("valid", "hitrate", 5): 0.3123, ("valid", "ndcg", 5): 0.2134}
+
+
+def test_a_step_word_in_a_sentence_is_not_a_step(tmp_path: Path) -> None:
+    assert read_line("lr decay at epoch 10").step is None
+    assert read_line("saving checkpoint at step 100").step is None
+    assert read_line("Evaluation at step 1000: recall@50=0.07").step == 1000  # the line states a value
+    lines = [f"iter: {n * 1000}, train loss: 7.0, valid recall: 0.0{n}" for n in range(1, 6)]
+    lines.insert(3, "saving checkpoint at step 100")
+    (run,) = read_runs([write(tmp_path, lines)])
+    assert run.curve["iter"].tolist() == [1000, 2000, 3000, 4000, 5000]
