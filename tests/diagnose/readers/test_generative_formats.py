@@ -101,6 +101,7 @@ class Style:
     noise: list[str]
     noise_every: int
     traceback: bool
+    noise_inside: bool = False  # noise also between an evaluation's step line and its metric lines
 
 
 @st.composite
@@ -136,6 +137,7 @@ def styles(draw: st.DrawFn, curve: Curve) -> Style:
         noise=draw(st.lists(st.sampled_from(NOISE), max_size=3)),
         noise_every=draw(st.integers(1, 3)),
         traceback=draw(st.booleans()),
+        noise_inside=draw(st.booleans()),
     )
 
 
@@ -201,7 +203,10 @@ def render(curve: Curve, style: Style) -> list[str]:
                 lines += style.noise
             if style.traceback and index == 1:
                 lines += OTHER_TRACEBACK
-            lines += render_evaluation(step, loss, values, curve, style, split)
+            evaluation = render_evaluation(step, loss, values, curve, style, split)
+            if style.noise_inside and len(evaluation) > 1:
+                evaluation = evaluation[:1] + style.noise + evaluation[1:]
+            lines += evaluation
     if curve.test is not None:
         lines += render_test(curve, style)
     return lines
