@@ -226,6 +226,9 @@ _DIGIT_RE = re.compile(r"\d")
 _VALUE_RE = re.compile(r"(?:^|[\s:=,(\[{|])[-+]?\.?\d")
 # Names that make an unread line worth showing: a metric word the grammar may have missed.
 _METRIC_WORD_RE = re.compile(r"recall|ndcg|hit|mrr|precision|\bauc\b|\bhr\b|\bmap\b", re.IGNORECASE)
+# Dates and times a logger prefixes (`2024-05-01 10:00:00,123`, `Tue 07 Dec 2026 10:00:00`): not measurements.
+_TIME_STAMP_RE = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|"
+                            r"\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}")
 # A progress bar's numbers are per-batch counters, not the run's measurements.
 _PROGRESS_MARKERS = ("it/s]", "s/it]", "%|")
 
@@ -235,7 +238,8 @@ def _account(state: _State, number: int, raw: str, used: bool, in_traceback: boo
     whether it names a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
     measurements of the run, so they count as neither read nor unread."""
     line = raw.strip()
-    if not used and (in_traceback or _VALUE_RE.search(line) is None or _is_framework_noise(line)
+    if not used and (in_traceback or _VALUE_RE.search(_TIME_STAMP_RE.sub(" ", line)) is None
+                     or _is_framework_noise(line)
                      or any(m in line for m in _PROGRESS_MARKERS) or (line.startswith("File ") and ", line " in line)):
         return
     coverage = state.coverage
