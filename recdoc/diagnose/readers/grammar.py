@@ -543,10 +543,14 @@ def read_eval_protocol(line: str, tokens: list[Token] | None = None) -> int | st
                 return "sampled"
         if word in ("negatives", "negative", "neg") and context and i >= 1:
             previous = tokens[i - 1]
-            if _is_int(previous) and 0 < int(previous.text) < 100_000:
+            if word != "neg" and _is_int(previous) and 0 < int(previous.text) < 100_000:
                 return int(previous.text)
-            if word == "neg" and i + 2 < n and tokens[i + 1].text == "_" and _word(tokens[i + 2]) in (
-                    "sample", "samples", "num", "number") and any(w in ("eval", "test", "valid") for w in words):
+            # `eval_neg_num: 99`, `test_neg_sample=100`: negatives of an evaluation, named so (a bare `neg_num` is
+            # the training loss's negatives).
+            evaluation_key = i >= 2 and tokens[i - 1].text == "_" and _word(tokens[i - 2]) in (
+                "eval", "test", "valid", "evaluation", "val")
+            if word == "neg" and evaluation_key and i + 2 < n and tokens[i + 1].text == "_" and _word(tokens[i + 2]) in (
+                    "sample", "samples", "num", "number"):
                 k = i + 3
                 while k < n and tokens[k].kind == "punct" and tokens[k].text in (":", "=", "'", '"'):
                     k += 1

@@ -1136,8 +1136,13 @@ def _final_metrics(state: _State, cutoff: int | None) -> dict[str, FinalMetrics]
     return finals
 
 
+# Facts a README or an issue text can state as well as a run: alone they are no evidence that the file is a run.
+FACT_ONLY_KEYS = {"item_count", "user_count", "interaction_count", "eval_candidates"}
+
+
 def _has_run_evidence(state: _State) -> bool:
-    return bool(state.rows or state.final_metrics or state.argv or state.exp_name or state.declared
+    return bool(state.rows or state.final_metrics or state.argv or state.exp_name
+                or any(key not in FACT_ONLY_KEYS for key in state.declared)
                 or any(event.kind == "restored" for event in state.events))
 
 

@@ -107,6 +107,9 @@ def test_counts_and_the_evaluation_protocol_are_declared_facts(tmp_path: Path) -
     assert read_eval_protocol("test_all 0") == "sampled"
     assert read_eval_protocol("eval_args: {'mode': 'uni100'}") == 100
     assert read_eval_protocol("neg_num: 10") is None  # training negatives
+    assert read_eval_protocol("batch 128, neg_num 10, test_iter 200") is None
+    assert read_eval_protocol("sampled softmax with 10 neg samples, test every 1000") is None
+    assert read_eval_protocol("eval_neg_num: 99") == 99
     lines = ["Train users: 482934", "Train items: 367964", "Valid users: 60367", "Test users: 60367",
              "evaluate on 99 negatives per test item",
              "iters: 1000", "valid metrics: {'recall': 0.03}", "iters: 2000", "valid metrics: {'recall': 0.04}"]
@@ -170,3 +173,13 @@ def test_a_step_word_in_a_sentence_is_not_a_step(tmp_path: Path) -> None:
     lines.insert(3, "saving checkpoint at step 100")
     (run,) = read_runs([write(tmp_path, lines)])
     assert run.curve["iter"].tolist() == [1000, 2000, 3000, 4000, 5000]
+
+
+def test_facts_in_prose_alone_are_not_a_run(tmp_path: Path) -> None:
+    import pytest
+
+    from recdoc.errors import InputError
+
+    with pytest.raises(InputError):
+        read_runs([write(tmp_path, ["# Notes", "The number of items: 1683", "We evaluate on 99 negatives per test user."],
+                         "notes.log")])
