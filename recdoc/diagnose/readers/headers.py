@@ -52,6 +52,8 @@ def parse_header(line: str) -> dict[str, str] | None:
     if key is None:
         return None
     value = match.group(2).strip("'\"")
+    if value.startswith("[") and value.endswith("]") and "," not in value:
+        value = value[1:-1].strip("'\"")  # `topk = [10]`: a list of one value is that value
     if key == "model_type" and reference.canonical_model_type(value) is None:
         return None  # `model: <object at 0x..>` or a fork's own model name is not a setting we can use
     out = {key: value}

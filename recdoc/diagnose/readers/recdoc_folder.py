@@ -187,6 +187,7 @@ def _read_metrics(path: Path, run: Run, config: dict[str, Any]) -> None:
     for number, text in iter_lines(path):
         if not text.strip():
             continue
+        run.coverage.lines_with_numbers += 1  # each record is one line of numbers; a used one becomes a row
         try:
             record = json.loads(text)
         except (ValueError, RecursionError):
@@ -197,7 +198,13 @@ def _read_metrics(path: Path, run: Run, config: dict[str, Any]) -> None:
             continue
         numeric = {str(k): float(v) for k, v in record.items() if _is_number(v)}
         records.append(numeric)
+        loss = numeric.get("train_loss")
+        if loss is not None and not math.isfinite(loss) and not any(e.kind == "nan" for e in run.events):
+            # A printed NaN/Infinity loss is evidence (cited); a record without `train_loss` is a loss not read.
+            run.events.append(Event(kind="nan", ref=SourceRef(str(path), number), text=text.strip()[:200],
+                                    values={"iter": int(record["iter"])}))
         picked = _pick(numeric, cutoff, ndcg_kind, with_diversity=False)
+        run.coverage.lines_used += 1
         rows.append({"iter": int(record["iter"]), "train_loss": numeric.get("train_loss", math.nan),
                      "time_min": numeric.get("time_min", math.nan), "file": str(path), "line": number,
                      **{k: (math.nan if v is None else v) for k, v in picked.items()}})

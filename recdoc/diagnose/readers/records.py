@@ -18,43 +18,51 @@ import math
 import re
 from dataclasses import dataclass, field
 
-METRICS = ("recall", "ndcg", "hitrate", "diversity")
-_METRIC_NAMES = {"recall": "recall", "r": "recall", "ndcg": "ndcg", "n": "ndcg", "hitrate": "hitrate",
-                 "hit_rate": "hitrate", "hr": "hitrate", "hit": "hitrate", "hits": "hitrate", "diversity": "diversity"}
-_SPLIT_NAMES = {"valid": "valid", "val": "valid", "validation": "valid", "eval": "valid", "dev": "valid",
-                "test": "test", "testing": "test"}
-_STEP_NAMES = {"iter": "iter", "iters": "iter", "iteration": "iter", "iterations": "iter", "step": "iter",
-               "steps": "iter", "global_step": "iter", "epoch": "epoch"}
-_LOSS_NAMES = {"loss", "train_loss", "train loss", "training loss", "training_loss", "avg_loss", "mean_loss"}
+from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, METRIC_SYNONYMS, NEEDS_CUTOFF, SPLIT_SYNONYMS,
+                                             STEP_SYNONYMS,
+                                             LineReading, read_line)
+from recdoc.diagnose.readers.lexer import tokenize
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
-# `key: value`, `key=value`, `'key': value`, `"key": value`; a key may hold spaces (`train loss`), `@`, `/`, `-`.
-_PAIR_RE = re.compile(r"['\"]?([A-Za-z][\w@/\-]*(?: [A-Za-z][\w@/\-]*){0,2})['\"]?\s*[:=]\s*(" + _NUMBER
-                      + r")(\s*%)?(?![\w.])", re.IGNORECASE)
-# `('recall@20', 0.1)`: the items of an OrderedDict or a list of pairs, as RecBole-style trainers print them.
-_TUPLE_RE = re.compile(r"\(\s*['\"]([A-Za-z][\w@/\-]*)['\"]\s*,\s*(" + _NUMBER + r")\s*\)", re.IGNORECASE)
-# A step without a separator: `Epoch 3`, `iter 1000/500000`, `[iter 1000]`, `Step 200:`.
-_BARE_STEP_RE = re.compile(r"^\W{0,3}(iter|iters|iteration|step|epoch)\s+(\d{1,15})\b", re.IGNORECASE)
-_METRIC_KEY_RE = re.compile(r"^(?:(?P<split>[a-z]+)[ _/\-.])?(?P<metric>recall|ndcg|hit_rate|hitrate|hits|hit|hr|"
-                            r"diversity|r|n)(?:\s*(?:@|_at_|_|-)\s*(?P<cutoff>\d{1,5}))?$")
-# Cheap test before any regular expression: lines without one of these words carry no record. Plain substring
-# tests on the lowered line: a case-insensitive regex alternation costs ~70 us a line, and a long log is mostly noise.
-_HINTS = ("recall", "ndcg", "hit", "epoch", "iter", "step", "loss", "r@", "n@")
+METRICS = ("recall", "ndcg", "hitrate", "diversity", "mrr", "precision", "auc")
+_SPLIT_NAMES = SPLIT_SYNONYMS
+_STEP_NAMES = STEP_SYNONYMS
+_LOSS_NAMES = {"loss", "train_loss", "train loss", "training loss", "training_loss", "avg_loss", "mean_loss"}
+# Cheap test before the lexer: a line without a word of the grammar's tables carries no record (a long log is
+# mostly noise, and the lexer costs a few microseconds a token). Built from the tables, so a new synonym is hinted.
+_LONG_NAMES = sorted({name.replace(" ", "") for name in METRIC_SYNONYMS if name not in NEEDS_CUTOFF and len(name) > 1}
+                     | {name.split()[0] for name in METRIC_SYNONYMS if " " in name}
+                     | {name for name in STEP_SYNONYMS if len(name) > 2 and " " not in name} | {"loss", "@"})
+# One-letter and short names count only with a cut-off after them (`R@50`, `valid_N_20`, `P(10)`, `rec top-5`).
+_SHORT_NAMES = "|".join(sorted(NEEDS_CUTOFF, key=len, reverse=True))
+_HINTS_RE = re.compile("|".join(re.escape(h) for h in _LONG_NAMES)
+                       + rf"|(?<![a-z])(?:{_SHORT_NAMES})(?=[_\[(\-]?\d|\[@|\s?top)")
 
 
 @dataclass
 class Record:
-    """What one line states. `metrics` maps (split or None, metric, cut-off or None) to a value."""
+    """What one line states. `metrics` maps (split or None, metric, cut-off or None) to a value.
+
+    Beyond the step, loss and metrics: `loss_text` is the loss token as printed (a printed `nan` is a fact, a loss
+    never printed is None); `pending_lists` are metrics printed as lists without cut-offs (`recall:\t[0.12, 0.18]`)
+    that a header line's `header_cutoffs` (`TEST[@10,@20]`, with `header_split`) before them places; `percent`
+    says whether values were divided by 100 (`'sign'`: a `%` was printed; `'inferred'`: a fraction metric on the
+    line exceeded 1, so the whole line is in percent).
+    """
 
     step: int | None = None
     step_kind: str | None = None  # 'iter' or 'epoch'
     loss: float | None = None
     metrics: dict[tuple[str | None, str, int | None], float] = field(default_factory=dict)
     split: str | None = None  # the split the line names outside its keys (`valid metrics: {...}`, `Test:`)
+    loss_text: str | None = None
+    pending_lists: dict[tuple[str | None, str], list[float]] = field(default_factory=dict)
+    header_cutoffs: tuple[int, ...] | None = None
+    header_split: str | None = None
+    percent: str | None = None
 
     @property
     def empty(self) -> bool:
-        return self.step is None and not self.metrics
+        return self.step is None and not self.metrics and not self.pending_lists and self.header_cutoffs is None
 
 
 def to_float(text: str) -> float:
@@ -66,76 +74,84 @@ def to_float(text: str) -> float:
 
 def metric_key(key: str) -> tuple[str | None, str, int | None] | None:
     """`valid_recall@50` -> ('valid', 'recall', 50); `HR@20` -> (None, 'hitrate', 20); `loss` -> None."""
-    text = key.strip().lower().replace(" ", "_")
-    match = _METRIC_KEY_RE.match(text)
-    if match is None:
+    if not key or len(key) > 200:
         return None
-    split_word, metric, cutoff = match.group("split"), match.group("metric"), match.group("cutoff")
-    split = None
-    if split_word is not None:
-        split = _SPLIT_NAMES.get(split_word)
-        if split is None:
-            return None  # `train_recall`, `best_recall`: not an evaluation of a split we know
-    if metric in ("r", "n") and cutoff is None:
-        return None  # a lone `r`/`n` is too common a key to be a metric
-    return split, _METRIC_NAMES[metric], int(cutoff) if cutoff else None
+    # A key is a name: a value or a separator in it (`recall@20 : 0.05`) makes it a pair, not a key.
+    if any((t.kind == "punct" and t.text in ":=,;") or (t.kind == "num" and not t.text.isdigit())
+           for t in tokenize(key)):
+        return None
+    reading = read_line(f"{key.strip()}: 0.5")
+    if len(reading.metrics) != 1:
+        return None
+    return next(iter(reading.metrics))
 
 
 def line_split(line: str) -> str | None:
     """The split a line names before its first key: `valid metrics: {...}`, `Test results:`, `[eval] ...`."""
-    words = re.findall(r"[A-Za-z]+", line[:40])
-    for word in words[:3]:
-        split = _SPLIT_NAMES.get(word.lower())
-        if split is not None:
-            return split
-    return None
+    return read_line(line[:60]).split
 
 
-def parse_record(line: str) -> Record | None:
-    """The step, loss and metrics one line states, or None. Never raises."""
-    lowered = line.lower()
-    if not any(hint in lowered for hint in _HINTS):
+def has_hint(line: str) -> bool:
+    """Whether a line may hold a record at all (a substring test, before any tokenizing)."""
+    return _HINTS_RE.search(line.lower()) is not None
+
+
+def parse_record(line: str, infer_percent: bool = True) -> Record | None:
+    """The step, loss and metrics one line states, or None. Never raises; linear in the line's length.
+
+    `infer_percent`: a line whose fraction metrics exceed 1 is in percent (all its values / 100). A reader that
+    sees a whole column passes False and decides per column (a curve in percent starts below 1%).
+    """
+    if not has_hint(line):
         return None
     stripped = line.strip()
     if stripped.startswith("{") and stripped.endswith("}"):
         record = _json_record(stripped)
         if record is not None:
             return record
-    record = Record(split=line_split(stripped))
-    bare = _BARE_STEP_RE.match(stripped)
-    if bare is not None:
-        record.step, record.step_kind = int(bare.group(2)), _STEP_NAMES[bare.group(1).lower()]
-    for key, value, percent in _PAIR_RE.findall(stripped):
-        _add_pair(record, key, value, percent=bool(percent))
-    if "(" in stripped:
-        for key, value in _TUPLE_RE.findall(stripped):
-            _add_pair(record, key, value)
+    record = record_from_reading(read_line(stripped))
+    if infer_percent:
+        apply_inferred_percent(record)
     return None if record.empty else record
 
 
+def record_from_reading(reading: LineReading) -> Record:
+    record = Record(step=reading.step, step_kind=reading.step_kind, loss=reading.loss, loss_text=reading.loss_token,
+                    metrics=dict(reading.metrics), split=reading.split, pending_lists=dict(reading.pending_lists),
+                    header_cutoffs=reading.header_cutoffs, header_split=reading.header_split)
+    if reading.percent_signed:
+        record.percent = "sign"
+    return record
+
+
+def is_percent_scale(values: list[float]) -> bool:
+    """Fraction-metric values printed in percent: some above 1, every one a finite number in [0, 100]. A damaged
+    value (inf, a negative, above 100) keeps the values as printed, for the impossible-metrics check to see."""
+    return any(v > 1 for v in values) and all(math.isfinite(v) and 0 <= v <= 100 for v in values)
+
+
+def apply_inferred_percent(record: Record) -> None:
+    keys = [k for k in record.metrics if k[1] in FRACTION_METRICS]
+    if record.percent == "sign" or not keys:
+        return
+    if is_percent_scale([record.metrics[k] for k in keys]):
+        for key in keys:
+            record.metrics[key] /= 100.0
+        record.percent = "inferred"
+
+
 def _add_pair(record: Record, key: str, raw: str, percent: bool = False) -> None:
-    name = key.strip().lower()
-    # A multi-word key is its last words: `valid metrics: {'recall'` never reaches here, but `x valid recall@20` does.
-    words = name.split()
-    for start in range(len(words)):
-        candidate = " ".join(words[start:])
-        if candidate in _STEP_NAMES and record.step is None:
-            value = to_float(raw)
-            if value == value and value >= 0 and float(value).is_integer():
-                record.step, record.step_kind = int(value), _STEP_NAMES[candidate]
-            return
-        if candidate in _LOSS_NAMES or candidate.replace("_", " ") in _LOSS_NAMES:
-            if record.loss is None:
-                record.loss = to_float(raw)
-            return
-        parsed = metric_key(candidate)
-        if parsed is not None:
-            split, metric, cutoff = parsed
-            if split is None and start > 0:
-                split = _SPLIT_NAMES.get(words[start - 1])
-            value = to_float(raw)
-            record.metrics.setdefault((split, metric, cutoff), value / 100.0 if percent else value)
-            return
+    """One `key: value` pair into `record`, read by the grammar (the key's spelling decides what it is)."""
+    value = to_float(raw)
+    if value == value and not math.isinf(value) and value.is_integer() and abs(value) < 1e15:
+        raw = str(int(value))  # `1000.0` from a JSON number: a step count is printed as an integer
+    reading = read_line(f"{key.strip()}: {raw}{'%' if percent else ''}")
+    if reading.step is not None and record.step is None:
+        record.step, record.step_kind = reading.step, reading.step_kind
+    if reading.loss is not None and record.loss is None:
+        record.loss, record.loss_text = reading.loss, reading.loss_token
+    for metric, value in reading.metrics.items():
+        record.metrics.setdefault(metric, value)
 
 
 def _json_record(text: str) -> Record | None:
@@ -183,6 +199,11 @@ def table_header(line: str) -> list[str] | None:
     return cells if known == len(cells) and any(metric_key(c.lower()) for c in cells) else None
 
 
+MAX_TABLE_CELLS = 64
+# Cells that say "no value here" in a printed table.
+MISSING_CELLS = {"-", "--", "n/a", "na", "none", "null", "—"}
+
+
 def table_row(line: str, columns: list[str]) -> Record | None:
     """A row of numbers under `columns` as a record; None when the line is not such a row."""
     cells = _cells(line)
@@ -190,13 +211,19 @@ def table_row(line: str, columns: list[str]) -> Record | None:
         return None
     values = []
     for cell in cells:
+        if cell.lower() in MISSING_CELLS:
+            values.append((cell, None))  # a value the table does not have: missing, never a nan
+            continue
         value = to_float(cell.rstrip("%"))
         if value != value and cell.lower() != "nan":
             return None
         values.append((cell, value))
     record = Record()
     for column, (cell, value) in zip(columns, values):
-        _add_pair(record, column, repr(value), percent=cell.endswith("%"))
+        if value is not None:
+            _add_pair(record, column, repr(value), percent=cell.endswith("%"))
+            if cell.endswith("%"):
+                record.percent = "sign"
     return None if record.empty else record
 
 
@@ -206,7 +233,10 @@ def _cells(line: str) -> list[str] | None:
         cells = [c.strip() for c in text.strip("|").split("|")]
     elif "  " in text or "\t" in text:
         cells = re.split(r"\s{2,}|\t", text)
+    elif "," in text:
+        cells = text.split(",")  # CSV-like rows under a CSV header (`iter,loss,recall@20`)
     else:
         return None
     cells = [c for c in cells if c]
-    return cells or None
+    # A metrics table has a few columns; hundreds of cells are a dump, not a table (and bound the work per line).
+    return cells if cells and len(cells) <= MAX_TABLE_CELLS else None

@@ -22,8 +22,10 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.records import Record, parse_record, table_header, table_row
-from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, StopReason, curve_from_rows
+from recdoc.diagnose.readers.grammar import FRACTION_METRICS, read_counts, read_eval_protocol, read_line
+from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
+from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
+                                         curve_from_rows)
 
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.
@@ -126,6 +128,23 @@ class _State:
     lines_read: int = 0
     bad_iter_lines: int = 0
     signals: int = 0  # lines recognised as this grammar's (not noise)
+    # Cut-offs a header line states for the lists on the lines after it (`TEST[@10,@20]`, then `recall: [..]`).
+    list_cutoffs: tuple[int, ...] | None = None
+    list_split: str | None = None
+    # Row indices whose values a `%` sign already put on the fraction scale (percent inference skips them).
+    percent_signed_rows: set[int] = field(default_factory=set)
+    # The first line printing each cut-off (for a run's cut-off stated by its evaluations alone).
+    cutoff_lines: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Counts a log states per split (`Train users: 482934`), keyed (split, declared key).
+    split_counts: dict[tuple[str, str], Fact] = field(default_factory=dict)
+    # Lines of the original's grammar where the generic grammar read more values (it wins): count and first line.
+    generic_wins: int = 0
+    generic_win_line: int | None = None
+    backwards_line: int | None = None
+    pending_step: tuple[int, str, Record] | None = None
+    noise_line: int | None = None  # the last line found to be framework noise
+    split_at_line: int | None = None  # the line at which the last run ended and another began  # a bare `iter: N` line waiting for its values  # the first step that went back without a restart (one note, one run)
+    coverage: ReadCoverage = field(default_factory=ReadCoverage)
 
     def ref(self, line: int) -> SourceRef:
         return SourceRef(self.path, line)
@@ -143,11 +162,19 @@ def parse_log_runs(path: str | Path, format_name: str) -> list[Run]:
     """Every run a log holds, oldest first (output appended with `>>`, repeated runs, one run's final lines each)."""
     lines = notebook_lines(path) if str(path).endswith(".ipynb") else iter_lines(path)
     state = _State(path=str(path), format_name=format_name)
+    has_digit = _DIGIT_RE.search
     for number, raw in lines:
         state.lines_read = number
+        signals, traceback_start = state.signals, state.traceback_start
         _parse_line(state, number, raw)
+        # Framework noise (most of a long log) is settled by `_other_line`; only other lines are accounted. A line
+        # that starts another run (a split resets the signal count) was used by it.
+        if state.noise_line != number and has_digit(raw) is not None:
+            used = state.signals != signals or state.split_at_line == number
+            _account(state, number, raw, used=used, in_traceback=traceback_start is not None)
     if state.traceback_start is not None:
         _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
+    _flush_pending_step(state)
     last = _finish(state, format_name)
     runs = [run for run in state.segments if _segment_has_content(run)]
     if _segment_has_content(last) or not runs:
@@ -192,6 +219,37 @@ def notebook_lines(path: str | Path) -> list[tuple[int, str]]:
                     text = text[:-1]
                 out.extend((len(out) + 1, line.rstrip("\r")) for line in text.split("\n"))
     return out
+
+
+_DIGIT_RE = re.compile(r"\d")
+# A number standing as a value (after a separator or a space), not a digit inside a name (`default_12`, `v2`).
+_VALUE_RE = re.compile(r"(?:^|[\s:=,(\[{|])[-+]?\.?\d")
+# Names that make an unread line worth showing: a metric word the grammar may have missed.
+_METRIC_WORD_RE = re.compile(r"recall|ndcg|hit|mrr|precision|\bauc\b|\bhr\b|\bmap\b", re.IGNORECASE)
+# Dates and times a logger prefixes (`2024-05-01 10:00:00,123`, `Tue 07 Dec 2026 10:00:00`): not measurements.
+_TIME_STAMP_RE = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}|\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|"
+                            r"\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}")
+# A progress bar's numbers are per-batch counters, not the run's measurements.
+_PROGRESS_MARKERS = ("it/s]", "s/it]", "%|")
+
+
+def _account(state: _State, number: int, raw: str, used: bool, in_traceback: bool) -> None:
+    """Read coverage: a line holding a number as a value, whether its values entered the run, and, when not,
+    whether it names a metric (shown as unread). Framework noise, traceback frames and progress bars hold numbers that are never
+    measurements of the run, so they count as neither read nor unread."""
+    line = raw.strip()
+    if not used and (in_traceback or _VALUE_RE.search(_TIME_STAMP_RE.sub(" ", line)) is None
+                     or _is_framework_noise(line)
+                     or any(m in line for m in _PROGRESS_MARKERS) or (line.startswith("File ") and ", line " in line)):
+        return
+    coverage = state.coverage
+    coverage.lines_with_numbers += 1
+    if used:
+        coverage.lines_used += 1
+    elif _METRIC_WORD_RE.search(line) is not None:
+        coverage.unread_metric_count += 1
+        if len(coverage.unread_metric_lines) < ReadCoverage.KEPT_LINES:
+            coverage.unread_metric_lines.append((state.ref(number), line[:200]))
 
 
 def _segment_has_content(run: Run) -> bool:
@@ -271,36 +329,91 @@ def _strip_log_prefix(line: str) -> str | None:
     prefix = line[:match.start()]
     if not any(c.isdigit() or c in "[]:|" for c in prefix):
         return None
+    if read_line(prefix).step is not None:
+        return None  # `STEP: 8\tvalid recall...`: the prefix is the record's step, not a time stamp
     return line[match.start():]
 
 
 def _iter_line(state: _State, number: int, line: str) -> None:
     match = _ITER_RE.match(line)
     if match is None:
-        record = parse_record(line)
+        record = parse_record(line, infer_percent=False)
         # `iters: 2000` or `iter 1000 loss 6.1` is another port's evaluation; a bare `iter: 30` is a damaged line.
         if record is not None and record.step is not None and (
                 not line.startswith("iter:") or record.loss is not None or record.metrics):
+            _flush_pending_step(state)
             _record_line(state, number, line, record)
             return
-        state.bad_iter_lines += 1
-        if state.bad_iter_lines <= MAX_NOTES:
-            state.unreadable.append(f"{state.path}:{number}: an `iter:` line without `train loss`: {line[:120]!r}")
+        _flush_pending_step(state)
+        if record is not None and record.step is not None:
+            # A bare `iter: 1000`: a step print whose loss and metrics come on the next lines, or a line cut short.
+            # Which one is known only from what follows: metrics or a loss adopt it, anything else notes it.
+            state.pending_step = (number, line, record)
+            return
+        _note_bad_iter_line(state, number, line)
         return
+    _flush_pending_step(state)
     iteration = int(match.group(1)) if len(match.group(1)) <= MAX_ITER_DIGITS else None
     if iteration is None:
         state.unreadable.append(f"{state.path}:{number}: an implausible iteration number: {line[:80]!r}")
         return
     metrics = parse_metric_pairs(line[match.end():])
     values = {("valid", key, cutoff): value for key, (_, value, cutoff) in metrics.items()}
-    _new_row(state, number, line, iteration, _to_float(match.group(2)), values, grammar=True)
+    loss_text = match.group(2)
+    rest = line[match.end():]
+    # The generic grammar reads the line only where it may read more: more `key: value` separators than values
+    # read, or a list or percent the line grammar has no notation for. (The original's own lines never qualify, so a
+    # million-iteration log pays nothing for it.)
+    may_read_more = rest.count(":") + rest.count("=") > len(values) or "[" in rest or "%" in rest
+    generic = parse_record(line, infer_percent=False) if may_read_more else None
+    if generic is not None and len(generic.metrics) > len(values):
+        # The original's grammar missed names this line prints (`valid recall[@10]: 0.074`): the reading with more
+        # values wins, and the run says so.
+        values = {(split or "valid", metric, cutoff): value for (split, metric, cutoff), value in generic.metrics.items()}
+        state.generic_wins += 1
+        state.generic_win_line = state.generic_win_line or number
+        if generic.percent == "sign":
+            state.percent_signed_rows.add(len(state.rows))
+    _note_cutoffs(state, number, line, values)
+    _new_row(state, number, line, iteration, _to_float(loss_text), values, grammar=True,
+             loss_printed=_is_number_token(loss_text))
+
+
+def _note_bad_iter_line(state: _State, number: int, line: str) -> None:
+    state.bad_iter_lines += 1
+    if state.bad_iter_lines <= MAX_NOTES:
+        state.unreadable.append(f"{state.path}:{number}: an `iter:` line without `train loss`: {line[:120]!r}")
+
+
+def _flush_pending_step(state: _State) -> None:
+    """A bare `iter: N` nothing adopted: a damaged line, noted."""
+    if state.pending_step is not None:
+        number, line, _ = state.pending_step
+        state.pending_step = None
+        _note_bad_iter_line(state, number, line)
+
+
+def _adopt_pending_step(state: _State) -> None:
+    """A loss or metrics line after a bare `iter: N`: that step is a row, its values on the lines that follow."""
+    if state.pending_step is not None:
+        number, line, record = state.pending_step
+        state.pending_step = None
+        assert record.step is not None
+        _new_row(state, number, line, record.step, math.nan, {}, kind=record.step_kind or "iter")
+
+
+def _is_number_token(text: str) -> bool:
+    """A printed number, nan and inf included (`abc` where a loss should be is a damaged line, not a nan)."""
+    return text.lower().lstrip("+-") in ("nan", "inf", "infinity") or _to_float(text) == _to_float(text)
 
 
 def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
              metrics: dict[tuple[str | None, str, int | None], float], kind: str = "iter",
-             grammar: bool = False) -> None:
+             grammar: bool = False, loss_printed: bool = False) -> None:
     """An evaluation (or a training print) at `iteration`: a new row of the curve. `grammar`: the original's
-    `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one)."""
+    `iter: N, train loss: L` line, printed only at evaluations (so a row of it without metrics is a failed one).
+    `loss_printed`: the line printed a loss token; a NaN loss without it is a loss never read (no `nan` event: a
+    curve NaN means "not read", and only a printed nan/inf is evidence of divergence)."""
     if state.rows and iteration == state.rows[-1]["iter"] and not state.rows[-1].get("closed") and not grammar:
         # The same step printed twice (`epoch 3 training [...]`, then `epoch 3 evaluating [...]`): one row.
         if not math.isnan(loss):
@@ -310,8 +423,16 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
         return
     _close_row(state)
     if state.rows and iteration <= state.rows[-1]["iter"] and not state.resumed_since_row and kind == "iter":
-        # The step counter went back without a resume: the output of another run was appended to the file.
-        _split_segment(state, state.pending_restart or number)
+        if state.pending_restart is not None or _restarts_from_start(state, iteration):
+            # The step counter went back to a start without a resume: another run's output was appended.
+            _split_segment(state, state.pending_restart or number)
+        elif state.backwards_line is None:
+            # Steps that go back without starting over (a log reversed or shuffled by a merge): still one run.
+            state.backwards_line = number
+            state.event("info", number, line, iterations_backwards=True, iter=iteration,
+                        previous_iter=state.rows[-1]["iter"])
+            state.unreadable.append(f"{state.path}:{number}: iterations go backwards at line {number} "
+                                    f"({iteration} after {state.rows[-1]['iter']}); read as one run")
     elif state.rows and state.final_metrics:
         # Training went on after final lines (a run resumed into the same file): those finals were superseded.
         state.final_metrics, state.final_lines = {}, {}
@@ -320,8 +441,9 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
                            "grammar": grammar}
     if kind == "epoch":
         row["epoch"] = True
-    if math.isnan(loss) or math.isinf(loss):
+    if loss_printed and (math.isnan(loss) or math.isinf(loss)):
         state.event("nan", number, line, iter=iteration)
+        row["loss_nonfinite"] = True
     if any(split == "test" for split, _, _ in metrics):
         row["test_line"] = (number, line)  # a record printing test metrics with the step (one line, one record)
     state.rows.append(row)
@@ -338,6 +460,20 @@ def _new_row(state: _State, number: int, line: str, iteration: int, loss: float,
     state.pending_restart = None
 
 
+def _restarts_from_start(state: _State, iteration: int) -> bool:
+    """A step that goes back to (or below) where an increasing run began starts another run; a step back inside
+    a run, or in a run whose steps already decrease, does not."""
+    rows = state.rows
+    return len(rows) >= 2 and rows[-1]["iter"] > rows[0]["iter"] and iteration <= rows[0]["iter"]
+
+
+def _note_cutoffs(state: _State, number: int, line: str,
+                  metrics: dict[tuple[str | None, str, int | None], float]) -> None:
+    for _, _, cutoff in metrics:
+        if cutoff is not None and cutoff not in state.cutoff_lines:
+            state.cutoff_lines[cutoff] = (number, line)
+
+
 def _close_row(state: _State) -> None:
     """The last row is complete: without a validation metric, its evaluation did not run (or was not printed)."""
     if not state.rows or state.rows[-1].get("closed"):
@@ -346,7 +482,7 @@ def _close_row(state: _State) -> None:
     row["closed"] = True
     # Only the original's grammar says a row is an evaluation; another code's step print without metrics is a
     # training print (not knowing a format is never evidence of a broken evaluation).
-    if row["grammar"] and not any(split in ("valid", None) and metric == "recall"
+    if row["grammar"] and not any(split in ("valid", None) and metric in CURVE_METRICS
                                   for split, metric, _ in state.row_metrics[-1]):
         # The original evaluates with faiss GPU; when that fails it prints the iter line without metrics.
         state.event("eval_missing", row["line"], f"iter: {row['iter']} without validation metrics", iter=row["iter"])
@@ -354,19 +490,40 @@ def _close_row(state: _State) -> None:
 
 def _metrics_line(state: _State, number: int, line: str) -> None:
     """`valid recall: ...` / `Test recall@50: ...`: an evaluation's metrics, or the final metrics after training."""
-    record = parse_record(line)
+    record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
+    else:
+        _generic_line(state, number, line)  # `Valid users: 60367`: a count, a header, a loss of the split
 
 
 def _record_line(state: _State, number: int, line: str, record: Record) -> None:
     """Place what a line states: a new evaluation row, the metrics of the row just printed, or final metrics."""
+    if record.header_cutoffs is not None:
+        # `TEST[@10,@20]`: the cut-offs (and split) of the lists printed on the lines after it.
+        state.signals += 1
+        state.list_cutoffs, state.list_split = record.header_cutoffs, record.header_split
+        return
+    if record.pending_lists and state.list_cutoffs is not None:
+        for (split, metric), values in record.pending_lists.items():
+            if len(values) == len(state.list_cutoffs):
+                for cutoff, value in zip(state.list_cutoffs, values):
+                    record.metrics.setdefault((split or record.split or state.list_split, metric, cutoff), value)
+    _note_cutoffs(state, number, line, record.metrics)
+    if record.step is None and record.metrics:
+        _adopt_pending_step(state)
     if record.step is not None:
         metrics = {(split or record.split or "valid", metric, cutoff): value
                    for (split, metric, cutoff), value in record.metrics.items()}
         loss = record.loss if record.loss is not None else math.nan
-        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter")
+        if record.percent == "sign":
+            state.percent_signed_rows.add(len(state.rows))
+        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter",
+                 loss_printed=record.loss_text is not None)
         return
+    if record.loss is not None and record.metrics:
+        # `Epoch 3/10` then `1000/1000 [===] - loss: 6.21 - val_recall@50: 0.07`: the step's loss and metrics.
+        _set_row_loss(state, number, line, record.loss)
     if not record.metrics:
         return
     by_split: dict[str, dict[tuple[str, int | None], float]] = {}
@@ -444,11 +601,13 @@ def _mark_run_start(state: _State, number: int) -> None:
 
 def _split_segment(state: _State, start: int) -> None:
     """The file holds another run from line `start` on: what came before is a run of its own (kept in `segments`)."""
+    state.split_at_line = state.lines_read
     _close_row(state)
     old = _State(path=state.path, format_name=state.format_name)
     for name in ("rows", "row_metrics", "final_metrics", "final_lines", "unreadable", "other_exp_names",
                  "phase", "last_iter_line", "time_line", "restore_outcome", "interrupted_line", "early_message_line",
-                 "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint"):
+                 "crash_line", "nan_stop_line", "bad_iter_lines", "signals", "topn_hint", "percent_signed_rows",
+                 "cutoff_lines", "split_counts", "generic_wins", "generic_win_line", "backwards_line", "coverage"):
         setattr(old, name, getattr(state, name))
     old.lines_read = start - 1
     old.events = [e for e in state.events if (e.ref.line or 0) < start]
@@ -465,6 +624,9 @@ def _split_segment(state: _State, start: int) -> None:
     state.restore_outcome = state.interrupted_line = state.early_message_line = state.crash_line = None
     state.nan_stop_line = state.pending_dashes = state.last_iter_line = state.time_line = None
     state.bad_iter_lines, state.signals = 0, 0
+    state.percent_signed_rows, state.cutoff_lines, state.coverage = set(), {}, ReadCoverage()
+    state.split_counts = {}
+    state.generic_wins, state.generic_win_line, state.backwards_line = 0, None, None
     state.pending_restart = None
     state.phase = None
 
@@ -518,6 +680,8 @@ def _other_line(state: _State, number: int, line: str) -> None:
     if line.isascii() and not line.startswith(_ASCII_PREFIXES) and "Invalid model_type" not in line:
         if not _is_framework_noise(line):
             _generic_line(state, number, line)
+        else:
+            state.noise_line = number  # read coverage counts it as neither read nor unread
         return
     if line.startswith("training begin"):
         state.signals += 1
@@ -601,15 +765,89 @@ def _generic_line(state: _State, number: int, line: str) -> None:
             return
         if not set(line.strip()) <= set("|-=+: "):
             state.table_columns = None  # the table ended (a rule line `|---|` keeps it)
-    if "|" in line or "  " in line or "\t" in line:
+    if "|" in line or "  " in line or "\t" in line or "," in line:
         columns = table_header(line)
         if columns is not None:
             state.signals += 1
             state.table_columns = columns
             return
-    record = parse_record(line)
+    record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
+        if record.metrics or record.step is not None:
+            return  # `{'users': 60367, 'recall': ...}`: the users an evaluation counted, not the dataset's
+    elif "loss" in line and (state.phase == "iter" and state.rows or state.pending_step is not None) and not any(
+            m in line for m in _PROGRESS_MARKERS):
+        _loss_line(state, number, line)
+    lowered = line.lower()
+    if "item" in lowered or "user" in lowered or "inter" in lowered or "rating" in lowered or "action" in lowered:
+        _count_facts(state, number, line)
+    if "neg" in lowered or "test_all" in lowered or "uni" in lowered or "pop" in lowered:
+        protocol = read_eval_protocol(line)
+        if protocol is not None:
+            state.signals += 1
+            state.declared.setdefault("eval_candidates", Fact(value=protocol, ref=state.ref(number), text=line))
+
+
+def _loss_line(state: _State, number: int, line: str) -> None:
+    """`train loss: 7.58` on its own line right after a step line (`iters: 1000`): that step's loss."""
+    reading = read_line(line)
+    if reading.loss is None or reading.metrics:
+        return
+    _adopt_pending_step(state)
+    _set_row_loss(state, number, line, reading.loss)
+
+
+def _set_row_loss(state: _State, number: int, line: str, loss: float) -> None:
+    """A loss printed apart from its step line: the current row's, when that row has none yet."""
+    if state.phase not in ("iter", "time") or not state.rows:
+        return
+    row = state.rows[-1]
+    if not math.isnan(row["train_loss"]) or row.get("closed"):
+        return
+    state.signals += 1
+    row["train_loss"] = loss
+    if math.isnan(loss) or math.isinf(loss):
+        state.event("nan", number, line, iter=row["iter"])
+        row["loss_nonfinite"] = True
+
+
+def _count_facts(state: _State, number: int, line: str) -> None:
+    """Item, user and interaction counts in any phrasing (grammar.read_counts), as declared facts with their line:
+    identity.py recognises a paper dataset by them."""
+    for fact in read_counts(line):
+        state.signals += 1
+        if fact.split is not None:
+            state.split_counts.setdefault((fact.split, fact.key), Fact(value=fact.value, ref=state.ref(number),
+                                                                       text=line))
+        elif fact.key not in state.declared:
+            state.declared[fact.key] = Fact(value=fact.value, ref=state.ref(number), text=line)
+
+
+def _dataset_counts(state: _State) -> None:
+    """The dataset's counts from counts per split, where the log states no total: items are the training split's
+    (the catalogue a model is trained on); users are the sum over train, valid and test when the splits hold
+    disjoint users (each of valid and test smaller than train, as in ComiRec's user split), else the training
+    split's; interactions are the sum over the splits printed. Each fact says how it was formed."""
+    counts = state.split_counts
+    if not counts:
+        return
+    for key in ("item_count", "user_count", "interaction_count"):
+        if key in state.declared:
+            continue
+        train, valid, test = (counts.get((split, key)) for split in ("train", "valid", "test"))
+        parts = [fact for fact in (train, valid, test) if fact is not None]
+        if not parts:
+            continue
+        summed = key == "interaction_count" or (
+            key == "user_count" and train is not None and valid is not None and test is not None
+            and valid.value < train.value and test.value < train.value)
+        if summed and len(parts) > 1:
+            total = sum(int(fact.value) for fact in parts)
+            text = " + ".join(str(fact.text) for fact in parts) + f" = {total}"
+            state.declared[key] = Fact(value=total, ref=parts[0].ref, text=text)
+        elif train is not None:
+            state.declared[key] = train
 
 
 def _set_argv(state: _State, number: int, line: str, argv: list[str]) -> None:
@@ -702,8 +940,7 @@ def _stop_reason(state: _State) -> tuple[StopReason, int | None]:
         # Another code's final metrics after its training: it finished, by a rule its log does not name.
         return "unknown", None
     if state.rows:
-        last = state.rows[-1]["train_loss"]
-        if math.isnan(last) or math.isinf(last):
+        if state.rows[-1].get("loss_nonfinite"):  # a printed nan/inf, never a loss that was not printed
             return "nan", state.last_iter_line
         return "unfinished", state.lines_read
     return "unknown", None
@@ -737,27 +974,75 @@ def _last_test_is_final(state: _State) -> None:
         del last[key]
 
 
+# The metrics a curve row holds: an evaluation printed at least one of them.
+CURVE_METRICS = ("recall", "ndcg", "hitrate")
+
+
 def primary_cutoff(state: _State) -> int | None:
     """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the first printed."""
     seen: list[int | None] = []
-    for metrics in state.row_metrics:
-        seen.extend(cutoff for split, metric, cutoff in metrics if metric == "recall" and cutoff not in seen)
-    for values in state.final_metrics.values():
-        seen.extend(cutoff for metric, cutoff in values if metric == "recall" and cutoff not in seen)
+    # Recall's cut-offs first (the paper's headline metric); a run that prints no recall is read at its others'.
+    for wanted in (("recall",), CURVE_METRICS):
+        for metrics in state.row_metrics:
+            seen.extend(cutoff for split, metric, cutoff in metrics if metric in wanted and cutoff not in seen)
+        for values in state.final_metrics.values():
+            seen.extend(cutoff for metric, cutoff in values if metric in wanted and cutoff not in seen)
+        if seen:
+            break
     if state.topn_hint in seen:
         return state.topn_hint
     return seen[0] if seen else None
 
 
+def _percent_columns(state: _State) -> None:
+    """Values printed in percent, decided over what belongs together (`HIT@10: 3.569` is 3.569%): an evaluation
+    line whose fraction metrics exceed 1, or a metric column (one key over all evaluations) that does, is in
+    percent as a whole, since a curve in percent starts below 1%. Rows a `%` sign already scaled are left alone;
+    a column holding an impossible value (inf, negative, above 100) stays as printed for the impossible-metrics
+    check."""
+    rows = [i for i in range(len(state.row_metrics)) if i not in state.percent_signed_rows]
+    columns: dict[tuple[str | None, str, int | None], list[int]] = {}
+    flagged_rows: set[int] = set()
+    for i in rows:
+        metrics = state.row_metrics[i]
+        fractions = [v for k, v in metrics.items() if k[1] in FRACTION_METRICS]
+        if fractions and is_percent_scale(fractions):
+            flagged_rows.add(i)
+        for key in metrics:
+            if key[1] in FRACTION_METRICS:
+                columns.setdefault(key, []).append(i)
+    for key, indices in columns.items():
+        values = [state.row_metrics[i][key] for i in indices]
+        if not all(math.isfinite(v) and 0 <= v <= 100 for v in values):
+            continue
+        if is_percent_scale(values) or any(i in flagged_rows for i in indices):
+            for i in indices:
+                state.row_metrics[i][key] = state.row_metrics[i][key] / 100.0
+    for values in state.final_metrics.values():
+        fractions = {k: v for k, v in values.items() if k[0] in FRACTION_METRICS}
+        if fractions and is_percent_scale(list(fractions.values())):
+            for key in fractions:
+                values[key] = values[key] / 100.0
+
+
+def _metric_label(key: tuple[str | None, str, int | None]) -> str:
+    """('valid', 'recall', 20) -> 'valid/recall@20'; a key without a split or cut-off leaves that part out."""
+    split, metric, cutoff = key
+    return f"{split + '/' if split else ''}{metric}{'' if cutoff is None else f'@{cutoff}'}"
+
+
 def _finish(state: _State, format_name: str) -> Run:
     _close_row(state)
     _last_test_is_final(state)
+    _percent_columns(state)
+    _dataset_counts(state)
     run = Run(format=format_name, paths=[state.path])
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
     cutoff = primary_cutoff(state)
     rows = []
-    evaluated = [any(metric == "recall" for _, metric, _ in m) for m in state.row_metrics]
+    evaluation_metrics: list[dict[str, Any]] = []
+    evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
     training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
     if any(evaluated) and any(training_prints):
         # Another code's step prints between its evaluations: the curve holds evaluations only.
@@ -767,13 +1052,18 @@ def _finish(state: _State, format_name: str) -> Run:
     for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
         if skip and any(evaluated):
             continue
-        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line")}
+        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
+        if metrics:
+            evaluation_metrics.append({"iter": row["iter"], **{_metric_label(key): value for key, value in metrics.items()}})
         for key in ("recall", "ndcg", "hitrate"):
             value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
             if value is not None:
                 row[key] = value
         rows.append(row)
     run.curve = curve_from_rows(rows)
+    if evaluation_metrics:
+        # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
+        run.extra_metrics["evaluation_metrics"] = evaluation_metrics
     if any(row.get("epoch") for row in state.rows):
         run.extra_metrics["step_unit"] = "epoch"
     cutoffs = sorted({c for m in state.row_metrics for (_, metric, c) in m if metric == "recall" and c is not None}
@@ -794,7 +1084,17 @@ def _finish(state: _State, format_name: str) -> Run:
             run.extra_metrics[f"final_{split}"] = {f"{metric}@{c}": value for (metric, c), value in values.items()
                                                    if c is not None and value == value}
     run.events = state.events
-    run.unreadable = state.unreadable
+    run.unreadable = state.unreadable + run.unreadable  # the format note above was written before this list
+    run.coverage = state.coverage
+    printed = sorted(state.cutoff_lines)
+    if len(printed) == 1 and "topN" not in run.declared and state.topn_hint is None:
+        # Every evaluation names one cut-off (`valid recall[@10]`): that is the run's, with the line that shows it.
+        number, text = state.cutoff_lines[printed[0]]
+        run.declared["topN"] = Fact(value=printed[0], ref=state.ref(number), text=text)
+    if state.generic_wins:
+        run.unreadable.append(f"{state.path}:{state.generic_win_line}: {state.generic_wins} line(s) of the original's "
+                              "shape hold metric names its grammar does not read; read by the generic grammar, which "
+                              "read more values")
     reason, line = _stop_reason(state)
     run.stop_reason = reason
     run.stop_ref = state.ref(line) if line is not None else None
@@ -836,8 +1136,13 @@ def _final_metrics(state: _State, cutoff: int | None) -> dict[str, FinalMetrics]
     return finals
 
 
+# Facts a README or an issue text can state as well as a run: alone they are no evidence that the file is a run.
+FACT_ONLY_KEYS = {"item_count", "user_count", "interaction_count", "eval_candidates"}
+
+
 def _has_run_evidence(state: _State) -> bool:
-    return bool(state.rows or state.final_metrics or state.argv or state.exp_name or state.declared
+    return bool(state.rows or state.final_metrics or state.argv or state.exp_name
+                or any(key not in FACT_ONLY_KEYS for key in state.declared)
                 or any(event.kind == "restored" for event in state.events))
 
 
