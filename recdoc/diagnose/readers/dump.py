@@ -28,16 +28,21 @@ def sniff(head: str) -> float:
     from recdoc.diagnose.readers.reported import safe_record, setting_key
     from recdoc.diagnose.readers.statements import _SETTING_RE
 
-    settings = metric_lines = prose = 0
+    settings = metric_lines = prose = step_lines = 0
     literal = head.lstrip().startswith(("{", "["))  # a JSON object or a Python literal, pretty-printed or not
     for line in head.splitlines()[:400]:
         text = line.strip()
         if not text:
             continue
         record = safe_record(text)
-        if record is not None and record.metrics:
-            if record.step is not None:
+        if record is not None and record.step is not None:
+            if record.metrics:
                 return 0.0  # an evaluation at a step: a log, not a dump of results
+            step_lines += 1
+            if step_lines >= 2:
+                return 0.0  # steps on lines of their own (`iter 1000` then a dict of metrics): a log's evaluations
+            continue
+        if record is not None and record.metrics:
             metric_lines += 1
             # `{'Recall': ['Recall@100: 0.1121']}`: metric strings inside a literal's lists.
             literal = literal or ("['" in text or '["' in text or text.startswith("{"))

@@ -397,10 +397,38 @@ def _group_opening(tokens: list[Token], j: int) -> int | None:
     return None
 
 
+# The paper's cut-offs (Table 3: @20 and @50): a run that prints several is read at one the paper has.
+PREFERRED_CUTOFFS = (50, 20)
+
+
+def pick_cutoff(cutoffs: list[int | None], stated: int | None) -> int | None:
+    """The cut-off a run's finals are read at: the one it names (topk/topN), else the paper's, else the first."""
+    present = [c for c in dict.fromkeys(cutoffs)]
+    if stated in present:
+        return stated
+    for preferred in PREFERRED_CUTOFFS:
+        if preferred in present:
+            return preferred
+    return present[0] if present else None
+
+
+def metric_label(key: tuple[str | None, str, int | None]) -> str:
+    """('valid', 'recall', 20) -> 'valid/recall@20'; a key without a split or cut-off leaves that part out. The
+    keys of `extra_metrics["evaluation_metrics"]`, every reader's record of all that each evaluation printed."""
+    split, metric, cutoff = key
+    return f"{split + '/' if split else ''}{metric}{'' if cutoff is None else f'@{cutoff}'}"
+
+
+def from_percent(value: float) -> float:
+    """A value printed in percent as a fraction, rounded to 12 decimals so that `8.012` gives 0.08012 exactly as a
+    user reads it (a bare division leaves 0.08012000000000001, and values compared with the paper's drift)."""
+    return round(value / 100.0, 12)
+
+
 def _put(reading: LineReading, key: MetricKey, value: float, percent: bool) -> None:
     if key in reading.metrics:
         return  # the first print of a key on a line is its value (a later one is a repeat or another summary)
-    reading.metrics[key] = value / 100.0 if percent else value
+    reading.metrics[key] = from_percent(value) if percent else value
     if percent:
         reading.percent_signed.add(key)
 

@@ -45,14 +45,16 @@ def sniff(head: str) -> float:
             continue
         table = False
         record = safe_record(text)
+        if record is not None and record.step is not None:
+            step_lines += 1  # a step with its metrics, or on a line of its own before them: evaluations of a log
         if record is not None and record.metrics:
             metric_lines += 1
-            step_lines += record.step is not None
         elif is_prose(text):
             prose += 1
         if paper_label(text) is True:
             labelled = True
-    if metric_lines == 0 or step_lines > metric_lines // 2:
+    if metric_lines == 0 or step_lines >= 2:
+        # Evaluations at two or more steps are a curve, a log reader's to read (it skips the prose around them).
         return 0.0
     if labelled and prose >= 1:
         return 0.45

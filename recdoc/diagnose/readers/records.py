@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, METRIC_SYNONYMS, NEEDS_CUTOFF, SPLIT_SYNONYMS,
+from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, from_percent, METRIC_SYNONYMS, NEEDS_CUTOFF, SPLIT_SYNONYMS,
                                              STEP_SYNONYMS,
                                              LineReading, read_line)
 from recdoc.diagnose.readers.lexer import tokenize
@@ -136,7 +136,7 @@ def apply_inferred_percent(record: Record) -> None:
         return
     if is_percent_scale([record.metrics[k] for k in keys]):
         for key in keys:
-            record.metrics[key] /= 100.0
+            record.metrics[key] = from_percent(record.metrics[key])
         record.percent = "inferred"
 
 

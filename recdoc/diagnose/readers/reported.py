@@ -31,6 +31,7 @@ from recdoc.diagnose.observed_run import (
 )
 from recdoc.diagnose.readers.headers import HEADER_KEYS
 from recdoc.diagnose.readers.lines import iter_lines
+from recdoc.diagnose.readers.grammar import from_percent, metric_label, pick_cutoff
 from recdoc.diagnose.readers.records import parse_record
 
 # The metrics a Run's finals and curve hold; others (mrr, precision, auc) are kept in extra_metrics only.
@@ -39,7 +40,6 @@ RUN_METRICS = ("recall", "ndcg", "hitrate", "diversity")
 RATE_METRICS = ("recall", "ndcg", "hitrate")
 # The paper reports @50 and @20: when a run prints several cut-offs and names none, its finals are read at these
 # first (every printed cut-off still reaches the comparison through extra_metrics["final_<split>"]).
-PREFERRED_CUTOFFS = (50, 20)
 
 # Setting names of frameworks and trackers -> recdoc's keys (config_inference.INFERRED_KEYS), beyond the header
 # spellings (headers.HEADER_KEYS) and argv aliases (config_inference.KEY_ALIASES).
@@ -253,7 +253,7 @@ def tame(text: str) -> str:
 
 def safe_record(text: str):  # type: ignore[no-untyped-def]
     """`records.parse_record` on the tamed line (linear whatever the line holds)."""
-    return parse_record(tame(text))
+    return parse_record(tame(text), infer_percent=False)  # percent is decided per metric over the whole input
 
 
 def line_metrics(text: str) -> dict[MetricKey, float]:
@@ -271,17 +271,6 @@ def in_percent(values: list[float]) -> bool:
     """Rates stated in percent: some value above 1, none above 100 (a value above 100 is broken, not percent)."""
     finite = [v for v in values if v == v and not math.isinf(v)]
     return bool(finite) and max(finite) > 1.0 and max(finite) <= 100.0 and min(finite) >= 0.0
-
-
-def pick_cutoff(cutoffs: list[int | None], stated: int | None) -> int | None:
-    """The cut-off a run's finals are read at: the one it names (topk/topN), else the paper's, else the first."""
-    present = [c for c in dict.fromkeys(cutoffs)]
-    if stated in present:
-        return stated
-    for preferred in PREFERRED_CUTOFFS:
-        if preferred in present:
-            return preferred
-    return present[0] if present else None
 
 
 @dataclass
@@ -368,6 +357,11 @@ class RunParts:
                     out[metric] = value
             rows.append(out)
         run.curve = curve_from_rows(rows)
+        evaluations = [{"iter": row["iter"], **{metric_label(key): value for key, value in metrics.items()}}
+                       for row, metrics in zip(self.rows, self.row_metrics) if metrics]
+        if evaluations:
+            # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
+            run.extra_metrics["evaluation_metrics"] = evaluations
         if self.step_unit is not None and rows:
             run.extra_metrics["step_unit"] = self.step_unit
         printed = sorted({c for c in row_cutoffs + final_cutoffs if c is not None})
@@ -375,6 +369,12 @@ class RunParts:
             run.extra_metrics["cutoffs_printed"] = printed
         if curve_cutoff is not None and rows:
             run.extra_metrics["curve_cutoff"] = curve_cutoff
+        row_cutoff_set = {c for c in row_cutoffs if c is not None}
+        if len(row_cutoff_set) == 1 and "topN" not in run.declared and len(set(row_cutoffs)) == 1:
+            # Every evaluation names one cut-off (as stdout_log decides it): that is the run's, with its first row.
+            first = rows[0]
+            run.declared["topN"] = Fact(value=row_cutoff_set.pop(), ref=SourceRef(str(first["file"]), first["line"]),
+                                        text="the one cut-off every evaluation prints")
         if rows and not any("recall" in row for row in rows) and not self.finals:
             # The engine judges a curve by its recall; without one, the last evaluation's values are what the run
             # measured (a run with metric values is diagnosed, never called unusable).
@@ -438,7 +438,7 @@ def paper_reference_event(path: str, line: int | None, text: str, values: dict[s
     rates = [v for k, v in values.items() if k.split("@")[0] in RATE_METRICS]
     scale = in_percent(rates)
     for key, value in values.items():
-        out[key] = round(value / 100.0, 12) if scale and key.split("@")[0] in RATE_METRICS else value
+        out[key] = from_percent(value) if scale and key.split("@")[0] in RATE_METRICS else value
     if scale:
         out["in_percent"] = True
     return Event(kind="info", ref=SourceRef(path, line),
@@ -462,8 +462,8 @@ def scale_percent(parts: list[RunParts]) -> bool:
         return False
     for part in parts:
         for split, values in part.finals.items():
-            part.finals[split] = {(m, c): round(v / 100.0, 12) if m in scaled else v for (m, c), v in values.items()}
-        part.row_metrics = [{(s, m, c): round(v / 100.0, 12) if m in scaled else v for (s, m, c), v in metrics.items()}
+            part.finals[split] = {(m, c): from_percent(v) if m in scaled else v for (m, c), v in values.items()}
+        part.row_metrics = [{(s, m, c): from_percent(v) if m in scaled else v for (s, m, c), v in metrics.items()}
                             for metrics in part.row_metrics]
         part.extra["values_in_percent"] = sorted(scaled)
     return True

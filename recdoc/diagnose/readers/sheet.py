@@ -25,7 +25,7 @@ from recdoc.diagnose.readers.reported import (
     CoverageCounter, RunParts, copy_coverage, input_lines, line_metrics, mark_segments, paper_reference_event,
     safe_record, scale_percent, setting_key,
 )
-from recdoc.diagnose.readers.records import line_split
+from recdoc.diagnose.readers.records import MISSING_CELLS, line_split
 from recdoc.diagnose.readers.statements import paper_label
 from recdoc.errors import InputError
 
@@ -255,8 +255,8 @@ class _Sheet:
         seed: str | None = None
         label_bits: list[str] = []
         for index, cell in enumerate(cells):
-            if not cell or index in used_cells:
-                continue
+            if not cell or index in used_cells or cell.lower() in MISSING_CELLS:
+                continue  # `-`, `n/a`: a value not recorded, neither a label nor a setting
             name = _norm(header[index]) if index < len(header) else ""
             if name in STEP_COLUMNS and cell.isdigit():
                 step = int(cell)

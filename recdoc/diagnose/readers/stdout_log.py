@@ -22,7 +22,8 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import FRACTION_METRICS, read_counts, read_eval_protocol, read_line
+from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, from_percent, metric_label, pick_cutoff, read_counts,
+                                             read_eval_protocol, read_line)
 from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
 from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
                                          curve_from_rows)
@@ -979,7 +980,8 @@ CURVE_METRICS = ("recall", "ndcg", "hitrate")
 
 
 def primary_cutoff(state: _State) -> int | None:
-    """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the first printed."""
+    """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the paper's, else
+    the first printed (`grammar.pick_cutoff`, as for every reader)."""
     seen: list[int | None] = []
     # Recall's cut-offs first (the paper's headline metric); a run that prints no recall is read at its others'.
     for wanted in (("recall",), CURVE_METRICS):
@@ -989,9 +991,7 @@ def primary_cutoff(state: _State) -> int | None:
             seen.extend(cutoff for metric, cutoff in values if metric in wanted and cutoff not in seen)
         if seen:
             break
-    if state.topn_hint in seen:
-        return state.topn_hint
-    return seen[0] if seen else None
+    return pick_cutoff(seen, state.topn_hint)
 
 
 def _percent_columns(state: _State) -> None:
@@ -1017,18 +1017,12 @@ def _percent_columns(state: _State) -> None:
             continue
         if is_percent_scale(values) or any(i in flagged_rows for i in indices):
             for i in indices:
-                state.row_metrics[i][key] = state.row_metrics[i][key] / 100.0
+                state.row_metrics[i][key] = from_percent(state.row_metrics[i][key])
     for values in state.final_metrics.values():
         fractions = {k: v for k, v in values.items() if k[0] in FRACTION_METRICS}
         if fractions and is_percent_scale(list(fractions.values())):
             for key in fractions:
-                values[key] = values[key] / 100.0
-
-
-def _metric_label(key: tuple[str | None, str, int | None]) -> str:
-    """('valid', 'recall', 20) -> 'valid/recall@20'; a key without a split or cut-off leaves that part out."""
-    split, metric, cutoff = key
-    return f"{split + '/' if split else ''}{metric}{'' if cutoff is None else f'@{cutoff}'}"
+                values[key] = from_percent(values[key])
 
 
 def _finish(state: _State, format_name: str) -> Run:
@@ -1054,7 +1048,7 @@ def _finish(state: _State, format_name: str) -> Run:
             continue
         row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
         if metrics:
-            evaluation_metrics.append({"iter": row["iter"], **{_metric_label(key): value for key, value in metrics.items()}})
+            evaluation_metrics.append({"iter": row["iter"], **{metric_label(key): value for key, value in metrics.items()}})
         for key in ("recall", "ndcg", "hitrate"):
             value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
             if value is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from recdoc.diagnose.readers.grammar import from_percent, pick_cutoff
 from recdoc.diagnose.readers.detect import read_runs
 
 # Generation only: every failure prints its two draws (the curve and the style), which is what a fix needs; shrinking
@@ -151,7 +152,7 @@ def fmt(value: float, style: Style) -> str:
 
 def expected(value: float, style: Style) -> float:
     """What a reader must recover: the fraction, through the same arithmetic the print implies."""
-    return float(f"{value * 100:.2f}") / 100.0 if style.percent != "none" else value
+    return from_percent(float(f"{value * 100:.2f}")) if style.percent != "none" else value
 
 
 def key(metric: str, cutoff: int, style: Style) -> str:
@@ -296,7 +297,7 @@ def check(curve: Curve, style: Style) -> None:
         got = {k: v for k, v in printed.items() if k != "iter"}
         want = {f"valid/{m}@{k}": expected(v, style) for (m, k), v in values.items()}
         assert got == want, text
-    assert run.extra_metrics["curve_cutoff"] == curve.cutoffs[0] or (
+    assert run.extra_metrics["curve_cutoff"] == pick_cutoff(curve.cutoffs, None) or (
         run.declared.get("topN") is not None), text
     if len(curve.cutoffs) == 1:
         assert run.declared["topN"].value == curve.cutoffs[0], text

@@ -45,7 +45,7 @@ def test_cutoff_notations_and_synonyms_read_as_one_fact() -> None:
 
 def test_percent_by_sign_and_by_scale() -> None:
     assert parse_record("HIT@10: 3.569, NDCG@10: 0.9").metrics == {(None, "hitrate", 10): 0.03569,
-                                                                    (None, "ndcg", 10): 0.9 / 100}
+                                                                    (None, "ndcg", 10): 0.009}
     assert parse_record("test: Recall@50: 6.50%").metrics == {(None, "recall", 50): 0.065}
     # A damaged value keeps the line as printed (for the impossible-metrics check).
     assert parse_record("test recall: 2.5, test hitrate: inf").metrics[("test", "recall", None)] == 2.5

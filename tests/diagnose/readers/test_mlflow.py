@@ -63,7 +63,8 @@ def test_a_run_folder(tmp_path: Path) -> None:
     assert run.curve["file"].iloc[0] == str(folder / "metrics" / "valid" / "recall@50")
     test = run.finals["test"]
     assert (test.recall, test.hitrate, test.ndcg, test.cutoff) == (0.0642, 0.1402, None, 50)
-    assert run.coverage.unread_metric_count == 1  # test_mrr: a metric recdoc does not judge
+    # test_mrr: a metric the grammar names but no rule judges: read and kept, so not counted as unread
+    assert run.coverage.unread_metric_count == 0 and run.extra_metrics["other_metrics"] == {"test": {"mrr": 0.2}}
     assert run.extra_metrics["mlflow_status"] == "FINISHED" and run.stop_reason == "unknown"
 
 
