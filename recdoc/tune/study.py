@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.config import RunConfig
-from recdoc.errors import UsageError
+from recdoc.errors import RecdocError, UsageError
 from recdoc.tune.objective import ATTR_RETRY_OF, ATTR_ROLE
 from recdoc.tune.space import Space
 
@@ -218,8 +218,8 @@ def recover_orphans(study: Any, echo: Echo) -> list[int]:
 
     orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in orphans:
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study._storage.set_trial_user_attr(trial._trial_id, "failed_because", "its process was killed")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         requeue(study, trial)
     if orphans:
         echo(f"Trial{'s' if len(orphans) > 1 else ''} {', '.join(str(t.number) for t in orphans)} was left running "
@@ -285,7 +285,8 @@ def run_search(study: Any, objective: Callable[[Any], float], total: int, echo: 
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     stop = MaxTrialsCallback(total, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    study.optimize(objective, callbacks=[stop, Progress(total, echo)], catch=(), gc_after_trial=True)
+    # A trial whose settings the trainer refuses (a UsageError) is recorded as failed and the search goes on.
+    study.optimize(objective, callbacks=[stop, Progress(total, echo)], catch=(RecdocError,), gc_after_trial=True)
 
 
 def pid_note() -> str:

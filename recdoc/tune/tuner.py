@@ -174,6 +174,11 @@ def _from_diagnosis(request: TuneRequest, named: dict, folder: Path, say: Echo) 
     if message is not None:
         raise UsageError(message)
     item_count = _item_count(base)
+    fitted = sampling_that_fits(item_count, base.batch_size, base.neg_num)
+    if fitted != (base.batch_size, base.neg_num):
+        say(f"The corrected run's neg_num x batch_size = {base.neg_num} x {base.batch_size} exceeds the {item_count:,} "
+            f"items the sampled softmax can draw from: trial 0 uses batch_size {fitted[0]}, neg_num {fitted[1]}.")
+        base = dataclasses.replace(base, batch_size=fitted[0], neg_num=fitted[1])
     changes = [(c.key, c.finding_id) for c in plan.changes if c.finding_id != USER_OVERRIDE]
     cleared = {key: nc.id for nc in diagnosis.not_causes for fragment, key in CLEARED_KEYS if fragment in nc.id}
     if request.doctor:
