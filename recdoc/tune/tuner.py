@@ -131,7 +131,7 @@ def _new_study(request: TuneRequest, say: Echo) -> tuple[studies.Spec, str, Path
                          f"{request.seeds}")
     if request.sampler not in ("tpe", "random"):
         raise UsageError(f"--sampler is tpe or random, got {request.sampler!r}")
-    named = parse_space(request.space)
+    parse_space(request.space)  # a typo in --space fails before any work
     out = Path(request.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out must be a folder, got the file {out}")
@@ -140,10 +140,7 @@ def _new_study(request: TuneRequest, say: Echo) -> tuple[studies.Spec, str, Path
     if studies.is_local(request.storage or "sqlite") and folder.exists():
         raise UsageError(f"{folder} already exists: a new study gets a new name (--study), or continue this one "
                          f"with `recdoc tune --resume {folder}`")
-    if request.run:
-        base, start, space, enqueue, source = _from_diagnosis(request, named, folder, say)
-    else:
-        base, start, space, enqueue, source = _from_defaults(request, named, folder)
+    base, start, space, enqueue, source = starting_point(request, folder, say)
     url = request.storage or studies.sqlite_url(folder)
     if studies.is_local(url):
         folder.mkdir(parents=True)
@@ -153,6 +150,15 @@ def _new_study(request: TuneRequest, say: Echo) -> tuple[studies.Spec, str, Path
                         space=space.to_dict(), trials=request.trials, seeds=request.seeds, sampler=request.sampler,
                         tuner_seed=request.tuner_seed, source=source)
     return spec, url, folder, enqueue
+
+
+def starting_point(request: TuneRequest, folder: Path, say: Echo) -> tuple[RunConfig, RunConfig, Space, list, dict]:
+    """(base, start, space, trials to enqueue as (params, attrs), source facts) for a new study in `folder`: from the
+    diagnosis of `request.run`, else from the dataset's defaults (bench/tune.py builds its studies from it too)."""
+    named = parse_space(request.space)
+    if request.run:
+        return _from_diagnosis(request, named, folder, say)
+    return _from_defaults(request, named, folder)
 
 
 def _from_diagnosis(request: TuneRequest, named: dict, folder: Path, say: Echo) -> tuple:
