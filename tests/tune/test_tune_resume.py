@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--batch_size", "32", "--neg_num", "5", "--embedding_dim", "16", "--hidden_size", "16", "--maxlen", "10"]
 
 
 def recdoc(*args: str, **kwargs) -> subprocess.Popen:
@@ -32,15 +31,28 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> str:
 
 @pytest.fixture(scope="module")
 def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Tiny synthetic data and a run on it with the incident's learning rate and a short patience."""
+    """Tiny synthetic data and the run folder `recdoc train` would write for a run on it with the incident's learning
+    rate and a short patience (run.json and metrics.jsonl, no checkpoint: the doctor reads the records)."""
+    from recdoc.config import RunConfig
     from recdoc.trainer.data.synth import synthesize
 
     work = tmp_path_factory.mktemp("tune")
     synthesize("syn", items=400, users=500, interests=4, seed=3, data_dir=str(work / "data"))
-    finish(recdoc("train", "--dataset", "syn", "--data_dir", str(work / "data"), "--runs_dir", str(work / "runs"),
-                  "--model_type", "ComiRec-DR", "--learning_rate", "0.001", "--test_iter", "100", "--patience", "1",
-                  "--max_iter", "1", "--exp", "faulty", *TINY))
-    return work, next((work / "runs").glob("*_faulty"))
+    config = RunConfig.for_dataset("syn", model_type="ComiRec-DR", learning_rate=0.001, patience=1, test_iter=100,
+                                   max_iter=1, batch_size=32, neg_num=5, embedding_dim=16, hidden_size=16, maxlen=10,
+                                   exp="faulty", data_dir=str(work / "data"), runs_dir=str(work / "runs"),
+                                   item_count=400)
+    folder = work / "runs" / config.exp_name
+    folder.mkdir(parents=True)
+    recalls = [0.05, 0.08, 0.11, 0.105]
+    rows = [{"iter": 100 * i, "train_loss": 6.0 - i / 10, "recall@50": r, "ndcg_paper@50": 1.5 * r,
+             "hitrate@50": 2 * r} for i, r in enumerate(recalls, 1)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    final = {"recall@50": 0.11, "ndcg_paper@50": 0.165, "hitrate@50": 0.22}
+    (folder / "run.json").write_text(json.dumps({
+        "exp_name": config.exp_name, "config": config.to_dict(), "stop_reason": "early_stop", "best_iter": 300,
+        "iterations": 400, "best_metric": 0.11, "final": {"valid": final, "test": final}}))
+    return work, folder
 
 
 def trials_of(folder: Path, name: str) -> list:
