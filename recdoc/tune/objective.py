@@ -93,6 +93,12 @@ class Objective:
         outcome = read_run(folder, self.metric_key)
         for key in ("best_iter", "iterations", "stop_reason", "final_valid", "final_test"):
             trial.set_user_attr(key, outcome[key])
+        if outcome["stop_reason"] == "interrupted":  # Ctrl-C: the loop stopped cleanly; the trial is not done
+            from recdoc.tune.study import requeue
+
+            trial.set_user_attr("failed_because", "interrupted (Ctrl-C)")
+            requeue(trial.study, trial)
+            raise KeyboardInterrupt
         if outcome["stop_reason"] == "pruned":
             trial.set_user_attr("pruned_at", outcome["iterations"])
             raise optuna.TrialPruned(f"pruned at iteration {outcome['iterations']}")
