@@ -126,7 +126,8 @@ def requeue(study: Any, trial: Any) -> None:
     attrs = {k: v for k, v in trial.user_attrs.items() if k in (ATTR_ROLE,)}
     origin = trial.user_attrs.get(ATTR_RETRY_OF, trial.number)
     attrs.update({ATTR_RETRY_OF: origin, "retries": retries + 1})
-    study.enqueue_trial(dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {})), user_attrs=attrs)
+    fixed = (getattr(trial, "system_attrs", None) or {}).get("fixed_params", {})
+    study.enqueue_trial(dict(trial.params) or dict(fixed), user_attrs=attrs)
 
 
 def make_sampler(spec: Spec) -> Any:
