@@ -305,6 +305,9 @@ def _history(facts: dict[str, Any]) -> Any:
     if mean is not None:
         ax.axhspan(mean - sd, mean + sd, color="#2ca02c", alpha=0.15, label=f"start over seeds, ±1 sd ({sd:.4f})")
         ax.axhline(mean, color="#2ca02c", linewidth=1)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Optimisation history", fontsize=10)
     ax.set_xlabel("trial", fontsize=9)
     ax.set_ylabel(f"best validation {facts['metric']}", fontsize=9)
