@@ -70,7 +70,7 @@ def collect(study: Any, spec: Any, seed_trials: list[Any], best: Any, storage: s
             except (OSError, ValueError):
                 curve = []
         trials.append({"number": t.number, "state": t.state.name.lower(), "role": t.user_attrs.get(ATTR_ROLE),
-                       "params": dict(t.params), "value": t.value if t.state.name == "COMPLETE" else None,
+                       "params": as_run(t.params), "value": t.value if t.state.name == "COMPLETE" else None,
                        "best_seen": max((v for v in t.intermediate_values.values()), default=None),
                        "iterations": t.user_attrs.get("iterations"), "pruned_at": t.user_attrs.get("pruned_at"),
                        "stop_reason": t.user_attrs.get("stop_reason"), "final_test": t.user_attrs.get("final_test"),
@@ -108,13 +108,21 @@ def collect(study: Any, spec: Any, seed_trials: list[Any], best: Any, storage: s
     facts: dict[str, Any] = {
         "schema": "recdoc-tune/1", "study": spec.name, "storage": storage, "spec": spec.to_dict(),
         "metric": metric_key, "search_seconds": search_s, "trials": trials, "best_trial": best.number,
-        "best_value": best.value, "best_params": dict(best.params),
+        "best_value": best.value, "best_params": as_run(best.params),
         "best_command": recdoc_train_command(best_config_show, changed).shell,
         "best_original": original_command(best_config_show, changed).text(),
         "seed_runs": arms, "verdict": verdict, "importance": _importance(study, space, trials, valid_sd),
         "paper": _paper(base, arms),
     }
     return facts
+
+
+def as_run(params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's settings as its run used them (the learning rate at 3 significant digits, `trial_config`)."""
+    out = dict(params)
+    if "learning_rate" in out:
+        out["learning_rate"] = float(f"{float(out['learning_rate']):.3g}")
+    return out
 
 
 def _importance(study: Any, space: Any, trials: list[dict], valid_sd: float) -> list[dict[str, Any]]:
