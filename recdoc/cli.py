@@ -482,6 +482,51 @@ def compare(
         typer.echo("Plots: " + ", ".join(str(p) for p in written[1:]))
 
 
+# ---------------------------------------------------------------- tune
+@app.command("tune")
+def tune(
+    run: list[str] = typer.Argument(None, metavar="[RUN]", help="the run to start from: the doctor analyses it first "
+                                    "(leave out with --dataset and --model_type)"),
+    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder holding <dataset>_data/ (default: the "
+                                           "run's, else data)"),
+    trials: int = typer.Option(20, "--trials", help="finished trials (complete or pruned) the study holds"),
+    seeds: int = typer.Option(3, "--seeds", help="fresh seeds on which the best and the start are repeated"),
+    space: Optional[str] = typer.Option(None, "--space", metavar="NAME[=LOW:HIGH],...",
+                                        help="also search these settings (the doctor's cleared ones stay fixed "
+                                             "otherwise): learning_rate, patience, batch_size, neg_num, "
+                                             "num_interest, maxlen"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="without RUN: the dataset to tune on"),
+    model_type: Optional[ModelType] = typer.Option(None, "--model_type", help="without RUN: the model"),
+    max_iter: Optional[int] = typer.Option(None, "--max_iter", help="each trial's budget, in thousands "
+                                           "(default: the run's)"),
+    test_iter: Optional[int] = typer.Option(None, "--test_iter", help="evaluate (and maybe prune) every N "
+                                            "iterations (default: the run's)"),
+    storage: Optional[str] = typer.Option(None, "--storage", metavar="URL",
+                                          help="an Optuna RDB storage shared by several processes or machines, "
+                                               "e.g. postgresql://user:pw@host/db (default: SQLite in the study "
+                                               "folder)"),
+    study: Optional[str] = typer.Option(None, "--study", help="the study's name (default: tune<N>, new); with "
+                                        "--storage an existing name is joined"),
+    out: str = typer.Option("tunes", "--out", help="the study folder goes to <out>/<study>/"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="STUDY",
+                                         help="continue a study after a kill: its folder (or its name with "
+                                              "--storage)"),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe (Optuna's TPE) or random"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="the sampler's seed"),
+) -> None:
+    """Tune from the diagnosis with Optuna: the fix first, a space centred where the findings point, a pruner on the
+    validation curve, then best and start repeated over seeds and a verdict against the seed noise."""
+    from recdoc.tune.tuner import TuneRequest
+    from recdoc.tune.tuner import tune as run_tune
+
+    _refuse_file_as_folder(out, "--out")
+    request = TuneRequest(run=list(run or []), data_dir=data_dir, dataset=dataset,
+                          model_type=model_type.value if model_type is not None else None, trials=trials,
+                          seeds=seeds, space=space, storage=storage, study=study, out=out, resume=resume,
+                          max_iter=max_iter, test_iter=test_iter, sampler=sampler, tuner_seed=seed)
+    run_tune(request, echo=typer.echo)
+
+
 def _refuse_file_as_folder(folder: Optional[str], flag: str) -> None:
     """Fail before any work when a folder flag names an existing file (the work would be lost at the end)."""
     from pathlib import Path

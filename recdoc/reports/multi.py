@@ -93,8 +93,11 @@ def demote_headings(markdown: str, levels: int = 1) -> str:
 
 
 def render_multi_json(diagnoses: list[Diagnosis]) -> str:
+    from recdoc.reports.sweep import sweep_facts
+
     data = {"schema_version": SCHEMA_VERSION, "verdict": worst_verdict(diagnoses),
-            "summary": summary_rows(diagnoses), "runs": [d.to_dict() for d in diagnoses]}
+            "summary": summary_rows(diagnoses), "sweep": sweep_facts(diagnoses),
+            "runs": [d.to_dict() for d in diagnoses]}
     return json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -115,8 +118,9 @@ def write_multi_reports(diagnoses: list[Diagnosis], paths: Iterable[str], out_di
         with StagedSet(folder) as stage:  # written aside, then moved into place whole
             if "md" in chosen:
                 from recdoc.reports.markdown import render_markdown
+                from recdoc.reports.sweep import sweep_section
 
-                sections = [render_summary(diagnoses)]
+                sections = [render_summary(diagnoses), *filter(None, [sweep_section(diagnoses)])]
                 images_written: list[Path] = []
                 for index, diagnosis in enumerate(diagnoses, 1):
                     images: dict[str, Path] = {}

@@ -46,11 +46,17 @@ class StopReason(str, Enum):
     MAX_ITER = "max_iter"
     INTERRUPTED = "interrupted"
     NAN = "nan"
+    PRUNED = "pruned"  # the caller's `on_evaluation` callback asked to stop (a tuner's pruner)
 
 
 # What the progress bar says when training ends before its budget.
 STOP_STATUS = {StopReason.EARLY_STOP: "early stop", StopReason.INTERRUPTED: "interrupted",
-               StopReason.NAN: "stopped: NaN loss"}
+               StopReason.NAN: "stopped: NaN loss", StopReason.PRUNED: "pruned"}
+
+# `train(..., on_evaluation=)`: called after every periodic evaluation with the iteration and the validation
+# metrics (keys as `evaluate` returns them: `recall@50`, ...); returning True stops the run there, as an early
+# stop would (best model restored, final valid/test evaluated), with stop_reason "pruned".
+EvaluationCallback = Callable[[int, dict[str, float]], bool]
 
 
 @dataclass
@@ -96,6 +102,7 @@ class Evaluation:
     improved: bool = False
     trials: int = 0
     best_metric: float = 0.0
+    stop_requested: bool = False  # set by `LoopHooks.on_evaluation` to end the run after this evaluation
 
 
 # Steps per trainer call: one TensorFlow call costs about a millisecond, a tenth of a ComiRec-DR step on 2 cores.
@@ -192,8 +199,9 @@ def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
                     state.loss_sum += loss
                     hooks.on_step(state.iteration)
                     if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
-                        if _evaluate_and_decide(state, hooks, schedule, clock, start, window_start):
-                            return StopReason.EARLY_STOP
+                        stop = _evaluate_and_decide(state, hooks, schedule, clock, start, window_start)
+                        if stop is not None:
+                            return stop
                         window_start = clock()
                     if state.iteration >= schedule.max_iterations:
                         return StopReason.MAX_ITER
@@ -204,8 +212,8 @@ def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
 
 
 def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule, clock: Callable[[], float],
-                         start: float, window_start: float) -> bool:
-    """The evaluation at a multiple of `test_iter`: log it, save, update trials; True when the run must stop."""
+                         start: float, window_start: float) -> StopReason | None:
+    """The evaluation at a multiple of `test_iter`: log it, save, update trials; why the run must stop, or None."""
     train_seconds = clock() - window_start
     eval_start = clock()
     metrics = hooks.evaluate()
@@ -233,9 +241,11 @@ def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule,
     state.elapsed_s = clock() - start
     hooks.save_last(state)
     if stop:
-        return True
+        return StopReason.EARLY_STOP
+    if evaluation.stop_requested:
+        return StopReason.PRUNED
     hooks.on_time(state.elapsed_s / 60.0)
-    return False
+    return None
 
 
 # ---------------------------------------------------------------- sampler state (resume)
@@ -282,7 +292,8 @@ class _TrainingHooks:
 
     def __init__(self, config: RunConfig, paths: RunPaths, dataset: Any, sampler: Any, trainer: Any, model: Any,
                  log: TrainLog, console: Console, metrics_log: MetricsLog,
-                 scalars: Scalars, best_manager: Any, last_manager: Any, cluster: Any = None) -> None:
+                 scalars: Scalars, best_manager: Any, last_manager: Any, cluster: Any = None,
+                 callback: EvaluationCallback | None = None) -> None:
         from recdoc.trainer.evaluate import evaluate, subset_split
 
         self._evaluate = evaluate
@@ -299,6 +310,7 @@ class _TrainingHooks:
         self.scalars = scalars
         self.best_manager = best_manager  # None on workers other than the chief: they write no checkpoint
         self.last_manager = last_manager
+        self.callback = callback
         # Evaluation sharded over the workers, every worker merging the same metrics (distribute.py).
         self.sharding: dict[str, Any] = ({} if cluster is None or cluster.worker_count == 1 else
                                          {"shard": cluster.eval_shard, "exchange": cluster.exchange})
@@ -326,6 +338,8 @@ class _TrainingHooks:
         scalars.update({f"eval/{name}": value for name, value in shown.items()})
         self.scalars.write(evaluation.iteration, scalars)
         self.console.progress(evaluation.iteration, f"valid recall {shown.get('recall', float('nan')):.4f}")
+        if self.callback is not None and self.callback(evaluation.iteration, dict(evaluation.metrics)):
+            evaluation.stop_requested = True
 
     def save_best(self, state: LoopState) -> None:
         if self.best_manager is not None:
@@ -379,11 +393,13 @@ def _refuse_finished(stop_reason: Any, state: LoopState, schedule: Schedule, pat
                          "in a new run instead")
 
 
-def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = ()) -> Path:
+def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
+          on_evaluation: EvaluationCallback | None = None) -> Path:
     """Train as the original `src/train.py` and write the run folder; returns its path.
 
     `advice` lines are printed once the configuration and the data have passed their checks (an error in either
-    comes first and alone), before TensorFlow starts."""
+    comes first and alone), before TensorFlow starts. `on_evaluation(iteration, metrics) -> stop` sees every
+    periodic validation (see `EvaluationCallback`; `recdoc tune` reports it to its pruner)."""
     from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
 
     if is_most_popular(config.model_type):  # no model to train: the original's separate src/mostpop.py
@@ -499,7 +515,7 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = ()) -
             else:
                 log.line("training begin")
             hooks = _TrainingHooks(config, paths, dataset, sampler, trainer, model, log, console, metrics_log,
-                                   scalars, best_manager, last_manager, cluster)
+                                   scalars, best_manager, last_manager, cluster, on_evaluation)
             stop = run_loop(state, hooks, schedule)
             if state.iteration < config.max_iterations:
                 console.finish(state.iteration, STOP_STATUS.get(stop, stop.value))

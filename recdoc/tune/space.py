@@ -1,0 +1,256 @@
+"""The search space of `recdoc tune`: which settings vary, over what range, and why (from the diagnosis).
+
+A setting a finding names is searched, centred where the finding points (a learning-rate finding: log-uniform
+around the recommended rate); a setting the doctor checked and cleared stays fixed unless `--space` names it; the
+rest of the configuration is the corrected run's. Without a diagnosis (`recdoc tune --dataset D --model_type M`),
+every tunable setting is searched around the dataset's defaults.
+
+Pure: no Optuna import here except in `suggest`, which receives the trial.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from recdoc import reference
+from recdoc.config import RunConfig
+from recdoc.errors import UsageError
+
+# Settings `recdoc tune` can search, in the order they are suggested (batch_size before neg_num: the catalogue
+# bounds their product).
+TUNABLE = ("learning_rate", "patience", "batch_size", "neg_num", "num_interest", "maxlen")
+SINGLE_INTEREST = {"DNN", "GRU4REC"}
+LR_SPAN = 5.0  # a learning rate is searched over [centre / 5, centre x 5], log-uniform
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched setting. `kind`: 'log_float' (low..high, log-uniform), 'int' (low..high, log scale when
+    `log`), 'choice' (one of `choices`). `why` says where its centre came from."""
+
+    name: str
+    kind: str
+    centre: float
+    why: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = True
+    choices: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            values = ", ".join(str(c) for c in self.choices)
+            return f"{self.name} in {{{values}}}"
+        scale = "log-uniform" if self.log else "uniform"
+        return f"{self.name} {scale} in [{_num(self.low)}, {_num(self.high)}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["choices"] = list(self.choices)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Param":
+        values = dict(data)
+        values["choices"] = tuple(values.get("choices") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Space:
+    params: tuple[Param, ...]
+    fixed: dict[str, str]  # setting -> why it stays fixed (cleared by the doctor, not named by any finding)
+    item_count: int | None = None  # bounds neg_num x batch_size (the sampled softmax draws distinct items)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Ask the trial for every searched setting (define-by-run); neg_num's upper bound follows the batch."""
+        values: dict[str, Any] = {}
+        for param in self.params:
+            if param.kind == "log_float":
+                values[param.name] = trial.suggest_float(param.name, param.low, param.high, log=True)
+            elif param.kind == "choice":
+                values[param.name] = trial.suggest_categorical(param.name, list(param.choices))
+            else:
+                low, high = int(param.low), int(param.high)
+                if param.name == "neg_num" and self.item_count is not None:
+                    batch = values.get("batch_size", trial.params.get("batch_size"))
+                    if batch is not None:
+                        high = max(1, min(high, (self.item_count - 1) // int(batch)))
+                        low = min(low, high)
+                values[param.name] = trial.suggest_int(param.name, low, high, log=param.log and low >= 1)
+        return values
+
+    def enqueueable(self, config: RunConfig) -> dict[str, Any]:
+        """The searched settings of `config` as a trial's params (patience capped at the budget's evaluations)."""
+        return {p.name: clamp_patience(p, getattr(config, p.name)) for p in self.params}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": [p.to_dict() for p in self.params], "fixed": dict(self.fixed),
+                "item_count": self.item_count}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Space":
+        return cls(tuple(Param.from_dict(p) for p in data["params"]), dict(data.get("fixed") or {}),
+                   data.get("item_count"))
+
+
+def tunable_for(model_type: str) -> tuple[str, ...]:
+    single = (reference.canonical_model_type(model_type) or model_type).upper() in SINGLE_INTEREST
+    return tuple(name for name in TUNABLE if not (single and name == "num_interest"))
+
+
+def param_around(name: str, centre: Any, why: str, item_count: int | None = None,
+                 bounds: tuple[float, float] | None = None) -> Param:
+    """The default range of `name` around `centre` (or the explicit `bounds` from `--space name=low:high`)."""
+    if name == "learning_rate":
+        low, high = bounds or (float(centre) / LR_SPAN, float(centre) * LR_SPAN)
+        return Param(name, "log_float", float(centre), why, low, high)
+    if name in ("batch_size", "num_interest", "maxlen"):
+        c = int(centre)
+        if bounds is not None:
+            low_b, high_b = int(bounds[0]), int(bounds[1])
+            choices = [v for v in _powers_of_two(low_b, high_b)] or [low_b]
+        elif name == "batch_size":
+            choices = [b for b in (c // 4, c // 2, c, c * 2) if b >= 8]
+        elif name == "num_interest":
+            choices = sorted({2, 4, 8, c})
+        else:
+            choices = sorted({max(2, c // 2), c, c * 2})
+        if name == "batch_size" and item_count is not None:
+            choices = [b for b in choices if b <= item_count - 1] or [min(choices)]
+        return Param(name, "choice", float(c), why, choices=tuple(sorted(set(choices))))
+    if name == "patience":
+        c = max(1, int(centre))
+        low, high = bounds or (max(1, c // 4), max(4, c * 4))
+        return Param(name, "int", float(c), why, float(int(low)), float(int(high)))
+    if name == "neg_num":
+        c = max(1, int(centre))
+        low, high = bounds or (1, max(2, c * 2))
+        return Param(name, "int", float(c), why, float(int(low)), float(int(high)))
+    raise UsageError(f"--space: {name} is not a setting recdoc tune searches; choose from {', '.join(TUNABLE)}")
+
+
+def parse_space(text: str | None) -> dict[str, tuple[float, float] | None]:
+    """`--space learning_rate,patience=2:40` -> {'learning_rate': None, 'patience': (2.0, 40.0)}."""
+    out: dict[str, tuple[float, float] | None] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, rng = item.partition("=")
+        name = name.strip()
+        if name not in TUNABLE:
+            raise UsageError(f"--space: unknown setting {name!r}; choose from {', '.join(TUNABLE)}")
+        if not sep:
+            out[name] = None
+            continue
+        low, colon, high = rng.partition(":")
+        try:
+            bounds = (float(low), float(high))
+        except ValueError:
+            raise UsageError(f"--space {item}: a range is LOW:HIGH, e.g. learning_rate=0.001:0.02") from None
+        if not colon or not 0 < bounds[0] < bounds[1]:
+            raise UsageError(f"--space {item}: a range is LOW:HIGH with 0 < LOW < HIGH")
+        out[name] = bounds
+    return out
+
+
+def space_from_diagnosis(base: RunConfig, start: RunConfig, changes: Iterable[tuple[str, str]],
+                         cleared: Mapping[str, str], named: Mapping[str, tuple[float, float] | None],
+                         item_count: int | None) -> Space:
+    """The space a diagnosis points to. `changes`: (setting, finding id) the corrected run changed; `cleared`:
+    setting -> the not-a-cause that cleared it; `named`: `--space`. Centres are the corrected run's values."""
+    allowed = tunable_for(base.model_type)
+    finding_of = {key: fid for key, fid in changes if key in allowed}
+    params: list[Param] = []
+    fixed: dict[str, str] = {}
+    for name in allowed:
+        if name in named:
+            params.append(param_around(name, getattr(base, name), "named by --space", item_count, named[name]))
+        elif name in finding_of:
+            old = getattr(start, name)
+            why = f"{finding_of[name]}: {_num(old)} -> {_num(getattr(base, name))}"
+            params.append(param_around(name, getattr(base, name), why, item_count))
+        elif name in cleared:
+            fixed[name] = f"checked and cleared by the doctor ({cleared[name]})"
+        else:
+            fixed[name] = "no finding names it"
+    params = [_cap_patience(p, base) for p in params]
+    params = [including(p, *(clamp_patience(p, getattr(c, p.name)) for c in (base, start))) for p in params]
+    if not params:  # nothing to search: the learning rate is the setting that matters most for this family
+        params.append(param_around("learning_rate", base.learning_rate,
+                                   "no finding names a tunable setting; the learning rate is searched", item_count))
+        fixed.pop("learning_rate", None)
+    for name in named:
+        if name not in allowed:
+            raise UsageError(f"--space: {base.model_type} has no {name} to search")
+    return Space(tuple(params), fixed, item_count)
+
+
+def full_space(base: RunConfig, named: Mapping[str, tuple[float, float] | None], item_count: int | None) -> Space:
+    """Without a starting run: every tunable setting (or those `--space` names) around the base values."""
+    allowed = tunable_for(base.model_type)
+    names = [n for n in allowed if n in named] if named else list(allowed)
+    params = [param_around(n, getattr(base, n), "named by --space" if n in named else "full space",
+                           item_count, named.get(n)) for n in names]
+    fixed = {n: "not named by --space" for n in allowed if n not in names}
+    return Space(tuple(_cap_patience(p, base) for p in params), fixed, item_count)
+
+
+def _cap_patience(param: Param, base: RunConfig) -> Param:
+    """Patience beyond the evaluations the budget holds changes nothing: cap the range there."""
+    if param.name != "patience" or param.kind != "int" or param.high is None:
+        return param
+    evaluations = max(2, base.max_iterations // max(1, base.test_iter))
+    if param.high <= evaluations:
+        return param
+    high = float(evaluations)
+    low = max(1.0, min(param.low or 1.0, float(evaluations // 4)))
+    return Param(param.name, param.kind, min(param.centre, high), param.why + f"; capped at the {evaluations} "
+                 "evaluations the budget holds", low, high, param.log)
+
+
+def clamp_patience(param: Param | None, value: Any) -> Any:
+    """A patience beyond the evaluations the budget holds never stops a run: the same run as the cap's."""
+    if param is None or param.name != "patience" or param.high is None or value is None:
+        return value
+    return min(int(value), int(param.high))
+
+
+def including(param: Param, *values: Any) -> Param:
+    """The range widened (or the choices extended) so that the enqueued trials' values lie inside it."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return param
+    if param.kind == "choice":
+        return replace(param, choices=tuple(sorted({*param.choices, *(int(v) for v in present)})))
+    low = min([param.low or math.inf, *(float(v) for v in present)])
+    high = max([param.high or -math.inf, *(float(v) for v in present)])
+    return replace(param, low=low, high=high)
+
+
+def _powers_of_two(low: int, high: int) -> list[int]:
+    out, value = [], 1
+    while value <= high:
+        if value >= low:
+            out.append(value)
+        value *= 2
+    return out
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3g}"
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value))
+    return str(value)

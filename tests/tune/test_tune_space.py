@@ -1,0 +1,104 @@
+"""The search space from the diagnosis (pure: no Optuna, no training)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from recdoc.config import RunConfig
+from recdoc.errors import UsageError
+from recdoc.tune.space import Space, full_space, including, param_around, parse_space, space_from_diagnosis
+
+
+def configs() -> tuple[RunConfig, RunConfig]:
+    start = RunConfig.for_dataset("ml100k", model_type="ComiRec-DR", learning_rate=0.001, patience=2, max_iter=2,
+                                  test_iter=100)
+    base = RunConfig.for_dataset("ml100k", model_type="ComiRec-DR", learning_rate=0.005, patience=50, max_iter=2,
+                                 test_iter=100)
+    return base, start
+
+
+def test_findings_centre_the_space_and_cleared_settings_stay_fixed() -> None:
+    base, start = configs()
+    space = space_from_diagnosis(base, start, [("learning_rate", "lr-model-mismatch"),
+                                               ("patience", "early-stop-too-soon")],
+                                 {"neg_num": "neg-samples", "batch_size": "batch-size"}, {}, 1350)
+    assert space.names == ["learning_rate", "patience"]
+    lr = space.param("learning_rate")
+    assert lr.kind == "log_float" and math.isclose(math.sqrt(lr.low * lr.high), 0.005)  # centred, log scale
+    assert lr.low <= 0.001 <= lr.high  # the start is inside the space
+    patience = space.param("patience")
+    assert patience.high == 20 and patience.low <= 2  # capped at the 20 evaluations the budget holds
+    assert "cleared" in space.fixed["neg_num"] and "cleared" in space.fixed["batch_size"]
+    assert space.fixed["num_interest"] == "no finding names it"
+
+
+def test_space_option_adds_a_cleared_setting_with_its_range() -> None:
+    base, start = configs()
+    named = parse_space("neg_num=2:8,maxlen")
+    space = space_from_diagnosis(base, start, [("learning_rate", "lr-model-mismatch")], {"neg_num": "neg-samples"},
+                                 named, 1350)
+    assert space.names == ["learning_rate", "neg_num", "maxlen"]
+    neg = space.param("neg_num")
+    assert (neg.low, neg.high) == (2.0, 10.0)  # widened to hold the enqueued value 10
+    assert space.param("maxlen").choices == (10, 20, 40)
+
+
+def test_no_tunable_finding_searches_the_learning_rate() -> None:
+    base, start = configs()
+    space = space_from_diagnosis(base, base, [("ndcg", "ndcg-definition")], {}, {}, 1350)
+    assert space.names == ["learning_rate"]
+
+
+def test_full_space_leaves_out_interests_for_single_interest_models() -> None:
+    base = RunConfig.for_dataset("syn", model_type="DNN")
+    assert "num_interest" not in full_space(base, {}, 10_000).names
+    assert full_space(base, parse_space("learning_rate"), 10_000).names == ["learning_rate"]
+
+
+def test_space_round_trips_through_the_study_record() -> None:
+    base, start = configs()
+    space = full_space(base, {}, 1350)
+    assert Space.from_dict(space.to_dict()) == space
+
+
+def test_batch_choices_respect_the_catalogue_and_including_extends_choices() -> None:
+    param = param_around("batch_size", 128, "x", item_count=100)
+    assert max(param.choices) <= 99
+    assert 256 in including(param, 256).choices
+
+
+@pytest.mark.parametrize("text", ["lr", "learning_rate=0.1", "learning_rate=0.1:0.01", "patience=a:b"])
+def test_bad_space_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_space(text)
+
+
+class FakeTrial:
+    """Answers suggest_* with the upper bound, and records the bounds it was asked for."""
+
+    def __init__(self) -> None:
+        self.params: dict = {}
+        self.asked: dict = {}
+
+    def suggest_float(self, name, low, high, log=False):
+        self.asked[name] = (low, high)
+        self.params[name] = high
+        return high
+
+    def suggest_int(self, name, low, high, log=False):
+        return self.suggest_float(name, low, high)
+
+    def suggest_categorical(self, name, choices):
+        self.asked[name] = tuple(choices)
+        self.params[name] = max(choices)
+        return max(choices)
+
+
+def test_neg_num_upper_bound_follows_the_batch_so_the_sampler_can_draw() -> None:
+    base = RunConfig.for_dataset("ml100k", model_type="ComiRec-DR")
+    space = full_space(base, parse_space("batch_size,neg_num"), 1350)
+    trial = FakeTrial()
+    values = space.suggest(trial)
+    assert values["batch_size"] * values["neg_num"] <= 1349
