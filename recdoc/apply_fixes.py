@@ -16,7 +16,6 @@ TensorFlow is imported only when training starts.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 from recdoc.config import SPLITS, RunConfig, data_needed
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
-from recdoc.errors import UsageError
+from recdoc.errors import RecdocError, UsageError
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
@@ -56,14 +55,14 @@ def recdoc_run_folder(diagnosis: Diagnosis) -> Path | None:
 
 
 def _stored_config(folder: Path | None) -> dict[str, Any]:
+    from recdoc.trainer.log.records import RunRecord
+
     if folder is None:
         return {}
     try:
-        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return RunRecord.load(folder / "run.json").config().to_dict()
+    except RecdocError:
         return {}
-    config = data.get("config") if isinstance(data, dict) else None
-    return config if isinstance(config, dict) else {}
 
 
 def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
@@ -214,10 +213,10 @@ def _latest_checkpoint(folder: Path) -> str | None:
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     """Create the new run folder as a resumable run whose last state is the old run's best checkpoint."""
+    from recdoc.files import rewrite_file
     from recdoc.trainer.log.folder import open_run_folder
     from recdoc.trainer.log.records import RunRecord
-    from recdoc.files import rewrite_file
-    from recdoc.trainer.loop import LoopState
+    from recdoc.trainer.loop import LoopState, write_loop_state
 
     best_dir = old_folder / "ckpt" / "best"
     name = _latest_checkpoint(best_dir)
@@ -243,8 +242,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
         start = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
         start.update(initialized_from=str(best_dir / name), stop_reason="running")
         state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
-        rewrite_file(paths.loop_state, json.dumps({"checkpoint": name, "loop": state.to_dict(),
-                                                   "sampler": None}, indent=1) + "\n")
+        write_loop_state(paths, name, state)
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # a half-seeded folder would look resumable
         raise

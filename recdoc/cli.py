@@ -172,8 +172,8 @@ def train(
                                                   "else the largest item id + 1)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER", rich_help_panel=DATA_PANEL,
                                          help="continue this run folder from its last checkpoint; its run.json "
-                                              "supplies every setting (--max_iter, --patience and --finetune_lr "
-                                              "may change)"),
+                                              "supplies every setting (--max_iter, --patience, --finetune_lr "
+                                              "and --strategy may change)"),
     # Model
     model_type: ModelType = typer.Option(ModelType.comirec_dr, "--model_type", help="the model to train",
                                          rich_help_panel=MODEL_PANEL),
@@ -223,7 +223,8 @@ def train(
     from recdoc.errors import UsageError
 
     if resume is not None:
-        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr)
+        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr,
+                               strategy=strategy)
     else:
         _refuse_file_as_folder(runs_dir, "--runs_dir")
         try:
@@ -248,48 +249,29 @@ def train(
     typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
 
 
-RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr")
-
-
 def resume_config(ctx: typer.Context, folder: str, **may_change: object) -> RunConfig:
     """The configuration of the run in `folder` (its run.json), with the settings a resume may change where given.
 
     Any other setting on the command line is refused: it would silently be ignored (the stored one wins).
     """
-    import dataclasses
-    import json
     from pathlib import Path
 
-    from recdoc.config import RunConfig
+    from recdoc.config import RESUME_MAY_CHANGE
     from recdoc.errors import UsageError
+    from recdoc.trainer.log.folder import RunPaths, resumed_config
 
-    root = Path(folder)
-    record = root / "run.json"
+    record = RunPaths(Path(folder)).run_json
     if not record.is_file():
         raise UsageError(f"--resume {folder}: no run.json there; pass the run folder `recdoc train` created "
                          "(runs/<experiment name>)")
-    try:
-        stored = json.loads(record.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, AttributeError) as error:
-        raise UsageError(f"{record}: not a recdoc run.json ({error})") from None
-    if not isinstance(stored, dict):
-        raise UsageError(f"{record}: no config object; it was not written by recdoc train")
     given = sorted(name for name in ctx.params if name not in ("resume", *RESUME_MAY_CHANGE)
                    and _on_command_line(ctx, name))
     if given:
         flags = ", ".join(f"--{name}" for name in given)
         raise UsageError(f"--resume takes the run's settings from {record}; {flags} cannot change on resume "
                          f"(only {', '.join('--' + k for k in RESUME_MAY_CHANGE)} can)")
-    names = {field.name for field in dataclasses.fields(RunConfig)}
-    values = {key: value for key, value in stored.items() if key in names}
-    if "metrics_at" in values:
-        values["metrics_at"] = tuple(values["metrics_at"])
-    values.update({key: value for key, value in may_change.items() if _on_command_line(ctx, key)})
-    config = RunConfig(**{**values, "runs_dir": str(root.parent)})
-    if config.exp_name != root.name:
-        raise UsageError(f"--resume {folder}: the folder is named {root.name!r} but run.json describes "
-                         f"{config.exp_name!r}; rename the folder back to resume it")
-    return config
+    return resumed_config(Path(folder), **{key: getattr(value, "value", value) for key, value in may_change.items()
+                                           if _on_command_line(ctx, key)})
 
 
 def _on_command_line(ctx: typer.Context, name: str) -> bool:

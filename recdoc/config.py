@@ -7,7 +7,8 @@ Shared by the trainer (to build a run) and the doctor (to infer what a run used)
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from recdoc import reference
@@ -19,6 +20,9 @@ STRATEGIES = ("none", "mirrored", "multi_worker")
 # A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.
 SPLITS = ("train", "valid", "test")
 EVAL_SPLITS = ("valid", "test")
+# What a resumed run may change: its budget, the learning rate from now on, and how the steps are distributed (which
+# does not change the numbers). Every other setting is the one run.json stored.
+RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr", "strategy")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:
@@ -93,6 +97,26 @@ class RunConfig:
         out = asdict(self)
         out["metrics_at"] = list(self.metrics_at)
         return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+        """The inverse of `to_dict` (as run.json stores it); keys RunConfig does not know are ignored. TypeError
+        when `values` is not a mapping."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"a configuration is an object of settings, got {type(values).__name__}")
+        names = {f.name for f in fields(cls)}
+        kept = {key: value for key, value in values.items() if key in names}
+        if isinstance(kept.get("metrics_at"), list):
+            kept["metrics_at"] = tuple(kept["metrics_at"])
+        return cls(**kept)
+
+    def resumed(self, **changes: Any) -> "RunConfig":
+        """This (stored) configuration with what a resume may change (`RESUME_MAY_CHANGE`); any other key is a
+        ValueError."""
+        refused = sorted(set(changes) - set(RESUME_MAY_CHANGE))
+        if refused:
+            raise ValueError(f"{', '.join(refused)} cannot change on resume")
+        return replace(self, **changes)
 
 
 # ---------------------------------------------------------------- validation: the one place a configuration is checked

@@ -22,6 +22,7 @@ from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.mapping import Hints, Mapping, MappingError, infer_mapping
 from recdoc.instruments.checkpoints.sources import Located, TensorSource, locate, read_tensors
+from recdoc.trainer.log.records import RunRecord
 
 __all__ = ["Loaded", "Located", "Mapping", "MappingError", "load", "locate", "run_hints", "find_dataset", "open_with_data"]
 
@@ -64,18 +65,7 @@ def run_hints(located: Located, dataset: str | None = None) -> Hints:
 
 def locate_recdoc_config(run_dir: Path) -> RunConfig:
     """run.json's configuration, without looking for the data folder."""
-    import dataclasses
-    import json
-
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    stored = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(stored, dict):
-        raise InputError("run.json has no config object", str(run_dir / "run.json"))
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {k: v for k, v in stored.items() if k in names}
-    if isinstance(values.get("metrics_at"), list):
-        values["metrics_at"] = tuple(values["metrics_at"])
-    return RunConfig(**values)
+    return RunRecord.load(run_dir / "run.json").config()
 
 
 def load(path: str | Path, dataset: str | None = None, located: Located | None = None) -> Loaded:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.trainer.log.records import RunRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,20 @@ def open_run_folder(config: RunConfig, resume: bool = False) -> tuple[RunConfig,
             return candidate, RunPaths(runs_dir / candidate.exp_name)
         except FileExistsError:
             number += 1
+
+
+def resumed_config(root: Path, **changes: object) -> RunConfig:
+    """The configuration a resumed run trains with: its run.json's, in the runs folder where the run folder now is,
+    with `changes` (only what `RESUME_MAY_CHANGE` names; UsageError for any other)."""
+    stored = RunRecord.load(RunPaths(root).run_json).config()
+    try:
+        config = dataclasses.replace(stored.resumed(**changes), runs_dir=str(root.parent))
+    except ValueError as exc:
+        raise UsageError(f"--resume {root}: {exc}") from None
+    if config.exp_name != root.name:
+        raise UsageError(f"--resume {root}: the folder is named {root.name!r} but run.json describes "
+                         f"{config.exp_name!r}; rename the folder back to resume it")
+    return config
 
 
 def refuse_existing_run_folder(config: RunConfig) -> None:
