@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from recdoc.config import DATA_DIR
 from recdoc.errors import InputError, UsageError
 
 FILTER_SIZE = 5
@@ -509,7 +510,7 @@ def read_ml100k() -> RawLog:
 
 # ---------------------------------------------------------------- entry point
 def prepare_dataset(source: str, input_path: str | None = None, meta_path: str | None = None,
-                    name: str | None = None, data_dir: str = "data") -> Path:
+                    name: str | None = None, data_dir: str = DATA_DIR) -> Path:
     """Read a raw log, apply the original's rules, write `<data_dir>/<name>_data/`, print a summary, return it.
 
     The arguments are checked first, then a start line is printed (reading a large file takes minutes)."""
