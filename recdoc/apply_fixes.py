@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import SPLITS, RunConfig, data_needed
+from recdoc.config import SPLITS, RunConfig
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import RecdocError, UsageError
+from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
@@ -90,7 +91,7 @@ def missing_data_message(config: RunConfig) -> str | None:
     """One line saying what to prepare when `<data_dir>/<dataset>_data/` lacks a split file; None when complete."""
     needs = data_needed(config.dataset, config.data_dir)
     return None if needs is None else f"the prepared data is missing: {needs}, or pass --data_dir DIR holding " \
-        f"{config.dataset}_data/"
+        f"{dataset_folder(config.data_dir, config.dataset).name}/"
 
 
 def select_diagnosis(paths: list[str], run: int | None = None, command: str = "rerun") -> Diagnosis:
@@ -229,8 +230,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     if not isinstance(best_iter, int) or not isinstance(best_metric, (int, float)):
         raise UsageError(f"--resume-best: {old_folder / 'run.json'} does not record the best iteration and recall "
                          "(the old run did not finish)")
-    data = Path(config.data_dir) / f"{config.dataset}_data"
-    data_files = [data / f"{config.dataset}_{split}.txt" for split in SPLITS]
+    data_files = [split_file(config.data_dir, config.dataset, split) for split in SPLITS]
     config, paths = open_run_folder(config)
     try:
         for target in (paths.best_dir, paths.last_dir):

@@ -129,9 +129,10 @@ def _next_train(folder: "Path") -> None:
     import json
 
     from recdoc.config import sampling_that_fits
+    from recdoc.trainer.data.dataset import dataset_name
     from recdoc.trainer.data.estimate import training_estimate
 
-    name = folder.name.removesuffix("_data")
+    name = dataset_name(folder) or folder.name
     defaults = RunConfig.for_dataset(name)
     # The recommended settings (the original's README: ComiRec-DR at 0.005), not the default the doctor flags.
     advised = advised_learning_rate(defaults.model_type)

@@ -338,30 +338,3 @@ def parse_exp_name(text: str) -> ExpName | None:
         num_interest=int(g["num_interest"]) if g["num_interest"] else None,
         topN=int(g["topN"]) if g["topN"] else None,
     )
-
-
-# ---------------------------------------------------------------- where a dataset comes from
-# The paper's data is never synthesised under its name: a command that needs it says where to get it (the links
-# the original's README gives) and the `recdoc data prepare` line that turns it into <data_dir>/<name>_data/.
-PAPER_DATA = {
-    "book": ("the Amazon Books 5-core reviews and metadata (reviews_Books_5.json, meta_Books.json) from "
-             "http://jmcauley.ucsd.edu/data/amazon/index.html",
-             "--source amazon --input reviews_Books_5.json --meta meta_Books.json --name book"),
-    "taobao": ("Taobao's UserBehavior.csv from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649",
-               "--source taobao --input UserBehavior.csv --name taobao"),
-    "ml100k": ("MovieLens-100K (read from the recbole==1.2.1 wheel)", "--source ml-100k"),
-}
-
-
-def data_needed(dataset: str, data_dir: str) -> str | None:
-    """None when `<data_dir>/<dataset>_data/` holds its three split files; else what to do first, in one sentence:
-    where to get the paper's data and the `recdoc data prepare` line (your own data: the csv line)."""
-    from pathlib import Path
-
-    folder = Path(data_dir) / f"{dataset}_data"
-    if all((folder / f"{dataset}_{split}.txt").is_file() for split in ("train", "valid", "test")):
-        return None
-    source, args = PAPER_DATA.get(dataset, (f"your raw interactions of {dataset} (user, item, time)",
-                                            f"--source csv --input RAW.csv --name {dataset}"))
-    return (f"{folder}/ is not on this machine: get {source}, then run `recdoc data prepare {args} "
-            f"--data_dir {data_dir}`")

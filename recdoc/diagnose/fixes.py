@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig, data_needed, setting_problem
+from recdoc.config import RunConfig, setting_problem
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
 from recdoc.diagnose.observed_run import Run
 from recdoc.errors import UsageError
+from recdoc.trainer.data.dataset import data_needed
 
 FIX_SUFFIX_RE = re.compile(r"_fix\d+$")
 USER_OVERRIDE = "user"  # the `finding_id` of a change the user asked for on the command line

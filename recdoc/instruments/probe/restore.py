@@ -9,6 +9,7 @@ from typing import Any
 from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.sources import best_checkpoint
+from recdoc.trainer.data.dataset import dataset_folder
 from recdoc.trainer.log.records import RunRecord
 
 
@@ -42,7 +43,7 @@ def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
     given = Path(data_dir)
     candidates = [given] if given.is_absolute() else [given, *(parent / given for parent in run_dir.resolve().parents)]
     for candidate in candidates:
-        if (candidate / f"{dataset}_data").is_dir():
+        if dataset_folder(candidate, dataset).is_dir():
             return candidate
     raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder and the "
                      "folders above the run); pass --data_dir", str(run_dir))
