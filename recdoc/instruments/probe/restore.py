@@ -10,6 +10,7 @@ from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.sources import best_checkpoint
 from recdoc.trainer.data.dataset import dataset_folder
+from recdoc.trainer.log.folder import stated_path_candidates
 from recdoc.trainer.log.records import RunRecord
 
 
@@ -38,15 +39,12 @@ def locate(run_dir: str | Path, data_dir: str | None = None) -> ProbeTarget:
 
 
 def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
-    """`data_dir` as run.json states it: absolute, else relative to the working folder, else to a folder above
-    the run (runs are usually trained from the folder that holds both `data/` and `runs/`)."""
-    given = Path(data_dir)
-    candidates = [given] if given.is_absolute() else [given, *(parent / given for parent in run_dir.resolve().parents)]
-    for candidate in candidates:
+    """`data_dir` as run.json states it, where `stated_path_candidates` looks for it."""
+    for candidate in stated_path_candidates(run_dir, data_dir):
         if dataset_folder(candidate, dataset).is_dir():
             return candidate
-    raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder and the "
-                     "folders above the run); pass --data_dir", str(run_dir))
+    raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder, the run "
+                     "folder and the folders above it); pass --data_dir", str(run_dir))
 
 
 def restore_model(target: ProbeTarget, item_count: int) -> Any:

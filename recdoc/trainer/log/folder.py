@@ -76,6 +76,16 @@ def open_run_folder(config: RunConfig, resume: bool = False) -> tuple[RunConfig,
             number += 1
 
 
+def stated_path_candidates(run_dir: Path, path: str | Path) -> list[Path]:
+    """Where a path a run folder states (run.json's data_dir or split files) may be on this machine, most likely
+    first: an absolute path as it is; a relative one from the working folder, then from the run folder and each
+    folder above it (runs are usually trained from the folder that holds both `data/` and `runs/`)."""
+    given = Path(path)
+    if given.is_absolute():
+        return [given]
+    return [given, *(folder / given for folder in [run_dir, *run_dir.resolve().parents])]
+
+
 def resumed_config(root: Path, **changes: object) -> RunConfig:
     """The configuration a resumed run trains with: its run.json's, in the runs folder where the run folder now is,
     with `changes` (only what `RESUME_MAY_CHANGE` names; UsageError for any other)."""

@@ -165,3 +165,12 @@ def test_a_resume_changes_the_budget_and_the_strategy_only(tmp_path: Path) -> No
     moved = paths.root.rename(tmp_path / "elsewhere")
     with pytest.raises(UsageError, match="rename the folder back"):
         resumed_config(moved)
+
+
+def test_a_stated_relative_path_is_looked_for_from_the_working_folder_then_the_run_and_above(tmp_path: Path) -> None:
+    from recdoc.trainer.log.folder import stated_path_candidates
+
+    run_dir = tmp_path / "runs" / "x"
+    assert stated_path_candidates(run_dir, tmp_path / "data") == [tmp_path / "data"]
+    found = stated_path_candidates(run_dir, "data")
+    assert found[:4] == [Path("data"), run_dir / "data", run_dir.resolve().parent / "data", tmp_path.resolve() / "data"]
