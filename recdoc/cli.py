@@ -126,10 +126,8 @@ def data_synth(
 def _next_train(folder: "Path") -> None:
     """After a dataset is written: a command that trains on it (on a small catalogue, with a batch and a number of
     negatives the catalogue can sample; the defaults need neg_num x batch_size = 1,280 items)."""
-    import json
-
     from recdoc.config import sampling_that_fits
-    from recdoc.trainer.data.dataset import dataset_name
+    from recdoc.trainer.data.dataset import dataset_name, recorded_item_count
     from recdoc.trainer.data.estimate import training_estimate
 
     name = dataset_name(folder) or folder.name
@@ -138,10 +136,7 @@ def _next_train(folder: "Path") -> None:
     advised = advised_learning_rate(defaults.model_type)
     command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent), "--model_type",
                defaults.model_type, "--learning_rate", f"{advised:g}"]
-    try:
-        item_count = int(json.loads((folder / "stats.json").read_text(encoding="utf-8"))["item_count"])
-    except (OSError, ValueError, KeyError, TypeError):
-        item_count = None
+    item_count = recorded_item_count(folder)
     if item_count is not None:
         batch, negatives = sampling_that_fits(item_count, defaults.batch_size, defaults.neg_num)
         if batch != defaults.batch_size:

@@ -133,7 +133,7 @@ def load_dataset(data_dir: str | Path, name: str, item_count: int | None = None)
     if item_count is None:
         item_count = max(int(table[:, 1].max()) for table in raw.values()) + 1
         # A corrupt id would silently grow the inferred count; a prepared folder records the true one.
-        recorded = _recorded_item_count(folder / STATS_FILE)
+        recorded = recorded_item_count(folder)
         if recorded is not None and item_count > recorded:
             for part, table in raw.items():
                 too_large = np.flatnonzero(table[:, 1] >= recorded)
@@ -160,10 +160,11 @@ def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
     return folder
 
 
-def _recorded_item_count(path: Path) -> int | None:
-    """`item_count` from the stats.json `recdoc data prepare`/`synth` wrote; None when absent or unreadable."""
+def recorded_item_count(folder: Path) -> int | None:
+    """`item_count` from the stats.json `recdoc data prepare`/`synth` wrote in a dataset folder; None when absent or
+    unreadable."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("item_count")
+        value = json.loads((folder / STATS_FILE).read_text(encoding="utf-8")).get("item_count")
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
