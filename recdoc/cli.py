@@ -508,7 +508,8 @@ app.add_typer(bench_app, name="bench")
 def bench_table(
     dataset: str = typer.Option(..., "--dataset", help="a prepared dataset name (<data_dir>/<name>_data/)"),
     data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <dataset>_data/"),
-    seeds: int = typer.Option(3, "--seeds", help="runs per model, seeds 19, 20, ..."),
+    seeds: int = typer.Option(3, "--seeds", help=f"runs per model, seeds {_DEFAULT.random_seed}, "
+                                                          f"{_DEFAULT.random_seed + 1}, ..."),
     max_iter: Optional[int] = typer.Option(None, "--max_iter", help="in thousands of iterations (default "
                                            f"{_DEFAULT.max_iter})"),
     test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's"),
