@@ -33,7 +33,9 @@ MIND_PASSES = 8
 
 def prepare_split(work: Path) -> Path:
     data_dir = work / "orig_split"
-    if not (data_dir / "ml100k_data" / "ml100k_test.txt").is_file():
+    from recdoc.trainer.data.dataset import split_file
+
+    if not split_file(data_dir, "ml100k", "test").is_file():
         subprocess.run([sys.executable, str(SPLIT_TOOL), str(data_dir)], check=True)
     return data_dir
 

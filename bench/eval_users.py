@@ -71,7 +71,9 @@ def run_child(spec: dict[str, Any]) -> None:
 def timing(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir)
     name = args.dataset
-    if not (data_dir / f"{name}_data" / f"{name}_train.txt").is_file():
+    from recdoc.trainer.data.dataset import split_file
+
+    if not split_file(data_dir, name, "train").is_file():
         print(f"synthesising {TAOBAO['item_count']:,} items x {args.users:,} users ...", flush=True)
         subprocess.run([sys.executable, "-m", "recdoc", "data", "synth", "--name", name, "--items",
                         str(TAOBAO["item_count"]), "--users", str(args.users), "--data_dir", str(data_dir)],
@@ -105,11 +107,14 @@ def timing(args: argparse.Namespace) -> None:
 def study(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     name = f"evalusers_study{args.study_items}x{args.study_users}"
-    if not (data_dir / f"{name}_data" / f"{name}_train.txt").is_file():
+    from recdoc.trainer.data.dataset import dataset_folder, split_file
+    from recdoc.trainer.log.records import RunRecord
+
+    if not split_file(data_dir, name, "train").is_file():
         subprocess.run([sys.executable, "-m", "recdoc", "data", "synth", "--name", name, "--items",
                         str(args.study_items), "--users", str(args.study_users), "--data_dir", str(data_dir)],
                        check=True, stdout=subprocess.DEVNULL)
-    stats = json.loads((data_dir / f"{name}_data" / "stats.json").read_text())
+    stats = json.loads((dataset_folder(data_dir, name) / "stats.json").read_text())
     valid_users = int(stats["splits"]["valid"]["users"])
     subset = args.study_subset
     runs_dir = Path(tempfile.mkdtemp(prefix="recdoc_eval_users_runs_"))
@@ -132,7 +137,7 @@ def study(args: argparse.Namespace) -> int:
             return 1
     for label, exp in (("every user", f"full-{stamp}"), (f"--eval_users {subset}", f"subset-{stamp}")):
         folder = next(runs_dir.glob(f"*_{exp}"))
-        record = json.loads((folder / "run.json").read_text())
+        record = RunRecord.load(folder / "run.json").data
         evals = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         results[label] = (record, evals)
     print(f"early-stopping study: synthetic {args.study_items:,} items x {args.study_users:,} users "

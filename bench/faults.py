@@ -49,6 +49,9 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from recdoc.config import SPLITS, RunConfig  # noqa: E402
+from recdoc.errors import RecdocError  # noqa: E402
+from recdoc.trainer.data.dataset import dataset_folder, split_file  # noqa: E402
+from recdoc.trainer.log.records import RunRecord  # noqa: E402
 
 # The random-search baseline's grid: the four settings the injected training faults touch, each with the
 # original's value and values on both sides of it where the data allow (sampled softmax needs
@@ -142,7 +145,7 @@ def expectation(fault: Fault, dataset: str, faulty: float | None, clean: float |
 
 # ---------------------------------------------------------------- data
 def prepare_data(name: str, data_dir: Path, synth_items: int, synth_users: int, seed: int) -> None:
-    if (data_dir / f"{name}_data" / f"{name}_train.txt").is_file():
+    if split_file(data_dir, name, "train").is_file():
         return
     if name == "ml100k":
         from recdoc.trainer.data.prepare import prepare_dataset
@@ -165,7 +168,7 @@ def _write_rows(path: Path, rows: list[list[int]]) -> None:
 def permuted_copy(name: str, data_dir: Path, seed: int) -> str:
     """`<name>perm_data/`: the same interactions with item ids 1..N shuffled (no longer by frequency)."""
     new = f"{name}perm"
-    source, target = data_dir / f"{name}_data", data_dir / f"{new}_data"
+    source, target = dataset_folder(data_dir, name), dataset_folder(data_dir, new)
     if (target / f"{new}_train.txt").is_file():
         return new
     target.mkdir(parents=True, exist_ok=True)
@@ -186,7 +189,7 @@ def permuted_copy(name: str, data_dir: Path, seed: int) -> str:
 def leaky_copy(name: str, data_dir: Path, seed: int) -> str:
     """`<name>leak_data/`: valid = the original valid users plus as many training users (their full sequences)."""
     new = f"{name}leak"
-    source, target = data_dir / f"{name}_data", data_dir / f"{new}_data"
+    source, target = dataset_folder(data_dir, name), dataset_folder(data_dir, new)
     if (target / f"{new}_train.txt").is_file():
         return new
     target.mkdir(parents=True, exist_ok=True)
@@ -243,8 +246,8 @@ def finished_run(config: RunConfig) -> Path | None:
     existing folder and the run counts as failed)."""
     folder = Path(config.runs_dir) / config.exp_name
     try:
-        record = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError):
+        record = RunRecord.load(folder / "run.json").data
+    except RecdocError:
         return None
     stored = record.get("config") if isinstance(record, dict) else None
     if not isinstance(stored, dict) or record.get("stop_reason") not in ("early_stop", "max_iter", "nan"):
@@ -260,9 +263,9 @@ def test_recall(run: Path | None, cutoff: int = 50) -> float | None:
     if run is None:
         return None
     try:
-        record = json.loads((run / "run.json").read_text())
+        record = RunRecord.load(run / "run.json").data
         value = record["final"]["test"][f"recall@{cutoff}"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (RecdocError, KeyError, TypeError):
         return None
     return float(value) if value is not None and value == value else None
 

@@ -16,7 +16,6 @@ Run: `python bench/fidelity_ml100k.py [--seeds 19,20,21] [--data_dir data] [--ru
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -82,7 +81,9 @@ class SeedResult:
 
 def read_seed_result(seed: int, run_dir: Path, wall_s: float) -> SeedResult:
     """The test metrics and stopping facts of one finished run, from its run.json."""
-    record: dict[str, Any] = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    from recdoc.trainer.log.records import RunRecord
+
+    record: dict[str, Any] = RunRecord.load(run_dir / "run.json").data
     test = record.get("final", {}).get("test")
     if not test:
         raise RuntimeError(f"{run_dir / 'run.json'} has no final test metrics (stop reason "
@@ -117,7 +118,9 @@ def markdown_table(results: list[SeedResult]) -> str:
 
 
 def ensure_prepared(data_dir: Path) -> None:
-    if (data_dir / f"{DATASET}_data" / f"{DATASET}_train.txt").is_file():
+    from recdoc.trainer.data.dataset import split_file
+
+    if split_file(data_dir, DATASET, "train").is_file():
         return
     print(f"preparing MovieLens-100K into {data_dir}/{DATASET}_data/ ...", flush=True)
     subprocess.run([sys.executable, "-m", "recdoc", "data", "prepare", "--source", "ml-100k",

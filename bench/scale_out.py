@@ -102,7 +102,9 @@ def gpu_peaks() -> dict[str, int]:
 # ---------------------------------------------------------------- parent
 def ensure_data(data_dir: Path, scale: str) -> str:
     name = f"scaleout_{scale}"
-    if not (data_dir / f"{name}_data" / f"{name}_train.txt").is_file():
+    from recdoc.trainer.data.dataset import split_file
+
+    if not split_file(data_dir, name, "train").is_file():
         spec = SCALES[scale]
         print(f"synthesising {spec['item_count']:,} items x {spec['users']:,} users ...", flush=True)
         subprocess.run([sys.executable, "-m", "recdoc", "data", "synth", "--name", name, "--items",

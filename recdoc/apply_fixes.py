@@ -16,17 +16,17 @@ TensorFlow is imported only when training starts.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import SPLITS, RunConfig, data_needed
+from recdoc.config import SPLITS, RunConfig
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
-from recdoc.errors import UsageError
+from recdoc.errors import RecdocError, UsageError
+from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
@@ -56,14 +56,14 @@ def recdoc_run_folder(diagnosis: Diagnosis) -> Path | None:
 
 
 def _stored_config(folder: Path | None) -> dict[str, Any]:
+    from recdoc.trainer.log.records import RunRecord
+
     if folder is None:
         return {}
     try:
-        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return RunRecord.load(folder / "run.json").config().to_dict()
+    except RecdocError:
         return {}
-    config = data.get("config") if isinstance(data, dict) else None
-    return config if isinstance(config, dict) else {}
 
 
 def plan_lines(plan: FixPlan, diagnosis: Diagnosis) -> list[str]:
@@ -91,7 +91,7 @@ def missing_data_message(config: RunConfig) -> str | None:
     """One line saying what to prepare when `<data_dir>/<dataset>_data/` lacks a split file; None when complete."""
     needs = data_needed(config.dataset, config.data_dir)
     return None if needs is None else f"the prepared data is missing: {needs}, or pass --data_dir DIR holding " \
-        f"{config.dataset}_data/"
+        f"{dataset_folder(config.data_dir, config.dataset).name}/"
 
 
 def select_diagnosis(paths: list[str], run: int | None = None, command: str = "rerun") -> Diagnosis:
@@ -214,10 +214,10 @@ def _latest_checkpoint(folder: Path) -> str | None:
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     """Create the new run folder as a resumable run whose last state is the old run's best checkpoint."""
+    from recdoc.files import rewrite_file
     from recdoc.trainer.log.folder import open_run_folder
     from recdoc.trainer.log.records import RunRecord
-    from recdoc.files import rewrite_file
-    from recdoc.trainer.loop import LoopState
+    from recdoc.trainer.loop import LoopState, write_loop_state
 
     best_dir = old_folder / "ckpt" / "best"
     name = _latest_checkpoint(best_dir)
@@ -230,8 +230,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     if not isinstance(best_iter, int) or not isinstance(best_metric, (int, float)):
         raise UsageError(f"--resume-best: {old_folder / 'run.json'} does not record the best iteration and recall "
                          "(the old run did not finish)")
-    data = Path(config.data_dir) / f"{config.dataset}_data"
-    data_files = [data / f"{config.dataset}_{split}.txt" for split in SPLITS]
+    data_files = [split_file(config.data_dir, config.dataset, split) for split in SPLITS]
     config, paths = open_run_folder(config)
     try:
         for target in (paths.best_dir, paths.last_dir):
@@ -243,8 +242,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
         start = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
         start.update(initialized_from=str(best_dir / name), stop_reason="running")
         state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
-        rewrite_file(paths.loop_state, json.dumps({"checkpoint": name, "loop": state.to_dict(),
-                                                   "sampler": None}, indent=1) + "\n")
+        write_loop_state(paths, name, state)
     except BaseException:
         shutil.rmtree(paths.root, ignore_errors=True)  # a half-seeded folder would look resumable
         raise

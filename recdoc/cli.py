@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional
 import typer
 
 from recdoc import reference
-from recdoc.config import NDCG_KINDS, STRATEGIES
+from recdoc.config import NDCG_KINDS, STRATEGIES, RunConfig, advised_learning_rate, per_dataset_defaults
 from recdoc.errors import RecdocError
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from recdoc.config import RunConfig
 
 
 class Level(StrEnum):
@@ -62,6 +60,9 @@ class Split(StrEnum):
 DATA_PANEL, MODEL_PANEL, OPTIM_PANEL, SCHEDULE_PANEL = "Data and run folder", "Model", "Optimisation", \
     "Schedule and evaluation"
 
+# What `recdoc train` uses for an option left out on the default dataset (shown by --help; the config fills it).
+_DEFAULT = RunConfig()
+
 FAIL_ON_HELP = ("exit 1 only for a finding at or above this level (a finding's level is the lower of its severity "
                 "and its confidence); lower ones are reported, not failed")
 
@@ -95,7 +96,7 @@ def data_prepare(
     input_path: Optional[str] = typer.Option(None, "--input", help="raw file (not needed for ml-100k)"),
     meta: Optional[str] = typer.Option(None, "--meta", help="Amazon metadata file with categories"),
     name: Optional[str] = typer.Option(None, "--name", help="dataset name (ml-100k: ml100k)"),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <name>_data/"),
+    data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <name>_data/"),
 ) -> None:
     """Apply the original's preprocessing rules and write <data_dir>/<name>_data/."""
     from recdoc.trainer.data.prepare import prepare_dataset
@@ -113,7 +114,7 @@ def data_synth(
     users: int = typer.Option(..., "--users", help="number of users (at least 10), split 80/10/10 train/valid/test"),
     interests: int = typer.Option(4, "--interests", help="latent interests mixed per user (at most)"),
     seed: int = typer.Option(0, "--seed", help="the same seed gives the same files"),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <name>_data/"),
+    data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <name>_data/"),
 ) -> None:
     """A synthetic dataset with planted multi-interest structure, deterministic by seed."""
     from recdoc.trainer.data.synth import synthesize
@@ -125,23 +126,17 @@ def data_synth(
 def _next_train(folder: "Path") -> None:
     """After a dataset is written: a command that trains on it (on a small catalogue, with a batch and a number of
     negatives the catalogue can sample; the defaults need neg_num x batch_size = 1,280 items)."""
-    import json
-
-    from recdoc.config import RunConfig, sampling_that_fits
-
-    from recdoc.config import recommended_learning_rate
+    from recdoc.config import sampling_that_fits
+    from recdoc.trainer.data.dataset import dataset_name, recorded_item_count
     from recdoc.trainer.data.estimate import training_estimate
 
-    name = folder.name.removesuffix("_data")
+    name = dataset_name(folder) or folder.name
     defaults = RunConfig.for_dataset(name)
     # The recommended settings (the original's README: ComiRec-DR at 0.005), not the default the doctor flags.
-    advised = recommended_learning_rate(defaults.model_type) or defaults.learning_rate
+    advised = advised_learning_rate(defaults.model_type)
     command = ["recdoc", "train", "--dataset", name, "--data_dir", str(folder.parent), "--model_type",
                defaults.model_type, "--learning_rate", f"{advised:g}"]
-    try:
-        item_count = int(json.loads((folder / "stats.json").read_text(encoding="utf-8"))["item_count"])
-    except (OSError, ValueError, KeyError, TypeError):
-        item_count = None
+    item_count = recorded_item_count(folder)
     if item_count is not None:
         batch, negatives = sampling_that_fits(item_count, defaults.batch_size, defaults.neg_num)
         if batch != defaults.batch_size:
@@ -158,85 +153,102 @@ def _next_train(folder: "Path") -> None:
 @app.command("train")
 def train(
     ctx: typer.Context,
-    # Data and run folder
-    dataset: str = typer.Option("book", "--dataset", help="reads <data_dir>/<dataset>_data/",
-                                rich_help_panel=DATA_PANEL),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/",
-                                 rich_help_panel=DATA_PANEL),
-    runs_dir: str = typer.Option("runs", "--runs_dir", help="the run goes to a new folder <runs_dir>/<exp name>/",
-                                 rich_help_panel=DATA_PANEL),
+    # Data and run folder. Every default is RunConfig's (`_DEFAULT`; the original's from reference.json): an option
+    # left out is None, and RunConfig.for_dataset fills it for the chosen dataset.
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="reads <data_dir>/<dataset>_data/",
+                                          show_default=_DEFAULT.dataset, rich_help_panel=DATA_PANEL),
+    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder that holds <dataset>_data/",
+                                           show_default=_DEFAULT.data_dir, rich_help_panel=DATA_PANEL),
+    runs_dir: Optional[str] = typer.Option(None, "--runs_dir", show_default=_DEFAULT.runs_dir,
+                                           help="the run goes to a new folder <runs_dir>/<exp name>/",
+                                           rich_help_panel=DATA_PANEL),
     exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name",
                                       rich_help_panel=DATA_PANEL),
     item_count: Optional[int] = typer.Option(None, "--item_count", rich_help_panel=DATA_PANEL,
-                                             help="ids are 0..item_count-1 (default: book 367983, taobao 1708531, "
-                                                  "else the largest item id + 1)"),
+                                             help=f"ids are 0..item_count-1 (default: "
+                                                  f"{per_dataset_defaults('item_count')}, else the largest item "
+                                                  "id + 1)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER", rich_help_panel=DATA_PANEL,
                                          help="continue this run folder from its last checkpoint; its run.json "
-                                              "supplies every setting (--max_iter, --patience and --finetune_lr "
-                                              "may change)"),
+                                              "supplies every setting (--max_iter, --patience, --finetune_lr "
+                                              "and --strategy may change)"),
     # Model
-    model_type: ModelType = typer.Option(ModelType.comirec_dr, "--model_type", help="the model to train",
-                                         rich_help_panel=MODEL_PANEL),
-    embedding_dim: int = typer.Option(64, "--embedding_dim", help="item embedding size (must equal --hidden_size)",
-                                      rich_help_panel=MODEL_PANEL),
-    hidden_size: int = typer.Option(64, "--hidden_size", help="interest vector size (must equal --embedding_dim)",
-                                    rich_help_panel=MODEL_PANEL),
-    num_interest: int = typer.Option(4, "--num_interest", help="interests per user (multi-interest models)",
-                                     rich_help_panel=MODEL_PANEL),
-    maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's (book 20, taobao 50)",
-                                         rich_help_panel=MODEL_PANEL),
+    model_type: Optional[ModelType] = typer.Option(None, "--model_type", help="the model to train",
+                                                   show_default=_DEFAULT.model_type, rich_help_panel=MODEL_PANEL),
+    embedding_dim: Optional[int] = typer.Option(None, "--embedding_dim", show_default=str(_DEFAULT.embedding_dim),
+                                                help="item embedding size (must equal --hidden_size)",
+                                                rich_help_panel=MODEL_PANEL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden_size", show_default=str(_DEFAULT.hidden_size),
+                                              help="interest vector size (must equal --embedding_dim)",
+                                              rich_help_panel=MODEL_PANEL),
+    num_interest: Optional[int] = typer.Option(None, "--num_interest", show_default=str(_DEFAULT.num_interest),
+                                               help="interests per user (multi-interest models)",
+                                               rich_help_panel=MODEL_PANEL),
+    maxlen: Optional[int] = typer.Option(None, "--maxlen", rich_help_panel=MODEL_PANEL,
+                                         help=f"default: the dataset's ({per_dataset_defaults('maxlen')})"),
     # Optimisation
-    learning_rate: float = typer.Option(0.001, "--learning_rate", rich_help_panel=OPTIM_PANEL,
-                                        help="Adam's learning rate (the original's README: 0.005 for ComiRec-DR)"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning_rate", rich_help_panel=OPTIM_PANEL,
+                                                  show_default=str(_DEFAULT.learning_rate),
+                                                  help="Adam's learning rate (the original's README: "
+                                                       f"{advised_learning_rate('ComiRec-DR')} for ComiRec-DR)"),
     finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", rich_help_panel=OPTIM_PANEL,
                                                 help="learning rate from now on (default: --learning_rate)"),
     batch_size: Optional[int] = typer.Option(None, "--batch_size", rich_help_panel=OPTIM_PANEL,
-                                             help="default: the dataset's (book 128, taobao 256)"),
-    neg_num: int = typer.Option(10, "--neg_num", help="sampled softmax draws neg_num * batch_size items",
-                                rich_help_panel=OPTIM_PANEL),
-    random_seed: int = typer.Option(19, "--random_seed", help="seeds TensorFlow, numpy and the batch sampler",
-                                    rich_help_panel=OPTIM_PANEL),
+                                             help=f"default: the dataset's ({per_dataset_defaults('batch_size')})"),
+    neg_num: Optional[int] = typer.Option(None, "--neg_num", show_default=str(_DEFAULT.neg_num),
+                                          help="sampled softmax draws neg_num * batch_size items",
+                                          rich_help_panel=OPTIM_PANEL),
+    random_seed: Optional[int] = typer.Option(None, "--random_seed", show_default=str(_DEFAULT.random_seed),
+                                              help="seeds TensorFlow, numpy and the batch sampler",
+                                              rich_help_panel=OPTIM_PANEL),
     # Schedule and evaluation
-    max_iter: int = typer.Option(1000, "--max_iter", help="in thousands of iterations, as the original",
-                                 rich_help_panel=SCHEDULE_PANEL),
-    patience: int = typer.Option(50, "--patience", help="stop after this many evaluations without a better recall",
-                                 rich_help_panel=SCHEDULE_PANEL),
+    max_iter: Optional[int] = typer.Option(None, "--max_iter", show_default=str(_DEFAULT.max_iter),
+                                           help="in thousands of iterations, as the original",
+                                           rich_help_panel=SCHEDULE_PANEL),
+    patience: Optional[int] = typer.Option(None, "--patience", show_default=str(_DEFAULT.patience),
+                                           help="stop after this many evaluations without a better recall",
+                                           rich_help_panel=SCHEDULE_PANEL),
     test_iter: Optional[int] = typer.Option(None, "--test_iter", rich_help_panel=SCHEDULE_PANEL,
-                                            help="default: the dataset's (book 1000, taobao 500)"),
-    topN: int = typer.Option(50, "--topN", help="the cut-off of recall/ndcg/hitrate in train.log",
-                             rich_help_panel=SCHEDULE_PANEL),
-    ndcg: Ndcg = typer.Option(Ndcg.paper, "--ndcg", help="NDCG shown in train.log (all three go to metrics.jsonl)",
-                              rich_help_panel=SCHEDULE_PANEL),
-    metrics_at: str = typer.Option("20,50", "--metrics_at", rich_help_panel=SCHEDULE_PANEL,
-                                   help="cut-offs also computed for metrics.jsonl, comma-separated"),
+                                            help=f"default: the dataset's ({per_dataset_defaults('test_iter')})"),
+    topN: Optional[int] = typer.Option(None, "--topN", show_default=str(_DEFAULT.topN),
+                                       help="the cut-off of recall/ndcg/hitrate in train.log",
+                                       rich_help_panel=SCHEDULE_PANEL),
+    ndcg: Optional[Ndcg] = typer.Option(None, "--ndcg", show_default=_DEFAULT.ndcg,
+                                        help="NDCG shown in train.log (all three go to metrics.jsonl)",
+                                        rich_help_panel=SCHEDULE_PANEL),
+    metrics_at: Optional[str] = typer.Option(None, "--metrics_at", rich_help_panel=SCHEDULE_PANEL,
+                                             show_default=",".join(map(str, _DEFAULT.metrics_at)),
+                                             help="cut-offs also computed for metrics.jsonl, comma-separated"),
     coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda",
                                          rich_help_panel=SCHEDULE_PANEL),
     eval_users: Optional[int] = typer.Option(None, "--eval_users", help="early-stopping evaluations on a fixed "
                                              "seeded subset of this many validation users (a recorded deviation; "
                                              "final valid/test use everyone)", rich_help_panel=SCHEDULE_PANEL),
-    strategy: Strategy = typer.Option("none", "--strategy", help="mirrored: local devices; multi_worker: "
-                                      "machines from TF_CONFIG (tf.distribute, the same numbers)",
-                                 rich_help_panel=SCHEDULE_PANEL),
+    strategy: Optional[Strategy] = typer.Option(None, "--strategy", show_default=_DEFAULT.strategy,
+                                                help="mirrored: local devices; multi_worker: machines from "
+                                                     "TF_CONFIG (tf.distribute, the same numbers)",
+                                                rich_help_panel=SCHEDULE_PANEL),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
-    from recdoc.config import RunConfig
     from recdoc.errors import UsageError
 
     if resume is not None:
-        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr)
+        config = resume_config(ctx, resume, max_iter=max_iter, patience=patience, finetune_lr=finetune_lr,
+                               strategy=strategy)
     else:
         _refuse_file_as_folder(runs_dir, "--runs_dir")
         try:
-            cutoffs = tuple(sorted({int(x) for x in metrics_at.split(",") if x.strip()}))
+            cutoffs = None if metrics_at is None else tuple(sorted({int(x) for x in metrics_at.split(",")
+                                                                    if x.strip()}))
         except ValueError:
             raise UsageError(f"--metrics_at must be comma-separated integers, got {metrics_at!r}") from None
         config = RunConfig.for_dataset(
-            dataset, model_type=model_type.value, learning_rate=learning_rate, max_iter=max_iter, patience=patience,
-            topN=topN, embedding_dim=embedding_dim, hidden_size=hidden_size, num_interest=num_interest,
-            random_seed=random_seed, batch_size=batch_size, maxlen=maxlen, test_iter=test_iter, neg_num=neg_num,
-            item_count=item_count, exp=exp, data_dir=data_dir, runs_dir=runs_dir, finetune_lr=finetune_lr,
-            ndcg=ndcg.value, coef=coef, metrics_at=cutoffs,
-            eval_users=eval_users, strategy=strategy.value,
+            dataset, model_type=_value(model_type), learning_rate=learning_rate, max_iter=max_iter,
+            patience=patience, topN=topN, embedding_dim=embedding_dim, hidden_size=hidden_size,
+            num_interest=num_interest, random_seed=random_seed, batch_size=batch_size, maxlen=maxlen,
+            test_iter=test_iter, neg_num=neg_num, item_count=item_count, exp=exp, data_dir=data_dir,
+            runs_dir=runs_dir, finetune_lr=finetune_lr, ndcg=_value(ndcg), coef=coef, metrics_at=cutoffs,
+            eval_users=eval_users, strategy=_value(strategy),
         )
     from recdoc.trainer.loop import train as run_training
 
@@ -248,48 +260,34 @@ def train(
     typer.echo(f"Next: {shlex.join(['recdoc', 'analyze', str(folder)])}")
 
 
-RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr")
-
-
 def resume_config(ctx: typer.Context, folder: str, **may_change: object) -> RunConfig:
     """The configuration of the run in `folder` (its run.json), with the settings a resume may change where given.
 
     Any other setting on the command line is refused: it would silently be ignored (the stored one wins).
     """
-    import dataclasses
-    import json
     from pathlib import Path
 
-    from recdoc.config import RunConfig
+    from recdoc.config import RESUME_MAY_CHANGE
     from recdoc.errors import UsageError
+    from recdoc.trainer.log.folder import RunPaths, resumed_config
 
-    root = Path(folder)
-    record = root / "run.json"
+    record = RunPaths(Path(folder)).run_json
     if not record.is_file():
         raise UsageError(f"--resume {folder}: no run.json there; pass the run folder `recdoc train` created "
                          "(runs/<experiment name>)")
-    try:
-        stored = json.loads(record.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, AttributeError) as error:
-        raise UsageError(f"{record}: not a recdoc run.json ({error})") from None
-    if not isinstance(stored, dict):
-        raise UsageError(f"{record}: no config object; it was not written by recdoc train")
     given = sorted(name for name in ctx.params if name not in ("resume", *RESUME_MAY_CHANGE)
                    and _on_command_line(ctx, name))
     if given:
         flags = ", ".join(f"--{name}" for name in given)
         raise UsageError(f"--resume takes the run's settings from {record}; {flags} cannot change on resume "
                          f"(only {', '.join('--' + k for k in RESUME_MAY_CHANGE)} can)")
-    names = {field.name for field in dataclasses.fields(RunConfig)}
-    values = {key: value for key, value in stored.items() if key in names}
-    if "metrics_at" in values:
-        values["metrics_at"] = tuple(values["metrics_at"])
-    values.update({key: value for key, value in may_change.items() if _on_command_line(ctx, key)})
-    config = RunConfig(**{**values, "runs_dir": str(root.parent)})
-    if config.exp_name != root.name:
-        raise UsageError(f"--resume {folder}: the folder is named {root.name!r} but run.json describes "
-                         f"{config.exp_name!r}; rename the folder back to resume it")
-    return config
+    return resumed_config(Path(folder), **{key: _value(value) for key, value in may_change.items()
+                                           if _on_command_line(ctx, key)})
+
+
+def _value(choice: Any) -> Any:
+    """A choice option's text (an enum member's value); anything else as it is."""
+    return getattr(choice, "value", choice)
 
 
 def _on_command_line(ctx: typer.Context, name: str) -> bool:
@@ -554,20 +552,24 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("table")
 def bench_table(
     dataset: str = typer.Option(..., "--dataset", help="a prepared dataset name (<data_dir>/<name>_data/)"),
-    data_dir: str = typer.Option("data", "--data_dir", help="folder that holds <dataset>_data/"),
-    seeds: int = typer.Option(3, "--seeds", help="runs per model, seeds 19, 20, ..."),
-    max_iter: Optional[int] = typer.Option(None, "--max_iter", help="in thousands of iterations (default 1000)"),
+    data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <dataset>_data/"),
+    seeds: int = typer.Option(3, "--seeds", help=f"runs per model, seeds {_DEFAULT.random_seed}, "
+                                                          f"{_DEFAULT.random_seed + 1}, ..."),
+    max_iter: Optional[int] = typer.Option(None, "--max_iter", help="in thousands of iterations (default "
+                                           f"{_DEFAULT.max_iter})"),
     test_iter: Optional[int] = typer.Option(None, "--test_iter", help="default: the dataset's"),
-    patience: Optional[int] = typer.Option(None, "--patience", help="default: 50"),
-    runs_dir: str = typer.Option("runs", "--runs_dir", help="where each run's folder goes"),
+    patience: Optional[int] = typer.Option(None, "--patience", help=f"default: {_DEFAULT.patience}"),
+    runs_dir: str = typer.Option(_DEFAULT.runs_dir, "--runs_dir", help="where each run's folder goes"),
     out: str = typer.Option("out", "--out", help="the table goes to a new folder <out>/table3_<dataset>_<n>/"),
     models: list[str] = typer.Option([], "--models", metavar="MODELS",
                                      help="comma-separated or repeated (default: all six)"),
     learning_rate: Optional[float] = typer.Option(
-        None, "--learning_rate", help="for every model (default: 0.001, ComiRec-DR 0.005 as the README)"),
+        None, "--learning_rate", help=f"for every model (default: {_DEFAULT.learning_rate}, ComiRec-DR "
+                                       f"{advised_learning_rate('ComiRec-DR')} as the README)"),
     batch_size: Optional[int] = typer.Option(None, "--batch_size", help="default: the dataset's"),
     maxlen: Optional[int] = typer.Option(None, "--maxlen", help="default: the dataset's"),
-    embedding_dim: Optional[int] = typer.Option(None, "--embedding_dim", help="also the hidden size (default 64)"),
+    embedding_dim: Optional[int] = typer.Option(None, "--embedding_dim", help="also the hidden size (default "
+                                                f"{_DEFAULT.embedding_dim})"),
 ) -> None:
     """Train all six models over seeds and write the paper's Table 3 layout (Markdown and CSV)."""
     import shlex

@@ -7,7 +7,8 @@ Shared by the trainer (to build a run) and the doctor (to infer what a run used)
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from recdoc import reference
@@ -19,6 +20,9 @@ STRATEGIES = ("none", "mirrored", "multi_worker")
 # A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.
 SPLITS = ("train", "valid", "test")
 EVAL_SPLITS = ("valid", "test")
+# What a resumed run may change: its budget, the learning rate from now on, and how the steps are distributed (which
+# does not change the numbers). Every other setting is the one run.json stored.
+RESUME_MAY_CHANGE = ("max_iter", "patience", "finetune_lr", "strategy")
 
 
 def dataset_defaults(dataset: str | None) -> dict[str, Any]:
@@ -35,31 +39,54 @@ def recommended_learning_rate(model_type: str | None) -> float | None:
     return None if override is None else float(override["recommended_learning_rate"])
 
 
+def advised_learning_rate(model_type: str | None) -> float:
+    """The rate the original's README recommends for the model (ComiRec-DR 0.005), else the original's default."""
+    recommended = recommended_learning_rate(model_type)
+    return recommended if recommended is not None else float(dataset_defaults(None)["learning_rate"])
+
+
+def per_dataset_defaults(key: str) -> str:
+    """`book 128, taobao 256`: a per-dataset default of the original's, for help texts."""
+    datasets = reference.load()["original_defaults"]["datasets"]
+    return ", ".join(f"{name} {values[key]}" for name, values in datasets.items() if name != "other")
+
+
+# recdoc's own defaults (not the original's flags): the dataset and model a bare `recdoc train` trains, where data
+# is read from and where runs go. The original's flag defaults come from reference.json (`_ORIGINAL`).
+DEFAULT_DATASET = "book"
+DEFAULT_MODEL_TYPE = "ComiRec-DR"
+DATA_DIR = "data"
+RUNS_DIR = "runs"
+METRICS_AT = (20, 50)
+_ORIGINAL = dataset_defaults(DEFAULT_DATASET)
+
+
 @dataclass
 class RunConfig:
-    """Everything that determines a training run. Field names are the original's flag names."""
+    """Everything that determines a training run. Field names are the original's flag names; their defaults are
+    the original's (reference.json), for the default dataset; `for_dataset` gives another dataset's."""
 
-    dataset: str = "book"
-    model_type: str = "ComiRec-DR"
-    learning_rate: float = 0.001
-    max_iter: int = 1000  # thousands of iterations, as the original
-    patience: int = 50
-    topN: int = 50
-    embedding_dim: int = 64
-    hidden_size: int = 64
-    num_interest: int = 4
-    random_seed: int = 19
-    batch_size: int = 128
-    maxlen: int = 20
-    test_iter: int = 1000
-    neg_num: int = 10
-    item_count: int | None = None
-    ndcg: str = "paper"
-    coef: float | None = None
-    metrics_at: tuple[int, ...] = (20, 50)
+    dataset: str = DEFAULT_DATASET
+    model_type: str = DEFAULT_MODEL_TYPE
+    learning_rate: float = _ORIGINAL["learning_rate"]
+    max_iter: int = _ORIGINAL["max_iter"]  # thousands of iterations, as the original
+    patience: int = _ORIGINAL["patience"]
+    topN: int = _ORIGINAL["topN"]
+    embedding_dim: int = _ORIGINAL["embedding_dim"]
+    hidden_size: int = _ORIGINAL["hidden_size"]
+    num_interest: int = _ORIGINAL["num_interest"]
+    random_seed: int = _ORIGINAL["random_seed"]
+    batch_size: int = _ORIGINAL["batch_size"]
+    maxlen: int = _ORIGINAL["maxlen"]
+    test_iter: int = _ORIGINAL["test_iter"]
+    neg_num: int = _ORIGINAL["neg_num"]
+    item_count: int | None = None  # the data's largest id + 1, or the original's constant (for_dataset)
+    ndcg: str = _ORIGINAL["ndcg"]
+    coef: float | None = _ORIGINAL["coef"]
+    metrics_at: tuple[int, ...] = METRICS_AT
     exp: str | None = None  # the free part of the experiment name (the original's prompt)
-    data_dir: str = "data"
-    runs_dir: str = "runs"
+    data_dir: str = DATA_DIR
+    runs_dir: str = RUNS_DIR
     finetune_lr: float | None = None
     # recdoc's own (not the original's): periodic validation on a fixed, seeded subset of this many users;
     # None = everyone, as the original. The final valid and test evaluations always use every user.
@@ -69,8 +96,10 @@ class RunConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def for_dataset(cls, dataset: str, **overrides: Any) -> "RunConfig":
-        """The original's defaults for `dataset`, then `overrides` (None values are ignored)."""
+    def for_dataset(cls, dataset: str | None = None, **overrides: Any) -> "RunConfig":
+        """The original's defaults for `dataset` (None: the default dataset), then `overrides` (None values are
+        ignored: a flag not given)."""
+        dataset = dataset or DEFAULT_DATASET
         values = {k: v for k, v in dataset_defaults(dataset).items() if k in {f.name for f in fields(cls)}}
         values["dataset"] = dataset
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -93,6 +122,26 @@ class RunConfig:
         out = asdict(self)
         out["metrics_at"] = list(self.metrics_at)
         return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+        """The inverse of `to_dict` (as run.json stores it); keys RunConfig does not know are ignored. TypeError
+        when `values` is not a mapping."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"a configuration is an object of settings, got {type(values).__name__}")
+        names = {f.name for f in fields(cls)}
+        kept = {key: value for key, value in values.items() if key in names}
+        if isinstance(kept.get("metrics_at"), list):
+            kept["metrics_at"] = tuple(kept["metrics_at"])
+        return cls(**kept)
+
+    def resumed(self, **changes: Any) -> "RunConfig":
+        """This (stored) configuration with what a resume may change (`RESUME_MAY_CHANGE`); any other key is a
+        ValueError."""
+        refused = sorted(set(changes) - set(RESUME_MAY_CHANGE))
+        if refused:
+            raise ValueError(f"{', '.join(refused)} cannot change on resume")
+        return replace(self, **changes)
 
 
 # ---------------------------------------------------------------- validation: the one place a configuration is checked
@@ -289,30 +338,3 @@ def parse_exp_name(text: str) -> ExpName | None:
         num_interest=int(g["num_interest"]) if g["num_interest"] else None,
         topN=int(g["topN"]) if g["topN"] else None,
     )
-
-
-# ---------------------------------------------------------------- where a dataset comes from
-# The paper's data is never synthesised under its name: a command that needs it says where to get it (the links
-# the original's README gives) and the `recdoc data prepare` line that turns it into <data_dir>/<name>_data/.
-PAPER_DATA = {
-    "book": ("the Amazon Books 5-core reviews and metadata (reviews_Books_5.json, meta_Books.json) from "
-             "http://jmcauley.ucsd.edu/data/amazon/index.html",
-             "--source amazon --input reviews_Books_5.json --meta meta_Books.json --name book"),
-    "taobao": ("Taobao's UserBehavior.csv from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649",
-               "--source taobao --input UserBehavior.csv --name taobao"),
-    "ml100k": ("MovieLens-100K (read from the recbole==1.2.1 wheel)", "--source ml-100k"),
-}
-
-
-def data_needed(dataset: str, data_dir: str) -> str | None:
-    """None when `<data_dir>/<dataset>_data/` holds its three split files; else what to do first, in one sentence:
-    where to get the paper's data and the `recdoc data prepare` line (your own data: the csv line)."""
-    from pathlib import Path
-
-    folder = Path(data_dir) / f"{dataset}_data"
-    if all((folder / f"{dataset}_{split}.txt").is_file() for split in ("train", "valid", "test")):
-        return None
-    source, args = PAPER_DATA.get(dataset, (f"your raw interactions of {dataset} (user, item, time)",
-                                            f"--source csv --input RAW.csv --name {dataset}"))
-    return (f"{folder}/ is not on this machine: get {source}, then run `recdoc data prepare {args} "
-            f"--data_dir {data_dir}`")

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig, data_needed, setting_problem
+from recdoc.config import RunConfig, per_dataset_defaults, setting_problem
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
 from recdoc.diagnose.observed_run import Run
 from recdoc.errors import UsageError
+from recdoc.trainer.data.dataset import data_needed
 
 FIX_SUFFIX_RE = re.compile(r"_fix\d+$")
 USER_OVERRIDE = "user"  # the `finding_id` of a change the user asked for on the command line
@@ -46,11 +47,13 @@ CODE_EDIT_PREFIX = "# code edit (no flag in the original): "
 NEEDS_PREFIX = "# needs first: "
 # How to change, in the original's code, a setting it has no flag for.
 ORIGINAL_CODE_EDITS = {
-    "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: book 128, taobao 256)",
-    "maxlen": "set maxlen = {value} in src/train.py (hard-coded per dataset: book 20, taobao 50)",
+    "batch_size": "set batch_size = {value} in src/train.py (hard-coded per dataset: "
+                  f"{per_dataset_defaults('batch_size')})",
+    "maxlen": f"set maxlen = {{value}} in src/train.py (hard-coded per dataset: {per_dataset_defaults('maxlen')})",
     "test_iter": "set test_iter = {value} in src/train.py (iterations between evaluations; hard-coded per "
-                 "dataset: book 1000, taobao 500)",
-    "neg_num": "set neg_num = {value} in src/train.py (hard-coded 10; num_sampled = neg_num * batch_size)",
+                 f"dataset: {per_dataset_defaults('test_iter')})",
+    "neg_num": f"set neg_num = {{value}} in src/train.py (hard-coded {RunConfig().neg_num}; num_sampled = neg_num * "
+               "batch_size)",
     "ndcg": "for the {value} NDCG evaluate with the `paper` branch (master computes the master NDCG)",
 }
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc import model_specs, reference
-from recdoc.config import RunConfig, recommended_learning_rate
+from recdoc.config import DATA_DIR, RUNS_DIR, RunConfig, advised_learning_rate
 from recdoc.errors import RecdocError, UsageError
 
 PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
@@ -31,8 +31,7 @@ CUTOFFS = (20, 50)
 # (metrics key stem in run.json's final metrics, column title)
 METRIC_COLUMNS = (("recall", "Recall"), ("ndcg_paper", "NDCG paper"), ("ndcg_master", "NDCG master"),
                   ("ndcg_standard", "NDCG std"), ("hitrate", "HitRate"))
-FIRST_SEED = 19  # the original's --random_seed default; further seeds count up from it
-DEFAULT_LEARNING_RATE = 0.001
+FIRST_SEED = RunConfig().random_seed  # the original's --random_seed default; further seeds count up from it
 
 Trainer = Callable[[RunConfig], Path]
 
@@ -42,12 +41,12 @@ class BenchSpec:
     """What `recdoc bench table` runs. `overrides` are further `RunConfig` fields applied to every run."""
 
     dataset: str
-    data_dir: str = "data"
+    data_dir: str = DATA_DIR
     seeds: int = 3
     max_iter: int | None = None
     test_iter: int | None = None
     patience: int | None = None
-    runs_dir: str = "runs"
+    runs_dir: str = RUNS_DIR
     out_dir: str = "bench"
     models: tuple[str, ...] = PAPER_ORDER
     learning_rate: float | None = None
@@ -73,7 +72,7 @@ class BenchSpec:
     def learning_rate_for(self, model_type: str) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return recommended_learning_rate(model_type) or DEFAULT_LEARNING_RATE
+        return advised_learning_rate(model_type)
 
     def run_config(self, model_type: str, seed: int, exp: str) -> RunConfig:
         values: dict[str, Any] = dict(self.overrides)

@@ -29,10 +29,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from recdoc.config import RunConfig, validate, validate_with_data
+from recdoc.config import RESUME_MAY_CHANGE, RunConfig, validate, validate_with_data
 from recdoc.errors import UsageError
 from recdoc.files import rewrite_file
-from recdoc.trainer.log.folder import RunPaths, open_run_folder, refuse_existing_run_folder
+from recdoc.trainer.log.folder import RunPaths, open_run_folder, refuse_existing_run_folder, resumed_config
 from recdoc.trainer.log.lines import (
     DASH_LINE, TrainLog, early_stop_key, format_final_line, format_iter_line, format_time_line, log_metrics,
 )
@@ -275,16 +275,8 @@ def restore_sampler_state(sampler: Any, snapshot: Mapping[str, Any] | None) -> b
 
 # ---------------------------------------------------------------- the full run
 def _resolved_config(config: RunConfig, paths: RunPaths) -> RunConfig:
-    """On resume the stored configuration wins, except what may legitimately change: the budget and finetune_lr."""
-    stored = RunRecord.load(paths.run_json).data.get("config", {})
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {key: value for key, value in stored.items() if key in names}
-    if "metrics_at" in values:
-        values["metrics_at"] = tuple(values["metrics_at"])
-    # How the steps are distributed does not change the numbers, so a resumed run may use another --strategy.
-    values.update(max_iter=config.max_iter, patience=config.patience, finetune_lr=config.finetune_lr,
-                  strategy=config.strategy)
-    return RunConfig(**values)
+    """On resume the stored configuration wins, except what may legitimately change (`RESUME_MAY_CHANGE`)."""
+    return resumed_config(paths.root, **{key: getattr(config, key) for key in RESUME_MAY_CHANGE})
 
 
 class _TrainingHooks:
@@ -349,9 +341,8 @@ class _TrainingHooks:
         if self.last_manager is None:
             return
         path = self.last_manager.save(checkpoint_number=state.iteration)
-        snapshot = {"checkpoint": Path(path).name, "loop": state.to_dict(), "sampler": sampler_state(self.sampler),
-                    "candidate_sampler": sampler_state(self.trainer.candidate_sampler)}
-        rewrite_file(self.paths.loop_state, _json(snapshot))
+        write_loop_state(self.paths, Path(path).name, state, sampler_state(self.sampler),
+                         sampler_state(self.trainer.candidate_sampler))
 
     def on_time(self, minutes: float) -> None:
         self.log.line(format_time_line(minutes))
@@ -367,7 +358,15 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=1) + "\n"
 
 
-def _load_loop_state(paths: RunPaths) -> dict[str, Any]:
+def write_loop_state(paths: RunPaths, checkpoint: str, state: LoopState, sampler: Any = None,
+                     candidate_sampler: Any = None) -> None:
+    """`ckpt/last/loop_state.json`: what a resume restores next to the last checkpoint (named `checkpoint`)."""
+    rewrite_file(paths.loop_state, _json({"checkpoint": checkpoint, "loop": state.to_dict(), "sampler": sampler,
+                                          "candidate_sampler": candidate_sampler}))
+
+
+def read_loop_state(paths: RunPaths) -> dict[str, Any]:
+    """What `write_loop_state` wrote (UsageError when the run never reached an evaluation)."""
     try:
         return json.loads(paths.loop_state.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -465,7 +464,7 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
 
     state = LoopState()
     if resume:
-        snapshot = _load_loop_state(shared_paths)
+        snapshot = read_loop_state(shared_paths)
         checkpoint_path = str(shared_paths.last_dir / snapshot["checkpoint"])
         last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
         state = LoopState.from_dict(snapshot["loop"])

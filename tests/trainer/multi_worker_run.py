@@ -17,11 +17,10 @@ def main() -> None:
     from recdoc.config import RunConfig
     from recdoc.trainer.loop import train
 
-    values = json.loads(sys.argv[1])
-    values["metrics_at"] = tuple(values["metrics_at"])
+    config = RunConfig.from_dict(json.loads(sys.argv[1]))
     cap = int(sys.argv[3])
     RunConfig.max_iterations = property(lambda self: cap)  # type: ignore[method-assign,assignment]
-    print(train(RunConfig(**values), resume=sys.argv[2] == "resume"), flush=True)
+    print(train(config, resume=sys.argv[2] == "resume"), flush=True)
 
 
 if __name__ == "__main__":

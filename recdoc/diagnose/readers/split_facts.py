@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recdoc.trainer.data.dataset import split_file
+from recdoc.trainer.log.folder import stated_path_candidates
+
 SPLITS = ("train", "valid", "test")
 # Larger split files are not read: pandas parses ~30 MB/s here, so 64 MiB costs about 2 s; Book's files
 # (~150 MB) would make the data facts dominate an analysis that otherwise takes well under a second.
@@ -24,19 +27,20 @@ MAX_SPLIT_BYTES = 64 * 1024 * 1024
 
 
 def split_files(record: dict[str, Any], run_json: Path) -> dict[str, Path]:
-    """The split files a recdoc run.json names, keyed by split; relative paths are tried from the run folder too."""
+    """The split files a recdoc run.json names, keyed by split; relative paths are looked for where
+    `stated_path_candidates` says."""
     data = record.get("data") if isinstance(record.get("data"), dict) else {}
     named = [Path(str(p)) for p in data.get("files", []) if isinstance(p, str)]
     config = record.get("config") if isinstance(record.get("config"), dict) else {}
     dataset, data_dir = config.get("dataset"), config.get("data_dir")
     if not named and isinstance(dataset, str) and isinstance(data_dir, str):
-        named = [Path(data_dir) / f"{dataset}_data" / f"{dataset}_{split}.txt" for split in SPLITS]
+        named = [split_file(data_dir, dataset, split) for split in SPLITS]
     out: dict[str, Path] = {}
     for path in named:
         split = next((s for s in SPLITS if path.name.endswith(f"_{s}.txt")), None)
         if split is None:
             continue
-        for candidate in (path, run_json.parent / path):
+        for candidate in stated_path_candidates(run_json.parent, path):
             if candidate.is_file():
                 out[split] = candidate
                 break

@@ -22,6 +22,8 @@ from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.mapping import Hints, Mapping, MappingError, infer_mapping
 from recdoc.instruments.checkpoints.sources import Located, TensorSource, locate, read_tensors
+from recdoc.trainer.data.dataset import dataset_folder, dataset_name
+from recdoc.trainer.log.records import RunRecord
 
 __all__ = ["Loaded", "Located", "Mapping", "MappingError", "load", "locate", "run_hints", "find_dataset", "open_with_data"]
 
@@ -64,18 +66,7 @@ def run_hints(located: Located, dataset: str | None = None) -> Hints:
 
 def locate_recdoc_config(run_dir: Path) -> RunConfig:
     """run.json's configuration, without looking for the data folder."""
-    import dataclasses
-    import json
-
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    stored = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(stored, dict):
-        raise InputError("run.json has no config object", str(run_dir / "run.json"))
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {k: v for k, v in stored.items() if k in names}
-    if isinstance(values.get("metrics_at"), list):
-        values["metrics_at"] = tuple(values["metrics_at"])
-    return RunConfig(**values)
+    return RunRecord.load(run_dir / "run.json").config()
 
 
 def load(path: str | Path, dataset: str | None = None, located: Located | None = None) -> Loaded:
@@ -140,7 +131,7 @@ def open_with_data(path: str | Path, data_dir: str | Path, dataset: str | None =
 
     located = locate(path)
     named = run_hints(located).dataset
-    if dataset is None and named and (Path(data_dir) / f"{named}_data").is_dir():
+    if dataset is None and named and dataset_folder(data_dir, named).is_dir():
         dataset = named
     name = find_dataset(data_dir, dataset)
     loaded = load(path, name, located)
@@ -154,11 +145,11 @@ def find_dataset(data_dir: str | Path, dataset: str | None) -> str:
     if not folder.is_dir():
         raise InputError("no such data folder", str(folder))
     if dataset:
-        if not (folder / f"{dataset}_data").is_dir():
+        if not dataset_folder(folder, dataset).is_dir():
             raise InputError(f"no {dataset}_data/ folder here (ComiRec's layout: <data_dir>/<name>_data/"
                              f"<name>_train.txt, ...)", str(folder))
         return dataset
-    names = sorted(p.name[: -len("_data")] for p in folder.iterdir() if p.is_dir() and p.name.endswith("_data"))
+    names = sorted(name for p in folder.iterdir() if p.is_dir() and (name := dataset_name(p)) is not None)
     if len(names) == 1:
         return names[0]
     if not names:

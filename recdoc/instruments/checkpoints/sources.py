@@ -10,7 +10,6 @@ is installed (an optional extra; a one-line message otherwise).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -20,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from recdoc.config import ExpName, parse_exp_name
-from recdoc.errors import InputError
+from recdoc.errors import InputError, RecdocError
 from recdoc.files import path_problem, read_regular_bytes
 from recdoc.instruments.checkpoints.mapping import Stored, clean_name, is_bookkeeping
+from recdoc.trainer.log.records import RunRecord
 
 TORCH_SUFFIXES = (".pt", ".pth")
 STATE_FILE = "checkpoint"
@@ -195,10 +195,9 @@ def _exp_name(path: Path) -> str | None:
 
 def _recdoc_exp_name(run_dir: Path) -> str | None:
     try:
-        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        name = RunRecord.load(run_dir / "run.json").data.get("exp_name")
+    except RecdocError:
         return None
-    name = record.get("exp_name") if isinstance(record, dict) else None
     return str(name) if name else run_dir.name
 
 

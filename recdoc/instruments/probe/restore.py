@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,9 @@ from typing import Any
 from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.sources import best_checkpoint
+from recdoc.trainer.data.dataset import dataset_folder
+from recdoc.trainer.log.folder import stated_path_candidates
+from recdoc.trainer.log.records import RunRecord
 
 
 @dataclass(frozen=True)
@@ -30,36 +31,20 @@ def locate(run_dir: str | Path, data_dir: str | None = None) -> ProbeTarget:
     run_json = root / "run.json"
     if not run_json.is_file():
         raise InputError("not a recdoc run folder (no run.json)", str(root))
-    try:
-        record = json.loads(run_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read run.json ({exc})", str(run_json)) from None
-    stored = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(stored, dict):
-        raise InputError("run.json has no config object", str(run_json))
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {key: value for key, value in stored.items() if key in names}
-    if isinstance(values.get("metrics_at"), list):
-        values["metrics_at"] = tuple(values["metrics_at"])
-    try:
-        config = RunConfig(**values)
-    except TypeError as exc:
-        raise InputError(f"run.json config is not a recdoc configuration ({exc})", str(run_json)) from None
+    record = RunRecord.load(run_json)
+    config = record.config()
     checkpoint = best_checkpoint(root / "ckpt" / "best")
     folder = find_data_dir(root, data_dir if data_dir is not None else config.data_dir, config.dataset)
-    return ProbeTarget(root, str(record.get("exp_name") or root.name), config, checkpoint, folder)
+    return ProbeTarget(root, str(record.data.get("exp_name") or root.name), config, checkpoint, folder)
 
 
 def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
-    """`data_dir` as run.json states it: absolute, else relative to the working folder, else to a folder above
-    the run (runs are usually trained from the folder that holds both `data/` and `runs/`)."""
-    given = Path(data_dir)
-    candidates = [given] if given.is_absolute() else [given, *(parent / given for parent in run_dir.resolve().parents)]
-    for candidate in candidates:
-        if (candidate / f"{dataset}_data").is_dir():
+    """`data_dir` as run.json states it, where `stated_path_candidates` looks for it."""
+    for candidate in stated_path_candidates(run_dir, data_dir):
+        if dataset_folder(candidate, dataset).is_dir():
             return candidate
-    raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder and the "
-                     "folders above the run); pass --data_dir", str(run_dir))
+    raise InputError(f"cannot find {dataset}_data/ under data_dir {data_dir!r} (tried the working folder, the run "
+                     "folder and the folders above it); pass --data_dir", str(run_dir))
 
 
 def restore_model(target: ProbeTarget, item_count: int) -> Any:

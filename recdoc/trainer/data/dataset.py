@@ -100,8 +100,24 @@ class Dataset:
     item_cate: Mapping[int, int]
 
 
+# ComiRec's layout, owned here: `<data_dir>/<name>_data/<name>_<split>.txt`.
+FOLDER_SUFFIX = "_data"
+
+
 def dataset_folder(data_dir: str | Path, name: str) -> Path:
-    return Path(data_dir) / f"{name}_data"
+    """`<data_dir>/<name>_data`."""
+    return Path(data_dir) / f"{name}{FOLDER_SUFFIX}"
+
+
+def split_file(data_dir: str | Path, name: str, split: str) -> Path:
+    """`<data_dir>/<name>_data/<name>_<split>.txt`."""
+    return dataset_folder(data_dir, name) / f"{name}_{split}.txt"
+
+
+def dataset_name(folder: str | Path) -> str | None:
+    """The dataset a `<name>_data` folder holds; None for a folder not named so."""
+    name = Path(folder).name
+    return name[: -len(FOLDER_SUFFIX)] if name.endswith(FOLDER_SUFFIX) and len(name) > len(FOLDER_SUFFIX) else None
 
 
 def load_dataset(data_dir: str | Path, name: str, item_count: int | None = None) -> Dataset:
@@ -111,22 +127,22 @@ def load_dataset(data_dir: str | Path, name: str, item_count: int | None = None)
     (refused when it exceeds the item_count the folder's stats.json records: an id there is corrupt).
     """
     folder = require_dataset_folder(data_dir, name)
-    raw = {part: _read_int_table(folder / f"{name}_{part}.txt", 3, "user_id,item_id,rank") for part in SPLITS}
+    raw = {part: _read_int_table(split_file(data_dir, name, part), 3, "user_id,item_id,rank") for part in SPLITS}
     if item_count is None:
         item_count = dataset_defaults(name).get("item_count")
     if item_count is None:
         item_count = max(int(table[:, 1].max()) for table in raw.values()) + 1
         # A corrupt id would silently grow the inferred count; a prepared folder records the true one.
-        recorded = _recorded_item_count(folder / STATS_FILE)
+        recorded = recorded_item_count(folder)
         if recorded is not None and item_count > recorded:
             for part, table in raw.items():
                 too_large = np.flatnonzero(table[:, 1] >= recorded)
                 if len(too_large):
-                    path = folder / f"{name}_{part}.txt"
+                    path = split_file(data_dir, name, part)
                     raise InputError(f"item id {table[too_large[0], 1]} >= item_count {recorded} recorded in "
                                      f"{STATS_FILE} (pass --item_count, or check that the files belong to this "
                                      "dataset)", str(path), _physical_line(path, int(too_large[0])))
-    splits = {part: _build_split(folder / f"{name}_{part}.txt", table, int(item_count))
+    splits = {part: _build_split(split_file(data_dir, name, part), table, int(item_count))
               for part, table in raw.items()}
     item_cate = _read_item_cate(folder / f"{name}_item_cate.txt", int(item_count))
     return Dataset(name=name, path=folder, item_count=int(item_count), train=splits["train"],
@@ -137,8 +153,6 @@ def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
     """`<data_dir>/<name>_data/`, or an InputError telling how to make it."""
     folder = dataset_folder(data_dir, name)
     if not folder.is_dir():
-        from recdoc.config import PAPER_DATA, data_needed
-
         if name in PAPER_DATA:  # never synthetic data under a paper dataset's name
             raise InputError(f"no dataset folder: {data_needed(name, str(data_dir))}", str(folder))
         raise InputError(f"no dataset folder; run `recdoc data prepare` or `recdoc data synth` with --name {name}",
@@ -146,10 +160,11 @@ def require_dataset_folder(data_dir: str | Path, name: str) -> Path:
     return folder
 
 
-def _recorded_item_count(path: Path) -> int | None:
-    """`item_count` from the stats.json `recdoc data prepare`/`synth` wrote; None when absent or unreadable."""
+def recorded_item_count(folder: Path) -> int | None:
+    """`item_count` from the stats.json `recdoc data prepare`/`synth` wrote in a dataset folder; None when absent or
+    unreadable."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("item_count")
+        value = json.loads((folder / STATS_FILE).read_text(encoding="utf-8")).get("item_count")
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
@@ -258,3 +273,28 @@ def _read_item_cate(path: Path, item_count: int) -> Mapping[int, int]:
         raise InputError(f"category id {table[negative[0], 1]} is negative", str(path),
                          _physical_line(path, int(negative[0])))
     return ItemCategories(table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), item_count)
+
+
+# ---------------------------------------------------------------- where a dataset comes from
+# The paper's data is never synthesised under its name: a command that needs it says where to get it (the links
+# the original's README gives) and the `recdoc data prepare` line that turns it into <data_dir>/<name>_data/.
+PAPER_DATA = {
+    "book": ("the Amazon Books 5-core reviews and metadata (reviews_Books_5.json, meta_Books.json) from "
+             "http://jmcauley.ucsd.edu/data/amazon/index.html",
+             "--source amazon --input reviews_Books_5.json --meta meta_Books.json --name book"),
+    "taobao": ("Taobao's UserBehavior.csv from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649",
+               "--source taobao --input UserBehavior.csv --name taobao"),
+    "ml100k": ("MovieLens-100K (read from the recbole==1.2.1 wheel)", "--source ml-100k"),
+}
+
+
+def data_needed(dataset: str, data_dir: str) -> str | None:
+    """None when `<data_dir>/<dataset>_data/` holds its three split files; else what to do first, in one sentence:
+    where to get the paper's data and the `recdoc data prepare` line (your own data: the csv line)."""
+    folder = dataset_folder(data_dir, dataset)
+    if all(split_file(data_dir, dataset, split).is_file() for split in SPLITS):
+        return None
+    source, args = PAPER_DATA.get(dataset, (f"your raw interactions of {dataset} (user, item, time)",
+                                            f"--source csv --input RAW.csv --name {dataset}"))
+    return (f"{folder}/ is not on this machine: get {source}, then run `recdoc data prepare {args} "
+            f"--data_dir {data_dir}`")

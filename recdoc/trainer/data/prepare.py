@@ -33,7 +33,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from recdoc.config import DATA_DIR
 from recdoc.errors import InputError, UsageError
+from recdoc.trainer.data.dataset import dataset_folder
 
 FILTER_SIZE = 5
 SHUFFLE_SEED = 1230
@@ -179,12 +181,12 @@ def duplicate_target_share(prepared: Prepared) -> float:
 # ---------------------------------------------------------------- writing
 def write_prepared(prepared: Prepared, data_dir: Path, name: str, stats_extra: dict[str, Any]) -> Path:
     """Write `<data_dir>/<name>_data/` atomically (temp folder, then rename). Refuses to overwrite."""
-    target = data_dir / f"{name}_data"
+    target = dataset_folder(data_dir, name)
     if target.exists():
         raise InputError("already exists; remove it or choose another --name", str(target))
     data_dir.mkdir(parents=True, exist_ok=True)
     # Named before it exists, so that a Ctrl-C arriving at any point can still find and remove it.
-    staging = data_dir / f".{name}_data.partial-{os.getpid()}"
+    staging = data_dir / f".{target.name}.partial-{os.getpid()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)  # a leftover of a killed process that had this pid
         staging.mkdir()
@@ -509,7 +511,7 @@ def read_ml100k() -> RawLog:
 
 # ---------------------------------------------------------------- entry point
 def prepare_dataset(source: str, input_path: str | None = None, meta_path: str | None = None,
-                    name: str | None = None, data_dir: str = "data") -> Path:
+                    name: str | None = None, data_dir: str = DATA_DIR) -> Path:
     """Read a raw log, apply the original's rules, write `<data_dir>/<name>_data/`, print a summary, return it.
 
     The arguments are checked first, then a start line is printed (reading a large file takes minutes)."""
@@ -521,7 +523,7 @@ def prepare_dataset(source: str, input_path: str | None = None, meta_path: str |
     check_dataset_name(chosen_name)
     if meta_path is not None and source != "amazon":
         raise UsageError("--meta is only used with --source amazon")
-    target = Path(data_dir) / f"{chosen_name}_data"
+    target = dataset_folder(data_dir, chosen_name)
     if target.exists():
         raise InputError("already exists; remove it or choose another --name", str(target))
     if source != "ml-100k" and input_path is None:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recdoc.config import DATA_DIR
 from recdoc.errors import UsageError
 from recdoc.trainer.data.dataset import Dataset, Split
 from recdoc.trainer.data.prepare import RawLog, apply_rules, check_dataset_name, prepared_stats, print_summary, \
@@ -152,7 +153,7 @@ def _first_appearance_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def synthesize(name: str, items: int, users: int, interests: int = 4, seed: int = 0,
-               data_dir: str = "data") -> Path:
+               data_dir: str = DATA_DIR) -> Path:
     """Generate, prepare by the original's rules, write `<data_dir>/<name>_data/`, print a summary, return it."""
     check_dataset_name(name)
     if items < 10 or users < 10:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.trainer.log.records import RunRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,30 @@ def open_run_folder(config: RunConfig, resume: bool = False) -> tuple[RunConfig,
             return candidate, RunPaths(runs_dir / candidate.exp_name)
         except FileExistsError:
             number += 1
+
+
+def stated_path_candidates(run_dir: Path, path: str | Path) -> list[Path]:
+    """Where a path a run folder states (run.json's data_dir or split files) may be on this machine, most likely
+    first: an absolute path as it is; a relative one from the working folder, then from the run folder and each
+    folder above it (runs are usually trained from the folder that holds both `data/` and `runs/`)."""
+    given = Path(path)
+    if given.is_absolute():
+        return [given]
+    return [given, *(folder / given for folder in [run_dir, *run_dir.resolve().parents])]
+
+
+def resumed_config(root: Path, **changes: object) -> RunConfig:
+    """The configuration a resumed run trains with: its run.json's, in the runs folder where the run folder now is,
+    with `changes` (only what `RESUME_MAY_CHANGE` names; UsageError for any other)."""
+    stored = RunRecord.load(RunPaths(root).run_json).config()
+    try:
+        config = dataclasses.replace(stored.resumed(**changes), runs_dir=str(root.parent))
+    except ValueError as exc:
+        raise UsageError(f"--resume {root}: {exc}") from None
+    if config.exp_name != root.name:
+        raise UsageError(f"--resume {root}: the folder is named {root.name!r} but run.json describes "
+                         f"{config.exp_name!r}; rename the folder back to resume it")
+    return config
 
 
 def refuse_existing_run_folder(config: RunConfig) -> None:

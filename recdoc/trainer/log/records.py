@@ -14,7 +14,7 @@ from typing import Any
 
 import recdoc
 from recdoc.config import RunConfig
-from recdoc.errors import UsageError
+from recdoc.errors import InputError
 from recdoc.files import rewrite_file
 
 
@@ -119,13 +119,24 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: Path) -> "RunRecord":
+        """The one reader of a run folder's `run.json` (InputError when it cannot be read or is not an object)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
+            raise InputError(f"cannot read run.json ({exc})", str(path)) from None
         if not isinstance(data, dict):
-            raise UsageError(f"{path} is not a run.json object")
+            raise InputError("not a run.json object", str(path))
         return cls(path, data)
+
+    def config(self) -> RunConfig:
+        """The configuration the run was trained with (InputError when run.json holds none)."""
+        stored = self.data.get("config")
+        if not isinstance(stored, dict):
+            raise InputError("run.json has no config object", str(self.path))
+        try:
+            return RunConfig.from_dict(stored)
+        except TypeError as exc:
+            raise InputError(f"run.json config is not a recdoc configuration ({exc})", str(self.path)) from None
 
     def update(self, **values: Any) -> None:
         self.data.update(values)

@@ -140,3 +140,37 @@ def test_progress_bar_console_prints_the_same_lines(tmp_path: Path) -> None:
         log.close()
     assert "iter: 5, train loss: 1.0000" in stream.getvalue()
     assert (tmp_path / "train.log").read_text() == "iter: 5, train loss: 1.0000\n"
+
+
+# ---------------------------------------------------------------- run.json's configuration: one reader, one resume rule
+def test_a_config_round_trips_through_run_json(tmp_path: Path) -> None:
+    config = RunConfig.for_dataset("syn", exp="x", metrics_at=(10, 20), coef=0.1)
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert RunConfig.from_dict({**config.to_dict(), "not_a_setting": 1}) == config
+    record = RunRecord.start(tmp_path / "run.json", config, config.exp_name, [], {})
+    assert RunRecord.load(record.path).config() == config
+
+
+def test_a_resume_changes_the_budget_and_the_strategy_only(tmp_path: Path) -> None:
+    from recdoc.config import RESUME_MAY_CHANGE
+    from recdoc.trainer.log.folder import resumed_config
+
+    config, paths = open_run_folder(RunConfig.for_dataset("syn", exp="r", runs_dir=str(tmp_path / "runs")))
+    RunRecord.start(paths.run_json, config, paths.exp_name, [], {})
+    assert set(RESUME_MAY_CHANGE) == {"max_iter", "patience", "finetune_lr", "strategy"}
+    resumed = resumed_config(paths.root, max_iter=7, strategy="mirrored")
+    assert (resumed.max_iter, resumed.strategy, resumed.learning_rate) == (7, "mirrored", config.learning_rate)
+    with pytest.raises(UsageError, match="learning_rate cannot change on resume"):
+        resumed_config(paths.root, learning_rate=0.1)
+    moved = paths.root.rename(tmp_path / "elsewhere")
+    with pytest.raises(UsageError, match="rename the folder back"):
+        resumed_config(moved)
+
+
+def test_a_stated_relative_path_is_looked_for_from_the_working_folder_then_the_run_and_above(tmp_path: Path) -> None:
+    from recdoc.trainer.log.folder import stated_path_candidates
+
+    run_dir = tmp_path / "runs" / "x"
+    assert stated_path_candidates(run_dir, tmp_path / "data") == [tmp_path / "data"]
+    found = stated_path_candidates(run_dir, "data")
+    assert found[:4] == [Path("data"), run_dir / "data", run_dir.resolve().parent / "data", tmp_path.resolve() / "data"]
