@@ -62,10 +62,11 @@ def paper_label(line: str) -> bool | None:
     return paper > own
 
 
-# A line that proposes what to run next (an advice section, a suggestion): the settings it names are not a run's.
-_ADVICE_RE = re.compile(r"\b(?:try|trying|suggest(?:s|ed|ion|ions)?|recommend(?:s|ed|ation|ations)?\s+(?:to|trying|"
+# A line that proposes what to run next (an advice section, a suggestion): a section break (the settings it names
+# are not those of the runs before it).
+_ADVICE_RE = re.compile(r"\b(?:try|suggest(?:s|ed|ion|ions)?|recommend(?:s|ed|ation|ations)?\s+(?:to|trying|"
                         r"setting|using|a|the|lr|learning)|next\s+(?:time|step|steps|run|try)|you\s+(?:could|should|"
-                        r"can|might)|to\s+do|todo)\b|建议|试试|尝试一下|可以尝试|下一步|推荐(?:测试|尝试|使用|设置)|测试\s*\d",
+                        r"might)|to\s+do|todo)\b|建议|试试|尝试一下|可以尝试|下一步|推荐(?:测试|尝试|使用|设置)|测试\s*\d",
                         re.IGNORECASE)
 # A column naming the step of a table's rows (a curve: `| Epoch | Recall@50 |`).
 STEP_COLUMNS = ("epoch", "epochs", "iter", "iters", "iteration", "step", "steps", "global_step", "轮次", "轮")
@@ -148,7 +149,8 @@ class StatementReader:
         self.pending_step: Record | None = None  # `epoch: 13` alone on a line: the metric lines below are at it
         self.detached: set[int] = set()  # setting lines after a section break that follows the last numbers
         self.broken = False  # a heading, rule or advice line came after the last metric line
-        self.advice = False  # inside a section whose heading proposes what to run next
+        self.tables = 0  # tables seen so far
+        self.table_of: dict[int, int] = {}  # id(run parts) -> the table its row or column is in
 
     # ------------------------------------------------------------------ lines
     def line(self, number: int, raw: str) -> None:
@@ -171,7 +173,6 @@ class StatementReader:
             # A new section: what follows the last numbers under another heading is not about them (a heading's
             # own words, `## Results on MovieLens-1M`, still state what the section's runs are).
             self.broken = True
-            self.advice = proposes(text)
             self.pending_step = None
         label = paper_label(text) if self.detect_paper else None
         if label is False:
@@ -198,7 +199,7 @@ class StatementReader:
         if metrics:
             self._close_block()
             self.paper_pending = None
-            self.broken = self.advice = False
+            self.broken = False
             self._metric_line(number, text, record)
             self._quoted_settings(number, text)  # `{"model": "SA", "recall@50": 0.07}`: the settings beside them
             return
@@ -206,10 +207,10 @@ class StatementReader:
             self._close_block()
         if is_prose(text):
             self.pending_step = None
-        if self.advice or proposes(text):
-            # A suggestion of what to run next: its settings are not any run's.
+        if proposes(text):
+            # A suggestion of what to run next (`测试 1: lr=0.008`): a section break like a heading. Its settings
+            # count only for numbers stated after it (`I try lr=0.005 and get:`), never for the runs before it.
             self.broken = True
-            return
         if self._setting_line(number, text):
             self.paper_pending = None  # a command or a setting between a label and numbers: the label is spent
             return
@@ -277,6 +278,7 @@ class StatementReader:
             if any(value is not None for value in values) or len([c for c in cells if c]) < 2:
                 return False
             self.table = cells
+            self.tables += 1
             self.table_metrics = any(bool(line_metrics(f"{cell}: 0.5")) for cell in cells if cell)
             if self.table_metrics:
                 self.counter.use(number)
@@ -325,7 +327,7 @@ class StatementReader:
             if said is True:
                 self.paper_pending = None  # the row's own label: the rows after it are someone's again
             return True
-        self.broken = self.advice = False
+        self.broken = False
         if step is not None:
             self.counter.use(number)
             if self.table_curve is None:
@@ -345,6 +347,7 @@ class StatementReader:
                    settings: list[tuple[str, str]]) -> None:
         """A table row's model, dataset and settings (declared facts with the row's line) and its label (shown as
         the row's name; never the exp name, whose words would be read as settings)."""
+        self.table_of[id(part)] = self.tables
         for column, cell in settings:
             key = setting_key(column)
             if key == "model_type":
@@ -500,14 +503,21 @@ class StatementReader:
         self._close_block()
         parts = [part for part in self.parts if part.has_metrics]
         ends = [end for part, end in zip(self.parts, self.part_end) if part.has_metrics]
+        # A table whose rows (or columns) name their models: a row naming none is another model (a baseline), not
+        # the one the prose names.
+        named_tables = {self.table_of[id(part)] for part in parts
+                        if id(part) in self.table_of and "model_type" in part.declared}
         for part, end in zip(parts, ends):
-            # The last statement of a key before the run's numbers; else the first after them (a thread often gives
-            # the command after the results).
+            # A table row's own cells first; then the last statement of a key before the run's numbers; else the
+            # first after them (a thread often gives the command after the results).
+            own = set(part.declared)
+            if self.table_of.get(id(part), -1) in named_tables:
+                own.add("model_type")
             for line, key, fact in self.settings:
-                if line <= end:
+                if line <= end and key not in own:
                     part.declared[key] = fact
             for line, key, fact in self.settings:
-                if line not in self.detached:  # never from a later section (a config example, a next step)
+                if line not in self.detached and key not in own:  # never from a later section (a next step)
                     part.declared.setdefault(key, fact)
         scale_percent(parts)
         events = [self._paper_event(block) for block in self.paper_blocks]

@@ -60,9 +60,16 @@ def test_a_suite_table_with_dataset_and_count_columns(tmp_path: Path) -> None:
     assert sa.exp_name is None and dnn.exp_name is None
 
 
+def test_a_rows_own_model_beats_the_prose(tmp_path: Path) -> None:
+    text = "\n".join(["I trained MIND on taobao, and here is also the other model:", "", "| Model | Recall@50 |",
+                      "|---|---|", "| ComiRec-DR | 0.080 |"])
+    run, = read_runs([str(write(tmp_path, text))])
+    assert run.declared["model_type"].value == "ComiRec-DR" and run.declared["dataset"].value == "taobao"
+
+
 def test_a_transposed_table_makes_a_run_per_value_column(tmp_path: Path) -> None:
     text = "\n".join([
-        "## Results on MovieLens-1M", "", "| Epoch | Train Loss | Valid Loss |", "| ---: | ---: | ---: |",
+        "## MIND results on MovieLens-1M", "", "| Epoch | Train Loss | Valid Loss |", "| ---: | ---: | ---: |",
         "| 1 | 7.1 | 7.0 |", "| 2 | 6.9 | 6.8 |", "",
         "| Metric | MIND | Most popular | Lift |", "| --- | ---: | ---: | ---: |",
         "| Recall@10 | 0.1200 | 0.0200 | 6.0x |", "| NDCG@10 | 0.0600 | 0.0100 | 6.0x |", "",
@@ -70,6 +77,7 @@ def test_a_transposed_table_makes_a_run_per_value_column(tmp_path: Path) -> None
     mind, popular = read_runs([str(write(tmp_path, text))])
     assert mind.declared["model_type"].value == "MIND" and mind.declared["dataset"].value == "ml-1m"
     assert (mind.finals["test"].recall, mind.finals["test"].ndcg, mind.finals["test"].cutoff) == (0.12, 0.06, 10)
+    # The heading's model is the column that names it; the column naming none is another model (a baseline).
     assert popular.finals["test"].recall == 0.02 and "model_type" not in popular.declared
     assert popular.extra_metrics["row_label"] == "Most popular"
     # The loss table and the AUC table state no retrieval metric: no run of theirs.
@@ -154,3 +162,10 @@ def test_flag_values_lose_trailing_punctuation(tmp_path: Path, tail: str) -> Non
            "test recall: 0.070000, test ndcg: 0.200000, test hitrate: 0.460000\n"
     run, = read_runs([str(write(tmp_path, text, "issue.txt"))])
     assert run.declared["model_type"].value == "MIND" and run.declared["dataset"].value == "taobao"
+
+
+def test_a_suggestion_word_before_the_numbers_does_not_hide_their_settings(tmp_path: Path) -> None:
+    text = "I try to reproduce MIND on taobao with learning_rate=0.005 and get:\n" \
+           "test recall@50: 0.0700, test hitrate@50: 0.4600\n\n建议 测试 2: learning_rate=0.01\n"
+    run, = read_runs([str(write(tmp_path, text, "issue.txt"))])
+    assert run.declared["learning_rate"].value == 0.005 and run.declared["model_type"].value == "MIND"
