@@ -117,8 +117,7 @@ def setting_value(key: str, raw: str) -> Any:
         return max(cutoffs) if cutoffs else None
     if key == "model_type":
         # `ComiRec-SA (ours)`, `MIND (seed 2)`: the name before a parenthesis is the model.
-        bare = text.split("(")[0].strip()
-        return (reference.canonical_model_type(text) or reference.canonical_model_type(bare) or text) if text else None
+        return (model_name(text) or text) if text else None
     if key == "dataset":
         return text or None
     try:

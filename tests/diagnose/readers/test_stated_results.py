@@ -169,3 +169,12 @@ def test_a_suggestion_word_before_the_numbers_does_not_hide_their_settings(tmp_p
            "test recall@50: 0.0700, test hitrate@50: 0.4600\n\n建议 测试 2: learning_rate=0.01\n"
     run, = read_runs([str(write(tmp_path, text, "issue.txt"))])
     assert run.declared["learning_rate"].value == 0.005 and run.declared["model_type"].value == "MIND"
+
+
+def test_a_csv_suite_sheet_names_glued_models_and_no_exp_name(tmp_path: Path) -> None:
+    text = "model,dataset,params,HR@10,NDCG@10\nComirecDR,mydata-small,1234,0.2000,0.1000\n" \
+           "GRU4Rec,mydata-small,99,0.1000,0.0500\n"
+    dr, gru = read_runs([str(write(tmp_path, text, "suite.csv"))])
+    assert (dr.declared["model_type"].value, gru.declared["model_type"].value) == ("ComiRec-DR", "GRU4REC")
+    assert dr.declared["dataset"].value == "mydata-small" and dr.exp_name is None
+    assert dr.extra_metrics["row_label"] == "ComirecDR mydata-small"
