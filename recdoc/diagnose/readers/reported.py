@@ -50,6 +50,9 @@ _EXTRA_KEYS = {
     "n_interest": "num_interest", "interests": "num_interest", "num_interests": "num_interest",
     "topks": "topN", "top_k": "topN", "topk": "topN", "topn": "topN", "learningrate": "learning_rate",
     "data_name": "dataset", "dataset": "dataset", "neg_num": "neg_num",
+    # Column names and labels in Chinese write-ups (`| 模型 | 学习率 | batch_size |`).
+    "学习率": "learning_rate", "模型": "model_type", "数据集": "dataset", "批大小": "batch_size",
+    "批次大小": "batch_size", "兴趣数": "num_interest", "嵌入维度": "embedding_dim",
 }
 # Counts of the data, in the phrasings frameworks print (`The number of users: 944`, `"# user": 944`).
 COUNT_KEYS = {"user": "user_count", "users": "user_count", "item": "item_count", "items": "item_count",

@@ -312,6 +312,10 @@ class StatementReader:
                     labels.insert(0, cell)  # the row's name too (`ComiRec-SA (paper)` labels a reference)
             elif value is None:
                 labels.append(cell)
+        # `| 20K Recall | Test Recall |`: a column naming its split is the row's value for it; one naming none
+        # beside it is another reading of the same metric (a curve's last point), not a second run.
+        stated = {(metric, cutoff) for (split, metric, cutoff) in metrics if split is not None}
+        metrics = {key: v for key, v in metrics.items() if key[0] is not None or key[1:] not in stated}
         if not any(metric in RUN_METRICS for (_, metric, _) in metrics):
             # No retrieval metric in the row (an AUC or loss table of another model, a failed run's empty row).
             return True

@@ -178,3 +178,13 @@ def test_a_csv_suite_sheet_names_glued_models_and_no_exp_name(tmp_path: Path) ->
     assert (dr.declared["model_type"].value, gru.declared["model_type"].value) == ("ComiRec-DR", "GRU4REC")
     assert dr.declared["dataset"].value == "mydata-small" and dr.exp_name is None
     assert dr.extra_metrics["row_label"] == "ComirecDR mydata-small"
+
+
+def test_a_chinese_settings_column_and_a_split_column_beside_an_unsplit_one(tmp_path: Path) -> None:
+    text = "\n".join(["# MIND 学习率对比", "", "| 学习率 | 10K Recall | Test Recall | Test NDCG | 备注 |",
+                      "|---|---|---|---|---|", "| **0.002** | 0.0300 | 0.0310 | 0.0200 | 慢 |",
+                      "| **0.004** | 0.0350 | 0.0360 | 0.0230 | 快 |"])
+    slow, fast = read_runs([str(write(tmp_path, text, "lr.md"))])
+    assert (slow.declared["learning_rate"].value, fast.declared["learning_rate"].value) == (0.002, 0.004)
+    assert slow.declared["learning_rate"].ref.line == 5 and slow.declared["model_type"].value == "MIND"
+    assert (slow.finals["test"].recall, slow.finals["test"].ndcg) == (0.031, 0.02)
