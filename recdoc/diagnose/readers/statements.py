@@ -92,8 +92,14 @@ def _clean_cell(cell: str) -> str:
     return cell.strip().strip("*_`").strip()
 
 
+MAX_CELL_CHARS = 80
+
+
 def cell_number(cell: str) -> str | None:
-    """The number a table cell states (with its `%`), or None when the cell is not a number."""
+    """The number a table cell states (with its `%`), or None when the cell is not a number (a long cell never
+    is one: the pattern then never meets a run of digits it could backtrack over)."""
+    if len(cell) > MAX_CELL_CHARS:
+        return None
     match = _CELL_NUMBER_RE.match(_clean_cell(cell).replace("**", "").replace("`", ""))
     return match.group(1) + match.group(2) if match is not None else None
 

@@ -188,3 +188,15 @@ def test_a_chinese_settings_column_and_a_split_column_beside_an_unsplit_one(tmp_
     assert (slow.declared["learning_rate"].value, fast.declared["learning_rate"].value) == (0.002, 0.004)
     assert slow.declared["learning_rate"].ref.line == 5 and slow.declared["model_type"].value == "MIND"
     assert (slow.finals["test"].recall, slow.finals["test"].ndcg) == (0.031, 0.02)
+
+
+def test_long_table_cells_are_read_in_linear_time(tmp_path: Path) -> None:
+    import time
+
+    digits = "1" * 200_000
+    text = f"| Model | Recall@50 |\n|---|---|\n| MIND | 0.07 |\n| MIND | {digits} x |\n| {digits}.{digits} | 0.08 |\n" \
+           f"try {'a' * 100_000}=1 {'b=' * 50_000}\n"
+    started = time.perf_counter()
+    sniff_scores(text)
+    runs = read_runs([str(write(tmp_path, text))])
+    assert runs[0].finals["test"].recall == 0.07 and time.perf_counter() - started < 5.0
