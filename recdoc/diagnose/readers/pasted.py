@@ -7,7 +7,8 @@ paper's (`the paper reports:`, `Paper: HR@50 0.3`, `in the paper`, `论文中`) 
 an info Event (`values["reference"] == "paper"`) on every run and never read as one (statements.py).
 
 Sniffing leaves logs to their readers: a head with the original's lines, or with step records in the majority, is
-not pasted text; prose (sentences of words) beside metric lines is.
+not pasted text; prose (sentences of words, or of CJK characters) beside metric lines is, and so is a Markdown
+results table (models as rows or transposed) or a terse line of settings beside final numbers.
 """
 
 from __future__ import annotations

@@ -8,6 +8,18 @@ or cut-off a run already stated starts another run (repeated runs pasted one aft
 step (a pasted log excerpt) are its curve. Settings apply to every run after them, and to earlier runs that do
 not state them (a thread often gives the command after the numbers).
 
+Settings are read wherever a line states them: a command, `key: value`, `key = value` pairs anywhere in a sentence
+(`我尝试在 book 上改了 batch_size =1024`), the one model and the one dataset a line names (`ComiRec-SA, book`;
+Amazon Book is the paper's `book` only when the line says it is ComiRec's data). A heading, a rule or a line that
+proposes a next run (`try`, `建议`, `测试 1: lr=0.008`) breaks the section: settings after such a break count for the
+numbers after them, never for the runs before them (a config example or a suggestion after the results).
+
+Markdown tables: under a header naming metric columns each row is a run (its model, dataset and setting cells
+declared with the row's line; the row's name in `extra_metrics["row_label"]`, never the exp name); a table whose
+rows each name a metric is transposed, each value column a run; a step column makes the rows one run's curve; a row
+labelled the paper's is a reference. `epoch: 13` alone on a line puts the metric lines under it at that step (points
+of one curve, not repeated runs).
+
 A block the author labels as the paper's (`the paper reports`, `paper:`, `in the paper`, `论文`, `原文`) is a
 reference for comparison, not a run: it becomes an info Event with `values = {"reference": "paper", "split": ..,
 "recall@50": .., ...}` on every run, and its lines count as understood but unused.
