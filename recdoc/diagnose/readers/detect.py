@@ -99,6 +99,9 @@ def run_label(run: Run) -> str:
     segment = run.extra_metrics.get("segment")
     if isinstance(segment, dict):
         label += f" (run {segment['index']} of {segment['of']})"
+    row = run.extra_metrics.get("row_label")
+    if row:
+        label += f": {row}"  # a table row's or column's name (never its exp name: its words are not settings)
     return label
 
 

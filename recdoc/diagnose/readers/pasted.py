@@ -7,7 +7,8 @@ paper's (`the paper reports:`, `Paper: HR@50 0.3`, `in the paper`, `论文中`) 
 an info Event (`values["reference"] == "paper"`) on every run and never read as one (statements.py).
 
 Sniffing leaves logs to their readers: a head with the original's lines, or with step records in the majority, is
-not pasted text; prose (sentences of words) beside metric lines is.
+not pasted text; prose (sentences of words, or of CJK characters) beside metric lines is, and so is a Markdown
+results table (models as rows or transposed) or a terse line of settings beside final numbers.
 """
 
 from __future__ import annotations
@@ -15,50 +16,77 @@ from __future__ import annotations
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.statements import StatementReader, is_prose, paper_label
+from recdoc.diagnose.readers.statements import StatementReader, _clean_cell, cell_number, is_prose, paper_label
 from recdoc.diagnose.readers.stdout_log import log_signals
-from recdoc.diagnose.readers.reported import input_lines, line_metrics, safe_record
+from recdoc.diagnose.readers.reported import (
+    inline_settings, input_lines, line_metrics, safe_record, stated_datasets, stated_models,
+)
 from recdoc.errors import InputError
 
 FORMAT = "pasted"
-# Sentences that make a head prose rather than a log.
-MIN_PROSE_LINES = 2
 
 
 def sniff(head: str) -> float:
     if log_signals(head).core >= 2:
         return 0.0  # the original's (or a port's) lines: its reader reads them, prose and all
-    prose = metric_lines = step_lines = 0
-    labelled = table = False
+    prose = stated = metric_lines = step_lines = table_rows = 0
+    labelled = False
+    header: list[str] | None = None
     for line in head.splitlines()[:400]:
         text = line.strip()
         if not text:
+            header = None
             continue
         if text.startswith("|") and text.count("|") >= 3:
-            # A Markdown table: metric columns in its header, numbers in its rows.
-            cells = [cell.strip() for cell in text.strip("|").split("|")]
-            if any(line_metrics(f"{cell}: 0.5") for cell in cells if cell and not cell[:1].isdigit()):
-                table = True
-            elif table and any(cell[:1].isdigit() for cell in cells):
-                metric_lines += 1
+            # A Markdown table: metric columns in its header and numbers in its rows, or (transposed) a metric
+            # name first in each row and numbers across.
+            cells = [_clean_cell(cell) for cell in text.strip("|").split("|")]
+            numbers = [cell_number(cell) is not None for cell in cells]
+            if set(text) <= set("|-: "):
+                continue
+            if header is None:
+                header = cells if not any(numbers) else None
+            elif any(numbers) and (any(line_metrics(f"{c}: 0.5") for c in header if c)
+                                   or (cells[0] and not numbers[0] and line_metrics(f"{cells[0]}: 0.5"))):
+                table_rows += 1
             labelled = labelled or paper_label(text) is True
             continue
-        table = False
+        header = None
         record = safe_record(text)
         if record is not None and record.step is not None:
-            step_lines += 1  # a step with its metrics, or on a line of its own before them: evaluations of a log
+            step_lines += 1  # a log's step line, with its metrics or alone (`iters: 1000` above them)
         if record is not None and record.metrics:
             metric_lines += 1
-        elif is_prose(text):
+        elif is_prose(text) or _sentence(text):
             prose += 1
+        elif _states_settings(text):
+            stated += 1
         if paper_label(text) is True:
             labelled = True
+    if table_rows:
+        return 0.45  # a results table: read as stated results whatever the prose around it
     if metric_lines == 0 or step_lines >= 2:
         # Evaluations at two or more steps are a curve, a log reader's to read (it skips the prose around them).
         return 0.0
     if labelled and prose >= 1:
         return 0.45
-    return 0.42 if prose >= MIN_PROSE_LINES else 0.0
+    if prose >= 1:
+        return 0.42
+    # Terse settings beside final numbers (`ComiRec-SA, book, batch_size=1024`): above the text log reader, below a
+    # config dump (whose `key: value` lines state settings too).
+    return 0.35 if stated >= 1 else 0.0
+
+
+def _sentence(text: str) -> bool:
+    """A sentence in a script without spaces between words (`我尝试在 book 上改了 batch_size`): six CJK characters."""
+    return sum(1 for char in text if "\u4e00" <= char <= "\u9fff") >= 6
+
+
+def _states_settings(text: str) -> bool:
+    """A terse line of settings (`ComiRec-SA, book, batch_size=1024`): a model, a dataset or a known `key=value`."""
+    if len(text) > 300:
+        return False
+    return bool(inline_settings(text) or stated_models(text) or stated_datasets(text))
 
 
 def read(path: str | Path) -> Run:

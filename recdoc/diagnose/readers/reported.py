@@ -50,6 +50,9 @@ _EXTRA_KEYS = {
     "n_interest": "num_interest", "interests": "num_interest", "num_interests": "num_interest",
     "topks": "topN", "top_k": "topN", "topk": "topN", "topn": "topN", "learningrate": "learning_rate",
     "data_name": "dataset", "dataset": "dataset", "neg_num": "neg_num",
+    # Column names and labels in Chinese write-ups (`| 模型 | 学习率 | batch_size |`).
+    "学习率": "learning_rate", "模型": "model_type", "数据集": "dataset", "批大小": "batch_size",
+    "批次大小": "batch_size", "兴趣数": "num_interest", "嵌入维度": "embedding_dim",
 }
 # Counts of the data, in the phrasings frameworks print (`The number of users: 944`, `"# user": 944`).
 COUNT_KEYS = {"user": "user_count", "users": "user_count", "item": "item_count", "items": "item_count",
@@ -117,8 +120,7 @@ def setting_value(key: str, raw: str) -> Any:
         return max(cutoffs) if cutoffs else None
     if key == "model_type":
         # `ComiRec-SA (ours)`, `MIND (seed 2)`: the name before a parenthesis is the model.
-        bare = text.split("(")[0].strip()
-        return (reference.canonical_model_type(text) or reference.canonical_model_type(bare) or text) if text else None
+        return (model_name(text) or text) if text else None
     if key == "dataset":
         return text or None
     try:
@@ -512,3 +514,78 @@ def mark_segments(runs: list[Run]) -> list[Run]:
         for index, run in enumerate(runs, 1):
             run.extra_metrics["segment"] = {"index": index, "of": len(runs)}
     return runs
+
+
+# ---------------------------------------------------------------- settings stated in prose and in table cells
+# Trailing punctuation a flag value or a cell picks up from the sentence around it (`--model_type ComiRec-SA,`).
+TRAILING_PUNCTUATION = ",.;:!?，。；：、！？"
+# `ComirecDR`, `ComiRecSA`: a model name with its variant glued on.
+_GLUED_VARIANT_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*?[a-z0-9])([A-Z]{2,4})$")
+
+
+def model_name(text: str) -> str | None:
+    """The model a name, a table cell or a token states, in recdoc's spelling: `ComiRec-SA (mine)`, `**mind**`,
+    `ComirecDR` (the variant glued on); None when it names none (a bare `ComiRec` names no variant)."""
+    bare = text.strip().strip("*`_'\"").strip().rstrip(TRAILING_PUNCTUATION)
+    for candidate in (bare, bare.split("(")[0].split("（")[0].strip().strip("*`_")):
+        if not candidate or len(candidate) > 40:
+            continue
+        model = reference.canonical_model_type(candidate)
+        if model is not None:
+            return model
+        glued = _GLUED_VARIANT_RE.match(candidate)
+        if glued is not None:
+            model = reference.canonical_model_type(f"{glued.group(1)}-{glued.group(2)}")
+            if model is not None:
+                return model
+    return None
+
+
+# Dataset names as texts state them. The paper's Amazon Book data under its long names is the paper's `book` only
+# when the text says it is ComiRec's (or the paper's) data; otherwise the stated name is kept and the data's
+# identity is left to identity.py (counts, magnitudes).
+# ASCII lookarounds, not \b: a CJK character next to a name (`AmazonBook数据集`) is a word character to \b.
+_AMAZON_BOOK_RE = re.compile(r"(?<![A-Za-z])amazon[\s_-]?books?(?![A-Za-z])", re.IGNORECASE)
+_MOVIELENS_RE = re.compile(r"(?<![A-Za-z0-9])(?:movielens|ml)[\s_-]?(\d{1,3}[mk])(?![A-Za-z0-9])"
+                           r"(?:[\s_-]sample(?![A-Za-z]))?", re.IGNORECASE)
+_PAPER_DATA_WORDS = ("comirec", "paper", "论文", "原文", "original")
+_ASCII_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+
+
+def stated_datasets(line: str) -> set[str]:
+    """The datasets a line names: the paper's (`book`, `taobao`), Amazon Book (`book` when the line says it is
+    ComiRec's data), MovieLens (`ml-1m`, `ml-25m`)."""
+    from recdoc.diagnose.readers.statements import PAPER_DATASETS
+
+    found: set[str] = set()
+    lowered = line.lower()
+    rest = line
+    for match in _AMAZON_BOOK_RE.finditer(line):
+        paper_data = any(word in lowered for word in _PAPER_DATA_WORDS)
+        found.add("book" if paper_data else re.sub(r"[\s_]+", "", match.group(0)))
+    rest = _AMAZON_BOOK_RE.sub(" ", rest)
+    for match in _MOVIELENS_RE.finditer(rest):
+        found.add(f"ml-{match.group(1).lower()}" + ("-sample" if "sample" in match.group(0).lower() else ""))
+    rest = _MOVIELENS_RE.sub(" ", rest)
+    words = {word.lower().rstrip(".-") for word in _ASCII_WORD_RE.findall(rest)}
+    found |= words & PAPER_DATASETS
+    return found
+
+
+def stated_models(line: str) -> set[str]:
+    """The models a line names (`ComiRec-SA`, `MIND`, `ComirecDR`), each in recdoc's spelling."""
+    tokens = _ASCII_WORD_RE.findall(line[:2000])[:80]
+    return {model for model in (model_name(token) for token in tokens if len(token) > 2) if model}
+
+
+# `batch_size=1024`, `batch_size =1024`, `lr: 0.005`, `学习率 lr=0.001`: `key = value` pairs anywhere in a line.
+_INLINE_PAIR_RE = re.compile(r"(?<![\w\-])([A-Za-z_][A-Za-z0-9_]{1,40})\s{0,3}[=:：]\s{0,3}([-+]?[A-Za-z0-9_.\-]{1,40})")
+
+
+def inline_settings(line: str) -> list[tuple[str, str]]:
+    """The `key = value` pairs of a line whose key names a setting recdoc knows, in line order."""
+    out = []
+    for name, value in _INLINE_PAIR_RE.findall(line[:2000]):
+        if setting_key(name) is not None:
+            out.append((name, value.rstrip(TRAILING_PUNCTUATION)))
+    return out

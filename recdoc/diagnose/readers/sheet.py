@@ -294,8 +294,8 @@ class _Sheet:
         configuration += tuple(b for b in label_bits if b != seed)
         label = " ".join(dict.fromkeys(label_bits)) or None
         if label is not None:
-            part.label = f"{Path(self.path).name}: {label}"
-            part.label_ref = part.ref(number)
+            # The row's name (shown with the run), never its exp name: a cell's words are not an exp name's settings.
+            part.extra["row_label"] = label
         if step is not None:
             key = configuration + ((seed,) if seed else ())
             run = self.curves.get(key)

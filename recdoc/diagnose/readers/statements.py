@@ -8,6 +8,18 @@ or cut-off a run already stated starts another run (repeated runs pasted one aft
 step (a pasted log excerpt) are its curve. Settings apply to every run after them, and to earlier runs that do
 not state them (a thread often gives the command after the numbers).
 
+Settings are read wherever a line states them: a command, `key: value`, `key = value` pairs anywhere in a sentence
+(`我尝试在 book 上改了 batch_size =1024`), the one model and the one dataset a line names (`ComiRec-SA, book`;
+Amazon Book is the paper's `book` only when the line says it is ComiRec's data). A heading, a rule or a line that
+proposes a next run (`try`, `建议`, `测试 1: lr=0.008`) breaks the section: settings after such a break count for the
+numbers after them, never for the runs before them (a config example or a suggestion after the results).
+
+Markdown tables: under a header naming metric columns each row is a run (its model, dataset and setting cells
+declared with the row's line; the row's name in `extra_metrics["row_label"]`, never the exp name); a table whose
+rows each name a metric is transposed, each value column a run; a step column makes the rows one run's curve; a row
+labelled the paper's is a reference. `epoch: 13` alone on a line puts the metric lines under it at that step (points
+of one curve, not repeated runs).
+
 A block the author labels as the paper's (`the paper reports`, `paper:`, `in the paper`, `论文`, `原文`) is a
 reference for comparison, not a run: it becomes an info Event with `values = {"reference": "paper", "split": ..,
 "recall@50": .., ...}` on every run, and its lines count as understood but unused.
@@ -16,17 +28,16 @@ reference for comparison, not a run: it becomes an info Event with `values = {"r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 from recdoc import reference
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F401 (Event: the paper's type)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, RunParts, copy_coverage, count_facts, line_metrics, mark_segments, paper_reference_event, protocol_from_prose,
-    safe_record,
-    scale_percent, strip_ansi, tame,
+    RUN_METRICS, TRAILING_PUNCTUATION, CoverageCounter, RunParts, copy_coverage, count_facts, inline_settings,
+    line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
+    setting_key, stated_datasets, stated_models, strip_ansi, tame,
 )
 
 # A setting line is short: `key: value`, `key = value`, `- key: value` (YAML list items), `key | value`.
@@ -61,6 +72,48 @@ def paper_label(line: str) -> bool | None:
     if paper > own and len(lowered.split()) > 4 and not any(word in lowered for word in RESULT_WORDS):
         return None
     return paper > own
+
+
+# A line that proposes what to run next (an advice section, a suggestion): a section break (the settings it names
+# are not those of the runs before it).
+_ADVICE_RE = re.compile(r"\b(?:try|suggest(?:s|ed|ion|ions)?|recommend(?:s|ed|ation|ations)?\s+(?:to|trying|"
+                        r"setting|using|a|the|lr|learning)|next\s+(?:time|step|steps|run|try)|you\s+(?:could|should|"
+                        r"might)|to\s+do|todo)\b|建议|试试|尝试一下|可以尝试|下一步|推荐(?:测试|尝试|使用|设置)|测试\s*\d",
+                        re.IGNORECASE)
+# A column naming the step of a table's rows (a curve: `| Epoch | Recall@50 |`).
+STEP_COLUMNS = ("epoch", "epochs", "iter", "iters", "iteration", "step", "steps", "global_step", "轮次", "轮")
+LOSS_COLUMNS = ("loss", "train_loss", "training_loss", "train loss", "training loss")
+# A table cell's number: `0.214`, `8.43%`, `**0.305** (best)`, `0.54 (+91%)`, `0.0334 ✅`, `6.9646*`.
+_CELL_NUMBER_RE = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*(?:[(（][^)）]{0,40}[)）])?"
+                             r"[\s*✅❌↑↓]*$")
+
+
+def proposes(line: str) -> bool:
+    """Whether a line proposes a future run (`try lr=0.01`, `建议 lr=0.001`, `测试 1: lr=0.008`)."""
+    return _ADVICE_RE.search(line[:2000]) is not None
+
+
+def _is_heading(text: str) -> bool:
+    """A Markdown heading or rule: a new section starts (`## Next steps`, `---`)."""
+    if re.match(r"#{1,6}\s+\S", text):
+        return not count_facts(text)  # `# users: 944` is a count, not a heading
+    return len(text) >= 3 and set(text) <= set("-*_= ")
+
+
+def _clean_cell(cell: str) -> str:
+    return cell.strip().strip("*_`").strip()
+
+
+MAX_CELL_CHARS = 80
+
+
+def cell_number(cell: str) -> str | None:
+    """The number a table cell states (with its `%`), or None when the cell is not a number (a long cell never
+    is one: the pattern then never meets a run of digits it could backtrack over)."""
+    if len(cell) > MAX_CELL_CHARS:
+        return None
+    match = _CELL_NUMBER_RE.match(_clean_cell(cell).replace("**", "").replace("`", ""))
+    return match.group(1) + match.group(2) if match is not None else None
 
 
 def is_prose(line: str) -> bool:
@@ -108,6 +161,14 @@ class StatementReader:
         self.paper_blocks: list[_Block] = []
         self.excluded: set[int] = set()
         self.table: list[str] | None = None  # the header of the Markdown table being read
+        self.table_metrics = False  # whether that header names metric columns (else rows may name metrics)
+        self.columns: dict[int, dict] = {}  # a transposed table's runs, one per value column
+        self.table_curve: RunParts | None = None  # a table with a step column: its rows are one run's curve
+        self.pending_step: Record | None = None  # `epoch: 13` alone on a line: the metric lines below are at it
+        self.detached: set[int] = set()  # setting lines after a section break that follows the last numbers
+        self.broken = False  # a heading, rule or advice line came after the last metric line
+        self.tables = 0  # tables seen so far
+        self.table_of: dict[int, int] = {}  # id(run parts) -> the table its row or column is in
 
     # ------------------------------------------------------------------ lines
     def line(self, number: int, raw: str) -> None:
@@ -118,18 +179,32 @@ class StatementReader:
                 # A blank line ends the paper's block; the numbers after it are someone's again.
                 self._close_block()
                 self.paper_pending = None
+            self._end_table()
+            self.pending_step = None
             return
         if text.startswith("|") and text.count("|") >= 3:
             if self._table_line(number, text):
                 return
         else:
-            self.table = None
+            self._end_table()
+        if _is_heading(text):
+            # A new section: what follows the last numbers under another heading is not about them (a heading's
+            # own words, `## Results on MovieLens-1M`, still state what the section's runs are).
+            self.broken = True
+            self.pending_step = None
         label = paper_label(text) if self.detect_paper else None
         if label is False:
             self._close_block()
             self.paper_pending = None
         record = safe_record(text)
         metrics = record.metrics if record is not None else {}
+        if record is not None and not metrics and record.step is not None and record.loss is None \
+                and len(text) <= 60:
+            # `epoch: 13, batch: 6506:` alone: the evaluation lines below it are that step's (one curve).
+            self.pending_step = record
+            return
+        if metrics and record.step is None and self.pending_step is not None:
+            record = replace(record, step=self.pending_step.step, step_kind=self.pending_step.step_kind)
         if label is True:
             self._close_block()
             self.paper_pending = number
@@ -142,11 +217,18 @@ class StatementReader:
         if metrics:
             self._close_block()
             self.paper_pending = None
+            self.broken = False
             self._metric_line(number, text, record)
             self._quoted_settings(number, text)  # `{"model": "SA", "recall@50": 0.07}`: the settings beside them
             return
         if self.block is not None and is_prose(text):
             self._close_block()
+        if is_prose(text):
+            self.pending_step = None
+        if proposes(text):
+            # A suggestion of what to run next (`测试 1: lr=0.008`): a section break like a heading. Its settings
+            # count only for numbers stated after it (`I try lr=0.005 and get:`), never for the runs before it.
+            self.broken = True
         if self._setting_line(number, text):
             self.paper_pending = None  # a command or a setting between a label and numbers: the label is spent
             return
@@ -176,6 +258,11 @@ class StatementReader:
         part = self.parts[-1] if self.parts and not new_run else None
         if record.step is not None:
             metrics = {(s or record.split or "valid", m, c): v for (s, m, c), v in record.metrics.items()}
+            if part is not None and part.rows and record.step == part.rows[-1]["iter"] and record.loss is None \
+                    and not set(metrics) & set(part.row_metrics[-1]):
+                part.row_metrics[-1].update(metrics)  # the same evaluation's other cut-offs on the next line
+                self.part_end[-1] = number
+                return
             if part is None or part.finals or (part.rows and record.step <= part.rows[-1]["iter"]):
                 part = self._new_part(number)
             part.add_row(record.step, record.loss, metrics, number)
@@ -196,28 +283,60 @@ class StatementReader:
         self.part_end[-1] = number
 
     def _table_line(self, number: int, text: str) -> bool:
-        """A Markdown table (`| | Recall@20 | NDCG@20 |`, `|---|`, `| mine | 5.11 | 8.23 |`): each row under a
-        header with metric columns is a run, or the paper's numbers when its label says so. False: not such a line."""
-        cells = [cell.strip() for cell in text.strip().strip("|").split("|")]
+        """A Markdown table. Its first row is its header. Under a header naming metric columns (`| Model |
+        Recall@50 | NDCG@50 |`) each row is a run (its cells naming the model, the dataset and settings), or the
+        paper's numbers when its label says so, or a point of one curve when a column names the step (`| Epoch |`).
+        Under a header of names only, rows that each name a metric (`| Recall@10 | 0.1007 | 0.0195 |`) make the
+        table transposed: each value column is a run. False: not such a line (read as any other line)."""
+        cells = [_clean_cell(cell) for cell in text.strip().strip("|").split("|")]
         if set(text) <= set("|-: "):
             return self.table is not None
-        named = [bool(line_metrics(f"{cell}: 0.5")) if cell else False for cell in cells]
-        if any(named) and not any(_is_number(cell) for cell in cells):
+        values = [cell_number(cell) for cell in cells]
+        if self.table is None:
+            if any(value is not None for value in values) or len([c for c in cells if c]) < 2:
+                return False
             self.table = cells
-            self.counter.use(number)
+            self.tables += 1
+            self.table_metrics = any(bool(line_metrics(f"{cell}: 0.5")) for cell in cells if cell)
+            if self.table_metrics:
+                self.counter.use(number)
             return True
-        if self.table is None or len(cells) != len(self.table):
+        if len(cells) != len(self.table):
             return False
+        if not self.table_metrics:
+            return self._transposed_row(number, cells, values)
+        return self._table_row(number, text, cells, values)
+
+    def _table_row(self, number: int, text: str, cells: list[str], values: list[str | None]) -> bool:
         metrics: dict = {}
         labels: list[str] = []
-        for column, cell in zip(self.table, cells):
-            found = line_metrics(f"{column}: {cell}") if column and _is_number(cell) else {}
-            if found:
+        settings: list[tuple[str, str]] = []
+        step: int | None = None
+        loss: float | None = None
+        for column, cell, value in zip(self.table or [], cells, values):
+            if not cell:
+                continue
+            name = column.strip().lower()
+            found = line_metrics(f"{column}: {value}") if column and value is not None else {}
+            if value is not None and name in STEP_COLUMNS and value.isdigit():
+                step = int(value)
+            elif value is not None and name in LOSS_COLUMNS:
+                loss = float(value)
+            elif found:
                 metrics.update(found)
-            elif cell:
+            elif column and setting_key(column) is not None:
+                settings.append((column, cell))
+                if setting_key(column) == "model_type":
+                    labels.insert(0, cell)  # the row's name too (`ComiRec-SA (paper)` labels a reference)
+            elif value is None:
                 labels.append(cell)
-        if not metrics:
-            return False
+        # `| 20K Recall | Test Recall |`: a column naming its split is the row's value for it; one naming none
+        # beside it is another reading of the same metric (a curve's last point), not a second run.
+        stated = {(metric, cutoff) for (split, metric, cutoff) in metrics if split is not None}
+        metrics = {key: v for key, v in metrics.items() if key[0] is not None or key[1:] not in stated}
+        if not any(metric in RUN_METRICS for (_, metric, _) in metrics):
+            # No retrieval metric in the row (an AUC or loss table of another model, a failed run's empty row).
+            return True
         label = " ".join(labels)
         record = Record(metrics=metrics, split=line_split(label) if label else None)
         said = paper_label(label) if self.detect_paper else None
@@ -227,17 +346,83 @@ class StatementReader:
             self.block = _Block(line=number, text=text)
             self._paper_line(number, text, record)
             self._close_block()
+            if said is True:
+                self.paper_pending = None  # the row's own label: the rows after it are someone's again
             return True
-        self._metric_line(number, text, record, new_run=True)
-        # The row's model, when a label cell names one (`ComiRec-SA (mine)`).
-        models = (reference.canonical_model_type(cell.split("(")[0].strip()) for cell in labels)
-        model = next((name for name in models if name is not None), None)
-        part = self.parts[-1]
-        if model is not None:
-            part.declare("model_type", model, number, text)
-        if label:
-            part.label, part.label_ref = f"{Path(self.path).name}: {label}", SourceRef(self.path, number)
+        self.broken = False
+        if step is not None:
+            self.counter.use(number)
+            if self.table_curve is None:
+                self.table_curve = self._new_part(number)
+            part = self.table_curve
+            part.add_row(step, loss, {(s or "valid", m, c): v for (s, m, c), v in metrics.items()}, number)
+            if "epoch" in " ".join(self.table or []).lower():
+                part.step_unit = "epoch"
+            self.part_end[next(i for i, p in enumerate(self.parts) if p is part)] = number
+        else:
+            self._metric_line(number, text, record, new_run=True)
+            part = self.parts[-1]
+        self._row_facts(part, number, text, labels, settings)
         return True
+
+    def _row_facts(self, part: RunParts, number: int, text: str, labels: list[str],
+                   settings: list[tuple[str, str]]) -> None:
+        """A table row's model, dataset and settings (declared facts with the row's line) and its label (shown as
+        the row's name; never the exp name, whose words would be read as settings)."""
+        self.table_of[id(part)] = self.tables
+        for column, cell in settings:
+            key = setting_key(column)
+            if key == "model_type":
+                model = model_name(cell)
+                if model is not None:
+                    part.declare("model_type", model, number, text)
+            elif key == "dataset":
+                named = stated_datasets(cell)
+                part.declare("dataset", next(iter(named)) if len(named) == 1 else cell, number, text)
+            else:
+                part.declare_setting(column, cell, number, text)
+        if "model_type" not in part.declared:
+            model = next((m for m in (model_name(cell) for cell in labels) if m is not None), None)
+            if model is not None:
+                part.declare("model_type", model, number, text)
+        if labels:
+            part.extra["row_label"] = " ".join(dict.fromkeys(labels))
+
+    def _transposed_row(self, number: int, cells: list[str], values: list[str | None]) -> bool:
+        """A row of a transposed table: its first cell names a metric, the other cells are each run's value."""
+        first = cells[0]
+        if not first or values[0] is not None or not line_metrics(f"{first}: 0.5"):
+            return True  # a table of names (models and their ideas): nothing to read
+        for index, value in enumerate(values[1:], 1):
+            if value is None or not (self.table or [""])[index]:
+                continue
+            column = self.columns.setdefault(index, {"metrics": {}, "lines": []})
+            column["metrics"].update(line_metrics(f"{first}: {value}"))
+            column["lines"].append(number)
+        self.counter.use(number)
+        return True
+
+    def _end_table(self) -> None:
+        """The table ends: a transposed table's columns become runs (or the paper's numbers, by their label)."""
+        columns, header = self.columns, self.table or []
+        self.table, self.table_metrics, self.columns, self.table_curve = None, False, {}, None
+        for index, column in sorted(columns.items()):
+            label = header[index]
+            metrics = column["metrics"]
+            if not any(metric in RUN_METRICS for (_, metric, _) in metrics):
+                continue
+            first, last = column["lines"][0], column["lines"][-1]
+            text = f"the column {label!r} of the table at lines {first}-{last}"
+            record = Record(metrics=metrics, split=line_split(label))
+            if self.detect_paper and paper_label(label) is True:
+                self.paper_blocks.append(_Block(line=first, text=text, split=record.split,
+                                                values={f"{m}@{c}" if c else m: v for (_, m, c), v in metrics.items()},
+                                                lines=column["lines"]))
+                continue
+            self._metric_line(first, text, record, new_run=True)
+            part = self.parts[-1]
+            self.part_end[-1] = last
+            self._row_facts(part, first, text, [label], [])
 
     def _quoted_settings(self, number: int, text: str) -> bool:
         """Settings as quoted keys of a dict or JSON object on one line (`"dataset": "book", "lr": 0.001`)."""
@@ -275,8 +460,8 @@ class StatementReader:
                 found = self._named(number, match.group(1), match.group(2), text)
         if not found and ("'" in text or '"' in text):
             found = self._quoted_settings(number, text)
-        if not found and is_prose(text):
-            found = self._named_in_prose(number, text)
+        if not found:
+            found = self._stated_in_line(number, text)
         if not found and "_" in text:
             for token in text.split()[:20]:
                 tokens = parse_exp_name_tokens(token.strip("`'\",.()[]"))
@@ -287,19 +472,23 @@ class StatementReader:
                     break
         if found:
             self.counter.use(number)
+            if self.broken:
+                self.detached.add(number)
         return found
 
-    def _named_in_prose(self, number: int, text: str) -> bool:
-        """A sentence naming exactly one model of the paper's (`I trained ComiRec-SA on the Book dataset`) states
-        the model of the runs after it; one dataset of the paper's, their dataset. Two names state neither."""
-        tokens = [token.strip("`'\"(),.:;!?") for token in text.split()[:80]]
-        models = {model for model in (reference.canonical_model_type(t) for t in tokens if len(t) > 2) if model}
-        datasets = {t.lower() for t in tokens} & PAPER_DATASETS
+    def _stated_in_line(self, number: int, text: str) -> bool:
+        """Settings stated anywhere in a line of prose or a terse list (`我尝试在 book 上改了 batch_size =1024`,
+        `ComiRec-SA, book, batch_size=1024`): `key = value` pairs with a key recdoc knows, and the one model and
+        the one dataset the line names (a line naming two models or two datasets states neither)."""
         found = False
-        if len(models) == 1:
+        for name, value in inline_settings(text):
+            found |= self._named(number, name, value, text)
+        models = stated_models(text)
+        if len(models) == 1 and not any(key == "model_type" for line, key, _ in self.settings if line == number):
             self._setting(number, "model_type", next(iter(models)), text)
             found = True
-        if len(datasets) == 1:
+        datasets = stated_datasets(text)
+        if len(datasets) == 1 and not any(key == "dataset" for line, key, _ in self.settings if line == number):
             self._setting(number, "dataset", next(iter(datasets)), text)
             found = True
         return found
@@ -313,6 +502,8 @@ class StatementReader:
                 name, sep, value = token[2:].partition("=")
                 if not sep and index + 1 < len(tokens) and not tokens[index + 1].startswith("--"):
                     value, index = tokens[index + 1], index + 1
+                # `--model_type ComiRec-SA, 得到的效果为`: the sentence's comma is not the value's.
+                value = re.split(r"[，。；：、！？]", value)[0].rstrip(TRAILING_PUNCTUATION)
                 found |= self._named(number, name, value, text)
             index += 1
         return found
@@ -330,17 +521,26 @@ class StatementReader:
 
     # ------------------------------------------------------------------ the runs
     def finish(self) -> list[Run]:
+        self._end_table()
         self._close_block()
         parts = [part for part in self.parts if part.has_metrics]
         ends = [end for part, end in zip(self.parts, self.part_end) if part.has_metrics]
+        # A table whose rows (or columns) name their models: a row naming none is another model (a baseline), not
+        # the one the prose names.
+        named_tables = {self.table_of[id(part)] for part in parts
+                        if id(part) in self.table_of and "model_type" in part.declared}
         for part, end in zip(parts, ends):
-            # The last statement of a key before the run's numbers; else the first after them (a thread often gives
-            # the command after the results).
+            # A table row's own cells first; then the last statement of a key before the run's numbers; else the
+            # first after them (a thread often gives the command after the results).
+            own = set(part.declared)
+            if self.table_of.get(id(part), -1) in named_tables:
+                own.add("model_type")
             for line, key, fact in self.settings:
-                if line <= end:
+                if line <= end and key not in own:
                     part.declared[key] = fact
-            for _, key, fact in self.settings:
-                part.declared.setdefault(key, fact)
+            for line, key, fact in self.settings:
+                if line not in self.detached and key not in own:  # never from a later section (a next step)
+                    part.declared.setdefault(key, fact)
         scale_percent(parts)
         events = [self._paper_event(block) for block in self.paper_blocks]
         coverage = self.counter.coverage(exclude=self.excluded)

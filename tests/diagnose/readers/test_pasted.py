@@ -136,7 +136,9 @@ config: {"dataset": "taobao", "learning_rate": 0.001, "batch_size": 256}
 def test_markdown_table_rows_and_a_json_config_line(tmp_path: Path) -> None:
     path = write(tmp_path, MARKDOWN)
     sa, dr = read_runs([str(path)])
-    assert (sa.exp_name.value, dr.exp_name.value) == ("issue.txt: ComiRec-SA (mine)", "issue.txt: ComiRec-DR (mine)")
+    # A row's cells name it, never as its exp name (whose words would be read as settings).
+    assert sa.exp_name is None and dr.exp_name is None
+    assert (sa.extra_metrics["row_label"], dr.extra_metrics["row_label"]) == ("ComiRec-SA (mine)", "ComiRec-DR (mine)")
     assert {k: (f.value, f.ref.line) for k, f in sa.declared.items()} == {
         "model_type": ("ComiRec-SA", 7), "dataset": ("taobao", 1), "learning_rate": (0.001, 10),
         "batch_size": (256, 10)}
