@@ -262,11 +262,13 @@ def _from_dataset_defaults(dataset: str | None) -> dict[str, Candidate]:
 
 
 def _from_identity(run: Run, stated: list[dict[str, Candidate]], dataset: str | None) -> dict[str, Candidate]:
-    """`paper_dataset`: the paper's dataset the run's data is, when its name is another (identity.py)."""
+    """`paper_dataset`: the paper's dataset the run's data is, when its name is another or none (identity.py)."""
     from recdoc.diagnose.identity import identify_dataset
 
-    if dataset is None or dataset in reference.load()["paper"]["table3"]:
+    if dataset in reference.load()["paper"]["table3"]:
         return {}
+    # No name at all: the counts a run prints (`Train items: 367964`, users per split) may still say which data it
+    # is; identify_dataset needs a count, never magnitude alone, to name a dataset without a name.
     model = _resolve(stated, "model_type")
     topn = _resolve(stated + [_from_tool_defaults(run)], "topN")
     items = _resolve(stated, "item_count")
