@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recdoc.diagnose.config_inference import MAX_ITER_UNIT
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.observed_run import CheckpointInfo
 from recdoc.thresholds import Confidence, Thresholds
@@ -97,7 +98,9 @@ def _finding(rank: int, finding: Finding) -> list[str]:
     if fix is None:
         lines.append("- Fix: none proposed.")
     elif fix.applicable and fix.changes:
-        changes = ", ".join(f"`{key} = {_value(value)}`" for key, value in fix.changes.items())
+        # One unit for iterations wherever a number is shown: the original's max_iter counts thousands.
+        changes = ", ".join(f"`{key} = {_value(value)}`" + (f" ({MAX_ITER_UNIT})" if key == "max_iter" else "")
+                            for key, value in fix.changes.items())
         lines.append(f"- Fix: set {changes}. Expected effect: {_escape(fix.expected_effect)}")
         if fix.how:
             lines.append(f"  - How: {_escape(fix.how)}")

@@ -478,3 +478,15 @@ def test_low_coverage_caps_fault_findings_and_says_why() -> None:
     assert diagnosis.finding("divergence").confidence == 0.6
     assert any("40 of 400 lines with numbers were used" in note and "divergence" in note for note in diagnosis.notes)
     assert "fault findings are capped at confidence 0.6" in render_markdown(diagnosis)
+
+
+def test_a_max_iter_fix_says_its_unit() -> None:
+    """The original's max_iter counts thousands of iterations: a proposed value never stands without that unit."""
+    from recdoc.diagnose.findings import Finding, Fix
+    from recdoc.reports.markdown import _finding
+
+    finding = Finding(id="undertrained", title="stopped at iter 2000 while rising", severity="medium",
+                      confidence=0.8, basis="evidence", evidence=(),
+                      fix=Fix({"max_iter": 4, "patience": 20}, "a curve that levels off"))
+    fix_line = next(line for line in _finding(1, finding) if line.startswith("- Fix:"))
+    assert "`max_iter = 4` (x1000 iterations), `patience = 20`" in fix_line
