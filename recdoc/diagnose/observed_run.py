@@ -54,6 +54,27 @@ class FinalMetrics:
     cutoff: int | None = None  # when the format states it (recdoc's run.json); else inferred as topN
 
 
+def final_at(split: str, values: dict[tuple[str, int | None], float], cutoff: int | None, ref: SourceRef,
+           text: str) -> FinalMetrics:
+    """The split's values at `cutoff`; a metric printed at one cut-off only is taken there (its cut-off then
+    counts only when every metric picked states the same one)."""
+    picked: dict[str, float | None] = {}
+    used: set[int | None] = set()
+    for metric in ("recall", "ndcg", "hitrate", "diversity"):
+        printed = {c: v for (m, c), v in values.items() if m == metric}
+        if cutoff in printed:
+            picked[metric] = printed[cutoff]
+            used.add(cutoff)
+        elif len(printed) == 1:
+            (only, value), = printed.items()
+            picked[metric] = value
+            used.add(only)
+        else:
+            picked[metric] = None
+    return FinalMetrics(split=split, ref=ref, text=text, cutoff=next(iter(used)) if len(used) == 1 else None,  # type: ignore[arg-type]
+                        **picked)
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     """A checkpoint folder as found on disk (plain files; tensors only with --deep)."""

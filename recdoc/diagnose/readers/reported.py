@@ -27,7 +27,7 @@ from typing import Any
 from recdoc import reference
 from recdoc.diagnose.config_inference import KEY_ALIASES
 from recdoc.diagnose.observed_run import (
-    Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason, curve_from_rows,
+    Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason, curve_from_rows, final_at,
 )
 from recdoc.diagnose.readers.headers import HEADER_KEYS
 from recdoc.diagnose.readers.lines import iter_lines
@@ -395,7 +395,7 @@ class RunParts:
                                   "): curve judgements that read recall were not made")
         for split, values in self.finals.items():
             ref, text = self.final_refs[split]
-            run.finals[split] = _final(split, values, cutoff, ref, text)  # type: ignore[arg-type]
+            run.finals[split] = final_at(split, values, cutoff, ref, text)  # type: ignore[arg-type]
             every = {f"{m}@{c}": v for (m, c), v in values.items() if c is not None and m in RATE_METRICS and v == v}
             if len({c for (_, c) in values if c is not None}) > 1:
                 run.extra_metrics[f"final_{split}"] = every
@@ -409,27 +409,6 @@ class RunParts:
         if coverage is not None:
             run.coverage = coverage
         return run
-
-
-def _final(split: str, values: dict[tuple[str, int | None], float], cutoff: int | None, ref: SourceRef,
-           text: str) -> FinalMetrics:
-    """The split's values at `cutoff`; a metric printed at one cut-off only is taken there (its cut-off then
-    counts only when every metric picked states the same one)."""
-    picked: dict[str, float | None] = {}
-    used: set[int | None] = set()
-    for metric in RUN_METRICS:
-        printed = {c: v for (m, c), v in values.items() if m == metric}
-        if cutoff in printed:
-            picked[metric] = printed[cutoff]
-            used.add(cutoff)
-        elif len(printed) == 1:
-            (only, value), = printed.items()
-            picked[metric] = value
-            used.add(only)
-        else:
-            picked[metric] = None
-    return FinalMetrics(split=split, ref=ref, text=text, cutoff=next(iter(used)) if len(used) == 1 else None,  # type: ignore[arg-type]
-                        **picked)
 
 
 def paper_reference_event(path: str, line: int | None, text: str, values: dict[str, float],

@@ -26,7 +26,7 @@ from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, from_percent, met
                                              read_eval_protocol, read_line)
 from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
 from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
-                                         curve_from_rows)
+                                         curve_from_rows, final_at)
 
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.
@@ -1111,22 +1111,7 @@ def _final_metrics(state: _State, cutoff: int | None) -> dict[str, FinalMetrics]
     for split, values in state.final_metrics.items():
         at = cutoff if any(c == cutoff for _, c in values) else next(iter(values))[1]
         number, text = state.final_lines[split]
-        picked: dict[str, float | None] = {}
-        cutoffs_used: set[int | None] = set()
-        for key in ("recall", "ndcg", "hitrate", "diversity"):
-            printed = {c: v for (metric, c), v in values.items() if metric == key}
-            if at in printed:
-                picked[key] = printed[at]
-                cutoffs_used.add(at)
-            elif len(printed) == 1:
-                (only, value), = printed.items()
-                picked[key] = value
-                cutoffs_used.add(only)
-            else:
-                picked[key] = None
-        # The cut-off counts only when every metric picked states the same one (`test recall@20: ...`).
-        finals[split] = FinalMetrics(split=split, ref=state.ref(number), text=text,  # type: ignore[arg-type]
-                                     cutoff=next(iter(cutoffs_used)) if len(cutoffs_used) == 1 else None, **picked)
+        finals[split] = final_at(split, values, at, state.ref(number), text)
     return finals
 
 
