@@ -528,14 +528,14 @@ _AMAZON_BOOK_RE = re.compile(r"(?<![A-Za-z])amazon[\s_-]?books?(?![A-Za-z])", re
 _MOVIELENS_RE = re.compile(r"(?<![A-Za-z0-9])(?:movielens|ml)[\s_-]?(\d{1,3}[mk])(?![A-Za-z0-9])"
                            r"(?:[\s_-]sample(?![A-Za-z]))?", re.IGNORECASE)
 _PAPER_DATA_WORDS = ("comirec", "paper", "论文", "原文", "original")
+# The datasets the original's code knows by name (reference.json), each a word a line may state.
+KNOWN_DATASETS = {name for name in reference.load()["original_defaults"]["datasets"] if name != "other"}
 _ASCII_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
 
 def stated_datasets(line: str) -> set[str]:
     """The datasets a line names: the paper's (`book`, `taobao`), Amazon Book (`book` when the line says it is
     ComiRec's data), MovieLens (`ml-1m`, `ml-25m`)."""
-    from recdoc.diagnose.readers.statements import PAPER_DATASETS
-
     found: set[str] = set()
     lowered = line.lower()
     rest = line
@@ -547,7 +547,7 @@ def stated_datasets(line: str) -> set[str]:
         found.add(f"ml-{match.group(1).lower()}" + ("-sample" if "sample" in match.group(0).lower() else ""))
     rest = _MOVIELENS_RE.sub(" ", rest)
     words = {word.lower().rstrip(".-") for word in _ASCII_WORD_RE.findall(rest)}
-    found |= words & PAPER_DATASETS
+    found |= words & KNOWN_DATASETS
     return found
 
 

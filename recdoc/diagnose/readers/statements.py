@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from recdoc import reference
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F401 (Event: the paper's type)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
@@ -44,7 +43,6 @@ from recdoc.diagnose.readers.reported import (
 _SETTING_RE = re.compile(r"^[-*\s]{0,4}['\"]?([A-Za-z_][\w.\- ]{0,40}?)['\"]?\s*[:=|]\s*['\"]?([^\s'\",;{}\[\]]+(?:"
                          r"\s*,\s*\d+)*)['\"]?\s*,?\s*$")
 MAX_SETTING_CHARS = 100
-PAPER_DATASETS = {name for name in reference.load()["original_defaults"]["datasets"] if name != "other"}
 # `'key': 'value'` / `"key": 0.001` inside a dict or JSON object; bounded repeats, so linear on any line.
 _QUOTED_PAIR_RE = re.compile(r"""['"]([A-Za-z_][\w.]{0,40})['"]\s*:\s*(?:['"]([^'"]{1,80})['"]|([-+\w.]{1,40}))""")
 # Words that label a block as the paper's numbers, and words that label it the author's own run.
