@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc import reference
+from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.values import is_possible
@@ -133,6 +134,9 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
             if metric == "ndcg":
                 if kind is None:
                     comparable, note = False, note + "; the run's NDCG definition is unknown"
+                elif kind == UNKNOWN_NDCG:
+                    comparable = False
+                    note += f"; the run's NDCG definition is unknown ({ndcg_source})"
                 elif kind != paper_ndcg:
                     comparable = False
                     source = f" ({ndcg_source})" if kind == _value(config, "ndcg") and ndcg_source else ""
