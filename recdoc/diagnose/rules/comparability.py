@@ -50,12 +50,15 @@ class NdcgDefinition(Rule):
         paper_kind = reference.load()["paper"]["ndcg_definition"]
         # Rows the run also computed with the paper's definition (recdoc's own runs) compare; only the others count.
         # Only rows with a paper number: where the paper has none (other data), the definition changes no comparison.
-        ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
+        # A definition is the run's whatever its model: rows placing a run of unstated model among the paper's
+        # models (ctx.placements) count too.
+        rows = ctx.comparisons + ctx.placements
+        ndcg_rows = [c for c in rows if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
                      and c.paper_value is not None]
         if setting is None or setting.value == paper_kind:
             return None
         if not ndcg_rows:
-            paper_has_ndcg = any(c.metric == "ndcg" and c.paper_value is not None for c in ctx.comparisons)
+            paper_has_ndcg = any(c.metric == "ndcg" and c.paper_value is not None for c in rows)
             return None if paper_has_ndcg else self._noted_off_paper(ctx, paper_kind)
         evidence = [ctx.setting_evidence("ndcg", "NDCG definition")]
         confidence = Confidence.STATED_DEFINITION
@@ -77,7 +80,15 @@ class NdcgDefinition(Rule):
                             "and cut-off: a weaker guide here"
             evidence.append(Evidence(text, reading.ref, {"ratio": reading.ratio}))
         row = next((c for c in ndcg_rows if c.paper_value is not None), ndcg_rows[0])
-        if row.paper_value is not None:
+        if row.model_unknown:
+            values = [c.paper_value for c in ndcg_rows if c.split == row.split and c.cutoff == row.cutoff
+                      and c.paper_value is not None]
+            evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs the paper's models "
+                                     f"{min(values):.2%}-{max(values):.2%} on this data (paper definition; the "
+                                     "run's model is not stated): a definition difference, not a quality gap",
+                                     values={"run": row.run_value, "paper_min": min(values),
+                                             "paper_max": max(values)}))
+        elif row.paper_value is not None:
             evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs paper "
                                      f"{row.paper_value:.2%} "
                                      f"(paper definition): a definition difference, not a quality gap",
