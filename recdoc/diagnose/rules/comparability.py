@@ -30,8 +30,9 @@ class NdcgDefinition(Rule):
 
     Why it matters:
         The paper's NDCG (branch `paper`) discounts by the position in the target list; the master code discounts
-        by rank. On Book the master NDCG is about 0.4x the paper's, so "NDCG far below the paper" (issues #6, #21,
-        #22) is mostly a definition difference. Recall and hit rate are unaffected and still compare.
+        by rank; the textbook (`standard`) NDCG normalises by min(|targets|, N) and reads lower still. On Book the
+        master NDCG is about 0.4x the paper's, so "NDCG far below the paper" (issues #6, #21, #22) is mostly a
+        definition difference. Recall and hit rate are unaffected and still compare.
 
     Evidence it cites:
         The NDCG and hit-rate values and their ratio, the line they came from, the paper's NDCG at the cut-off.
