@@ -114,3 +114,11 @@ def test_rules_see_placements_apart_from_the_runs_own_comparisons() -> None:
     ctx = RuleContext(run, config, rows, curves.summarize(run.curve, Thresholds.TREND_WINDOW))
     assert ctx.comparisons == [] and len(ctx.placements) == len(rows)
     assert ctx.shortfall_comparison() is None and ctx.below_paper() is None
+
+
+def test_an_unknown_ndcg_definition_is_no_setting_to_repeat() -> None:
+    run = make_run(argv=["src/train.py", "--dataset", "book", "--model_type", "DNN"],
+                   finals={"test": (0.07, 0.55 * 0.153, 0.153)})
+    diagnosis = analyze_run(run)
+    assert diagnosis.config["ndcg"].value == "unknown"
+    assert not any("cannot compose" in note for note in diagnosis.notes), diagnosis.notes
