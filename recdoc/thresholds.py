@@ -145,10 +145,13 @@ class Confidence:
     CUTOFF_CONFLICT = 0.6
     CUTOFF_STATED = 0.8
     CUTOFF_ASSUMED = 0.5
-    # NDCG inferred from the ratio: 0.5 at the decision boundary, rising with the distance from it.
-    RATIO_AT_BOUNDARY = 0.5
-    RATIO_SLOPE = 1.5
-    # The ratio ranges were measured on Book; on other data they are a weaker guide.
+    # NDCG inferred from the ratio: inside one definition's band (reference `ndcg_over_hitrate`), measured on the
+    # run's dataset at its cut-off; the bands are disjoint and real runs fall inside them, so a ratio in one is
+    # a strong sign, short of a stated definition.
+    RATIO_IN_BAND = 0.85
+    # A ratio in no band: the NDCG is not shown to be the paper's, but which definition it is stays open.
+    RATIO_IN_NO_BAND = 0.4
+    # A band measured on other data or at another cut-off is a weaker guide.
     RATIO_OTHER_DATA = 0.6
 
 

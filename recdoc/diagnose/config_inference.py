@@ -4,13 +4,14 @@ Precedence (first wins, later sources that disagree become `Setting.conflicts`):
 `--set` overrides > values the format declares (run.json, port lines such as `interest_num: 4`) > the experiment
 name (built by the training script from the values it used) > the argv line (what was typed) > checkpoint facts >
 the tool's documented defaults (PyTorch port topN 20) > the original's defaults for the dataset.
-The NDCG definition, when no source states it, is inferred from NDCG/HitRate at the same cut-off.
+The NDCG definition, when no source states it, is inferred from NDCG/HitRate at the same cut-off: paper, master or
+standard by the bands of reference.json `ndcg_over_hitrate` for the run's dataset and cut-off, unknown in none.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from recdoc import reference
@@ -322,10 +323,79 @@ def _mark_defaults_the_argv_confirms(run: Run, config: dict[str, Setting]) -> No
             config[key] = Setting(setting.value, setting.source + NOT_IN_ARGV, run.argv.ref, setting.conflicts)
 
 
-def ndcg_ratio_boundary() -> float:
-    """NDCG/HitRate above this: paper definition; below: master (the midpoint between the observed ranges)."""
-    ranges = reference.load()["ndcg_over_hitrate"]
-    return (max(ranges["master"]) + min(ranges["paper"])) / 2.0
+@dataclass(frozen=True)
+class NdcgBand:
+    """NDCG/HitRate that one NDCG definition gives on one dataset at one cut-off (reference `ndcg_over_hitrate`)."""
+
+    definition: str  # paper | master | standard
+    dataset: str
+    cutoff: int
+    low: float
+    high: float
+    source: str
+
+    def holds(self, ratio: float) -> bool:
+        """Whether `ratio`, placed at the bands' precision (two decimals), lies in this band."""
+        return self.low <= round(ratio, 2) <= self.high
+
+    @property
+    def label(self) -> str:
+        return f"{self.definition} {self.low:.2f}-{self.high:.2f} ({self.dataset} @{self.cutoff})"
+
+
+def ndcg_bands() -> list[NdcgBand]:
+    """Every band of reference.json `ndcg_over_hitrate`, in file order."""
+    return [NdcgBand(b["definition"], b["dataset"], int(b["cutoff"]), float(b["range"][0]), float(b["range"][1]),
+                     b["source"]) for b in reference.load()["ndcg_over_hitrate"]["bands"]]
+
+
+def bands_for(dataset: str | None, cutoff: int | None) -> dict[str, tuple[list[NdcgBand], bool]]:
+    """Per definition, the bands that guide a run on `dataset` at `cutoff`, and whether they were measured there.
+
+    A definition's bands at the run's dataset and cut-off; where it has none, its bands on the same dataset, then at
+    the same cut-off, then anywhere (a weaker guide: measured elsewhere)."""
+    out: dict[str, tuple[list[NdcgBand], bool]] = {}
+    for definition in dict.fromkeys(b.definition for b in ndcg_bands()):
+        own = [b for b in ndcg_bands() if b.definition == definition]
+        for exact, test in ((True, lambda b: b.dataset == dataset and b.cutoff == cutoff),
+                            (False, lambda b: b.dataset == dataset),
+                            (False, lambda b: b.cutoff == cutoff),
+                            (False, lambda b: True)):
+            chosen = [b for b in own if test(b)]
+            if chosen:
+                out[definition] = (chosen, exact)
+                break
+    return out
+
+
+@dataclass(frozen=True)
+class NdcgReading:
+    """What NDCG/HitRate says of a run's NDCG definition: one definition whose band holds the ratio, else unknown."""
+
+    definition: str  # paper | master | standard | unknown
+    ratio: float
+    ref: SourceRef | None
+    band: NdcgBand | None  # the band that holds the ratio (None: unknown)
+    measured_here: bool  # the band was measured on the run's dataset at its cut-off
+    guide: tuple[NdcgBand, ...]  # every band consulted
+
+    def bands_text(self) -> str:
+        return "; ".join(b.label for b in self.guide)
+
+
+def read_ndcg_ratio(ratio: float, ref: SourceRef | None, dataset: str | None, cutoff: int | None) -> NdcgReading:
+    """Place `ratio` among the definitions' bands for `dataset` at `cutoff`; in none or in two: unknown."""
+    guide = bands_for(dataset, cutoff)
+    holding = [(definition, next(b for b in bands if b.holds(ratio)), exact)
+               for definition, (bands, exact) in guide.items() if any(b.holds(ratio) for b in bands)]
+    consulted = tuple(b for bands, _ in guide.values() for b in bands)
+    if len(holding) != 1:
+        return NdcgReading(UNKNOWN_NDCG, ratio, ref, None, False, consulted)
+    definition, band, exact = holding[0]
+    return NdcgReading(definition, ratio, ref, band, exact, consulted)
+
+
+UNKNOWN_NDCG = "unknown"
 
 
 # Below this hit rate a handful of users hit at all: their NDCG/HitRate says nothing about the definition (a run
@@ -333,15 +403,16 @@ def ndcg_ratio_boundary() -> float:
 MIN_HITRATE_FOR_RATIO = 0.005
 
 
-def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
-    """NDCG/HitRate at the run's cut-off: the final test line, else the final valid line, else the best evaluation."""
+def observed_ndcg(run: Run) -> tuple[float, SourceRef | None, int | None] | None:
+    """NDCG/HitRate, its line and its cut-off when printed: the final test line, else the final valid line, else
+    the best evaluation."""
     from recdoc.diagnose.rules.values import is_possible
 
     for split in ("test", "valid"):
         final = run.finals.get(split)
         if (final is not None and final.ndcg is not None and final.hitrate and final.hitrate >= MIN_HITRATE_FOR_RATIO
                 and is_possible(final.ndcg) and is_possible(final.hitrate)):
-            return final.ndcg / final.hitrate, final.ref
+            return final.ndcg / final.hitrate, final.ref, final.cutoff
     if run.has_curve:
         from recdoc.diagnose.curve import best_row
 
@@ -350,17 +421,40 @@ def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
                 and row["ndcg"] == row["ndcg"] and is_possible(row["hitrate"]) and is_possible(row["ndcg"])):
             line = None if row["line"] != row["line"] else int(row["line"])
             ref = SourceRef(str(row["file"]), line) if isinstance(row["file"], str) else None
-            return float(row["ndcg"]) / float(row["hitrate"]), ref
+            return float(row["ndcg"]) / float(row["hitrate"]), ref, None
     return None
 
 
-def infer_ndcg_definition(run: Run) -> Setting | None:
-    observed = observed_ndcg_ratio(run)
+def observed_ndcg_ratio(run: Run) -> tuple[float, SourceRef | None] | None:
+    """NDCG/HitRate at the run's cut-off and its line (observed_ndcg without the cut-off)."""
+    observed = observed_ndcg(run)
+    return None if observed is None else (observed[0], observed[1])
+
+
+def ndcg_reading(run: Run, config: dict[str, Setting]) -> NdcgReading | None:
+    """The run's NDCG/HitRate placed among the bands of its dataset (the paper's it is, else its name) and cut-off
+    (printed with the metrics, else topN); None when the run shows no usable ratio."""
+    observed = observed_ndcg(run)
     if observed is None:
         return None
-    ratio, ref = observed
-    kind = "paper" if ratio >= ndcg_ratio_boundary() else "master"
-    return Setting(value=kind, source=f"inferred (NDCG/HitRate = {ratio:.2f})", ref=ref)
+    ratio, ref, cutoff = observed
+    dataset = next((config[k].value for k in ("paper_dataset", "dataset") if k in config), None)
+    if cutoff is None and "topN" in config:
+        cutoff = int(config["topN"].value)
+    return read_ndcg_ratio(ratio, ref, dataset, cutoff)
+
+
+def infer_ndcg_definition(run: Run, config: dict[str, Setting] | None = None) -> Setting | None:
+    reading = ndcg_reading(run, config or {})
+    if reading is None:
+        return None
+    if reading.band is None:
+        source = (f"inferred (NDCG/HitRate = {reading.ratio:.2f} is in no known definition's band: "
+                  f"{reading.bands_text()})")
+    else:
+        where = "" if reading.measured_here else f"; band measured on {reading.band.dataset} @{reading.band.cutoff}"
+        source = f"inferred (NDCG/HitRate = {reading.ratio:.2f}{where})"
+    return Setting(value=reading.definition, source=source, ref=reading.ref)
 
 
 def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str, Setting]:
@@ -388,7 +482,7 @@ def infer_config(run: Run, overrides: dict[str, str] | None = None) -> dict[str,
             config[key] = setting
     _mark_defaults_the_argv_confirms(run, config)
     if "ndcg" not in config:
-        inferred = infer_ndcg_definition(run)
+        inferred = infer_ndcg_definition(run, config)
         if inferred is not None:
             config["ndcg"] = inferred
     return config

@@ -119,6 +119,12 @@ class Comparison:
     comparable: bool
     note: str = ""
     ndcg_definition: str | None = None  # for ndcg rows: the run's definition (stated or inferred)
+    # The paper row's model (Table 3's key, e.g. `DNN`); None where no paper row was found.
+    model: str | None = None
+    # True when the run's model is not stated: the row places the run against one of the paper's models on the
+    # data, so its gap is not this run's model's gap and no rule may read it as one (RuleContext keeps these rows
+    # apart, in `placements`).
+    model_unknown: bool = False
 
     @property
     def abs_gap(self) -> float | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.config import RunConfig, per_dataset_defaults, setting_problem
+from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
 from recdoc.diagnose.observed_run import Run
 from recdoc.errors import UsageError
@@ -182,6 +183,9 @@ def source_tool_of(run_format: str) -> str:
 def config_from_settings(settings: Mapping[str, Setting]) -> RunConfig:
     """The `RunConfig` the inferred settings describe (the dataset's defaults fill what no source stated)."""
     values = {key: setting.value for key, setting in settings.items() if key in _RUNCONFIG_FIELDS}
+    if values.get("ndcg") == UNKNOWN_NDCG:
+        # An NDCG definition the ratio could not name is no setting to repeat: the command keeps recdoc's own.
+        del values["ndcg"]
     for key, value in values.items():  # a value of the wrong type or range is never copied into a command
         problem = setting_problem(key, value)
         if problem is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc import reference
+from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.values import is_possible
@@ -120,6 +121,10 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
                 blocker = (f"dataset {dataset} is not in the paper (it reports {' and '.join(paper_datasets)} "
                            "only)")
             elif model_type is None:
+                if cutoff is not None:
+                    out.extend(_placements(run, dataset, num_interest, split, int(cutoff), metric, run_value, kind,
+                                           ndcg_source, recall_kind, paper_ndcg))
+                    continue
                 blocker = "the run's model type could not be inferred (pass --set model_type=NAME)"
             elif model_type not in reference.load()["paper"]["table3"][dataset]:
                 blocker = f"model type {model_type} is not in the paper's Table 3"
@@ -130,22 +135,60 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
                 continue
             paper, confirmed, note = _paper_cell(dataset, model_type, num_interest, metric, int(cutoff))
             comparable = paper is not None
-            if metric == "ndcg":
-                if kind is None:
-                    comparable, note = False, note + "; the run's NDCG definition is unknown"
-                elif kind != paper_ndcg:
-                    comparable = False
-                    source = f" ({ndcg_source})" if kind == _value(config, "ndcg") and ndcg_source else ""
-                    note += (f"; the run's NDCG uses the {kind} definition{source} while the paper's uses the paper "
-                             f"definition: the gap is a definition difference, not model quality")
-            sampled = sampled_candidates(run)
-            if sampled is not None and paper is not None:
-                comparable = False
-                note += (f"; the run ranks each target among {sampled} sampled candidates, the paper among all items: "
-                         "a sampled-candidate metric reads far higher and is not comparable")
-            if metric == "recall" and dataset == "taobao" and recall_kind not in DUPLICATE_COUNTING_RECALL:
-                comparable = False
-                note += ("; the paper's Taobao recall counts duplicate targets (issue #26): a set-based recall reads "
-                         "lower, so this row is a lower bound; compare hit rate instead")
-            out.append(Comparison(metric, int(cutoff), split, run_value, paper, confirmed, comparable, note, kind))
+            note, comparable = _caveats(run, dataset, metric, kind, paper, comparable, note, ndcg_source,
+                                        recall_kind, paper_ndcg, kind == _value(config, "ndcg"))
+            out.append(Comparison(metric, int(cutoff), split, run_value, paper, confirmed, comparable, note, kind,
+                                  model=model_type if paper is not None else None))
     return out
+
+
+def _caveats(run: Run, dataset: str, metric: str, kind: str | None, paper: float | None, comparable: bool,
+             note: str, ndcg_source: str | None, recall_kind: str | None, paper_ndcg: str,
+             kind_is_configs: bool) -> tuple[str, bool]:
+    """The like-for-like conditions besides dataset, model and cut-off: the NDCG definition, the candidate set and
+    Taobao's recall definition; each that fails marks the row not comparable and says why."""
+    if metric == "ndcg":
+        if kind is None:
+            comparable, note = False, note + "; the run's NDCG definition is unknown"
+        elif kind == UNKNOWN_NDCG:
+            comparable = False
+            note += f"; the run's NDCG definition is unknown ({ndcg_source})"
+        elif kind != paper_ndcg:
+            comparable = False
+            source = f" ({ndcg_source})" if kind_is_configs and ndcg_source else ""
+            note += (f"; the run's NDCG uses the {kind} definition{source} while the paper's uses the paper "
+                     f"definition: the gap is a definition difference, not model quality")
+    sampled = sampled_candidates(run)
+    if sampled is not None and paper is not None:
+        comparable = False
+        note += (f"; the run ranks each target among {sampled} sampled candidates, the paper among all items: "
+                 "a sampled-candidate metric reads far higher and is not comparable")
+    if metric == "recall" and dataset == "taobao" and recall_kind not in DUPLICATE_COUNTING_RECALL:
+        comparable = False
+        note += ("; the paper's Taobao recall counts duplicate targets (issue #26): a set-based recall reads "
+                 "lower, so this row is a lower bound; compare hit rate instead")
+    return note, comparable
+
+
+def _placements(run: Run, dataset: str, num_interest: int | None, split: str, cutoff: int, metric: str,
+                run_value: float, kind: str | None, ndcg_source: str | None, recall_kind: str | None,
+                paper_ndcg: str) -> list[Comparison]:
+    """The model is not stated but the data is the paper's: one row per paper model at this metric and cut-off,
+    each `model_unknown`, so the run is placed among the paper's models without any row's gap being its gap."""
+    rows: list[Comparison] = []
+    for model in reference.load()["paper"]["table3"][dataset]:
+        paper, confirmed, note = _paper_cell(dataset, model, num_interest, metric, cutoff)
+        if paper is None:
+            continue
+        note = (f"the run's model is not stated: {paper_model_name(model)}'s row, to place the run among the "
+                f"paper's models, not this model's gap; {note}")
+        note, comparable = _caveats(run, dataset, metric, kind, paper, True, note, ndcg_source, recall_kind,
+                                    paper_ndcg, True)
+        rows.append(Comparison(metric, cutoff, split, run_value, paper, confirmed, comparable, note, kind,
+                               model=model, model_unknown=True))
+    return rows
+
+
+def paper_model_name(model: str) -> str:
+    """The paper's name for a Table 3 row (`DNN` -> `YouTube DNN`)."""
+    return str(reference.load()["paper_model_names"].get(model, model))

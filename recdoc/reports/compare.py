@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recdoc.diagnose.findings import Comparison, Diagnosis
@@ -162,7 +162,11 @@ MetricKey = tuple[str, str, int]  # split, metric, cutoff
 
 
 def _metric_table(diagnosis: Diagnosis) -> dict[MetricKey, Comparison]:
-    return {(c.split, c.metric, c.cutoff): c for c in diagnosis.comparisons if c.run_value is not None}
+    # Rows placing a run of unstated model among the paper's models hold the run's value once per paper model:
+    # one row per metric, without a paper value (no model's row is this run's).
+    return {(c.split, c.metric, c.cutoff): replace(c, paper_value=None, comparable=False,
+                                                   note="the run's model is not stated") if c.model_unknown else c
+            for c in diagnosis.comparisons if c.run_value is not None}
 
 
 def _shared_split(tables: list[dict[MetricKey, Comparison]]) -> str | None:
@@ -278,7 +282,8 @@ def _overlay(diagnoses: Sequence[Diagnosis], labels: list[str], column: str, tit
 def _recall_figure(diagnoses: Sequence[Diagnosis], labels: list[str]) -> LineChart | None:
     chart = _overlay(diagnoses, labels, "recall", "Validation recall", "recall")
     papers = {c.paper_value for d in diagnoses for c in d.comparisons
-              if c.metric == "recall" and c.split == "test" and c.comparable and c.paper_value is not None}
+              if c.metric == "recall" and c.split == "test" and c.comparable and c.paper_value is not None
+              and not c.model_unknown}
     if chart is not None and len(papers) == 1:
         chart.hline(papers.pop(), color="#555555", style="dotted", width=1.0, label="paper (test)")
     return chart

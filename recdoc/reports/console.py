@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from recdoc.diagnose.findings import LEVELS, Comparison, Diagnosis, Finding
-from recdoc.reports.facts import headline_comparison, metric_label, percent, points, signed_percent, verdict_sentence
+from recdoc.reports.facts import (headline_comparison, metric_label, percent, placement_groups, placement_sentence,
+                                  points, signed_percent, verdict_sentence)
 
 TOP_FINDINGS = 5
 VERDICT_STYLE = {"healthy": "bold green", "findings": "bold yellow", "unusable": "bold red"}
@@ -27,7 +28,17 @@ def summary_comparisons(diagnosis: Diagnosis) -> list[Comparison]:
     headline = headline_comparison(diagnosis)
     splits = [c.split for c in diagnosis.comparisons]
     split = headline.split if headline else ("test" if "test" in splits else splits[0])
-    return [c for c in diagnosis.comparisons if c.split == split]
+    # Rows placing a run of unstated model among the paper's models get one line per metric (placement_lines).
+    return [c for c in diagnosis.comparisons if c.split == split and not c.model_unknown]
+
+
+def placement_lines(diagnosis: Diagnosis) -> list[str]:
+    """One line per metric placing a run of unstated model among the paper's models (one split, test first)."""
+    groups = placement_groups(diagnosis)
+    splits = [rows[0].split for rows in groups]
+    split = "test" if "test" in splits else splits[0] if splits else None
+    dataset = next((diagnosis.config[k].value for k in ("paper_dataset", "dataset") if k in diagnosis.config), None)
+    return [placement_sentence(rows, dataset) for rows in groups if rows[0].split == split]
 
 
 def _comparison_line(c: Comparison) -> str:
@@ -82,6 +93,10 @@ def summary_lines(diagnosis: Diagnosis, written: list[Path],
         if below is not None and diagnosis.verdict != "unusable":
             lines.append((below, "dim"))
     rows = summary_comparisons(diagnosis)
+    placements = placement_lines(diagnosis)
+    if placements:
+        lines.append(("Against the paper (the run's model is not stated: placed among the paper's models):", "bold"))
+        lines += [(f"  {text}", "") for text in placements]
     if rows and all(c.paper_value is None for c in rows):
         # Data or a model the paper never reported: one line says why, not a column of n/a.
         lines.append((f"Against the paper: nothing comparable ({rows[0].note})", "dim"))

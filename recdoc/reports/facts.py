@@ -70,12 +70,42 @@ def checkpoint_meaning(diagnosis: Diagnosis, path: str) -> str | None:
 def headline_comparison(diagnosis: Diagnosis) -> Comparison | None:
     """The gap the verdict leads with: a comparable recall row against the paper, test split first."""
     usable = [c for c in diagnosis.comparisons
-              if c.comparable and c.run_value is not None and c.paper_value is not None]
+              if c.comparable and c.run_value is not None and c.paper_value is not None and not c.model_unknown]
     for metric in ("recall", "hitrate", "ndcg"):
         rows = [c for c in usable if c.metric == metric]
         if rows:
             return sorted(rows, key=lambda c: {"test": 0, "best-valid": 1, "valid": 2}.get(c.split, 3))[0]
     return None
+
+
+def placement_groups(diagnosis: Diagnosis) -> list[list[Comparison]]:
+    """Rows placing a run of unstated model among the paper's models, grouped by split, metric and cut-off (in
+    order), each group ordered from the paper's lowest value to its highest."""
+    groups: dict[tuple[str, str, int], list[Comparison]] = {}
+    for c in diagnosis.comparisons:
+        if c.model_unknown and c.paper_value is not None and c.run_value is not None:
+            groups.setdefault((c.split, c.metric, c.cutoff), []).append(c)
+    return [sorted(rows, key=lambda c: c.paper_value or 0.0) for rows in groups.values()]
+
+
+def placement_sentence(rows: list[Comparison], dataset: str | None) -> str:
+    """`the model is not stated; on Book the paper's models reach recall@50 from 2.40% (MostPopular) to 8.47%
+    (ComiRec-SA); this run's test 6.99% is closest to YouTube DNN's 7.31%`."""
+    from recdoc.diagnose.paper_comparison import paper_model_name
+
+    low, high, first = rows[0], rows[-1], rows[0]
+    label = metric_label(first.metric, first.cutoff)
+    where = f"on {dataset.capitalize()} " if dataset else ""
+    text = (f"the model is not stated; {where}the paper's models reach {label} from {percent(low.paper_value)} "
+            f"({paper_model_name(low.model or '?')}) to {percent(high.paper_value)} "
+            f"({paper_model_name(high.model or '?')}); this run's {first.split} {percent(first.run_value)}")
+    if not first.comparable:
+        reason = (f"its NDCG is the {first.ndcg_definition or 'unknown'} definition, not the paper's"
+                  if first.metric == "ndcg" else first.note.rsplit("; ", 1)[-1])
+        return text + f" is not comparable ({reason})"
+    closest = min(rows, key=lambda c: abs((c.run_value or 0.0) - (c.paper_value or 0.0)))
+    return text + (f" is closest to {paper_model_name(closest.model or '?')}'s {percent(closest.paper_value)} "
+                   "(a placement, not a gap: the run's own model is not known)")
 
 
 def metric_label(metric: str, cutoff: int | None) -> str:

@@ -9,8 +9,8 @@ from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Se
 from recdoc.diagnose.observed_run import CheckpointInfo
 from recdoc.thresholds import Confidence, Thresholds
 from recdoc.reports.facts import (
-    RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, points, run_facts,
-    signed_percent, verdict_sentence,
+    RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, placement_groups,
+    placement_sentence, points, run_facts, signed_percent, verdict_sentence,
 )
 
 TOOL_NAMES = {"recdoc": "recdoc", "original": "the original (its TF2 and PyTorch ports take the same flags)"}
@@ -46,6 +46,19 @@ def _metrics(diagnosis: Diagnosis) -> str:
         lines.append("No metric could be compared with the paper (no dataset/model pair the paper reports, or no "
                      "final metrics in the run).")
         return "\n".join(lines)
+    placements = placement_groups(diagnosis)
+    if placements:
+        dataset = diagnosis.config["paper_dataset"].value if "paper_dataset" in diagnosis.config else \
+            diagnosis.config["dataset"].value if "dataset" in diagnosis.config else None
+        lines.append("The run's model is not stated, so its numbers are placed among the paper's models on the "
+                     "data (every model's row is in diagnosis.json `comparisons`, marked `model_unknown`); no row's "
+                     "gap is this run's gap.")
+        lines.append("")
+        lines += [f"- {_escape(placement_sentence(rows, dataset))}." for rows in placements]
+        own = [c for c in diagnosis.comparisons if not c.model_unknown]
+        if not own:
+            return "\n".join(lines)
+        lines.append("")
     if all(c.paper_value is None for c in diagnosis.comparisons):
         # Data or a model the paper never reported: one sentence says why, not a table of n/a.
         reasons = list(dict.fromkeys(c.note for c in diagnosis.comparisons if c.note))
@@ -54,6 +67,8 @@ def _metrics(diagnosis: Diagnosis) -> str:
     lines += ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
               "|---|---|---|---|---|---|---|---|"]
     for c in diagnosis.comparisons:
+        if c.model_unknown:
+            continue
         paper = percent(c.paper_value)
         if c.paper_value is not None and not c.paper_confirmed:
             paper += " *"

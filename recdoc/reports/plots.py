@@ -22,7 +22,7 @@ DPI = 90
 def paper_line(diagnosis: Diagnosis) -> Comparison | None:
     """The comparable recall row the recall plot draws as a horizontal line (test first: the paper reports test)."""
     rows = [c for c in diagnosis.comparisons
-            if c.metric == "recall" and c.comparable and c.paper_value is not None]
+            if c.metric == "recall" and c.comparable and c.paper_value is not None and not c.model_unknown]
     rows.sort(key=lambda c: 0 if c.split == "test" else 1)
     return rows[0] if rows else None
 

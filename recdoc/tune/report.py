@@ -165,7 +165,8 @@ def _paper(base: Any, arms: dict) -> dict[str, Any]:
 
     diagnosis = analyze_paths([runs[0]])
     rows = [{"metric": c.metric, "cutoff": c.cutoff, "split": c.split, "run": c.run_value, "paper": c.paper_value,
-             "comparable": c.comparable, "note": c.note} for c in diagnosis.comparisons if c.paper_value is not None]
+             "comparable": c.comparable, "note": c.note} for c in diagnosis.comparisons
+            if c.paper_value is not None and not c.model_unknown]
     return {"comparable": True, "run": runs[0], "rows": rows}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recdoc.diagnose.config_inference import infer_config, ndcg_ratio_boundary, parse_argv
+from recdoc import reference
+from recdoc.diagnose.config_inference import (bands_for, infer_config, ndcg_bands, parse_argv,
+                                             read_ndcg_ratio)
 from recdoc.diagnose.observed_run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
 from support.diagnose_factory import INCIDENT_EXP, incident_run, make_run
@@ -90,7 +92,6 @@ def test_checkpoint_facts_fill_what_names_do_not_state() -> None:
 
 
 def test_ndcg_definition_is_inferred_from_the_ratio_at_the_cutoff() -> None:
-    assert ndcg_ratio_boundary() == pytest.approx((0.37 + 0.75) / 2)
     master = infer_config(make_run(exp_name=INCIDENT_EXP, finals={"test": (0.0618, 0.0455, 0.1332)}), {})["ndcg"]
     assert master.value == "master" and master.source == "inferred (NDCG/HitRate = 0.34)"
     paper = infer_config(make_run(exp_name=INCIDENT_EXP, finals={"test": (0.0805, 0.1272, 0.1617)}), {})["ndcg"]
@@ -98,6 +99,62 @@ def test_ndcg_definition_is_inferred_from_the_ratio_at_the_cutoff() -> None:
     # Without finals the best evaluation decides.
     curve_only = make_run(exp_name=INCIDENT_EXP, recalls=[0.01, 0.02, 0.03], ndcg_over_hr=0.33)
     assert infer_config(curve_only, {})["ndcg"].value == "master"
+
+
+def _ratio_run(dataset: str, top_n: int, ratio: float, hitrate: float = 0.15):
+    return make_run(argv=["src/train.py", "--dataset", dataset, "--model_type", "DNN", "--topN", str(top_n)],
+                    finals={"test": (hitrate / 2.2, ratio * hitrate, hitrate)})
+
+
+@pytest.mark.parametrize(("dataset", "top_n", "ratio", "expected"), [
+    # Book @50: master 0.30-0.39 (ComiRec-SA's 0.30 included), paper 0.75-0.79, the textbook NDCG about 0.2.
+    ("book", 50, 0.30, "master"), ("book", 50, 0.39, "master"), ("book", 50, 0.77, "paper"),
+    ("book", 50, 0.21, "standard"),
+    # Book @20: master reads higher (0.36-0.47).
+    ("book", 20, 0.45, "master"), ("book", 20, 0.76, "paper"),
+    # Taobao @50: master 0.42-0.49; the paper's own Table 3 gives 0.52-0.64 there.
+    ("taobao", 50, 0.45, "master"), ("taobao", 50, 0.60, "paper"),
+    # In no band: unknown, never forced into the nearest definition.
+    ("book", 50, 0.55, "unknown"), ("book", 50, 0.45, "unknown"), ("book", 50, 0.10, "unknown"),
+    ("book", 50, 0.95, "unknown"), ("taobao", 50, 0.30, "unknown"),
+])
+def test_ndcg_definition_is_read_three_ways_from_bands_per_dataset_and_cutoff(dataset: str, top_n: int, ratio: float,
+                                                                           expected: str) -> None:
+    setting = infer_config(_ratio_run(dataset, top_n, ratio), {})["ndcg"]
+    assert setting.value == expected
+    assert setting.source.startswith(f"inferred (NDCG/HitRate = {ratio:.2f}")
+    if expected == "unknown":
+        assert "no known definition's band" in setting.source
+
+
+def test_ndcg_bands_are_disjoint_sourced_and_cover_every_definition() -> None:
+    bands = ndcg_bands()
+    assert {b.definition for b in bands} == {"paper", "master", "standard"}
+    assert all(b.source and 0 < b.low <= b.high < 1 for b in bands)
+    for dataset in ("book", "taobao", "rocket", None):
+        for cutoff in (20, 50, 100):
+            guide = bands_for(dataset, cutoff)
+            assert set(guide) == {"paper", "master", "standard"}
+            spans = sorted((b.low, b.high, d) for d, (chosen, _) in guide.items() for b in chosen)
+            for (_, high, first), (low, _, second) in zip(spans, spans[1:]):
+                assert first == second or high < low, (dataset, cutoff, spans)
+
+
+def test_paper_bands_agree_with_the_papers_own_table() -> None:
+    table = reference.load()["paper"]["table3"]
+    for band in (b for b in ndcg_bands() if b.definition == "paper"):
+        rows = table[band.dataset]
+        for model, cells in rows.items():
+            if model == "MostPopular":
+                continue
+            ratio = cells[f"ndcg@{band.cutoff}"][0] / cells[f"hitrate@{band.cutoff}"][0]
+            assert band.holds(ratio), (band, model, ratio)
+
+
+def test_bands_measured_elsewhere_guide_other_data_as_a_weaker_reading() -> None:
+    reading = read_ndcg_ratio(0.36, None, "elec14", 50)
+    assert reading.definition == "master" and not reading.measured_here
+    assert read_ndcg_ratio(0.36, None, "book", 50).measured_here
 
 
 def test_stated_ndcg_is_not_inferred_and_nothing_to_infer_from_leaves_it_unset() -> None:

@@ -40,6 +40,14 @@ class RuleContext:
     comparisons: list[Comparison]
     summary: CurveSummary
     baselines: list[BaselineRun] = field(default_factory=list)
+    # Rows that place a run whose model is not stated among the paper's models (`Comparison.model_unknown`): kept
+    # out of `comparisons`, so no rule reads another model's gap as this run's (lr-model-mismatch, above-paper,
+    # the shortfall rules); only rules about definitions, not about the model, consult them.
+    placements: list[Comparison] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.placements = self.placements + [c for c in self.comparisons if c.model_unknown]
+        self.comparisons = [c for c in self.comparisons if not c.model_unknown]
 
     def value(self, key: str) -> Any:
         setting = self.config.get(key)

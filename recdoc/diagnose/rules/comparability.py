@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from recdoc import reference
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.config_inference import ndcg_ratio_boundary, observed_ndcg_ratio
-from recdoc.diagnose.rules.base import Rule, RuleContext, clamp
+from recdoc.diagnose.config_inference import UNKNOWN_NDCG, ndcg_reading
+from recdoc.diagnose.rules.base import Rule, RuleContext
 from recdoc.thresholds import Confidence
-
-
-# The dataset the NDCG/HitRate ranges (reference `ndcg_over_hitrate`) were measured on.
-RATIO_CALIBRATION_DATASET = "book"
 
 
 def paper_cutoffs() -> list[int]:
@@ -23,16 +19,20 @@ class NdcgDefinition(Rule):
 
     What it checks:
         The NDCG definition the run states (run.json) or, when unstated, the one inferred from NDCG/HitRate at the
-        same cut-off: about 0.31-0.37 with the original's master code and 0.75-0.79 with the paper branch on Book;
-        recdoc decides at the midpoint between the two ranges and says the definition was inferred. The ranges
-        were measured on Book, so elsewhere the inference counts for less; below a hit rate of 0.5% the ratio is
-        not used at all. Only runs with a paper NDCG to compare are judged "not comparable"; on other data a
-        definition the run states (recdoc's run.json `config.ndcg`) is noted (info): no comparison is affected.
+        same cut-off, placed among the bands of reference.json `ndcg_over_hitrate` for the run's dataset and
+        cut-off (on Book @50: master 0.30-0.39, paper 0.75-0.79, the textbook `standard` NDCG about 0.2). A ratio
+        in one definition's band names it; a band measured on other data or at another cut-off counts for less; a
+        ratio in no band leaves the definition unknown (noted, not asserted); below a hit rate of 0.5% the ratio is
+        not used at all. Every definition that is not the paper's (master, standard) is judged "not comparable"
+        where the paper has an NDCG to compare (the run's own model's row or, for a model not stated, the paper's
+        models' rows on the data); on other data a definition the run states (recdoc's run.json `config.ndcg`) is
+        noted (info): no comparison is affected.
 
     Why it matters:
         The paper's NDCG (branch `paper`) discounts by the position in the target list; the master code discounts
-        by rank. On Book the master NDCG is about 0.4x the paper's, so "NDCG far below the paper" (issues #6, #21,
-        #22) is mostly a definition difference. Recall and hit rate are unaffected and still compare.
+        by rank; the textbook (`standard`) NDCG normalises by min(|targets|, N) and reads lower still. On Book the
+        master NDCG is about 0.4x the paper's, so "NDCG far below the paper" (issues #6, #21, #22) is mostly a
+        definition difference. Recall and hit rate are unaffected and still compare.
 
     Evidence it cites:
         The NDCG and hit-rate values and their ratio, the line they came from, the paper's NDCG at the cut-off.
@@ -51,39 +51,56 @@ class NdcgDefinition(Rule):
         paper_kind = reference.load()["paper"]["ndcg_definition"]
         # Rows the run also computed with the paper's definition (recdoc's own runs) compare; only the others count.
         # Only rows with a paper number: where the paper has none (other data), the definition changes no comparison.
-        ndcg_rows = [c for c in ctx.comparisons if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
+        # A definition is the run's whatever its model: rows placing a run of unstated model among the paper's
+        # models (ctx.placements) count too.
+        rows = ctx.comparisons + ctx.placements
+        ndcg_rows = [c for c in rows if c.metric == "ndcg" and c.ndcg_definition not in (None, paper_kind)
                      and c.paper_value is not None]
         if setting is None or setting.value == paper_kind:
             return None
         if not ndcg_rows:
-            paper_has_ndcg = any(c.metric == "ndcg" and c.paper_value is not None for c in ctx.comparisons)
+            paper_has_ndcg = any(c.metric == "ndcg" and c.paper_value is not None for c in rows)
             return None if paper_has_ndcg else self._noted_off_paper(ctx, paper_kind)
         evidence = [ctx.setting_evidence("ndcg", "NDCG definition")]
-        observed = observed_ndcg_ratio(ctx.run)
         confidence = Confidence.STATED_DEFINITION
-        if setting.source.startswith("inferred") and observed is not None:
-            ratio, ref = observed
-            boundary = ndcg_ratio_boundary()
-            # The farther the ratio from the decision boundary, the surer the inference.
-            confidence = clamp(Confidence.RATIO_AT_BOUNDARY + Confidence.RATIO_SLOPE * abs(ratio - boundary))
-            ranges = reference.load()["ndcg_over_hitrate"]
-            calibrated_here = ctx.dataset == RATIO_CALIBRATION_DATASET
-            if not calibrated_here:
-                confidence *= Confidence.RATIO_OTHER_DATA
-            evidence.append(Evidence(
-                f"NDCG/HitRate = {ratio:.2f} (Book: master {ranges['master'][0]}-{ranges['master'][1]}, paper "
-                f"{ranges['paper'][0]}-{ranges['paper'][1]}; boundary {boundary:.2f})"
-                + ("" if calibrated_here else f"; these ranges were measured on Book, not {ctx.dataset}: a weaker "
-                                              "guide here"), ref, {"ratio": ratio}))
+        reading = ndcg_reading(ctx.run, ctx.config) if setting.source.startswith("inferred") else None
+        if reading is not None:
+            if reading.band is None:
+                confidence = Confidence.RATIO_IN_NO_BAND
+                text = (f"NDCG/HitRate = {reading.ratio:.2f} lies in no known definition's band "
+                        f"({reading.bands_text()}): the definition is unknown, and not shown to be the paper's")
+            else:
+                confidence = Confidence.RATIO_IN_BAND
+                text = (f"NDCG/HitRate = {reading.ratio:.2f} lies in the {reading.band.definition} band "
+                        f"{reading.band.low:.2f}-{reading.band.high:.2f} ({reading.band.dataset} "
+                        f"@{reading.band.cutoff}; source: {reading.band.source}); all bands consulted: "
+                        f"{reading.bands_text()}")
+                if not reading.measured_here:
+                    confidence *= Confidence.RATIO_OTHER_DATA
+                    text += f"; measured on {reading.band.dataset} @{reading.band.cutoff}, not this run's data " \
+                            "and cut-off: a weaker guide here"
+            evidence.append(Evidence(text, reading.ref, {"ratio": reading.ratio}))
         row = next((c for c in ndcg_rows if c.paper_value is not None), ndcg_rows[0])
-        if row.paper_value is not None:
+        if row.model_unknown:
+            values = [c.paper_value for c in ndcg_rows if c.split == row.split and c.cutoff == row.cutoff
+                      and c.paper_value is not None]
+            evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs the paper's models "
+                                     f"{min(values):.2%}-{max(values):.2%} on this data (paper definition; the "
+                                     "run's model is not stated): a definition difference, not a quality gap",
+                                     values={"run": row.run_value, "paper_min": min(values),
+                                             "paper_max": max(values)}))
+        elif row.paper_value is not None:
             evidence.append(Evidence(f"{row.split} ndcg@{row.cutoff} {row.run_value:.2%} vs paper "
                                      f"{row.paper_value:.2%} "
                                      f"(paper definition): a definition difference, not a quality gap",
                                      values={"run": row.run_value, "paper": row.paper_value}))
+        unknown = setting.value == UNKNOWN_NDCG
+        title = ("the NDCG definition is unknown (NDCG/HitRate fits no known definition); the paper's NDCG is not "
+                 "comparable" if unknown else
+                 f"NDCG uses the {setting.value} definition; the paper's NDCG is not comparable")
         return Finding(
-            id=self.id, title=f"NDCG uses the {setting.value} definition; the paper's NDCG is not comparable",
-            severity="medium", confidence=confidence, basis="evidence", evidence=tuple(evidence),
+            id=self.id, title=title, severity="low" if unknown else "medium", confidence=confidence,
+            basis="evidence", evidence=tuple(evidence),
             fix=Fix({"ndcg": "paper"}, "NDCG comparable with the paper's; recall and hit rate unchanged",
                     how="recdoc: --ndcg paper; the original: evaluate with the `paper` branch's metric"),
             explanation="Compare recall and hit rate; the NDCG gap says nothing about the model.")

@@ -104,6 +104,28 @@ def test_incident_ndcg_is_a_definition_difference() -> None:
     assert any("4.55%" in e.text and "13.52%" in e.text for e in finding.evidence)
 
 
+@pytest.mark.parametrize(("ratio", "definition", "severity"), [(0.21, "standard", "medium"), (0.34, "master", "medium"),
+                                                             (0.55, "unknown", "low")])
+def test_ndcg_definition_fires_for_every_definition_but_the_papers(ratio: float, definition: str,
+                                                                  severity: str) -> None:
+    run = make_run(argv=["src/train.py", "--dataset", "book", "--model_type", "DNN"],
+                   finals={"test": (0.07, ratio * 0.153, 0.153)})
+    finding = check("ndcg-definition", run)
+    assert isinstance(finding, Finding) and finding.severity == severity
+    assert definition in finding.title
+    assert any(f"{ratio:.2f}" in e.text for e in finding.evidence)
+    paper = make_run(argv=["src/train.py", "--dataset", "book", "--model_type", "DNN"],
+                     finals={"test": (0.07, 0.77 * 0.153, 0.153)})
+    assert check("ndcg-definition", paper) is None
+
+
+def test_a_stated_standard_ndcg_is_not_the_papers() -> None:
+    run = make_run(fmt="recdoc", declared={"dataset": "book", "model_type": "DNN", "ndcg": "standard"},
+                   finals={"test": (0.07, 0.03, 0.153)})
+    finding = check("ndcg-definition", run)
+    assert isinstance(finding, Finding) and "standard" in finding.title and finding.confidence >= 0.9
+
+
 def test_ndcg_definition_is_silent_when_the_paper_ndcg_was_also_computed() -> None:
     run = make_run(fmt="recdoc", declared={"dataset": "book", "model_type": "ComiRec-SA", "ndcg": "master"},
                    finals={"test": (0.085, 0.055, 0.172)})
