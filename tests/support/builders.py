@@ -37,13 +37,14 @@ def tiny_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simple_original_log(evaluations: int, exp: str = "book_ComiRec-DR_b128_lr0.005_d64_len20") -> str:
-    """The original src/train.py's stdout for a run still climbing after `evaluations` evaluations, 1000 apart."""
+    """The original src/train.py's stdout for a run still climbing after `evaluations` evaluations, 1000 apart (the
+    master code's NDCG: NDCG/HitRate 0.35, inside the master band on Book)."""
     lines = ["['src/train.py', '--dataset', 'book', '--model_type', 'ComiRec-DR']", "training begin"]
     for step in range(1, evaluations + 1):
         recall = 0.02 + 0.01 * step
         lines += [exp,
                   f"iter: {step * 1000}, train loss: {8 - 0.1 * step:.4f}, valid recall: {recall:.6f}, "
-                  f"valid ndcg: {recall * 0.8:.6f}, valid hitrate: {recall * 3:.6f}",
+                  f"valid ndcg: {recall * 1.05:.6f}, valid hitrate: {recall * 3:.6f}",
                   f"time interval: {step * 1.5:.4f} min"]
     return "\n".join(lines) + "\n"
 

@@ -88,6 +88,15 @@ def test_a_nan_inside_a_group_stops_at_its_own_iteration() -> None:
     assert kinds(hooks, "nan") == [14]
 
 
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler for the test: a process started in the background by a non-interactive shell
+    inherits SIGINT ignored, and Python then installs no handler (the behaviour under test is the user's Ctrl-C)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class CtrlCHooks(ScriptedHooks):
     """Sends itself a real SIGINT inside the given group of steps, or inside the given evaluation."""
 
@@ -106,7 +115,7 @@ class CtrlCHooks(ScriptedHooks):
         return super().evaluate()
 
 
-def test_ctrl_c_during_a_group_counts_its_steps_then_stops_without_evaluating() -> None:
+def test_ctrl_c_during_a_group_counts_its_steps_then_stops_without_evaluating(python_ctrl_c: None) -> None:
     hooks, state = CtrlCHooks(during_group=4), LoopState()  # the 4th group is steps 31..40, ending at an evaluation
     reason = run_loop(state, hooks, Schedule(test_iter=20, patience=9, max_iterations=1000, metric_key=KEY))
     assert reason is StopReason.INTERRUPTED
@@ -115,7 +124,7 @@ def test_ctrl_c_during_a_group_counts_its_steps_then_stops_without_evaluating() 
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
-def test_ctrl_c_during_an_evaluation_stops_at_once() -> None:
+def test_ctrl_c_during_an_evaluation_stops_at_once(python_ctrl_c: None) -> None:
     hooks, state = CtrlCHooks(during_eval=2), LoopState()
     reason = run_loop(state, hooks, Schedule(test_iter=20, patience=9, max_iterations=1000, metric_key=KEY))
     assert reason is StopReason.INTERRUPTED
