@@ -17,7 +17,8 @@ import pandas as pd
 # `iter:` line (or record) in `file`.
 CURVE_COLUMNS = ("iter", "train_loss", "recall", "ndcg", "hitrate", "time_min", "file", "line")
 
-StopReason = Literal["early_stop", "max_iter", "interrupted", "crashed", "nan", "unfinished", "unknown"]
+# `pruned`: stopped by `recdoc tune`'s pruner (below the other trials at the same iteration), a decision, not a fault.
+StopReason = Literal["early_stop", "max_iter", "interrupted", "crashed", "nan", "unfinished", "pruned", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from recdoc.errors import InputError
 FORMAT = "recdoc"
 RUN_JSON = "run.json"
 METRICS_JSONL = "metrics.jsonl"
-STOP_REASONS = {"early_stop", "max_iter", "interrupted", "crashed", "nan", "unfinished", "unknown"}
+STOP_REASONS = {"early_stop", "max_iter", "interrupted", "crashed", "nan", "unfinished", "pruned", "unknown"}
 # run.json may be written by older or newer trainers; accept their spellings of the stop reason.
 STOP_ALIASES = {"early_stopping": "early_stop", "patience": "early_stop", "max_iter_reached": "max_iter",
                 "cap": "max_iter", "keyboard_interrupt": "interrupted", "ctrl_c": "interrupted", "error": "crashed",
@@ -119,6 +119,10 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
         reason = STOP_ALIASES.get(stop.lower(), stop.lower())
         if reason in STOP_REASONS:
             run.stop_reason, run.stop_ref = reason, ref  # type: ignore[assignment]
+            if reason == "pruned":
+                run.events.append(Event(kind="info", ref=ref, text="stopped by recdoc tune's pruner: its validation "
+                                        "recall was below the other trials' at the same iteration (a search "
+                                        "decision, not a fault of the run)"))
         else:
             run.unreadable.append(f"{path}: unknown stop_reason {stop!r}")
     if _is_iteration(data.get("best_iter")):
