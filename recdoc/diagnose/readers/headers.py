@@ -78,11 +78,35 @@ def parse_shell_argv(line: str) -> list[str] | None:
         tokens = text.split()
     # Redirections (`2>&1`, `> log`) end the command's arguments.
     end = next((i for i, token in enumerate(tokens) if ">" in token or "<" in token), len(tokens))
-    tokens = tokens[:end]
+    tokens = _command_words(tokens[:end])
     script = next((i for i, token in enumerate(tokens) if token.endswith(".py")), None)
     if script is None or not any(t.startswith("--") for t in tokens[script + 1:]):
         return None
     return tokens[script:]
+
+
+# A command quoted inside a sentence (`... --model_type ComiRec-SA, 得到的效果为`): the sentence's punctuation is not
+# part of the last value, and the prose after it is not arguments.
+_SENTENCE_PUNCTUATION = ",;:，。；：、"
+_CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def _command_words(tokens: list[str]) -> list[str]:
+    words: list[str] = []
+    for token in tokens:
+        if _CJK_RE.search(token):
+            cut = _CJK_RE.search(token).start()  # type: ignore[union-attr]
+            head = token[:cut].rstrip(_SENTENCE_PUNCTUATION)
+            if head:
+                words.append(head)
+            break
+        stripped = token.rstrip(_SENTENCE_PUNCTUATION)
+        if stripped != token:
+            if stripped:
+                words.append(stripped)
+            break  # the sentence goes on after its punctuation
+        words.append(token)
+    return words
 
 
 def parse_namespace(line: str) -> list[str] | None:

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recdoc.diagnose.engine import analyze_all
 from recdoc.diagnose.readers.detect import read_runs
@@ -257,3 +259,13 @@ def test_several_runs_report_in_the_folder_given_never_inside_a_run(tmp_path: Pa
     assert (runs / "report-2.md").is_file()
     assert "it replaced the last report" in analyze(str(runs), "--force")
     assert not (runs / "report-3.md").exists() and "of 2 runs" in (runs / "report-2.md").read_text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.sampled_from(["ComiRec-SA", "MIND", "book", "0.005", "taobao"]),
+       punctuation=st.sampled_from([",", ";", ":", "，", "。", "；", "："]),
+       prose=st.sampled_from(["", " got these numbers", " 得到的效果为", "结果如下", " and then"]))
+def test_a_command_inside_a_sentence_keeps_its_values_clean(value: str, punctuation: str, prose: str) -> None:
+    """The sentence's punctuation after a command's last value is not part of it, and the prose after is no flag."""
+    line = f"I ran python src/train.py --dataset book --flag {value}{punctuation}{prose}"
+    assert parse_shell_argv(line) == ["src/train.py", "--dataset", "book", "--flag", value]
