@@ -54,7 +54,7 @@ def sniff(head: str) -> float:
         header = None
         record = safe_record(text)
         if record is not None and record.step is not None:
-            step_lines += 1  # a log's step line, with its metrics or alone (`iters: 1000` above them)
+            step_lines += 1  # a log's step line, with its metrics or alone (`iters: 500` above them)
         if record is not None and record.metrics:
             metric_lines += 1
         elif is_prose(text) or _sentence(text):

@@ -136,7 +136,7 @@ class _State:
     percent_signed_rows: set[int] = field(default_factory=set)
     # The first line printing each cut-off (for a run's cut-off stated by its evaluations alone).
     cutoff_lines: dict[int, tuple[int, str]] = field(default_factory=dict)
-    # Counts a log states per split (`Train users: 482934`), keyed (split, declared key).
+    # Counts a log states per split (`Train users: 480000`), keyed (split, declared key).
     split_counts: dict[tuple[str, str], Fact] = field(default_factory=dict)
     # Lines of the original's grammar where the generic grammar read more values (it wins): count and first line.
     generic_wins: int = 0
@@ -495,7 +495,7 @@ def _metrics_line(state: _State, number: int, line: str) -> None:
     if record is not None:
         _record_line(state, number, line, record)
     else:
-        _generic_line(state, number, line)  # `Valid users: 60367`: a count, a header, a loss of the split
+        _generic_line(state, number, line)  # `Valid users: 61000`: a count, a header, a loss of the split
 
 
 def _record_line(state: _State, number: int, line: str, record: Record) -> None:
@@ -776,7 +776,7 @@ def _generic_line(state: _State, number: int, line: str) -> None:
     if record is not None:
         _record_line(state, number, line, record)
         if record.metrics or record.step is not None:
-            return  # `{'users': 60367, 'recall': ...}`: the users an evaluation counted, not the dataset's
+            return  # `{'users': 61000, 'recall': ...}`: the users an evaluation counted, not the dataset's
     elif "loss" in line and (state.phase == "iter" and state.rows or state.pending_step is not None) and not any(
             m in line for m in _PROGRESS_MARKERS):
         _loss_line(state, number, line)
@@ -791,7 +791,7 @@ def _generic_line(state: _State, number: int, line: str) -> None:
 
 
 def _loss_line(state: _State, number: int, line: str) -> None:
-    """`train loss: 7.58` on its own line right after a step line (`iters: 1000`): that step's loss."""
+    """`train loss: 7.58` on its own line right after a step line (`iters: 500`): that step's loss."""
     reading = read_line(line)
     if reading.loss is None or reading.metrics:
         return

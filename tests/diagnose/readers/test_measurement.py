@@ -77,7 +77,7 @@ def test_a_loss_on_the_line_after_a_bare_step(tmp_path: Path) -> None:
     lines = []
     for n in range(1, 4):
         lines += [f"iter: {n * 1000}", f"train loss: {7 - n}.5",
-                  f"valid metrics: {{'users': 60367, 'recall': 0.0{n}, 'ndcg': 0.0{n}}}"]
+                  f"valid metrics: {{'users': 61000, 'recall': 0.0{n}, 'ndcg': 0.0{n}}}"]
     (run,) = read_runs([write(tmp_path, lines)])
     assert run.curve["iter"].tolist() == [1000, 2000, 3000]
     assert run.curve["train_loss"].tolist() == [6.5, 5.5, 4.5] and run.curve["recall"].tolist() == [0.01, 0.02, 0.03]
@@ -110,18 +110,18 @@ def test_counts_and_the_evaluation_protocol_are_declared_facts(tmp_path: Path) -
     assert read_eval_protocol("batch 128, neg_num 10, test_iter 200") is None
     assert read_eval_protocol("sampled softmax with 10 neg samples, test every 1000") is None
     assert read_eval_protocol("eval_neg_num: 99") == 99
-    lines = ["Train users: 482934", "Train items: 367964", "Valid users: 60367", "Test users: 60367",
+    lines = ["Train users: 480000", "Train items: 367950", "Valid users: 61000", "Test users: 61000",
              "evaluate on 99 negatives per test item",
-             "iters: 1000", "valid metrics: {'recall': 0.03}", "iters: 2000", "valid metrics: {'recall': 0.04}"]
+             "iters: 500", "valid metrics: {'recall': 0.03}", "iters: 1500", "valid metrics: {'recall': 0.04}"]
     (run,) = read_runs([write(tmp_path, lines)])
-    assert run.declared["item_count"].value == 367964 and run.declared["item_count"].ref.line == 2
+    assert run.declared["item_count"].value == 367950 and run.declared["item_count"].ref.line == 2
     users = run.declared["user_count"]
-    assert users.value == 482934 + 2 * 60367 and "Valid users" in users.text  # disjoint user splits: their sum
+    assert users.value == 480000 + 2 * 61000 and "Valid users" in users.text  # disjoint user splits: their sum
     assert run.declared["eval_candidates"].value == 99 and run.declared["eval_candidates"].ref.line == 5
 
 
 def test_read_coverage(tmp_path: Path) -> None:
-    lines = ["WARNING:tensorflow:From x.py:12: deprecated", "iters: 1000", "valid recall@20: 0.01",
+    lines = ["WARNING:tensorflow:From x.py:12: deprecated", "iters: 500", "valid recall@20: 0.01",
              "valid weird_recall_metric@20 = 0.5 (unparsed)", "time spent: 1.5m", "valid recall@20: oops 3"]
     lines[3] = "valid recall-ish score 20 0.5"
     (run,) = read_runs([write(tmp_path, lines)])
