@@ -20,7 +20,7 @@ from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.framework_log import FrameworkState, read_framework_log, split_metrics
-from recdoc.diagnose.readers.reported import eval_candidates
+from recdoc.diagnose.readers.reported import eval_candidates, sniff_markers
 
 FORMAT = "recbole"
 MARKERS = ("General Hyper Parameters:", "Training Hyper Parameters:", "Evaluation Hyper Parameters:",
@@ -33,8 +33,7 @@ _BEST_EPOCH_RE = re.compile(r"best eval result in epoch\s+(\d{1,9})")
 
 
 def sniff(head: str) -> float:
-    found = sum(1 for marker in MARKERS if marker in head)
-    return 0.75 if found >= 2 else 0.0
+    return sniff_markers(head, MARKERS)
 
 
 def read(path: str | Path) -> Run:

@@ -20,7 +20,7 @@ from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.framework_log import FrameworkState, paren_groups, read_framework_log, split_metrics
 from recdoc.diagnose.readers.headers import parse_namespace
 from recdoc.diagnose.readers.records import line_split
-from recdoc.diagnose.readers.reported import RunParts, safe_record
+from recdoc.diagnose.readers.reported import RunParts, safe_record, sniff_markers
 
 FORMAT = "rechorus"
 MARKERS = ("Test Before Training", "Test After Training", "Dev  After Training", "Dev After Training",
@@ -28,8 +28,7 @@ MARKERS = ("Test Before Training", "Test After Training", "Dev  After Training",
 
 
 def sniff(head: str) -> float:
-    found = sum(1 for marker in MARKERS if marker in head)
-    return 0.75 if found >= 2 else 0.0
+    return sniff_markers(head, MARKERS)
 
 
 def read(path: str | Path) -> Run:

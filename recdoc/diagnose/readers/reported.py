@@ -275,6 +275,11 @@ def in_percent(values: list[float]) -> bool:
     return bool(finite) and max(finite) > 1.0 and max(finite) <= 100.0 and min(finite) >= 0.0
 
 
+def sniff_markers(head: str, markers: tuple[str, ...]) -> float:
+    """A framework's log: two or more of the lines only that framework prints are in the head."""
+    return 0.75 if sum(1 for marker in markers if marker in head) >= 2 else 0.0
+
+
 @dataclass
 class RunParts:
     """One run's pieces as a reader finds them; `build()` makes the Run."""
