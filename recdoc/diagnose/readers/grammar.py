@@ -419,6 +419,21 @@ def metric_label(key: tuple[str | None, str, int | None]) -> str:
     return f"{split + '/' if split else ''}{metric}{'' if cutoff is None else f'@{cutoff}'}"
 
 
+def curve_values(metrics: dict[tuple[str | None, str, int | None], float], cutoff: int | None) -> dict[str, float]:
+    """A curve row's recall, NDCG and hit rate: the validation values (or values that name no split) at `cutoff`."""
+    out: dict[str, float] = {}
+    for metric in ("recall", "ndcg", "hitrate"):
+        value = metrics.get(("valid", metric, cutoff), metrics.get((None, metric, cutoff)))
+        if value is not None:
+            out[metric] = value
+    return out
+
+
+def evaluation_record(step: int, metrics: dict[tuple[str | None, str, int | None], float]) -> dict[str, float]:
+    """One entry of `extra_metrics["evaluation_metrics"]`: every metric an evaluation printed, by its label."""
+    return {"iter": step, **{metric_label(key): value for key, value in metrics.items()}}
+
+
 def from_percent(value: float) -> float:
     """A value printed in percent as a fraction, rounded to 12 decimals so that `8.012` gives 0.08012 exactly as a
     user reads it (a bare division leaves 0.08012000000000001, and values compared with the paper's drift)."""

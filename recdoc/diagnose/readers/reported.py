@@ -31,7 +31,7 @@ from recdoc.diagnose.observed_run import (
 )
 from recdoc.diagnose.readers.headers import HEADER_KEYS
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import from_percent, metric_label, pick_cutoff
+from recdoc.diagnose.readers.grammar import curve_values, evaluation_record, from_percent, pick_cutoff
 from recdoc.diagnose.readers.records import parse_record
 
 # The metrics a Run's finals and curve hold; others (mrr, precision, auc) are kept in extra_metrics only.
@@ -357,14 +357,9 @@ class RunParts:
         cutoff = pick_cutoff(final_cutoffs, stated_cutoff) if final_cutoffs else curve_cutoff
         rows = []
         for row, metrics in zip(self.rows, self.row_metrics):
-            out = dict(row)
-            for metric in ("recall", "ndcg", "hitrate"):
-                value = metrics.get(("valid", metric, curve_cutoff), metrics.get((None, metric, curve_cutoff)))
-                if value is not None:
-                    out[metric] = value
-            rows.append(out)
+            rows.append({**row, **curve_values(metrics, curve_cutoff)})
         run.curve = curve_from_rows(rows)
-        evaluations = [{"iter": row["iter"], **{metric_label(key): value for key, value in metrics.items()}}
+        evaluations = [evaluation_record(row["iter"], metrics)
                        for row, metrics in zip(self.rows, self.row_metrics) if metrics]
         if evaluations:
             # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).

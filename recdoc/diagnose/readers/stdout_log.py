@@ -22,7 +22,7 @@ from typing import Any
 from recdoc.config import parse_exp_name
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, from_percent, metric_label, pick_cutoff, read_counts,
+from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, curve_values, evaluation_record, from_percent, pick_cutoff, read_counts,
                                              read_eval_protocol, read_line)
 from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
 from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
@@ -1048,12 +1048,8 @@ def _finish(state: _State, format_name: str) -> Run:
             continue
         row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
         if metrics:
-            evaluation_metrics.append({"iter": row["iter"], **{metric_label(key): value for key, value in metrics.items()}})
-        for key in ("recall", "ndcg", "hitrate"):
-            value = metrics.get(("valid", key, cutoff), metrics.get((None, key, cutoff)))
-            if value is not None:
-                row[key] = value
-        rows.append(row)
+            evaluation_metrics.append(evaluation_record(row["iter"], metrics))
+        rows.append({**row, **curve_values(metrics, cutoff)})
     run.curve = curve_from_rows(rows)
     if evaluation_metrics:
         # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
