@@ -73,7 +73,9 @@ class Trainer:
             tf.convert_to_tensor(np.stack([c.sampled_expected_count for c in candidates])))
         return [float(loss) for loss in losses.numpy()]
 
-    @tf.function
+    # No autograph: the body's only loop runs over a static step count and its only branches test Python values,
+    # so converting it buys nothing and cost about 2 s of tracing per run (a tune trial is a run).
+    @tf.function(autograph=False)
     def _steps(self, hist: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, sampled_ids: tf.Tensor,
                true_expected_count: tf.Tensor, sampled_expected_count: tf.Tensor) -> tf.Tensor:
         # A Python loop (unrolled per number of steps, a handful of sizes per run): every update is ordered
