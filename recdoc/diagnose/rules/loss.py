@@ -44,8 +44,9 @@ from typing import Any
 import pandas as pd
 
 from recdoc import model_specs, reference
+from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate, trend_window
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, trend_window
 from recdoc.thresholds import LossThresholds, Thresholds
 from recdoc.diagnose.observed_run import SourceRef
 
@@ -222,7 +223,7 @@ def _level_reason(ctx: RuleContext, setting: _LossSetting) -> str | None:
                 "log-uniform sampler's log-Q correction no longer matches the items' popularity, so the loss level "
                 "is not the original's")
     lr = setting.learning_rate
-    reference_lr = reference_learning_rate(setting.model)
+    reference_lr = advised_learning_rate(setting.model)
     if lr is not None and float(lr) > LossThresholds.HIGH_LR * reference_lr:
         return (f"learning_rate {lr} is above the original's {reference_lr} for {setting.model}: a rate that high "
                 "can hold the loss up by itself")
