@@ -401,75 +401,109 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    chosen = {key.strip() for key in args.faults.split(",") if key.strip()}
+@dataclass
+class Bench:
+    """Where one benchmark trains and logs, its seeded random search, and its clock."""
+
+    args: argparse.Namespace
+    data_dir: Path
+    runs_dir: Path
+    log: Path
+    rng: random.Random
+    started: float = field(default_factory=time.monotonic)
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.0f}s] {text}", flush=True)
+
+    def clean_runs(self, dataset: str) -> list[CleanRun]:
+        """The clean runs of `dataset`, one per seed from 19, with the findings each raises (false alarms)."""
+        runs: list[CleanRun] = []
+        for index in range(self.args.clean_seeds):
+            run = train_quietly(base_config(dataset, self.args, self.data_dir, self.runs_dir, f"clean{index + 1}",
+                                            seed=19 + index), self.log)
+            _, alarms = diagnose(run)
+            runs.append((run, test_recall(run), alarms))
+            self.say(f"{dataset} clean seed {19 + index}: R@50 {fmt(test_recall(run))}, alarms: "
+                     f"{', '.join(alarms) or 'none'}")
+        return runs
+
+    def fault_outcome(self, dataset: str, fault: Fault, clean_recall: float | None) -> Outcome:
+        """Train `fault` on `dataset`, diagnose it, and rerun it with the doctor's fixes and with random draws."""
+        config = base_config(self.training_data(dataset, fault), self.args, self.data_dir, self.runs_dir,
+                             f"fault{fault.key.replace('.', '')}", **fault.settings)
+        run = train_quietly(config, self.log)
+        ids, alarms = diagnose(run)
+        beyond = [i for i in alarms if i not in BUDGET_FINDINGS]
+        outcome = Outcome(dataset, fault, run or config.exp_name, test_recall(run), ids,
+                          bool(set(alarms) & fault.causes), alarms[0] if alarms else None,
+                          beyond[0] if beyond else None, named=bool(set(ids) & fault.causes),
+                          expected=expectation(fault, dataset, test_recall(run), clean_recall))
+        new_run, changes = doctor_rerun(run, self.args, self.log) if run is not None else (None, [])
+        if new_run is not None:
+            outcome.rerun_recall, outcome.rerun_changes = test_recall(new_run), changes
+            self.random_reruns(config, fault, outcome)
+        self.say(f"{dataset} {fault.label}: R@50 {fmt(outcome.recall)}, findings {', '.join(ids) or 'none'}; rerun "
+                 f"{fmt(outcome.rerun_recall) if new_run else 'none (no applicable fix)'}"
+                 + (f"; random {', '.join(fmt(r) for r in outcome.random_recalls)}" if outcome.random_recalls
+                    else ""))
+        return outcome
+
+    def training_data(self, dataset: str, fault: Fault) -> str:
+        """The dataset a fault trains on: a permuted or leaky copy for the data faults, else the dataset itself."""
+        if fault.data == "perm":
+            return permuted_copy(dataset, self.data_dir, self.args.seed)
+        if fault.data == "leak":
+            return leaky_copy(dataset, self.data_dir, self.args.seed)
+        return dataset
+
+    def random_reruns(self, config: RunConfig, fault: Fault, outcome: Outcome) -> None:
+        """The baseline: as many reruns as the doctor gets, each with settings drawn from RANDOM_GRID."""
+        for trial in range(self.args.random_reruns):
+            drawn = {key: self.rng.choice(values) for key, values in RANDOM_GRID.items()}
+            random_config = dataclasses.replace(config, exp=f"random{fault.key.replace('.', '')}_{trial + 1}",
+                                                **drawn)
+            random_run = train_quietly(random_config, self.log)
+            outcome.random_recalls.append(test_recall(random_run) or 0.0)
+            outcome.random_settings.append(drawn)
+
+
+def chosen_faults(names: str) -> list[Fault]:
+    chosen = {key.strip() for key in names.split(",") if key.strip()}
     unknown = chosen - {f.key for f in FAULTS}
     if unknown:
         sys.exit(f"faults: unknown fault(s) {', '.join(sorted(unknown))}")
-    faults = [f for f in FAULTS if f.key in chosen]
+    return [f for f in FAULTS if f.key in chosen]
+
+
+def write_json(path: Path, summary: dict, outcomes: list[Outcome]) -> None:
+    path.write_text(json.dumps({"summary": summary, "random_grid": RANDOM_GRID, "outcomes": [
+        {"dataset": o.dataset, "fault": o.fault.key, "run": str(o.run), "recall": o.recall,
+         "expected": o.expected, "named": o.named,
+         "findings": o.findings, "detected": o.detected, "top": o.top, "rerun_recall": o.rerun_recall,
+         "rerun_changes": o.rerun_changes, "random_recalls": o.random_recalls,
+         "random_settings": o.random_settings} for o in outcomes]}, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    faults = chosen_faults(args.faults)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="recdoc-faults-"))
     work.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(args.data_dir) if args.data_dir else work / "data"
-    runs_dir = work / "runs"
-    log = work / "training.log"
-    rng = random.Random(args.seed)
-    started = time.monotonic()
-    print(f"work folder: {work} (training output in {log})", flush=True)
+    bench = Bench(args, Path(args.data_dir) if args.data_dir else work / "data", work / "runs",
+                  work / "training.log", random.Random(args.seed))
+    print(f"work folder: {work} (training output in {bench.log})", flush=True)
 
     outcomes: list[Outcome] = []
     clean: dict[str, list[CleanRun]] = {}
     try:
         for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-            prepare_data(dataset, data_dir, args.synth_items, args.synth_users, args.seed)
-            clean[dataset] = []
-            for index in range(args.clean_seeds):
-                run = train_quietly(base_config(dataset, args, data_dir, runs_dir, f"clean{index + 1}",
-                                                seed=19 + index), log)
-                _, alarms = diagnose(run)
-                clean[dataset].append((run, test_recall(run), alarms))
-                print(f"[{time.monotonic() - started:5.0f}s] {dataset} clean seed {19 + index}: "
-                      f"R@50 {fmt(test_recall(run))}, alarms: {', '.join(alarms) or 'none'}", flush=True)
-            for fault in faults:
-                train_name = dataset
-                if fault.data == "perm":
-                    train_name = permuted_copy(dataset, data_dir, args.seed)
-                elif fault.data == "leak":
-                    train_name = leaky_copy(dataset, data_dir, args.seed)
-                config = base_config(train_name, args, data_dir, runs_dir, f"fault{fault.key.replace('.', '')}",
-                                     **fault.settings)
-                run = train_quietly(config, log)
-                ids, alarms = diagnose(run)
-                beyond = [i for i in alarms if i not in BUDGET_FINDINGS]
-                outcome = Outcome(dataset, fault, run or config.exp_name, test_recall(run), ids,
-                                  bool(set(alarms) & fault.causes), alarms[0] if alarms else None,
-                                  beyond[0] if beyond else None, named=bool(set(ids) & fault.causes),
-                                  expected=expectation(fault, dataset, test_recall(run), clean[dataset][0][1]))
-                new_run, changes = doctor_rerun(run, args, log) if run is not None else (None, [])
-                if new_run is not None:
-                    outcome.rerun_recall, outcome.rerun_changes = test_recall(new_run), changes
-                    for trial in range(args.random_reruns):
-                        drawn = {key: rng.choice(values) for key, values in RANDOM_GRID.items()}
-                        random_config = dataclasses.replace(config, exp=f"random{fault.key.replace('.', '')}_"
-                                                                        f"{trial + 1}", **drawn)
-                        random_run = train_quietly(random_config, log)
-                        outcome.random_recalls.append(test_recall(random_run) or 0.0)
-                        outcome.random_settings.append(drawn)
-                outcomes.append(outcome)
-                print(f"[{time.monotonic() - started:5.0f}s] {dataset} {fault.label}: R@50 {fmt(outcome.recall)}, "
-                      f"findings {', '.join(ids) or 'none'}; rerun "
-                      f"{fmt(outcome.rerun_recall) if new_run else 'none (no applicable fix)'}"
-                      + (f"; random {', '.join(fmt(r) for r in outcome.random_recalls)}" if outcome.random_recalls
-                         else ""), flush=True)
+            prepare_data(dataset, bench.data_dir, args.synth_items, args.synth_users, args.seed)
+            clean[dataset] = bench.clean_runs(dataset)
+            outcomes += [bench.fault_outcome(dataset, fault, clean[dataset][0][1]) for fault in faults]
         summary = print_table(outcomes, clean)
-        print(f"\ntotal time {time.monotonic() - started:.0f}s")
+        print(f"\ntotal time {time.monotonic() - bench.started:.0f}s")
         if args.json:
-            Path(args.json).write_text(json.dumps({"summary": summary, "random_grid": RANDOM_GRID, "outcomes": [
-                {"dataset": o.dataset, "fault": o.fault.key, "run": str(o.run), "recall": o.recall,
-                 "expected": o.expected, "named": o.named,
-                 "findings": o.findings, "detected": o.detected, "top": o.top, "rerun_recall": o.rerun_recall,
-                 "rerun_changes": o.rerun_changes, "random_recalls": o.random_recalls,
-                 "random_settings": o.random_settings} for o in outcomes]}, indent=1) + "\n")
+            write_json(Path(args.json), summary, outcomes)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

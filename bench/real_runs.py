@@ -45,6 +45,20 @@ def _confidence(value: Any) -> float:
 
 def judge(label: dict[str, Any], diagnosis: dict[str, Any], report: str, output: str, exit_code: int) -> list[str]:
     """Why a diagnosis does not meet its label (empty: it does). The rules of score_cases.py, one by one."""
+    found = diagnosis.get("findings", [])
+    why = _run_problems(label, diagnosis, output, exit_code)
+    why += _named_problems(label, found)
+    why += _confidence_problems(label, found)
+    why += _ranking_problems(label, found)
+    if label.get("verdict") and diagnosis.get("verdict") != label["verdict"]:
+        why.append(f"verdict {diagnosis.get('verdict')}")
+    why += _comparison_problems(label, diagnosis.get("comparisons", []))
+    why += [f"report never says /{pattern}/" for pattern in label.get("mentions", []) if not re.search(pattern, report)]
+    return why
+
+
+def _run_problems(label: dict[str, Any], diagnosis: dict[str, Any], output: str, exit_code: int) -> list[str]:
+    """The command itself failing: a traceback, a readable input refused, no diagnosis written."""
     why: list[str] = []
     if "Traceback" in output:
         why.append("traceback")
@@ -52,43 +66,61 @@ def judge(label: dict[str, Any], diagnosis: dict[str, Any], report: str, output:
         why.append("unreadable (exit 2): " + (output.strip().splitlines() or [""])[-1][:120])
     if not diagnosis and not why:
         why.append(f"no diagnosis.json (exit {exit_code})")
-    found = diagnosis.get("findings", [])
+    return why
+
+
+def _named_problems(label: dict[str, Any], found: list[dict[str, Any]]) -> list[str]:
+    """Findings the label wants missing, or ones it rules out present."""
     ids = [f.get("id") for f in found]
-    why += [f"missing {m}" for m in label.get("must", []) if m not in ids]
+    why = [f"missing {m}" for m in label.get("must", []) if m not in ids]
     why += [f"false {m}" for m in label.get("must_not", []) if m in ids]
     why += [f"none of {group}" for group in label.get("any_of", []) if not set(group) & set(ids)]
-    for rule, cap in label.get("capped", {}).items():
-        why += [f"{rule} confidence {f.get('confidence')} > {cap}" for f in found
-                if f.get("id") == rule and _confidence(f.get("confidence", 1)) > cap]
-    for rule, low in label.get("min_conf", {}).items():
-        why += [f"{rule} confidence {f.get('confidence')} < {low}" for f in found
-                if f.get("id") == rule and _confidence(f.get("confidence", 0)) < low]
+    return why
+
+
+def _ranking_problems(label: dict[str, Any], found: list[dict[str, Any]]) -> list[str]:
+    """Findings above info the label does not allow, or a top finding it does not want."""
+    ids = [f.get("id") for f in found]
+    why: list[str] = []
     if "allowed" in label:
         extra = [f.get("id") for f in found if f.get("severity") != "info" and f.get("id") not in label["allowed"]]
         if extra:
             why.append(f"not allowed {extra}")
     if label.get("top") and (not ids or ids[0] not in label["top"]):
         why.append(f"top {ids[:1]} not in {label['top']}")
-    if label.get("verdict") and diagnosis.get("verdict") != label["verdict"]:
-        why.append(f"verdict {diagnosis.get('verdict')}")
-    comparisons = diagnosis.get("comparisons", [])
-    for wanted in label.get("compare", []):
-        hits = [c for c in comparisons if c.get("metric") == wanted["metric"] and c.get("cutoff") == wanted["cutoff"]
-                and ("split" not in wanted or c.get("split") == wanted["split"])
-                and bool(c.get("comparable")) == wanted["comparable"]
-                and ("paper" not in wanted or (c.get("paper_value") is not None
-                                               and abs(c["paper_value"] / wanted["paper"] - 1) < 0.02))]
-        if not hits:
-            why.append(f"no comparison {wanted}")
+    return why
+
+
+def _confidence_problems(label: dict[str, Any], found: list[dict[str, Any]]) -> list[str]:
+    """Findings surer than their cap, or less sure than their floor."""
+    why: list[str] = []
+    for rule, cap in label.get("capped", {}).items():
+        why += [f"{rule} confidence {f.get('confidence')} > {cap}" for f in found
+                if f.get("id") == rule and _confidence(f.get("confidence", 1)) > cap]
+    for rule, low in label.get("min_conf", {}).items():
+        why += [f"{rule} confidence {f.get('confidence')} < {low}" for f in found
+                if f.get("id") == rule and _confidence(f.get("confidence", 0)) < low]
+    return why
+
+
+def _comparison_problems(label: dict[str, Any], comparisons: list[dict[str, Any]]) -> list[str]:
+    """Comparisons with the paper missing, marked comparable on data the paper never used, or at a cut-off the
+    run never evaluated."""
+    why = [f"no comparison {wanted}" for wanted in label.get("compare", [])
+           if not any(_matches(c, wanted) for c in comparisons)]
     if label.get("none_comparable") and any(c.get("comparable") for c in comparisons):
         why.append("a comparison with the paper is marked comparable on data the paper never used")
-    for cutoff in label.get("no_cutoff", []):
-        if any(c.get("cutoff") == cutoff for c in comparisons):
-            why.append(f"labels values @{cutoff}")
-    for pattern in label.get("mentions", []):
-        if not re.search(pattern, report):
-            why.append(f"report never says /{pattern}/")
+    why += [f"labels values @{cutoff}" for cutoff in label.get("no_cutoff", [])
+            if any(c.get("cutoff") == cutoff for c in comparisons)]
     return why
+
+
+def _matches(comparison: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return (comparison.get("metric") == wanted["metric"] and comparison.get("cutoff") == wanted["cutoff"]
+            and ("split" not in wanted or comparison.get("split") == wanted["split"])
+            and bool(comparison.get("comparable")) == wanted["comparable"]
+            and ("paper" not in wanted or (comparison.get("paper_value") is not None
+                                           and abs(comparison["paper_value"] / wanted["paper"] - 1) < 0.02)))
 
 
 def run_case(name: str, label: dict[str, Any], cases: Path, work: Path, ml100k: str = "") -> CaseResult:

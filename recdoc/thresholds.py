@@ -230,3 +230,44 @@ class IdentityThresholds:
     CONFIDENCE_COUNT = 0.95
     CONFIDENCE_NAME_AND_MAGNITUDE = 0.8
     CONFIDENCE_NAME_ONLY = 0.55
+
+
+class LossThresholds:
+    """The training loss as evidence about the model (`diagnose/rules/loss.py`): how far from the chance level and
+    from the original's loss is a different model, and how sure that makes recdoc."""
+
+    # Evaluations a gap must hold over: one evaluation's loss is a mean over test_iter steps (noise ~0.5%), but a
+    # gap at one or two points can be a restart or a logging glitch.
+    MIN_EVALS = 5
+    # "At chance": the late loss at or above 97% of ln(S + 1). The original's runs cross that level early and end
+    # at 30-70% of it; 3% leaves room for accidental hits removed and for noise, not for learning.
+    AT_CHANCE = 0.97
+    # "Flat": the loss fell by less than 2% across the trend window. The original's loss falls about 10% over its
+    # first ten evaluations while still near chance (DR on Book, 1k-10k: 7.95 to 7.13), and still about 3% over
+    # 51 evaluations at 500k.
+    FLAT = 0.02
+    # "Recall rose": the late validation recall at least twice the first evaluation's: the model learned
+    # something the loss does not show.
+    RECALL_RISE = 2.0
+    # "Far above the original's": the run's loss at least 1.5x the original's at the same iteration on 80% of
+    # the evaluations compared. Runs of the same model and code at the same setting agree within a few % (recdoc's
+    # trainer against the original: 0.2-1.4%; on MovieLens-100K with its own split order 0.98-1.00x), while
+    # another model at the same setting can differ a lot (on Book at lr 0.001, DNN vs DR at 150k: 2.44 vs 4.42),
+    # so the reference is always the same model, and a model variant (MIND without its ReLU) is never used as
+    # one. 10% above is nothing.
+    FAR_ABOVE = 1.5
+    STRONG_ABOVE = 2.0
+    # Up to 15% above the original's (median) reads "where the original's is": seeds, data orderings and a
+    # reconstructed split move the loss by a few %, and one model of the paper against another by up to ~25%.
+    NEAR_REFERENCE = 1.15
+    HOLD_SHARE = 0.8
+    # A learning rate this many times the original's for the model can hold the loss up by itself.
+    HIGH_LR = 1.5
+    # Confidence in "the model is wired differently" from the loss alone: meaningful, below what a checkpoint
+    # shows (dead interests 0.9). At chance with rising recall: 0.6; far above the original's: 0.45 at 1.5x
+    # to 0.6 at 2x; both: +0.15, at most 0.75.
+    AT_CHANCE_CONFIDENCE = 0.6
+    ABOVE_REFERENCE_CONFIDENCE = (0.45, 0.6)
+    BOTH_BONUS = 0.15
+    CAP = 0.75
+

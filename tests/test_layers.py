@@ -81,39 +81,58 @@ def test_no_import_reaches_a_higher_layer() -> None:
     assert not upward, "\n".join(upward)
 
 
-def test_no_import_cycle() -> None:
-    edges = graph()
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
+class _StronglyConnected:
+    """Tarjan's strongly connected components of a directed graph: each component of more than one node is a loop."""
 
-    def visit(node: str) -> None:  # Tarjan's strongly connected components
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(edges.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
+    def __init__(self, edges: dict[str, set[str]]) -> None:
+        self.edges = edges
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.on_stack: set[str] = set()
+        self.cycles: list[list[str]] = []
+        for node in sorted(edges):
+            if node not in self.index:
+                self.visit(node)
+
+    def visit(self, node: str) -> None:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        self.on_stack.add(node)
+        for nxt in sorted(self.edges.get(node, ())):
+            if nxt not in self.index:
+                self.visit(nxt)
+                self.low[node] = min(self.low[node], self.low[nxt])
+            elif nxt in self.on_stack:
+                self.low[node] = min(self.low[node], self.index[nxt])
+        if self.low[node] == self.index[node]:
+            component = self.pop_component(node)
             if len(component) > 1:
-                cycles.append(sorted(component))
+                self.cycles.append(sorted(component))
 
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
+    def pop_component(self, root: str) -> list[str]:
+        component = []
+        while True:
+            top = self.stack.pop()
+            self.on_stack.discard(top)
+            component.append(top)
+            if top == root:
+                return component
+
+
+def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a longer loop, each sorted."""
+    return _StronglyConnected(edges).cycles
+
+
+def test_no_import_cycle() -> None:
+    cycles = import_cycles(graph())
     assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_cycles_are_found_directly_and_round_a_loop() -> None:
+    edges = {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c", "a"}, "f": {"a"}}
+    assert import_cycles(edges) == [["a", "b"], ["c", "d", "e"]]
 
 
 def test_the_walker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:

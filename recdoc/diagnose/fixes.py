@@ -268,83 +268,107 @@ def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: 
     findings = list(findings)
     only_ids = None if only is None else set(only)
     skip_ids = set(skip)
-    known = {finding.id for finding in findings}
-    unknown = sorted(((only_ids or set()) | skip_ids) - known)
-    if unknown:
-        raise UsageError(f"no finding {', '.join(unknown)} in this diagnosis; its findings: "
-                         f"{', '.join(f.id for f in findings) or 'none'}")
+    _require_known_ids(findings, (only_ids or set()) | skip_ids)
     old_config = config_from_settings(settings)
-    old_values = old_config.to_dict()
-
-    new_values: dict[str, Any] = {}
-    set_by: dict[str, str] = {}
-    changes: list[ConfigChange] = []
-    overruled: list[OverruledChange] = []
-    set_aside: list[SetAside] = []
-    applied: list[Finding] = []
+    merge = _FixMerge(old_config.to_dict())
     for finding in findings:
-        reason = _reason_not_applied(finding, only_ids, skip_ids)
-        if reason is not None:
-            set_aside.append(SetAside(finding.id, finding.title, reason, _what_to_check(finding.fix)))
-            continue
-        assert finding.fix is not None
-        contributed = False
-        for key, value in finding.fix.changes.items():
-            if key not in _RUNCONFIG_FIELDS:
-                continue  # a rule naming a setting recdoc does not have cannot change this run
-            if key in set_by:
-                if not _same(new_values[key], value):
-                    overruled.append(OverruledChange(key, value, finding.id, new_values[key], set_by[key]))
-                continue
-            if _same(old_values.get(key), value):
-                continue
-            new_values[key], set_by[key] = value, finding.id
-            changes.append(ConfigChange(key, old_values.get(key), value, finding.id))
-            contributed = True
-        if contributed:
-            applied.append(finding)
-            continue
-        lost = [o for o in overruled if o.finding_id == finding.id]
-        if lost:
-            reason = "overruled: " + "; ".join(f"{o.key} kept from {o.kept_by}" for o in lost)
-        elif finding.fix.changes:
-            reason = "its settings already have the proposed values"
-        else:
-            reason = "nothing to change in the settings"
-        set_aside.append(SetAside(finding.id, finding.title, reason, _what_to_check(finding.fix)))
-
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key not in _RUNCONFIG_FIELDS:
-            raise UsageError(f"unknown setting {key}")
-        if key in set_by and not _same(new_values[key], value):
-            overruled.append(OverruledChange(key, new_values[key], set_by[key], value, USER_OVERRIDE))
-        changes = [c for c in changes if c.key != key]
-        new_values[key], set_by[key] = value, USER_OVERRIDE
-        if not _same(old_values.get(key), value):
-            changes.append(ConfigChange(key, old_values.get(key), value, USER_OVERRIDE))
-
-    for finding in [f for f in applied if f.id not in set_by.values()]:
-        # Every change of this finding was overruled by the command line: it no longer shapes the new run.
-        applied.remove(finding)
-        lost = [o for o in overruled if o.finding_id == finding.id]
-        set_aside.append(SetAside(finding.id, finding.title, "overruled: " + "; ".join(
-            f"{o.key} set on the command line" for o in lost), _what_to_check(finding.fix)))
+        merge.take_finding(finding, only_ids, skip_ids)
+    merge.apply_overrides(overrides or {})
+    merge.set_aside_overruled_by_user()
 
     exp = fix_run_exp(old_config.exp, taken_names)
     paths = {k: v for k, v in (("data_dir", data_dir), ("runs_dir", runs_dir)) if v is not None}
-    new_config = dataclasses.replace(old_config, **new_values, exp=exp, **paths)
+    new_config = dataclasses.replace(old_config, **merge.new_values, exp=exp, **paths)
 
-    changed = set(set_by)
+    changed = set(merge.set_by)
     recdoc_command = recdoc_train_command(new_config, changed)
     tool_command = original_command(new_config, changed) if tool != "recdoc" else None
     # A command that cannot run here says what it needs first (the paper's data: where to get it, how to prepare).
     needs = data_needed(new_config.dataset, new_config.data_dir)
     recdoc_text = recdoc_command.text() + (f"\n{NEEDS_PREFIX}{needs}" if needs else "")
-    return FixPlan(tool, old_config, new_config, tuple(changes), tuple(overruled), tuple(set_aside),
-                   tuple(f.id for f in applied), recdoc_text,
+    return FixPlan(tool, old_config, new_config, tuple(merge.changes), tuple(merge.overruled),
+                   tuple(merge.set_aside), tuple(f.id for f in merge.applied), recdoc_text,
                    tool_command.text() if tool_command is not None else None)
+
+
+def _require_known_ids(findings: list[Finding], named: set[str]) -> None:
+    """--only and --skip name findings of this diagnosis: a typo must not silently apply everything."""
+    unknown = sorted(named - {finding.id for finding in findings})
+    if unknown:
+        raise UsageError(f"no finding {', '.join(unknown)} in this diagnosis; its findings: "
+                         f"{', '.join(f.id for f in findings) or 'none'}")
+
+
+@dataclass
+class _FixMerge:
+    """The settings the findings change, merged in rank order, with what was overruled or set aside and why."""
+
+    old_values: dict[str, Any]
+    new_values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    set_by: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> the finding (or user) that set it
+    changes: list[ConfigChange] = dataclasses.field(default_factory=list)
+    overruled: list[OverruledChange] = dataclasses.field(default_factory=list)
+    set_aside: list[SetAside] = dataclasses.field(default_factory=list)
+    applied: list[Finding] = dataclasses.field(default_factory=list)
+
+    def take_finding(self, finding: Finding, only_ids: set[str] | None, skip_ids: set[str]) -> None:
+        """Apply `finding`'s changes where no higher-ranked finding set the key, else set it aside with why."""
+        reason = _reason_not_applied(finding, only_ids, skip_ids)
+        if reason is None:
+            assert finding.fix is not None
+            if self._contribute(finding.id, finding.fix):
+                self.applied.append(finding)
+                return
+            reason = self._why_nothing_contributed(finding.id, finding.fix)
+        self.set_aside.append(SetAside(finding.id, finding.title, reason, _what_to_check(finding.fix)))
+
+    def _contribute(self, finding_id: str, fix: Fix) -> bool:
+        contributed = False
+        for key, value in fix.changes.items():
+            if key not in _RUNCONFIG_FIELDS:
+                continue  # a rule naming a setting recdoc does not have cannot change this run
+            if key in self.set_by:
+                if not _same(self.new_values[key], value):
+                    self.overruled.append(OverruledChange(key, value, finding_id, self.new_values[key],
+                                                          self.set_by[key]))
+                continue
+            if _same(self.old_values.get(key), value):
+                continue
+            self.new_values[key], self.set_by[key] = value, finding_id
+            self.changes.append(ConfigChange(key, self.old_values.get(key), value, finding_id))
+            contributed = True
+        return contributed
+
+    def _why_nothing_contributed(self, finding_id: str, fix: Fix) -> str:
+        lost = [o for o in self.overruled if o.finding_id == finding_id]
+        if lost:
+            return "overruled: " + "; ".join(f"{o.key} kept from {o.kept_by}" for o in lost)
+        if fix.changes:
+            return "its settings already have the proposed values"
+        return "nothing to change in the settings"
+
+    def apply_overrides(self, overrides: Mapping[str, Any]) -> None:
+        """The user's settings come last and win over every finding (a None is an option not given)."""
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in _RUNCONFIG_FIELDS:
+                raise UsageError(f"unknown setting {key}")
+            if key in self.set_by and not _same(self.new_values[key], value):
+                self.overruled.append(OverruledChange(key, self.new_values[key], self.set_by[key], value,
+                                                      USER_OVERRIDE))
+            self.changes = [c for c in self.changes if c.key != key]
+            self.new_values[key], self.set_by[key] = value, USER_OVERRIDE
+            if not _same(self.old_values.get(key), value):
+                self.changes.append(ConfigChange(key, self.old_values.get(key), value, USER_OVERRIDE))
+
+    def set_aside_overruled_by_user(self) -> None:
+        """A finding every change of which the command line overruled no longer shapes the new run."""
+        for finding in [f for f in self.applied if f.id not in self.set_by.values()]:
+            self.applied.remove(finding)
+            lost = [o for o in self.overruled if o.finding_id == finding.id]
+            self.set_aside.append(SetAside(finding.id, finding.title, "overruled: " + "; ".join(
+                f"{o.key} set on the command line" for o in lost), _what_to_check(finding.fix)))
 
 
 def disagreement_notes(plan: FixPlan) -> list[str]:

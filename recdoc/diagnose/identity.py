@@ -106,48 +106,13 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
                      item_count: Any = None) -> DataIdentity:
     """The paper dataset `run` trained on, from its name, stated counts and metric magnitude."""
     facts = _Facts()
-    declared_users = run.declared.get("user_count")
-    users = whole_number(declared_users.value) if declared_users is not None else None
-    by_count: str | None = None
-    for dataset in paper_datasets():
-        for key, value, ref in (("item_count", item_count, None), ("users", users,
-                                                                   declared_users.ref if declared_users else None)):
-            match = count_match(value, dataset, key)
-            if match:
-                by_count = dataset
-                facts.evidence.append((f"{key.replace('_', ' ')} {value:,} is {dataset}'s", ref))
+    by_count = _dataset_by_count(run, item_count, facts)
     hint = name if name in paper_datasets() else name_hint(name)
-    observed = headline_hitrate(run, cutoff)
-    ratios: dict[str, float] = {}
-    if observed is not None and observed[0] >= IdentityThresholds.MIN_HITRATE:
-        for dataset in paper_datasets():
-            ratio = magnitude_ratio(observed[0], dataset, model_type, observed[1])
-            if ratio is not None:
-                ratios[dataset] = ratio
-
-    def fits(dataset: str, band: tuple[float, float]) -> bool:
-        return dataset in ratios and band[0] <= ratios[dataset] <= band[1]
-
     candidate = by_count or hint
     if candidate is None:
         return DataIdentity(name, None, 0.0)
-    if observed is not None and candidate in ratios:
-        label = f"hit rate@{observed[1]} {observed[0]:.4f} is {ratios[candidate]:.2f}x the paper's " \
-                f"{reference.canonical_model_type(model_type) or 'models'} on {candidate}"
-        if fits(candidate, IdentityThresholds.CONSISTENT):
-            facts.evidence.append((label, observed[2]))
-        elif not fits(candidate, IdentityThresholds.CONTRADICTS) and any(fits(other, IdentityThresholds.CONSISTENT) for other in ratios if other != candidate):
-            other = next(o for o in ratios if o != candidate and fits(o, IdentityThresholds.CONSISTENT))
-            facts.contradictions.append((f"{label}, while it is {ratios[other]:.2f}x the paper's on {other}",
-                                         observed[2]))
-    if by_count is not None:
-        confidence = IdentityThresholds.CONFIDENCE_COUNT
-    elif facts.contradictions:
-        confidence = 0.0 if candidate != name else 0.5
-    elif any(text.startswith("hit rate") for text, _ in facts.evidence):
-        confidence = 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_AND_MAGNITUDE
-    else:
-        confidence = 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_ONLY
+    _weigh_magnitude(run, candidate, model_type, cutoff, facts)
+    confidence = _confidence(candidate, name, by_count is not None, facts)
     if name != candidate and hint == candidate:
         facts.evidence.insert(0, (f"the name {name!r} names {candidate}", None))
     if confidence == 0.0:
@@ -155,4 +120,53 @@ def identify_dataset(run: Run, name: str | None, model_type: str | None, cutoff:
     return DataIdentity(name, candidate, confidence, tuple(facts.evidence), tuple(facts.contradictions))
 
 
+def _dataset_by_count(run: Run, item_count: Any, facts: _Facts) -> str | None:
+    """The paper dataset whose item or user count the run states (the last one matched), noted in `facts`."""
+    declared_users = run.declared.get("user_count")
+    users = whole_number(declared_users.value) if declared_users is not None else None
+    users_ref = declared_users.ref if declared_users else None
+    by_count: str | None = None
+    for dataset in paper_datasets():
+        for key, value, ref in (("item_count", item_count, None), ("users", users, users_ref)):
+            if count_match(value, dataset, key):
+                by_count = dataset
+                facts.evidence.append((f"{key.replace('_', ' ')} {value:,} is {dataset}'s", ref))
+    return by_count
 
+
+def _weigh_magnitude(run: Run, candidate: str, model_type: str | None, cutoff: int | None, facts: _Facts) -> None:
+    """The run's hit rate against the paper's on `candidate`: evidence where it fits, a contradiction where it
+    fits another paper dataset instead (magnitude alone never names a dataset)."""
+    observed = headline_hitrate(run, cutoff)
+    if observed is None or observed[0] < IdentityThresholds.MIN_HITRATE:
+        return
+    hitrate, observed_cutoff, ref = observed
+    ratios = {dataset: ratio for dataset in paper_datasets()
+              if (ratio := magnitude_ratio(hitrate, dataset, model_type, observed_cutoff)) is not None}
+    if candidate not in ratios:
+        return
+    label = f"hit rate@{observed_cutoff} {hitrate:.4f} is {ratios[candidate]:.2f}x the paper's " \
+            f"{reference.canonical_model_type(model_type) or 'models'} on {candidate}"
+    if _fits(ratios, candidate, IdentityThresholds.CONSISTENT):
+        facts.evidence.append((label, ref))
+        return
+    if _fits(ratios, candidate, IdentityThresholds.CONTRADICTS):
+        return
+    other = next((o for o in ratios if o != candidate and _fits(ratios, o, IdentityThresholds.CONSISTENT)), None)
+    if other is not None:
+        facts.contradictions.append((f"{label}, while it is {ratios[other]:.2f}x the paper's on {other}", ref))
+
+
+def _fits(ratios: dict[str, float], dataset: str, band: tuple[float, float]) -> bool:
+    return dataset in ratios and band[0] <= ratios[dataset] <= band[1]
+
+
+def _confidence(candidate: str, name: str | None, named_by_count: bool, facts: _Facts) -> float:
+    """A stated count is near-certain; a name is certain of itself unless the magnitude contradicts it."""
+    if named_by_count:
+        return IdentityThresholds.CONFIDENCE_COUNT
+    if facts.contradictions:
+        return 0.0 if candidate != name else 0.5
+    if any(text.startswith("hit rate") for text, _ in facts.evidence):
+        return 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_AND_MAGNITUDE
+    return 1.0 if candidate == name else IdentityThresholds.CONFIDENCE_NAME_ONLY

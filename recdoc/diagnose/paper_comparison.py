@@ -114,22 +114,11 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
             if run_value is None or not is_possible(run_value):
                 continue  # an impossible value (recall 2.5, inf, NaN) is the impossible-metrics finding, not a row
             kind = ndcg_kind if metric == "ndcg" else None
-            blocker = None
-            if dataset is None:
-                blocker = "the run's dataset could not be inferred (pass --set dataset=NAME)"
-            elif dataset not in paper_datasets:
-                blocker = (f"dataset {dataset} is not in the paper (it reports {' and '.join(paper_datasets)} "
-                           "only)")
-            elif model_type is None:
-                if cutoff is not None:
-                    out.extend(_placements(run, dataset, num_interest, split, int(cutoff), metric, run_value, kind,
-                                           ndcg_source, recall_kind, paper_ndcg))
-                    continue
-                blocker = "the run's model type could not be inferred (pass --set model_type=NAME)"
-            elif model_type not in reference.load()["paper"]["table3"][dataset]:
-                blocker = f"model type {model_type} is not in the paper's Table 3"
-            elif cutoff is None:
-                blocker = "the run's cut-off (topN) is unknown"
+            if dataset in paper_datasets and model_type is None and cutoff is not None:
+                out.extend(_placements(run, dataset, num_interest, split, int(cutoff), metric, run_value, kind,
+                                       ndcg_source, recall_kind, paper_ndcg))
+                continue
+            blocker = _blocker(dataset, model_type, cutoff, paper_datasets)
             if blocker is not None:
                 out.append(Comparison(metric, int(cutoff or 0), split, run_value, None, False, False, blocker, kind))
                 continue
@@ -140,6 +129,22 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
             out.append(Comparison(metric, int(cutoff), split, run_value, paper, confirmed, comparable, note, kind,
                                   model=model_type if paper is not None else None))
     return out
+
+
+def _blocker(dataset: str | None, model_type: str | None, cutoff: int | None,
+             paper_datasets: tuple[str, ...]) -> str | None:
+    """Why no paper cell can stand beside the run's value (the first that fails of dataset, model, cut-off)."""
+    if dataset is None:
+        return "the run's dataset could not be inferred (pass --set dataset=NAME)"
+    if dataset not in paper_datasets:
+        return f"dataset {dataset} is not in the paper (it reports {' and '.join(paper_datasets)} only)"
+    if model_type is None:
+        return "the run's model type could not be inferred (pass --set model_type=NAME)"
+    if model_type not in reference.load()["paper"]["table3"][dataset]:
+        return f"model type {model_type} is not in the paper's Table 3"
+    if cutoff is None:
+        return "the run's cut-off (topN) is unknown"
+    return None
 
 
 def _caveats(run: Run, dataset: str, metric: str, kind: str | None, paper: float | None, comparable: bool,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc.diagnose.config_inference import MAX_ITER_UNIT
-from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, NotACause, Setting
+from recdoc.diagnose.findings import Comparison, Diagnosis, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.observed_run import CheckpointInfo
 from recdoc.thresholds import Confidence, Thresholds
 from recdoc.reports.facts import (
@@ -48,15 +48,8 @@ def _metrics(diagnosis: Diagnosis) -> str:
         return "\n".join(lines)
     placements = placement_groups(diagnosis)
     if placements:
-        dataset = diagnosis.config["paper_dataset"].value if "paper_dataset" in diagnosis.config else \
-            diagnosis.config["dataset"].value if "dataset" in diagnosis.config else None
-        lines.append("The run's model is not stated, so its numbers are placed among the paper's models on the "
-                     "data (every model's row is in diagnosis.json `comparisons`, marked `model_unknown`); no row's "
-                     "gap is this run's gap.")
-        lines.append("")
-        lines += [f"- {_escape(placement_sentence(rows, dataset))}." for rows in placements]
-        own = [c for c in diagnosis.comparisons if not c.model_unknown]
-        if not own:
+        lines += _placement_lines(diagnosis, placements)
+        if all(c.model_unknown for c in diagnosis.comparisons):
             return "\n".join(lines)
         lines.append("")
     if all(c.paper_value is None for c in diagnosis.comparisons):
@@ -64,27 +57,43 @@ def _metrics(diagnosis: Diagnosis) -> str:
         reasons = list(dict.fromkeys(c.note for c in diagnosis.comparisons if c.note))
         lines.append("Nothing here can be compared with the paper: " + "; ".join(reasons[:2]) + ".")
         return "\n".join(lines)
-    lines += ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
-              "|---|---|---|---|---|---|---|---|"]
-    for c in diagnosis.comparisons:
-        if c.model_unknown:
-            continue
-        paper = percent(c.paper_value)
-        if c.paper_value is not None and not c.paper_confirmed:
-            paper += " *"
-        comparable = "n/a" if c.paper_value is None else "yes" if c.comparable else "**no**"
-        note = c.note
-        if c.ndcg_definition and c.ndcg_definition not in note:
-            note = f"run's NDCG: {c.ndcg_definition}. {note}".strip()
-        lines.append(f"| {metric_label(c.metric, c.cutoff)} | {c.split} | {percent(c.run_value)} | {paper} | "
-                     f"{points(c.abs_gap)} | {signed_percent(c.rel_gap)} | {comparable} | {_cell(note)} |")
-    if any(c.paper_value is not None and not c.paper_confirmed for c in diagnosis.comparisons):
-        lines += ["", "\\* paper value recalled from the paper but not confirmed by a second source; check the paper "
-                  "before relying on it."]
+    lines += _comparison_table(diagnosis)
     headline = headline_comparison(diagnosis)
     if headline is not None:
         lines += ["", f"Headline gap: {_escape(gap_phrase(headline))}, {points(headline.abs_gap)} absolute."]
     return "\n".join(lines)
+
+
+def _placement_lines(diagnosis: Diagnosis, placements: list[list[Comparison]]) -> list[str]:
+    """A run whose model is not stated, placed among the paper's models on its data, one sentence a metric."""
+    dataset = diagnosis.config["paper_dataset"].value if "paper_dataset" in diagnosis.config else \
+        diagnosis.config["dataset"].value if "dataset" in diagnosis.config else None
+    return ["The run's model is not stated, so its numbers are placed among the paper's models on the data (every "
+            "model's row is in diagnosis.json `comparisons`, marked `model_unknown`); no row's gap is this run's "
+            "gap.", "", *(f"- {_escape(placement_sentence(rows, dataset))}." for rows in placements)]
+
+
+def _comparison_table(diagnosis: Diagnosis) -> list[str]:
+    """The run's own rows against the paper's, with the footnote for paper values not confirmed."""
+    lines = ["| Metric | Split | Run | Paper | Gap (abs) | Gap (rel) | Comparable | Note |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [_comparison_row(c) for c in diagnosis.comparisons if not c.model_unknown]
+    if any(c.paper_value is not None and not c.paper_confirmed for c in diagnosis.comparisons):
+        lines += ["", "\\* paper value recalled from the paper but not confirmed by a second source; check the paper "
+                  "before relying on it."]
+    return lines
+
+
+def _comparison_row(c: Comparison) -> str:
+    paper = percent(c.paper_value)
+    if c.paper_value is not None and not c.paper_confirmed:
+        paper += " *"
+    comparable = "n/a" if c.paper_value is None else "yes" if c.comparable else "**no**"
+    note = c.note
+    if c.ndcg_definition and c.ndcg_definition not in note:
+        note = f"run's NDCG: {c.ndcg_definition}. {note}".strip()
+    return (f"| {metric_label(c.metric, c.cutoff)} | {c.split} | {percent(c.run_value)} | {paper} | "
+            f"{points(c.abs_gap)} | {signed_percent(c.rel_gap)} | {comparable} | {_cell(note)} |")
 
 
 def _findings(diagnosis: Diagnosis) -> str:

@@ -50,6 +50,18 @@ def _repeat_sd(diagnosis: Diagnosis, split: str) -> tuple[float, int] | None:
 def sweep_facts(diagnoses: Sequence[Diagnosis]) -> dict[str, Any] | None:
     """The sweep view's facts, or None when these runs are not a sweep (other data or model, or more than two
     settings varied, or fewer than two distinct configurations)."""
+    varied = _varied_settings(diagnoses)
+    if varied is None:
+        return None
+    rows = [_sweep_row(index, diagnosis, varied) for index, diagnosis in enumerate(diagnoses, 1)]
+    pooled = _pooled([(r["sd"], r["repeats"]) for r in rows if r["sd"] is not None])
+    effects = [effect for key in varied if (effect := _effect(key, rows, pooled)) is not None]
+    return {"varied": varied, "rows": rows, "seed_sd": pooled, "effects": effects,
+            "warnings": _warnings(rows, pooled), "factor": NOISE_FACTOR}
+
+
+def _varied_settings(diagnoses: Sequence[Diagnosis]) -> list[str] | None:
+    """The one or two settings the runs differ in, or None when they are not a sweep of the same data and model."""
     if len(diagnoses) < 2:
         return None
     if any(len({repr(_value(d, k)) for d in diagnoses}) > 1 for k in SAME_KEYS):
@@ -57,36 +69,39 @@ def sweep_facts(diagnoses: Sequence[Diagnosis]) -> dict[str, Any] | None:
     varied = [k for k in SWEEP_KEYS if len({repr(_value(d, k)) for d in diagnoses}) > 1]
     if not varied or len(varied) > MAX_VARIED:
         return None
-    rows = []
-    for index, diagnosis in enumerate(diagnoses, 1):
-        recall, split = _recall(diagnosis)
-        repeats = _repeat_sd(diagnosis, split) if split in ("test", "valid") else None
-        undertrained = diagnosis.finding("undertrained") is not None
-        rows.append({"run": index, "settings": {k: _value(diagnosis, k) for k in varied}, "recall": recall,
-                     "split": split, "repeats": repeats[1] if repeats else 1,
-                     "sd": repeats[0] if repeats else None, "undertrained": undertrained,
-                     "stop": diagnosis.run.stop_reason})
-    pooled = _pooled([(r["sd"], r["repeats"]) for r in rows if r["sd"] is not None])
-    effects = []
-    for key in varied:
-        groups: dict[str, list[float]] = {}
-        labels: dict[str, Any] = {}
-        for row in rows:
-            if row["recall"] is None:
-                continue
-            label = repr(row["settings"][key])
-            groups.setdefault(label, []).append(row["recall"])
-            labels[label] = row["settings"][key]
-        means = {label: statistics.fmean(values) for label, values in groups.items()}
-        if len(means) < 2:
+    return varied
+
+
+def _sweep_row(index: int, diagnosis: Diagnosis, varied: list[str]) -> dict[str, Any]:
+    recall, split = _recall(diagnosis)
+    repeats = _repeat_sd(diagnosis, split) if split in ("test", "valid") else None
+    return {"run": index, "settings": {k: _value(diagnosis, k) for k in varied}, "recall": recall,
+            "split": split, "repeats": repeats[1] if repeats else 1, "sd": repeats[0] if repeats else None,
+            "undertrained": diagnosis.finding("undertrained") is not None, "stop": diagnosis.run.stop_reason}
+
+
+def _effect(key: str, rows: list[dict[str, Any]], pooled: float | None) -> dict[str, Any] | None:
+    """The spread of mean recall across `key`'s values (best mean minus worst), None with fewer than two values."""
+    groups: dict[str, list[float]] = {}
+    labels: dict[str, Any] = {}
+    for row in rows:
+        if row["recall"] is None:
             continue
-        best_label = max(means, key=means.__getitem__)
-        worst_label = min(means, key=means.__getitem__)
-        effect = means[best_label] - means[worst_label]
-        beyond = None if pooled is None else effect > NOISE_FACTOR * pooled
-        effects.append({"setting": key, "best": labels[best_label], "worst": labels[worst_label],
-                        "effect": effect, "means": {str(labels[k]): v for k, v in means.items()},
-                        "beyond_noise": beyond})
+        label = repr(row["settings"][key])
+        groups.setdefault(label, []).append(row["recall"])
+        labels[label] = row["settings"][key]
+    means = {label: statistics.fmean(values) for label, values in groups.items()}
+    if len(means) < 2:
+        return None
+    best_label = max(means, key=means.__getitem__)
+    worst_label = min(means, key=means.__getitem__)
+    effect = means[best_label] - means[worst_label]
+    beyond = None if pooled is None else effect > NOISE_FACTOR * pooled
+    return {"setting": key, "best": labels[best_label], "worst": labels[worst_label], "effect": effect,
+            "means": {str(labels[k]): v for k, v in means.items()}, "beyond_noise": beyond}
+
+
+def _warnings(rows: list[dict[str, Any]], pooled: float | None) -> list[str]:
     short = [r["run"] for r in rows if r["undertrained"]]
     warnings = []
     if short:
@@ -96,8 +111,7 @@ def sweep_facts(diagnoses: Sequence[Diagnosis]) -> dict[str, Any] | None:
     if pooled is None:
         warnings.append("Seed noise unknown: no configuration was repeated. Repeat one on 2 or more seeds "
                         "(`--random_seed`) so each effect can be set against the noise.")
-    return {"varied": varied, "rows": rows, "seed_sd": pooled, "effects": effects, "warnings": warnings,
-            "factor": NOISE_FACTOR}
+    return warnings
 
 
 def _pooled(items: list[tuple[float, int]]) -> float | None:

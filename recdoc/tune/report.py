@@ -172,11 +172,22 @@ def _paper(base: Any, arms: dict) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- markdown
 def render_markdown(facts: dict[str, Any], images: dict[str, str]) -> str:
-    spec = facts["spec"]
-    verdict = facts["verdict"]
-    trials = facts["trials"]
-    states = [t["state"] for t in trials]
-    lines = [f"# recdoc tune: {facts['study']}", "", f"**Verdict.** {verdict['sentence']}", ""]
+    lines = [f"# recdoc tune: {facts['study']}", ""]
+    lines += _verdict_lines(facts)
+    lines += _best_lines(facts)
+    lines += _start_lines(facts["spec"])
+    lines += _trial_lines(facts["spec"], facts["trials"])
+    lines += _importance_lines(facts["importance"])
+    lines += _image_lines(images)
+    lines += _paper_lines(facts["paper"])
+    return "\n".join(lines)
+
+
+def _verdict_lines(facts: dict[str, Any]) -> list[str]:
+    """The verdict on fresh seeds, the seed noise it is read against, and the search's budget."""
+    spec, verdict = facts["spec"], facts["verdict"]
+    states = [t["state"] for t in facts["trials"]]
+    lines = [f"**Verdict.** {verdict['sentence']}", ""]
     if verdict.get("valid"):
         lines += [f"On validation (the searched metric, fresh seeds): {verdict['valid']['sentence']}", ""]
     if verdict.get("metric"):
@@ -189,63 +200,80 @@ def render_markdown(facts: dict[str, Any], images: dict[str, str]) -> str:
               f"pruned, {states.count('fail')} failed and rerun), sampler {spec['sampler']}, "
               f"{spec['base']['max_iter']}k iterations each at most, test_iter {spec['base']['test_iter']}; search "
               f"{facts['search_seconds']:.0f} s in this process; storage {facts['storage']}.", ""]
-    lines += ["## Best configuration", "", f"Trial {facts['best_trial']}, best validation {facts['metric']} "
-              f"{_n(facts['best_value'])}: " + ", ".join(f"{k} = {_v(v)}" for k, v in facts["best_params"].items()),
-              "", "```", facts["best_command"], "```", "", "In the original's flags (`src/train.py`):", "", "```",
-              facts["best_original"], "```", ""]
+    return lines
+
+
+def _best_lines(facts: dict[str, Any]) -> list[str]:
+    return ["## Best configuration", "", f"Trial {facts['best_trial']}, best validation {facts['metric']} "
+            f"{_n(facts['best_value'])}: " + ", ".join(f"{k} = {_v(v)}" for k, v in facts["best_params"].items()),
+            "", "```", facts["best_command"], "```", "", "In the original's flags (`src/train.py`):", "", "```",
+            facts["best_original"], "```", ""]
+
+
+def _start_lines(spec: dict[str, Any]) -> list[str]:
+    """The run the search started from (the doctor's findings on it) and the space it searched."""
+    from recdoc.tune.space import Param
+
     source = spec["source"]
-    lines += ["## Where the search started", ""]
+    lines = ["## Where the search started", ""]
     if source.get("run"):
         lines.append(f"The doctor on `{', '.join(source['run'])}`: {source['verdict']}.")
-        for f in source["findings"]:
-            lines.append(f"- `{f['id']}` ({f['level']}): {f['title']}")
+        lines += [f"- `{f['id']}` ({f['level']}): {f['title']}" for f in source["findings"]]
         if source.get("rerun_command"):
             lines += ["", f"Its corrected run (trial 0, enqueued first): `{source['rerun_command'].splitlines()[0]}`"]
     else:
         lines.append("No starting run: the dataset's defaults, full space.")
     lines += ["", "Searched:"]
-    for p in spec["space"]["params"]:
-        from recdoc.tune.space import Param
+    lines += [f"- {Param.from_dict(p).describe()} ({p['why']})" for p in spec["space"]["params"]]
+    lines += [f"- fixed: {name} = {_v(spec['base'].get(name))} ({why})" for name, why in spec["space"]["fixed"].items()]
+    return lines
 
-        lines.append(f"- {Param.from_dict(p).describe()} ({p['why']})")
-    for name, why in spec["space"]["fixed"].items():
-        lines.append(f"- fixed: {name} = {_v(spec['base'].get(name))} ({why})")
-    lines += ["", "## Trials", "", "| # | role | state | " + " | ".join(spec_names(spec)) +
-              " | best valid recall | iterations | pruned at | test recall | run |",
-              "|" + "---|" * (9 + len(spec_names(spec)))]
+
+def _trial_lines(spec: dict[str, Any], trials: list[dict[str, Any]]) -> list[str]:
+    names = spec_names(spec)
+    lines = ["", "## Trials", "", "| # | role | state | " + " | ".join(names) +
+             " | best valid recall | iterations | pruned at | test recall | run |", "|" + "---|" * (9 + len(names))]
     for t in trials:
-        params = " | ".join(_v(t["params"].get(n)) for n in spec_names(spec))
+        params = " | ".join(_v(t["params"].get(n)) for n in names)
         value = t["value"] if t["value"] is not None else t["best_seen"]
         role = (t["role"] or "") + (f" (rerun of {t['retry_of']})" if t["retry_of"] is not None else "")
         lines.append(f"| {t['number']} | {role} | {t['state']} | {params} | {_n(value)} | {t['iterations'] or ''} | "
                      f"{t['pruned_at'] or ''} | {_n(t['final_test'])} | `{Path(t['run']).name if t['run'] else ''}` |")
     lines += ["", "A pruned trial's value is its best validation recall when it was stopped; its run folder is kept "
               "(`recdoc analyze` reads it).", ""]
-    lines += ["## Which settings mattered", ""]
-    if facts["importance"]:
-        lines += ["| setting | importance | effect on best valid recall (upper half - lower half) | seed sd | "
-                  "beyond 2 sd? |", "|---|---|---|---|---|"]
-        for row in facts["importance"]:
-            beyond = "" if row["beyond_noise"] is None else "yes" if row["beyond_noise"] else "no (inside noise)"
-            lines.append(f"| {row['param']} | {_n(row['importance'], 3)} | {_n(row['effect'], 4, sign=True)} | "
-                         f"{_n(row['seed_sd'])} | {beyond} |")
-        lines += ["", f"Importance: {facts['importance'][0]['method']}; with few trials it ranks more than it "
-                  "measures. The effect is read beside the seed noise: inside 2 sd, a setting's apparent effect "
-                  "could be seed luck.", ""]
-    else:
-        lines += ["Nothing to rank: no searched setting.", ""]
+    return lines
+
+
+def _importance_lines(importance: list[dict[str, Any]]) -> list[str]:
+    """Each searched setting's importance and effect, read beside the seed noise."""
+    lines = ["## Which settings mattered", ""]
+    if not importance:
+        return lines + ["Nothing to rank: no searched setting.", ""]
+    lines += ["| setting | importance | effect on best valid recall (upper half - lower half) | seed sd | "
+              "beyond 2 sd? |", "|---|---|---|---|---|"]
+    for row in importance:
+        beyond = "" if row["beyond_noise"] is None else "yes" if row["beyond_noise"] else "no (inside noise)"
+        lines.append(f"| {row['param']} | {_n(row['importance'], 3)} | {_n(row['effect'], 4, sign=True)} | "
+                     f"{_n(row['seed_sd'])} | {beyond} |")
+    lines += ["", f"Importance: {importance[0]['method']}; with few trials it ranks more than it measures. The "
+              "effect is read beside the seed noise: inside 2 sd, a setting's apparent effect could be seed luck.", ""]
+    return lines
+
+
+def _image_lines(images: dict[str, str]) -> list[str]:
     captions = {"history": "Optimisation history (seed noise band around the start)",
                 "slices": "Each setting against the objective", "curves": f"The top {TOP_CURVES} trials' curves",
                 "seeds": "Seed repeats: best vs start"}
-    for key, caption in captions.items():
-        if key in images:
-            lines += [f"![{caption}]({images[key]})", ""]
-    lines += ["## Against the paper", "", facts["paper"].get("note") or ""]
-    for row in facts["paper"].get("rows", []):
-        lines.append(f"- {row['metric']}@{row['cutoff']} ({row['split']}): {_n(row['run'])} vs paper "
-                     f"{_n(row['paper'])}{'' if row['comparable'] else ' (not like for like: ' + row['note'] + ')'}")
-    lines.append("")
-    return "\n".join(lines)
+    return [line for key, caption in captions.items() if key in images
+            for line in (f"![{caption}]({images[key]})", "")]
+
+
+def _paper_lines(paper: dict[str, Any]) -> list[str]:
+    lines = ["## Against the paper", "", paper.get("note") or ""]
+    lines += [f"- {row['metric']}@{row['cutoff']} ({row['split']}): {_n(row['run'])} vs paper "
+              f"{_n(row['paper'])}{'' if row['comparable'] else ' (not like for like: ' + row['note'] + ')'}"
+              for row in paper.get("rows", [])]
+    return lines + [""]
 
 
 def spec_names(spec: dict[str, Any]) -> list[str]:

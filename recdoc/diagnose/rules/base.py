@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from recdoc import reference
-from recdoc.config import recommended_learning_rate
 from recdoc.thresholds import Thresholds
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.curve import CurveSummary
@@ -211,13 +210,6 @@ def trend_window(config: dict[str, Setting]) -> int:
     if patience is None or patience < 0:
         return Thresholds.TREND_WINDOW
     return max(Thresholds.MIN_EVALS_FOR_SHAPE, min(Thresholds.TREND_WINDOW, patience + 1))
-
-
-def reference_learning_rate(model_type: str | None) -> float:
-    """The rate the original's README recommends for the model, else the original's flag default (0.001)."""
-    recommended = recommended_learning_rate(model_type)
-    return recommended if recommended is not None else float(
-        reference.load()["original_defaults"]["common"]["learning_rate"])
 
 
 def data_proximity(dataset: str | None, item_count: int | None) -> float:

@@ -20,7 +20,20 @@ PROBE_KEY = "probe"
 PROBE_REF_KEY = "probe_ref"
 
 
-class InterestCollapse(Rule):
+class ProbeRule(Rule):
+    """A rule judged on the interest probe alone: silent on a run without one."""
+
+    family = "interests"
+
+    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
+        probe, ref = probe_of(ctx)
+        return None if probe is None else self.outcome(probe, ref)
+
+    def outcome(self, probe: dict[str, Any], ref: SourceRef | None) -> Finding | NotACause | None:
+        raise NotImplementedError
+
+
+class InterestCollapse(ProbeRule):
     """A multi-interest model whose interests are nearly identical vectors: it is a single-interest model in effect.
 
     What it checks:
@@ -48,14 +61,12 @@ class InterestCollapse(Rule):
 
     id = "interest-collapse"
     statement = "The model's interests are nearly identical vectors."
-    family = "interests"
 
-    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
-        probe, ref = probe_of(ctx)
-        return None if probe is None else collapse_outcome(probe, ref)
+    def outcome(self, probe: dict[str, Any], ref: SourceRef | None) -> Finding | NotACause | None:
+        return collapse_outcome(probe, ref)
 
 
-class DeadInterest(Rule):
+class DeadInterest(ProbeRule):
     """An interest that (almost) never wins the readout or retrieves an item: it carries no signal.
 
     What it checks:
@@ -83,11 +94,9 @@ class DeadInterest(Rule):
 
     id = "dead-interest"
     statement = "An interest (almost) never wins the readout or retrieves an item."
-    family = "interests"
 
-    def check(self, ctx: RuleContext) -> Finding | NotACause | None:
-        probe, ref = probe_of(ctx)
-        return None if probe is None else dead_outcome(probe, ref)
+    def outcome(self, probe: dict[str, Any], ref: SourceRef | None) -> Finding | NotACause | None:
+        return dead_outcome(probe, ref)
 
 
 def probe_of(ctx: RuleContext) -> tuple[dict[str, Any] | None, SourceRef | None]:

@@ -39,62 +39,21 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from recdoc import model_specs, reference
+from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate, trend_window
-from recdoc.thresholds import Thresholds
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, trend_window
+from recdoc.thresholds import LossThresholds, Thresholds
 from recdoc.diagnose.observed_run import SourceRef
 
 # Formats whose logged loss is the original's sampled-softmax loss (the mean over the last test_iter steps).
 LOSS_AS_ORIGINAL = frozenset({"original", "tf2-port", "recdoc"})
 # Paper models trained with the sampled-softmax loss (MostPopular trains nothing).
 LOSS_MODELS = model_specs.loss_names()  # the models trained with the original's sampled softmax (their specs)
-
-
-@dataclass(frozen=True)
-class LossLimits:
-    """The loss check's own thresholds and confidences (recdoc's judgement), each with why."""
-
-    # Evaluations a gap must hold over: one evaluation's loss is a mean over test_iter steps (noise ~0.5%), but a
-    # gap at one or two points can be a restart or a logging glitch.
-    MIN_EVALS: int = 5
-    # "At chance": the late loss at or above 97% of ln(S + 1). The original's runs cross that level early and end
-    # at 30-70% of it; 3% leaves room for accidental hits removed and for noise, not for learning.
-    AT_CHANCE: float = 0.97
-    # "Flat": the loss fell by less than 2% across the trend window. The original's loss falls about 10% over its
-    # first ten evaluations while still near chance (DR on Book, 1k-10k: 7.95 to 7.13), and still about 3% over
-    # 51 evaluations at 500k.
-    FLAT: float = 0.02
-    # "Recall rose": the late validation recall at least twice the first evaluation's: the model learned
-    # something the loss does not show.
-    RECALL_RISE: float = 2.0
-    # "Far above the original's": the run's loss at least 1.5x the original's at the same iteration on 80% of
-    # the evaluations compared. Runs of the same model and code at the same setting agree within a few % (recdoc's
-    # trainer against the original: 0.2-1.4%; on MovieLens-100K with its own split order 0.98-1.00x), while
-    # another model at the same setting can differ a lot (on Book at lr 0.001, DNN vs DR at 150k: 2.44 vs 4.42),
-    # so the reference is always the same model, and a model variant (MIND without its ReLU) is never used as
-    # one. 10% above is nothing.
-    FAR_ABOVE: float = 1.5
-    STRONG_ABOVE: float = 2.0
-    # Up to 15% above the original's (median) reads "where the original's is": seeds, data orderings and a
-    # reconstructed split move the loss by a few %, and one model of the paper against another by up to ~25%.
-    NEAR_REFERENCE: float = 1.15
-    HOLD_SHARE: float = 0.8
-    # A learning rate this many times the original's for the model can hold the loss up by itself.
-    HIGH_LR: float = 1.5
-    # Confidence in "the model is wired differently" from the loss alone: meaningful, below what a checkpoint
-    # shows (dead interests 0.9). At chance with rising recall: 0.6; far above the original's: 0.45 at 1.5x
-    # to 0.6 at 2x; both: +0.15, at most 0.75.
-    AT_CHANCE_CONFIDENCE: float = 0.6
-    ABOVE_REFERENCE_CONFIDENCE: tuple[float, float] = (0.45, 0.6)
-    BOTH_BONUS: float = 0.15
-    CAP: float = 0.75
-
-
-LIMITS = LossLimits()
 
 
 @dataclass(frozen=True)
@@ -147,59 +106,135 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+@dataclass(frozen=True)
+class _LossSetting:
+    """The sampled-softmax setting a run's loss level follows from: the model and its S candidates."""
+
+    model: str
+    neg_num: Any
+    batch: Any
+    candidates: int
+    learning_rate: Any
+
+    @property
+    def chance(self) -> float:
+        return math.log(self.candidates + 1)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One comparison of the loss (against the chance level, or against the original's loss): whether it shows a
+    different model, and the evidence either way."""
+
+    anomalous: bool
+    evidence: Evidence
+
+
 def assess_loss(ctx: RuleContext) -> LossAssessment:
     """Compare the run's training loss with the chance level and with the original's loss at its setting."""
-    run = ctx.run
-    formats = set(run.format.split("+"))
+    reason = _format_reason(ctx.run.format)
+    if reason is not None:
+        return _not_applicable(reason)
+    setting = _loss_setting(ctx)
+    if isinstance(setting, str):
+        return _not_applicable(setting)
+    rows = _loss_rows(ctx.run.curve)
+    reason = _curve_reason(ctx, rows, setting.chance) or _level_reason(ctx, setting)
+    if reason is not None:
+        return _not_applicable(reason)
+    window = max(LossThresholds.MIN_EVALS, trend_window(ctx.config))
+    chance, late_loss = _against_chance(rows, window, setting)
+    ref_run = next(iter(reference.reference_runs_for(
+        ctx.dataset, setting.model, setting.learning_rate, setting.batch, setting.neg_num,
+        maxlen=ctx.value("maxlen"), embedding_dim=ctx.value("embedding_dim"),
+        num_interest=ctx.value("num_interest"))), None)
+    against_reference, ratio = _against_reference(ctx, rows, window, setting, ref_run)
+    readings = (chance, against_reference)
+    return LossAssessment(
+        applies=True, reason=_summary(setting, late_loss, chance.anomalous, against_reference.anomalous, ratio,
+                                      ref_run),
+        chance=setting.chance, candidates=setting.candidates, reference=ref_run, at_chance=chance.anomalous,
+        above_reference=against_reference.anomalous, ratio=ratio,
+        confidence=clamp(_confidence(chance.anomalous, against_reference.anomalous, ratio)),
+        evidence=tuple(r.evidence for r in readings if r.anomalous),
+        cleared=tuple(r.evidence for r in readings if not r.anomalous))
+
+
+def _format_reason(run_format: str) -> str | None:
+    """Why the code that wrote the run does not log the original's sampled-softmax loss, else None."""
+    formats = set(run_format.split("+"))
     if "pytorch-port" in formats:
-        return _not_applicable("a PyTorch port logs its own loss (often a full softmax, a sum of terms or another "
-                               "sampler), whose level is not the original's sampled-softmax loss")
+        return ("a PyTorch port logs its own loss (often a full softmax, a sum of terms or another sampler), whose "
+                "level is not the original's sampled-softmax loss")
     if not formats & LOSS_AS_ORIGINAL:
-        return _not_applicable(f"the code that wrote this run is not known (format {run.format}): its loss need not "
-                               "be the original's sampled-softmax loss")
+        return (f"the code that wrote this run is not known (format {run_format}): its loss need not be the "
+                "original's sampled-softmax loss")
+    return None
+
+
+def _loss_setting(ctx: RuleContext) -> _LossSetting | str:
+    """The run's model and sampled candidates, else why its loss is not the original's sampled softmax."""
     model = reference.canonical_model_type(ctx.value("model_type"))
     if model not in LOSS_MODELS:
         named = ctx.value("model_type")
-        return _not_applicable(f"the model ({named if named else 'not stated'}) is not one of the paper's trained "
-                               "models: nothing says what its loss should be")
+        return (f"the model ({named if named else 'not stated'}) is not one of the paper's trained models: nothing "
+                "says what its loss should be")
     neg_num, batch = ctx.value("neg_num"), ctx.value("batch_size")
     if neg_num is None or batch is None:
-        return _not_applicable("batch size or neg_num unknown: the number of sampled candidates, and so the chance "
-                               "level, cannot be computed")
+        return ("batch size or neg_num unknown: the number of sampled candidates, and so the chance level, cannot "
+                "be computed")
     candidates = int(neg_num) * int(batch)
     items = ctx.value("item_count")
     if candidates < 1 or (isinstance(items, int) and items <= candidates):
-        return _not_applicable(f"{candidates} sampled candidates out of {items} items: not the original's sampled "
-                               "softmax")
-    chance = math.log(candidates + 1)
-    curve = run.curve
+        return f"{candidates} sampled candidates out of {items} items: not the original's sampled softmax"
+    return _LossSetting(model, neg_num, batch, candidates, ctx.value("learning_rate"))
+
+
+def _loss_rows(curve: pd.DataFrame) -> pd.DataFrame:
+    """The evaluations that log a training loss beside their recall."""
     if curve.empty:
-        return _not_applicable("the run has no training curve")
-    rows = curve[curve["train_loss"].notna() & curve["recall"].notna()]
+        return curve
+    return curve[curve["train_loss"].notna() & curve["recall"].notna()]
+
+
+def _curve_reason(ctx: RuleContext, rows: pd.DataFrame, chance: float) -> str | None:
+    """Why the run's losses cannot be read against a level (none, diverged, too few), else None."""
+    if ctx.run.curve.empty:
+        return "the run has no training curve"
     if rows.empty:
-        return _not_applicable("the run logs no training loss with its evaluations")
+        return "the run logs no training loss with its evaluations"
     if ctx.loss_nonfinite:
-        return _not_applicable("the loss went non-finite: that is the divergence rule's")
+        return "the loss went non-finite: that is the divergence rule's"
     losses = [float(v) for v in rows["train_loss"]]
     if max(losses) > Thresholds.LOSS_ABOVE_GUESS * chance or (
             min(losses) > 0 and losses[-1] > min(losses) * (1 + Thresholds.LOSS_RISE)):
-        return _not_applicable("the loss rose or blew up (see divergence): the optimisation failed, whatever the "
-                               "wiring")
-    if len(rows) < LIMITS.MIN_EVALS:
-        return _not_applicable(f"{len(rows)} evaluation(s) with a loss: too few to tell a gap from noise")
+        return "the loss rose or blew up (see divergence): the optimisation failed, whatever the wiring"
+    if len(rows) < LossThresholds.MIN_EVALS:
+        return f"{len(rows)} evaluation(s) with a loss: too few to tell a gap from noise"
+    return None
+
+
+def _level_reason(ctx: RuleContext, setting: _LossSetting) -> str | None:
+    """Why the original's loss level does not hold for this run although its loss is the original's, else None."""
     facts = ctx.run.extra_metrics.get("split_facts")
     rho = facts.get("id_frequency_spearman") if isinstance(facts, dict) else None
     if rho is not None and rho > Thresholds.ID_FREQUENCY_MAX_SPEARMAN:
-        return _not_applicable(f"item ids are not ordered by frequency (Spearman {rho:+.2f}; see "
-                               "ids-not-by-frequency): the log-uniform sampler's log-Q correction no longer matches "
-                               "the items' popularity, so the loss level is not the original's")
-    lr = ctx.value("learning_rate")
-    reference_lr = reference_learning_rate(model)
-    if lr is not None and float(lr) > LIMITS.HIGH_LR * reference_lr:
-        return _not_applicable(f"learning_rate {lr} is above the original's {reference_lr} for {model}: a rate that "
-                               "high can hold the loss up by itself")
+        return (f"item ids are not ordered by frequency (Spearman {rho:+.2f}; see ids-not-by-frequency): the "
+                "log-uniform sampler's log-Q correction no longer matches the items' popularity, so the loss level "
+                "is not the original's")
+    lr = setting.learning_rate
+    reference_lr = advised_learning_rate(setting.model)
+    if lr is not None and float(lr) > LossThresholds.HIGH_LR * reference_lr:
+        return (f"learning_rate {lr} is above the original's {reference_lr} for {setting.model}: a rate that high "
+                "can hold the loss up by itself")
+    return None
 
-    window = rows.tail(max(LIMITS.MIN_EVALS, trend_window(ctx.config)))
+
+def _against_chance(rows: pd.DataFrame, window_size: int, setting: _LossSetting) -> tuple[_Reading, float]:
+    """The late loss against ln(S + 1): at it (flat) while recall rose is a model that learned only popularity.
+    Also returns the late loss (the median over the trend window)."""
+    chance, candidates = setting.chance, setting.candidates
+    window = rows.tail(window_size)
     w_loss = [float(v) for v in window["train_loss"]]
     w_recall = [float(v) for v in window["recall"]]
     first, last = rows.iloc[0], window.iloc[-1]
@@ -207,89 +242,91 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
     late_loss, late_recall = _median(w_loss), _median(w_recall)
     head, tail = _median(w_loss[:3]), _median(w_loss[-3:])
     fell = (head - tail) / tail if tail > 0 else 0.0
-    rose = late_recall >= LIMITS.RECALL_RISE * first_recall if first_recall > 0 else late_recall > 0
-    at_chance = late_loss >= LIMITS.AT_CHANCE * chance and fell < LIMITS.FLAT and rose
-    evidence: list[Evidence] = []
-    cleared: list[Evidence] = []
+    rose = late_recall >= LossThresholds.RECALL_RISE * first_recall if first_recall > 0 else late_recall > 0
+    at_chance = late_loss >= LossThresholds.AT_CHANCE * chance and fell < LossThresholds.FLAT and rose
     span = f"iter {int(window.iloc[0]['iter'])}-{int(last['iter'])}"
-    chance_text = (f"ln({candidates + 1}) = {chance:.3f}, the loss of a uniform guess among the {candidates + 1} "
-                   f"candidates ({neg_num} x {batch} sampled and the target; with the log-Q correction also the loss "
-                   "of a model that learned only the sampler's popularity prior)")
     values = {"loss_late_median": late_loss, "chance_level": chance, "candidates_with_target": candidates + 1,
               "loss_fell_in_window": fell, "recall_first": first_recall, "recall_late_median": late_recall}
     if at_chance:
-        evidence.append(Evidence(
-            f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}; {fell:+.1%} change "
-            f"across them) is at or above the chance level {chance_text}, while valid recall rose from "
-            f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the objective learned nothing "
-            "beyond popularity while the evaluated model did learn", _ref(last), values))
+        chance_text = (f"ln({candidates + 1}) = {chance:.3f}, the loss of a uniform guess among the {candidates + 1} "
+                       f"candidates ({setting.neg_num} x {setting.batch} sampled and the target; with the log-Q "
+                       "correction also the loss of a model that learned only the sampler's popularity prior)")
+        text = (f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}; {fell:+.1%} "
+                f"change across them) is at or above the chance level {chance_text}, while valid recall rose from "
+                f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the objective learned "
+                "nothing beyond popularity while the evaluated model did learn")
     else:
-        cleared.append(Evidence(
-            f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) against the chance "
-            f"level {chance:.3f} = ln({candidates + 1}): " + (
-                f"{late_loss / chance:.2f}x it" if late_loss < LIMITS.AT_CHANCE * chance else
-                "near it but still falling or with recall that did not rise"), _ref(last), values))
+        text = (f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) against the "
+                f"chance level {chance:.3f} = ln({candidates + 1}): " + (
+                    f"{late_loss / chance:.2f}x it" if late_loss < LossThresholds.AT_CHANCE * chance else
+                    "near it but still falling or with recall that did not rise"))
+    return _Reading(at_chance, Evidence(text, _ref(last), values)), late_loss
 
-    ref_run = next(iter(reference.reference_runs_for(
-        ctx.dataset, model, lr, batch, neg_num, maxlen=ctx.value("maxlen"),
-        embedding_dim=ctx.value("embedding_dim"), num_interest=ctx.value("num_interest"))), None)
-    above = False
-    ratio = None
-    confidence = LIMITS.AT_CHANCE_CONFIDENCE if at_chance else 0.0
-    if ref_run is not None:
-        compared = [(row, ref_run.loss_at(float(row["iter"]))) for row in rows.to_dict("records")]
-        compared = [(row, ref) for row, ref in compared if ref is not None and ref > 0]
-        compared = compared[-max(LIMITS.MIN_EVALS, trend_window(ctx.config)):]
-        if len(compared) >= LIMITS.MIN_EVALS:
-            ratios = [float(row["train_loss"]) / ref for row, ref in compared]
-            ratio = _median(ratios)
-            share = sum(r >= LIMITS.FAR_ABOVE for r in ratios) / len(ratios)
-            above = share >= LIMITS.HOLD_SHARE
-            row, ref = compared[-1]
-            text = (f"at iter {int(row['iter'])} the original code's loss at this setting ({ref_run.setting}) is "
-                    f"{ref:.2f}, this run's {float(row['train_loss']):.4f} ({float(row['train_loss']) / ref:.2f}x); "
-                    f"over the {len(compared)} evaluations compared (iter {int(compared[0][0]['iter'])}-"
-                    f"{int(row['iter'])}) the run's loss is {ratio:.2f}x the original's (median), >= "
-                    f"{LIMITS.FAR_ABOVE}x at {share:.0%} of them; reference: {ref_run.code}, {ref_run.source}")
-            ref_values = {"reference_loss": ref, "loss": float(row["train_loss"]), "ratio_median": ratio,
-                          "share_far_above": share, "reference": ref_run.name}
-            if above:
-                low, high = LIMITS.ABOVE_REFERENCE_CONFIDENCE
-                strength = clamp((ratio - LIMITS.FAR_ABOVE) / (LIMITS.STRONG_ABOVE - LIMITS.FAR_ABOVE))
-                scaled = low + (high - low) * strength
-                confidence = min(LIMITS.CAP, max(confidence, scaled) + (LIMITS.BOTH_BONUS if at_chance else 0.0))
-                evidence.append(Evidence(text, _ref(row), ref_values))
-            else:
-                cleared.append(Evidence(text, _ref(row), ref_values))
-        else:
-            cleared.append(Evidence(f"the original's loss at this setting ({ref_run.setting}; {ref_run.source}) is "
-                                    f"known for iter {ref_run.first_iter}-{ref_run.loss_last_iter} only: "
-                                    f"{len(compared)} of the run's evaluations fall there, too few to compare"))
-    else:
-        cleared.append(Evidence(
-            f"no reference trajectory of the original's {model} on {ctx.dataset or 'this data'} at learning_rate "
-            f"{lr}, batch {batch}, neg_num {neg_num} in recdoc's reference data: only the chance level was checked"))
+
+def _against_reference(ctx: RuleContext, rows: pd.DataFrame, window_size: int, setting: _LossSetting,
+                       ref_run: reference.ReferenceRun | None) -> tuple[_Reading, float | None]:
+    """The loss against the original's at the same setting and iterations, over the trend window: far above it on
+    most evaluations is a different model. Also returns the median ratio, None where nothing was compared."""
+    if ref_run is None:
+        return _Reading(False, Evidence(
+            f"no reference trajectory of the original's {setting.model} on {ctx.dataset or 'this data'} at "
+            f"learning_rate {setting.learning_rate}, batch {setting.batch}, neg_num {setting.neg_num} in recdoc's "
+            "reference data: only the chance level was checked")), None
+    compared = [(row, ref_run.loss_at(float(row["iter"]))) for row in rows.to_dict("records")]
+    compared = [(row, ref) for row, ref in compared if ref is not None and ref > 0][-window_size:]
+    if len(compared) < LossThresholds.MIN_EVALS:
+        return _Reading(False, Evidence(
+            f"the original's loss at this setting ({ref_run.setting}; {ref_run.source}) is known for iter "
+            f"{ref_run.first_iter}-{ref_run.loss_last_iter} only: {len(compared)} of the run's evaluations fall "
+            "there, too few to compare")), None
+    ratios = [float(row["train_loss"]) / ref for row, ref in compared]
+    ratio = _median(ratios)
+    share = sum(r >= LossThresholds.FAR_ABOVE for r in ratios) / len(ratios)
+    row, ref = compared[-1]
+    loss = float(row["train_loss"])
+    text = (f"at iter {int(row['iter'])} the original code's loss at this setting ({ref_run.setting}) is "
+            f"{ref:.2f}, this run's {loss:.4f} ({loss / ref:.2f}x); over the {len(compared)} evaluations compared "
+            f"(iter {int(compared[0][0]['iter'])}-{int(row['iter'])}) the run's loss is {ratio:.2f}x the "
+            f"original's (median), >= {LossThresholds.FAR_ABOVE}x at {share:.0%} of them; reference: "
+            f"{ref_run.code}, {ref_run.source}")
+    values = {"reference_loss": ref, "loss": loss, "ratio_median": ratio, "share_far_above": share,
+              "reference": ref_run.name}
+    return _Reading(share >= LossThresholds.HOLD_SHARE, Evidence(text, _ref(row), values)), ratio
+
+
+def _confidence(at_chance: bool, above_reference: bool, ratio: float | None) -> float:
+    """How sure the loss alone makes recdoc that the model differs: more the further above the original's, more
+    still when it is also at chance (two independent signs), never as sure as a checkpoint."""
+    confidence = LossThresholds.AT_CHANCE_CONFIDENCE if at_chance else 0.0
+    if not above_reference or ratio is None:
+        return confidence
+    low, high = LossThresholds.ABOVE_REFERENCE_CONFIDENCE
+    strength = clamp((ratio - LossThresholds.FAR_ABOVE) / (LossThresholds.STRONG_ABOVE - LossThresholds.FAR_ABOVE))
+    scaled = low + (high - low) * strength
+    return min(LossThresholds.CAP, max(confidence, scaled) + (LossThresholds.BOTH_BONUS if at_chance else 0.0))
+
+
+def _summary(setting: _LossSetting, late_loss: float, at_chance: bool, above: bool, ratio: float | None,
+             ref_run: reference.ReferenceRun | None) -> str:
+    """One sentence: what the loss shows, or what it was compared with and why that clears it."""
+    chance, candidates = setting.chance, setting.candidates
     parts = [part for part, on in (
         (f"stays at the chance level ln({candidates + 1}) = {chance:.2f} while recall rose", at_chance),
         (f"is {ratio or 0:.1f}x the original's at equal iterations", above)) if on]
     if parts:
-        summary = "the training loss " + ", and ".join(parts)
-    elif ratio is not None and ref_run is not None:
-        where = ("where the original code's is at this setting" if ratio <= LIMITS.NEAR_REFERENCE else
+        return "the training loss " + ", and ".join(parts)
+    if ratio is not None and ref_run is not None:
+        where = ("where the original code's is at this setting" if ratio <= LossThresholds.NEAR_REFERENCE else
                  "above the original code's at this setting, but not far enough to say the model differs")
-        summary = (f"the training loss is {where} ({ratio:.2f}x its loss at equal iterations, median over the "
-                   f"evaluations compared; {ref_run.name})")
-    else:
-        without = ("no reference trajectory at this setting" if ref_run is None else
-                   "the reference trajectory covers too few of its evaluations")
-        summary = (f"the training loss fell to {late_loss / chance:.2f}x the chance level ln({candidates + 1}): the "
-                   f"model learned beyond popularity ({without} to compare further)"
-                   if late_loss < LIMITS.AT_CHANCE * chance else
-                   "the training loss is still near the chance level but falling, or recall has not risen: too "
-                   f"early to read anything into it ({without})")
-    return LossAssessment(applies=True, reason=summary, chance=chance, candidates=candidates, reference=ref_run,
-                          at_chance=at_chance, above_reference=above, ratio=ratio, confidence=clamp(confidence),
-                          evidence=tuple(evidence), cleared=tuple(cleared))
+        return (f"the training loss is {where} ({ratio:.2f}x its loss at equal iterations, median over the "
+                f"evaluations compared; {ref_run.name})")
+    without = ("no reference trajectory at this setting" if ref_run is None else
+               "the reference trajectory covers too few of its evaluations")
+    if late_loss < LossThresholds.AT_CHANCE * chance:
+        return (f"the training loss fell to {late_loss / chance:.2f}x the chance level ln({candidates + 1}): the "
+                f"model learned beyond popularity ({without} to compare further)")
+    return ("the training loss is still near the chance level but falling, or recall has not risen: too early to "
+            f"read anything into it ({without})")
 
 
 def original_at_setting(ctx: RuleContext, row: Comparison) -> tuple[float, reference.ReferenceRun] | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from recdoc import reference
+from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, reference_learning_rate
+from recdoc.diagnose.rules.base import Rule, RuleContext, clamp
 from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.observed_run import SourceRef
 
@@ -55,7 +56,7 @@ def _lower_rate_fix(ctx: RuleContext, expected: str) -> Fix:
     lr = ctx.value("learning_rate")
     if not lr:
         return Fix({}, expected, how="lower the learning rate")
-    reference_lr = reference_learning_rate(ctx.model_type)
+    reference_lr = advised_learning_rate(ctx.model_type)
     if float(lr) > reference_lr * (1 + 1e-9):
         return Fix({"learning_rate": reference_lr}, expected)
     if float(lr) < reference_lr * (1 - 1e-9):
@@ -288,7 +289,7 @@ class Divergence(Rule):
                                      f"{guess:.4f} of a uniform guess among the sampled candidates: worse than "
                                      "guessing", values={"uniform_guess_loss": guess}))
         lr = ctx.value("learning_rate")
-        reference_lr = reference_learning_rate(ctx.model_type)
+        reference_lr = advised_learning_rate(ctx.model_type)
         new_lr = None if not lr else (reference_lr if float(lr) > reference_lr * (1 + 1e-9) else lr / 2)
         kind = ("non-finite loss" if nonfinite else "loss far above a uniform guess" if above_guess
                 else "loss rising, recall collapsing")

@@ -215,50 +215,100 @@ def render(curve: Curve, style: Style) -> list[str]:
 
 def render_evaluation(step: int, loss: float | None, values: dict[tuple[str, int], float], curve: Curve,
                       style: Style, split: str) -> list[str]:
-    layout = style.layout
-    head = step_text(step, style)
-    lost = loss_text(loss, style)
-    if layout == "one_line":
-        between = style.joiner if style.joiner else ", "  # glue is drawn between metric pairs (see `pairs`)
-        return [between.join(part for part in (head, lost, pairs(values, curve, style, split)) if part)]
-    if layout in ("step_then_metrics", "notebook"):
-        return [head + (", " + lost if lost else "")] + [pairs(values, curve, style, split)]
-    if layout == "dict":
-        body = ", ".join(f"'{key(m, k, style)}': {fmt(values[(m, k)], style)}"
-                         for m in curve.metrics for k in curve.cutoffs)
-        return [head] + ([lost] if lost else []) + [f"{split} metrics: {{{body}}}"]
-    if layout == "keras":  # `Epoch 3/10` then the epoch's summary line, ` - `-separated
-        summary = " - ".join(
-            [f"{step}/{step} [==============================] - 12s 12ms/step"] + ([f"loss: {loss}"] if loss is not None
-                                                                                   else [])
-            + [f"{style.split_word}_{key(m, k, style)}: {fmt(values[(m, k)], style)}"
-               for m in curve.metrics for k in curve.cutoffs])
-        return [f"Epoch {step}/{10 ** 7}", summary]
-    if layout == "grouped":  # ReChorus-like: `Epoch 3  loss=0.51 [12.3 s]  dev=(HR@5:0.31,NDCG@5:0.21)`
-        inside = ",".join(f"{key(m, k, style)}:{fmt(values[(m, k)], style)}" for m in curve.metrics for k in curve.cutoffs)
-        return ["    ".join(part for part in (head, "" if loss is None else f"loss={loss} [12.3 s]",
-                                              f"{split}=({inside}) [1.2 s]") if part)]
-    if layout == "json":
-        record: dict[str, object] = {"step": step}
-        if loss is not None:
-            record["train_loss"] = loss
-        record[split] = {key(m, k, style): values[(m, k)] for m in curve.metrics for k in curve.cutoffs}
-        return [json.dumps(record)]
-    if layout == "list":
-        cuts = ", ".join(f"@{k}" for k in curve.cutoffs)
-        lines = [head + (", " + lost if lost else "")]
-        for metric in curve.metrics:
-            listed = ", ".join(fmt(values[(metric, k)], style) for k in curve.cutoffs)
-            lines.append(f"{split} {style.spellings[metric]}[{cuts}]: [{listed}]")
-        return lines
-    if layout == "list_header":
-        cuts = ",".join(f"@{k}" for k in curve.cutoffs)
-        lines = [head + (", " + lost if lost else ""), f"{split.upper()}[{cuts}]"]
-        for metric in curve.metrics:
-            listed = ", ".join(fmt(values[(metric, k)], style) for k in curve.cutoffs)
-            lines.append(f"{style.spellings[metric]}:\t[{listed}]")
-        return lines
-    raise AssertionError(layout)
+    layout = EVALUATION_LAYOUTS.get(style.layout)
+    if layout is None:
+        raise AssertionError(style.layout)
+    return layout(Evaluation(step, loss, values, curve, style, split))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation to print in `style`: its step, training loss and metric values."""
+
+    step: int
+    loss: float | None
+    values: dict[tuple[str, int], float]
+    curve: Curve
+    style: Style
+    split: str
+
+    @property
+    def head(self) -> str:
+        return step_text(self.step, self.style)
+
+    @property
+    def lost(self) -> str:
+        return loss_text(self.loss, self.style)
+
+    @property
+    def head_and_loss(self) -> str:
+        return self.head + (", " + self.lost if self.lost else "")
+
+    def cells(self) -> list[tuple[str, str]]:
+        """(key, printed value) for every metric and cut-off, metric-major."""
+        return [(key(m, k, self.style), fmt(self.values[(m, k)], self.style))
+                for m in self.curve.metrics for k in self.curve.cutoffs]
+
+    def pairs(self) -> str:
+        return pairs(self.values, self.curve, self.style, self.split)
+
+
+def one_line(e: Evaluation) -> list[str]:
+    between = e.style.joiner if e.style.joiner else ", "  # glue is drawn between metric pairs (see `pairs`)
+    return [between.join(part for part in (e.head, e.lost, e.pairs()) if part)]
+
+
+def step_then_metrics(e: Evaluation) -> list[str]:
+    return [e.head_and_loss, e.pairs()]
+
+
+def dict_print(e: Evaluation) -> list[str]:
+    body = ", ".join(f"'{name}': {value}" for name, value in e.cells())
+    return [e.head] + ([e.lost] if e.lost else []) + [f"{e.split} metrics: {{{body}}}"]
+
+
+def keras(e: Evaluation) -> list[str]:
+    """`Epoch 3/10` then the epoch's summary line, ` - `-separated."""
+    summary = " - ".join([f"{e.step}/{e.step} [==============================] - 12s 12ms/step"]
+                         + ([f"loss: {e.loss}"] if e.loss is not None else [])
+                         + [f"{e.style.split_word}_{name}: {value}" for name, value in e.cells()])
+    return [f"Epoch {e.step}/{10 ** 7}", summary]
+
+
+def grouped(e: Evaluation) -> list[str]:
+    """ReChorus-like: `Epoch 3  loss=0.51 [12.3 s]  dev=(HR@5:0.31,NDCG@5:0.21)`."""
+    inside = ",".join(f"{name}:{value}" for name, value in e.cells())
+    return ["    ".join(part for part in (e.head, "" if e.loss is None else f"loss={e.loss} [12.3 s]",
+                                          f"{e.split}=({inside}) [1.2 s]") if part)]
+
+
+def json_line(e: Evaluation) -> list[str]:
+    record: dict[str, object] = {"step": e.step}
+    if e.loss is not None:
+        record["train_loss"] = e.loss
+    record[e.split] = {key(m, k, e.style): e.values[(m, k)] for m in e.curve.metrics for k in e.curve.cutoffs}
+    return [json.dumps(record)]
+
+
+def listed(e: Evaluation, metric: str) -> str:
+    return ", ".join(fmt(e.values[(metric, k)], e.style) for k in e.curve.cutoffs)
+
+
+def list_print(e: Evaluation) -> list[str]:
+    cuts = ", ".join(f"@{k}" for k in e.curve.cutoffs)
+    return [e.head_and_loss] + [f"{e.split} {e.style.spellings[metric]}[{cuts}]: [{listed(e, metric)}]"
+                                for metric in e.curve.metrics]
+
+
+def list_header(e: Evaluation) -> list[str]:
+    cuts = ",".join(f"@{k}" for k in e.curve.cutoffs)
+    return [e.head_and_loss, f"{e.split.upper()}[{cuts}]"] + [
+        f"{e.style.spellings[metric]}:\t[{listed(e, metric)}]" for metric in e.curve.metrics]
+
+
+EVALUATION_LAYOUTS = {"one_line": one_line, "step_then_metrics": step_then_metrics, "notebook": step_then_metrics,
+                      "dict": dict_print, "keras": keras, "grouped": grouped, "json": json_line, "list": list_print,
+                      "list_header": list_header}
 
 
 def render_test(curve: Curve, style: Style) -> list[str]:

@@ -20,7 +20,8 @@ from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.rules import RULES, explain_rule
 from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
-from recdoc.diagnose.rules.loss import LIMITS, assess_loss
+from recdoc.diagnose.rules.loss import assess_loss
+from recdoc.thresholds import LossThresholds
 from recdoc.diagnose.observed_run import SourceRef
 from support.diagnose_factory import incident_run, make_run, plateau_recalls
 from support.paths import REAL_RUNS, REPO, SHARED
@@ -90,7 +91,7 @@ def test_a_loss_at_chance_while_recall_rises_is_wiring_evidence_with_the_decisiv
     assert assessment.applies and assessment.at_chance and not assessment.above_reference
     assert assessment.chance == pytest.approx(CHANCE_BOOK)
     finding = outcome("wiring-suspect", run)
-    assert isinstance(finding, Finding) and finding.confidence == pytest.approx(LIMITS.AT_CHANCE_CONFIDENCE)
+    assert isinstance(finding, Finding) and finding.confidence == pytest.approx(LossThresholds.AT_CHANCE_CONFIDENCE)
     assert not finding.fix.applicable and "chance level" in finding.title
     first = finding.evidence[0]
     assert first.ref is not None and first.ref.path == "train.log" and first.values["chance_level"] == \
@@ -108,7 +109,7 @@ def test_far_above_the_originals_loss_at_equal_iterations_is_wiring_evidence() -
     assert not assessment.at_chance and assessment.above_reference and assessment.ratio == pytest.approx(1.8, 0.02)
     finding = outcome("wiring-suspect", run)
     assert isinstance(finding, Finding)
-    low, high = LIMITS.ABOVE_REFERENCE_CONFIDENCE
+    low, high = LossThresholds.ABOVE_REFERENCE_CONFIDENCE
     assert low < finding.confidence < high
     assert any("luqy671/Grad-Project" in e.text and e.values.get("reference") == "luqy-dr-book-lr0001"
                for e in finding.evidence)
@@ -118,7 +119,7 @@ def test_the_incident_shape_gives_both_signals_below_checkpoint_evidence() -> No
     finding = outcome("wiring-suspect", incident_run())
     assessment = assess_loss(context(incident_run()))
     assert assessment.at_chance and assessment.above_reference and assessment.ratio > 1.9
-    assert finding.confidence == pytest.approx(LIMITS.CAP) and finding.confidence < 0.9  # dead interests: 0.9
+    assert finding.confidence == pytest.approx(LossThresholds.CAP) and finding.confidence < 0.9  # dead interests: 0.9
     assert finding.severity == "high"
 
 
