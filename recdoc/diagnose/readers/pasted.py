@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.statements import StatementReader, _clean_cell, cell_number, is_prose, paper_label
+from recdoc.diagnose.readers.statements import _clean_cell, cell_number, is_prose, paper_label, read_statements
 from recdoc.diagnose.readers.stdout_log import log_signals
 from recdoc.diagnose.readers.reported import (
-    inline_settings, input_lines, line_metrics, safe_record, stated_datasets, stated_models,
+    inline_settings, line_metrics, safe_record, stated_datasets, stated_models,
 )
 from recdoc.errors import InputError
 
@@ -94,10 +94,7 @@ def read(path: str | Path) -> Run:
 
 
 def read_runs(path: str | Path) -> list[Run]:
-    reader = StatementReader(str(path), FORMAT, detect_paper=True)
-    for number, line in input_lines(path):
-        reader.line(number, line)
-    runs = reader.finish()
+    runs, reader = read_statements(path, FORMAT, detect_paper=True)
     if not runs:
         only = (f"only the paper's numbers ({reader.paper_values} values quoted as a reference)"
                 if reader.paper_values else "no metric line")

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F401 (Event: the paper's type)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
     RUN_METRICS, TRAILING_PUNCTUATION, CoverageCounter, RunParts, copy_coverage, count_facts, inline_settings,
-    line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
+    input_lines, line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
     setting_key, stated_datasets, stated_models, strip_ansi, tame,
 )
 
@@ -556,3 +557,12 @@ class StatementReader:
     def paper_values(self) -> int:
         return sum(len(block.values) for block in self.paper_blocks)
 
+
+
+def read_statements(path: str | Path, format_name: str, detect_paper: bool) -> tuple[list[Run], StatementReader]:
+    """Every line of `path` through one reader: its runs, and the reader itself (what it set aside as the paper's
+    numbers says why a text without runs has none)."""
+    reader = StatementReader(str(path), format_name, detect_paper=detect_paper)
+    for number, line in input_lines(path):
+        reader.line(number, line)
+    return reader.finish(), reader
