@@ -336,8 +336,22 @@ class RunParts:
                           "file": path or self.path, "line": line})
         self.row_metrics.append(dict(metrics))
 
+    def declare_or_keep(self, name: str, raw: str, line: int | None, text: str | None,
+                        kept: tuple[str, ...]) -> bool:
+        """`name = raw` as a setting; or, for a name in `kept` (one the format's own code reads, such as RecBole's
+        `epochs`), kept in `extra` as printed. True when it was either."""
+        if name in kept:
+            self.extra.setdefault(name, raw)
+            return True
+        return self.declare_setting(name, raw, line, text)
+
     def event(self, kind: str, line: int | None, text: str, **values: Any) -> None:
         self.events.append(Event(kind=kind, ref=self.ref(line), text=text, values=values))  # type: ignore[arg-type]
+
+    def stop(self, reason: StopReason, line: int | None, text: str, event_kind: str) -> None:
+        """The run ended as the line says (an early-stop or interrupt message), kept as an event of `event_kind`."""
+        self.stop_reason, self.stop_ref = reason, self.ref(line)
+        self.event(event_kind, line, text)
 
     @property
     def has_metrics(self) -> bool:
