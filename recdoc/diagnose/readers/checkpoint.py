@@ -81,10 +81,31 @@ def checkpoint_kind(folder: Path, latest: str | None) -> str:
 
 def state_checkpoint(state: Path, deep: bool = False) -> CheckpointInfo:
     folder = state.parent
+    problems: list[str] = []
+    latest, latest_line = _latest_path(state, problems)
+    prefix = resolve_prefix(folder, latest, problems) if latest else None
+    files_ok = prefix is not None and checkpoint_files_exist(prefix)
+    if latest and prefix is not None and not files_ok:
+        problems.append(f"{state}:{latest_line}: {Path(latest).name}.index or its .data-* file is missing")
+    name = Path(latest).name if latest else None
+    kind = checkpoint_kind(folder, latest)
+    save_counter, iteration = _name_number(kind, name)
+    if name and kind not in ("tf2-manager", "recdoc") and _SAVER_STEP_RE.match(name):
+        problems.append(f"{state}:{latest_line}: a TF1 Saver path with a global step ({name}); the number is a step")
+    tensors = None
+    if deep and files_ok and prefix is not None:
+        tensors = deep_tensors(prefix, problems)
+    return CheckpointInfo(path=str(folder), kind=kind, latest=name, save_counter=save_counter,  # type: ignore[arg-type]
+                          files_ok=files_ok, ref=SourceRef(str(state), latest_line), problems=tuple(problems),
+                          tensors=tensors, iteration=iteration)
+
+
+def _latest_path(state: Path, problems: list[str]) -> tuple[str | None, int | None]:
+    """The checkpoint a state file names as the latest (`model_checkpoint_path`, else its last
+    `all_model_checkpoint_paths`), with its line; what is wrong with the file goes to `problems`."""
     latest: str | None = None
     latest_line: int | None = None
     all_paths: list[str] = []
-    problems: list[str] = []
     for number, text in iter_lines(state):
         if number > MAX_STATE_LINES:
             problems.append(f"{state}: more than {MAX_STATE_LINES} lines; not a checkpoint state file")
@@ -102,30 +123,17 @@ def state_checkpoint(state: Path, deep: bool = False) -> CheckpointInfo:
         latest = all_paths[-1]
     if latest is None:
         problems.append(f"{state}: names no model_checkpoint_path")
-    prefix = resolve_prefix(folder, latest, problems) if latest else None
-    files_ok = prefix is not None and checkpoint_files_exist(prefix)
-    if latest and prefix is not None and not files_ok:
-        problems.append(f"{state}:{latest_line}: {Path(latest).name}.index or its .data-* file is missing")
-    name = Path(latest).name if latest else None
-    kind = checkpoint_kind(folder, latest)
-    save_counter = iteration = None
-    if name and kind in ("tf2-manager", "recdoc"):
-        match = _MANAGER_RE.match(name)
-        number = int(match.group(1)) if match else None
-        # The same `ckpt-N` means different things per writer: recdoc passes the iteration as the checkpoint
-        # number; a port's CheckpointManager counts saves (see `number_meaning`).
-        if kind == "recdoc":
-            iteration = number
-        else:
-            save_counter = number
-    elif name and _SAVER_STEP_RE.match(name):
-        problems.append(f"{state}:{latest_line}: a TF1 Saver path with a global step ({name}); the number is a step")
-    tensors = None
-    if deep and files_ok and prefix is not None:
-        tensors = deep_tensors(prefix, problems)
-    return CheckpointInfo(path=str(folder), kind=kind, latest=name, save_counter=save_counter,  # type: ignore[arg-type]
-                          files_ok=files_ok, ref=SourceRef(str(state), latest_line), problems=tuple(problems),
-                          tensors=tensors, iteration=iteration)
+    return latest, latest_line
+
+
+def _name_number(kind: str, name: str | None) -> tuple[int | None, int | None]:
+    """(save counter, iteration) from a `ckpt-N` name. The same `ckpt-N` means different things per writer: recdoc
+    passes the iteration as the checkpoint number; a port's CheckpointManager counts saves (see `number_meaning`)."""
+    if not name or kind not in ("tf2-manager", "recdoc"):
+        return None, None
+    match = _MANAGER_RE.match(name)
+    number = int(match.group(1)) if match else None
+    return (None, number) if kind == "recdoc" else (number, None)
 
 
 def number_meaning(info: CheckpointInfo, improvements: int | None, best_iter: int | None) -> str | None:

@@ -317,51 +317,63 @@ def _discover(root: Path, pieces: _Pieces) -> None:
 
 
 def _classify_file(path: Path, pieces: _Pieces, explicit: bool) -> None:
-    name = path.name
-    if tensorboard.FILE_MARKER in name:
-        pieces.events.append(path)
-        return
-    if path.suffix in checkpoint.TORCH_SUFFIXES:
-        pieces.checkpoints.append(path)
-        return
-    if explicit and (name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL)):
-        pieces.recdoc.append(path)
-        return
-    if explicit and name == checkpoint.STATE_FILE:
-        pieces.checkpoints.append(path.parent)
-        return
-    if path.suffix == ".ipynb":
-        # A notebook is read as the text its cells printed, in cell order (stdout_log.notebook_lines).
-        pieces.logs.append((path, read_notebook))
+    if _classify_by_name(path, pieces, explicit):
         return
     # A sheet found in a folder is read only as a sheet (a data file's CSV is neither log nor sheet).
-    sheet_only = not (explicit or looks_like_log(name))
+    sheet_only = not (explicit or looks_like_log(path.name))
     if sheet_only and path.suffix.lower() not in sheet.SUFFIXES:
         return
-    head = read_head(path)
-    scores = {
-        "recdoc": recdoc_folder.sniff(head),
-        "tensorboard": tensorboard.sniff(head),
-        "checkpoint": checkpoint.sniff(head),
-        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS},
-    }
+    scores = _head_scores(read_head(path))
     best = max(scores, key=lambda k: scores[k])
     if sheet_only:
         if best == sheet.FORMAT and scores[best] > 0:
             pieces.sheets.append(path)
         return
-    if best == "recdoc" and scores[best] >= 0.5:
-        pieces.recdoc.append(path)
-    elif best == "tensorboard" and scores[best] >= 0.5:
+    _classify_by_head(path, pieces, explicit, best, scores[best])
+
+
+def _classify_by_name(path: Path, pieces: _Pieces, explicit: bool) -> bool:
+    """A file its name alone places (an event file, a torch checkpoint, a notebook; a recdoc file or checkpoint state
+    file only when named on the command line, a walk finds those with their folder); False: its head decides."""
+    name = path.name
+    if tensorboard.FILE_MARKER in name:
         pieces.events.append(path)
-    elif best == "checkpoint" and scores[best] >= 0.5:
+    elif path.suffix in checkpoint.TORCH_SUFFIXES:
+        pieces.checkpoints.append(path)
+    elif explicit and (name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL)):
+        pieces.recdoc.append(path)
+    elif explicit and name == checkpoint.STATE_FILE:
         pieces.checkpoints.append(path.parent)
-    elif scores[best] < MIN_LOG_SNIFF and (binary := binary_reason(read_head_bytes(path))) is not None:
+    elif path.suffix == ".ipynb":
+        # A notebook is read as the text its cells printed, in cell order (stdout_log.notebook_lines).
+        pieces.logs.append((path, read_notebook))
+    else:
+        return False
+    return True
+
+
+def _head_scores(head: str) -> dict[str, float]:
+    return {
+        "recdoc": recdoc_folder.sniff(head),
+        "tensorboard": tensorboard.sniff(head),
+        "checkpoint": checkpoint.sniff(head),
+        **{reader.FORMAT: reader.sniff(head) for reader in LOG_READERS + REPORT_READERS},
+    }
+
+
+def _classify_by_head(path: Path, pieces: _Pieces, explicit: bool, best: str, score: float) -> None:
+    """A file by the reader most sure of its head (`best`, sure by `score`)."""
+    found_in = {"recdoc": (pieces.recdoc, path), "tensorboard": (pieces.events, path),
+                "checkpoint": (pieces.checkpoints, path.parent)}
+    if best in found_in and score >= 0.5:
+        found, piece = found_in[best]
+        found.append(piece)
+    elif score < MIN_LOG_SNIFF and (binary := binary_reason(read_head_bytes(path))) is not None:
         if explicit or path.suffix.lower() == ".log":
             pieces.notes.append(f"{path}: {binary}")
-    elif scores[best] >= MIN_LOG_SNIFF or explicit:
+    elif score >= MIN_LOG_SNIFF or explicit:
         # No known marker at all: a code recdoc has no reader for, read for its records (text_log.py).
-        reader = next((r for r in LOG_READERS + REPORT_READERS if r.FORMAT == best), original) if scores[best] > 0 \
+        reader = next((r for r in LOG_READERS + REPORT_READERS if r.FORMAT == best), original) if score > 0 \
             else text_log
         pieces.logs.append((path, reader.read_runs))
     elif path.suffix.lower() == ".log":

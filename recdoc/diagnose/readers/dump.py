@@ -15,8 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.statements import StatementReader, is_prose
-from recdoc.diagnose.readers.reported import input_lines
+from recdoc.diagnose.readers.statements import is_prose, read_statements
 from recdoc.errors import InputError
 
 FORMAT = "dump"
@@ -62,10 +61,7 @@ def read(path: str | Path) -> Run:
 
 
 def read_runs(path: str | Path) -> list[Run]:
-    reader = StatementReader(str(path), FORMAT, detect_paper=False)
-    for number, line in input_lines(path):
-        reader.line(number, line)
-    runs = reader.finish()
+    runs, _ = read_statements(path, FORMAT, detect_paper=False)
     if not runs:
         raise InputError("a dump without any metric value", str(path))
     return runs

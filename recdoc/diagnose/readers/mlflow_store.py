@@ -45,8 +45,21 @@ def read_runs(path: str | Path) -> list[Run]:
     folder = Path(path)
     if folder.is_file():
         folder = folder.parent
-    meta = _meta(folder / META)
     part = RunParts(format=FORMAT, path=str(folder))
+    _name_and_status(part, folder, _meta(folder / META))
+    coverage = ReadCoverage()
+    _read_params(part, folder, coverage)
+    series, losses = _read_metrics(folder, coverage)
+    _assemble(part, series, sorted(losses), folder)
+    if not part.has_metrics:
+        raise InputError("an MLflow run without any metric recdoc knows (recall, ndcg, hit rate)", str(folder))
+    scale_percent([part])
+    return [part.build(coverage)]
+
+
+def _name_and_status(part: RunParts, folder: Path, meta: dict[str, str]) -> None:
+    """The run's name (its runName tag, else meta's), and how it ended by meta's status (KILLED: interrupted,
+    FAILED: crashed); a run marked deleted is read but said to be."""
     name = _value_file(folder / "tags" / "mlflow.runName") or meta.get("run_name")
     run_id = meta.get("run_id") or meta.get("run_uuid") or folder.name
     part.label = f"{name} ({run_id[:8]})" if name else f"mlflow run {run_id}"
@@ -60,36 +73,38 @@ def read_runs(path: str | Path) -> list[Run]:
         part.stop_reason, part.stop_ref = "crashed", SourceRef(str(folder / META))
     if status is not None:
         part.extra["mlflow_status"] = status
-    numbered = used = 0
-    unread: list[tuple[SourceRef, str]] = []
-    unread_count = 0
+
+
+def _read_params(part: RunParts, folder: Path, coverage: ReadCoverage) -> None:
+    """Each param file a setting (a param holding a number counts as a line with numbers; used when it is one)."""
     for key, file in _keys(folder / "params"):
         value = _value_file(file)
-        numbered += value is not None and any(c.isdigit() for c in value)
+        coverage.lines_with_numbers += value is not None and any(c.isdigit() for c in value)
         if value is not None and part.declare_setting(key, value, 1, f"{key}: {value}", str(file)):
-            used += any(c.isdigit() for c in value)
+            coverage.lines_used += any(c.isdigit() for c in value)
+
+
+def _read_metrics(folder: Path, coverage: ReadCoverage) -> tuple[dict, list[tuple[int, float]]]:
+    """Each metric file's points: a metric recdoc knows as a series keyed (split, metric, cut-off), a training loss
+    as (step, value) pairs; a metric-like key of neither kind is counted unread."""
     series: dict[tuple[str | None, str, int | None], list[tuple[int, float, int, str]]] = {}
     losses: list[tuple[int, float]] = []
     for key, file in _keys(folder / "metrics"):
         values = _metric_lines(file)
-        numbered += len(values)
+        coverage.lines_with_numbers += len(values)
         parsed = line_metrics(f"{key.replace('/', '_')}: 0.5")
         if parsed:
             (metric_key, _), = list(parsed.items())[:1]
             series.setdefault(metric_key, []).extend((step, value, line, str(file)) for step, value, line in values)
-            used += len(values)
+            coverage.lines_used += len(values)
         elif any(word in key.lower() for word in _LOSS_WORDS) and not key.lower().startswith(("val", "test", "dev")):
             losses.extend((step, value) for step, value, _ in values)
-            used += len(values)
+            coverage.lines_used += len(values)
         elif looks_metric_like(f"{key} 1"):
-            unread_count += 1
-            if len(unread) < ReadCoverage.KEPT_LINES:
-                unread.append((SourceRef(str(file)), key))
-    _assemble(part, series, sorted(losses), folder)
-    if not part.has_metrics:
-        raise InputError("an MLflow run without any metric recdoc knows (recall, ndcg, hit rate)", str(folder))
-    scale_percent([part])
-    return [part.build(ReadCoverage(numbered, used, unread, unread_count))]
+            coverage.unread_metric_count += 1
+            if len(coverage.unread_metric_lines) < ReadCoverage.KEPT_LINES:
+                coverage.unread_metric_lines.append((SourceRef(str(file)), key))
+    return series, losses
 
 
 def _assemble(part: RunParts, series: dict, losses: list[tuple[int, float]], folder: Path) -> None:

@@ -13,68 +13,99 @@ results table (models as rows or transposed) or a terse line of settings beside 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
-from recdoc.diagnose.readers.statements import StatementReader, _clean_cell, cell_number, is_prose, paper_label
+from recdoc.diagnose.readers.statements import _clean_cell, cell_number, is_prose, paper_label, read_statements
 from recdoc.diagnose.readers.stdout_log import log_signals
 from recdoc.diagnose.readers.reported import (
-    inline_settings, input_lines, line_metrics, safe_record, stated_datasets, stated_models,
+    inline_settings, line_metrics, safe_record, stated_datasets, stated_models,
 )
 from recdoc.errors import InputError
 
 FORMAT = "pasted"
 
 
+@dataclass
+class _HeadTally:
+    """What a head's lines are, counted for sniffing."""
+
+    prose: int = 0
+    stated: int = 0  # terse lines of settings
+    metric_lines: int = 0
+    step_lines: int = 0
+    table_rows: int = 0  # rows of a Markdown results table
+    labelled: bool = False  # a line labels numbers as the paper's
+
+
 def sniff(head: str) -> float:
     if log_signals(head).core >= 2:
         return 0.0  # the original's (or a port's) lines: its reader reads them, prose and all
-    prose = stated = metric_lines = step_lines = table_rows = 0
-    labelled = False
-    header: list[str] | None = None
+    return _score(_tally(head))
+
+
+def _tally(head: str) -> _HeadTally:
+    tally = _HeadTally()
+    header: list[str] | None = None  # the header of the Markdown table being read
     for line in head.splitlines()[:400]:
         text = line.strip()
-        if not text:
-            header = None
-            continue
         if text.startswith("|") and text.count("|") >= 3:
-            # A Markdown table: metric columns in its header and numbers in its rows, or (transposed) a metric
-            # name first in each row and numbers across.
-            cells = [_clean_cell(cell) for cell in text.strip("|").split("|")]
-            numbers = [cell_number(cell) is not None for cell in cells]
-            if set(text) <= set("|-: "):
-                continue
-            if header is None:
-                header = cells if not any(numbers) else None
-            elif any(numbers) and (any(line_metrics(f"{c}: 0.5") for c in header if c)
-                                   or (cells[0] and not numbers[0] and line_metrics(f"{cells[0]}: 0.5"))):
-                table_rows += 1
-            labelled = labelled or paper_label(text) is True
+            header = _count_table_line(text, header, tally)
             continue
         header = None
-        record = safe_record(text)
-        if record is not None and record.step is not None:
-            step_lines += 1  # a log's step line, with its metrics or alone (`iters: 500` above them)
-        if record is not None and record.metrics:
-            metric_lines += 1
-        elif is_prose(text) or _sentence(text):
-            prose += 1
-        elif _states_settings(text):
-            stated += 1
-        if paper_label(text) is True:
-            labelled = True
-    if table_rows:
+        if text:
+            _count_text_line(text, tally)
+    return tally
+
+
+def _count_table_line(text: str, header: list[str] | None, tally: _HeadTally) -> list[str] | None:
+    """A Markdown table's line: metric columns in its header and numbers in its rows, or (transposed) a metric name
+    first in each row and numbers across. Returns the table's header from here on."""
+    cells = [_clean_cell(cell) for cell in text.strip("|").split("|")]
+    numbers = [cell_number(cell) is not None for cell in cells]
+    if set(text) <= set("|-: "):
+        return header
+    if header is None:
+        header = cells if not any(numbers) else None
+    elif any(numbers) and (any(_names_metric(cell) for cell in header if cell)
+                           or (cells[0] and not numbers[0] and _names_metric(cells[0]))):
+        tally.table_rows += 1
+    tally.labelled = tally.labelled or paper_label(text) is True
+    return header
+
+
+def _names_metric(cell: str) -> bool:
+    return bool(line_metrics(f"{cell}: 0.5"))
+
+
+def _count_text_line(text: str, tally: _HeadTally) -> None:
+    record = safe_record(text)
+    if record is not None and record.step is not None:
+        tally.step_lines += 1  # a log's step line, with its metrics or alone (`iters: 500` above them)
+    if record is not None and record.metrics:
+        tally.metric_lines += 1
+    elif is_prose(text) or _sentence(text):
+        tally.prose += 1
+    elif _states_settings(text):
+        tally.stated += 1
+    if paper_label(text) is True:
+        tally.labelled = True
+
+
+def _score(tally: _HeadTally) -> float:
+    if tally.table_rows:
         return 0.45  # a results table: read as stated results whatever the prose around it
-    if metric_lines == 0 or step_lines >= 2:
+    if tally.metric_lines == 0 or tally.step_lines >= 2:
         # Evaluations at two or more steps are a curve, a log reader's to read (it skips the prose around them).
         return 0.0
-    if labelled and prose >= 1:
+    if tally.labelled and tally.prose >= 1:
         return 0.45
-    if prose >= 1:
+    if tally.prose >= 1:
         return 0.42
     # Terse settings beside final numbers (`ComiRec-SA, book, batch_size=1024`): above the text log reader, below a
     # config dump (whose `key: value` lines state settings too).
-    return 0.35 if stated >= 1 else 0.0
+    return 0.35 if tally.stated >= 1 else 0.0
 
 
 def _sentence(text: str) -> bool:
@@ -94,10 +125,7 @@ def read(path: str | Path) -> Run:
 
 
 def read_runs(path: str | Path) -> list[Run]:
-    reader = StatementReader(str(path), FORMAT, detect_paper=True)
-    for number, line in input_lines(path):
-        reader.line(number, line)
-    runs = reader.finish()
+    runs, reader = read_statements(path, FORMAT, detect_paper=True)
     if not runs:
         only = (f"only the paper's numbers ({reader.paper_values} values quoted as a reference)"
                 if reader.paper_values else "no metric line")

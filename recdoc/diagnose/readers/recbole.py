@@ -52,76 +52,104 @@ def read_runs(path: str | Path) -> list[Run]:
     return runs
 
 
+# Settings RecBole's own loop reads (the `epochs` cap, early stopping's patience, the evaluation interval), kept as
+# printed rather than declared as the original's settings.
+LOOP_SETTINGS = ("epochs", "stopping_step", "eval_step")
+
+
 def _line(state: FrameworkState, number: int, text: str, pending: dict[str, str | None]) -> None:
-    part = state.part
-    split = pending["metrics_for"]
-    if split is not None:
-        # The line after `valid result:` (or `test result:` in some versions) holds the values.
-        pending["metrics_for"] = None
-        values = split_metrics(text, split)
-        if values:
-            state.use(number)
-            if split == "valid":
-                state.row_metrics(number, values)
-            else:
-                part.add_final(split, values, number, text)
-            return
+    if _pending_result(state, number, text, pending):
+        return
     lowered = text.lower()
+    epoch = _EPOCH_RE.match(text)
     if text.startswith("General Hyper Parameters"):
         state.new_run()  # the dump that opens every run (`run_hyper` appends one run after another)
         state.use(number)
-        return
-    epoch = _EPOCH_RE.match(text)
-    if epoch is not None:
-        state.use(number)
-        losses = _LOSS_RE.findall(text)
-        # Several losses (`train_loss1: .., train_loss2: ..`) are terms of one objective: their sum is its value.
-        loss = sum(float(value) for _, value in losses) if losses else None
-        state.row(number, int(epoch.group(1)), loss if epoch.group(2).lower() == "training" else None)
-        return
-    if lowered.startswith("valid result") or lowered.startswith("test result"):
-        target = "valid" if lowered.startswith("valid") else "test"
-        values = split_metrics(text.split(":", 1)[1] if ":" in text else "", target)
-        if not values:
-            pending["metrics_for"] = target
-            state.use(number)
-            return
-        state.use(number)
-        if target == "valid" and part.rows and not part.finals:
-            state.row_metrics(number, values)
-        else:
-            part.add_final(target, values, number, text)
-        return
-    if lowered.startswith("best valid"):
-        values = split_metrics(text.split(":", 1)[1] if ":" in text else text, "valid")
-        if values:
-            state.use(number)
-            part.add_final("valid", values, number, text)
-        return
-    if lowered.startswith("finished training"):
-        state.use(number)
-        part.stop_reason, part.stop_ref = "early_stop", part.ref(number)
-        best = _BEST_EPOCH_RE.search(text)
-        if best is not None:
-            part.extra["best_epoch"] = int(best.group(1))
-        part.event("early_stop_message", number, text)
-        return
-    if lowered.startswith("[evaluation]") and "eval_args" in text:
-        candidates = eval_candidates("eval_args", text[text.find("eval_args"):])
-        if candidates is not None:
-            part.declare("eval_candidates", candidates, number, text)
-            state.use(number)
-        return
-    if lowered.startswith("the number of") or "#" in text[:8]:
+    elif epoch is not None:
+        _epoch_line(state, number, text, epoch)
+    elif lowered.startswith(("valid result", "test result")):
+        _result_line(state, number, text, pending)
+    elif lowered.startswith("best valid"):
+        _best_valid(state, number, text)
+    elif lowered.startswith("finished training"):
+        _finished_training(state, number, text)
+    elif lowered.startswith("[evaluation]") and "eval_args" in text:
+        _eval_args(state, number, text)
+    elif lowered.startswith("the number of") or "#" in text[:8]:
         state.counts(number, text)
-        return
+    else:
+        _setting_line(state, number, text)
+
+
+def _pending_result(state: FrameworkState, number: int, text: str, pending: dict[str, str | None]) -> bool:
+    """The line after `valid result:` (or `test result:` in some versions) holds the values; False when no result
+    line came before or the line holds none (it is then read as any other)."""
+    split = pending["metrics_for"]
+    if split is None:
+        return False
+    pending["metrics_for"] = None
+    values = split_metrics(text, split)
+    if not values:
+        return False
+    state.use(number)
+    if split == "valid":
+        state.row_metrics(number, values)
+    else:
+        state.part.add_final(split, values, number, text)
+    return True
+
+
+def _epoch_line(state: FrameworkState, number: int, text: str, epoch: re.Match[str]) -> None:
+    """`epoch 3 training [time: 1.2s, train loss: 123.4]` or `epoch 3 evaluating [...]`: a curve row."""
+    state.use(number)
+    losses = _LOSS_RE.findall(text)
+    # Several losses (`train_loss1: .., train_loss2: ..`) are terms of one objective: their sum is its value.
+    loss = sum(float(value) for _, value in losses) if losses else None
+    state.row(number, int(epoch.group(1)), loss if epoch.group(2).lower() == "training" else None)
+
+
+def _result_line(state: FrameworkState, number: int, text: str, pending: dict[str, str | None]) -> None:
+    """`valid result:` / `test result:`, with its values or with them on the next line. A valid result during
+    training is the epoch's evaluation; after it (or once a final was read), a final value."""
+    target = "valid" if text.lower().startswith("valid") else "test"
+    values = split_metrics(text.split(":", 1)[1] if ":" in text else "", target)
+    state.use(number)
+    if not values:
+        pending["metrics_for"] = target
+    elif target == "valid" and state.part.rows and not state.part.finals:
+        state.row_metrics(number, values)
+    else:
+        state.part.add_final(target, values, number, text)
+
+
+def _best_valid(state: FrameworkState, number: int, text: str) -> None:
+    values = split_metrics(text.split(":", 1)[1] if ":" in text else text, "valid")
+    if values:
+        state.use(number)
+        state.part.add_final("valid", values, number, text)
+
+
+def _finished_training(state: FrameworkState, number: int, text: str) -> None:
+    """`Finished training, best eval result in epoch 55`: printed only when early stopping ended training."""
+    state.use(number)
+    part = state.part
+    part.stop("early_stop", number, text, "early_stop_message")
+    best = _BEST_EPOCH_RE.search(text)
+    if best is not None:
+        part.extra["best_epoch"] = int(best.group(1))
+
+
+def _eval_args(state: FrameworkState, number: int, text: str) -> None:
+    candidates = eval_candidates("eval_args", text[text.find("eval_args"):])
+    if candidates is not None:
+        state.part.declare("eval_candidates", candidates, number, text)
+        state.use(number)
+
+
+def _setting_line(state: FrameworkState, number: int, text: str) -> None:
     setting = _SETTING_RE.match(text)
     if setting is not None:
-        name, value = setting.group(1), setting.group(2).strip()
-        if name in ("epochs", "stopping_step", "eval_step"):
-            part.extra.setdefault(name, value)
-        else:
-            part.declare_setting(name, value, number, text)
+        state.part.declare_or_keep(setting.group(1), setting.group(2).strip(), number, text, LOOP_SETTINGS)
         state.use(number)  # a line of the hyper-parameter dump: understood, whether recdoc has a key for it or not
 
 

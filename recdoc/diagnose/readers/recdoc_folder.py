@@ -80,22 +80,44 @@ def _read(target: Path) -> Run:
 
 def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
     run.paths.append(str(path))
-    try:
-        if path.stat().st_size > MAX_RUN_JSON_BYTES:
-            run.unreadable.append(f"{path}: larger than {MAX_RUN_JSON_BYTES >> 20} MiB, not a recdoc run.json")
-            return {}
-        data = json.loads(read_head_bytes(path, MAX_RUN_JSON_BYTES).decode("utf-8", errors="replace"))
-    except (OSError, ValueError, RecursionError) as exc:
-        run.unreadable.append(f"{path}: not valid JSON ({_short(exc)})")
-        return {}
-    if not isinstance(data, dict):
-        run.unreadable.append(f"{path}: JSON is not an object")
+    data = _run_json_object(path, run)
+    if data is None:
         return {}
     ref = SourceRef(str(path))
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     facts = read_split_facts(split_files(data, path))
     if facts is not None:
         run.extra_metrics["split_facts"] = facts
+    _declare_config(path, config, run)
+    exp_name = data.get("exp_name") or config.get("exp_name")
+    if isinstance(exp_name, str) and exp_name:
+        run.exp_name = Fact(value=exp_name, ref=ref, text=f"exp_name = {exp_name!r}")
+    _read_deviations(data, ref, run)
+    _read_stop_reason(data, path, ref, run)
+    if _is_iteration(data.get("best_iter")):
+        run.extra_metrics["best_iter"] = int(data["best_iter"])
+    _read_finals(data, config, ref, run)
+    return config
+
+
+def _run_json_object(path: Path, run: Run) -> dict[str, Any] | None:
+    """run.json's object, or None with the reason in `run.unreadable` (too large, not JSON, not an object)."""
+    try:
+        if path.stat().st_size > MAX_RUN_JSON_BYTES:
+            run.unreadable.append(f"{path}: larger than {MAX_RUN_JSON_BYTES >> 20} MiB, not a recdoc run.json")
+            return None
+        data = json.loads(read_head_bytes(path, MAX_RUN_JSON_BYTES).decode("utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError) as exc:
+        run.unreadable.append(f"{path}: not valid JSON ({_short(exc)})")
+        return None
+    if not isinstance(data, dict):
+        run.unreadable.append(f"{path}: JSON is not an object")
+        return None
+    return data
+
+
+def _declare_config(path: Path, config: dict[str, Any], run: Run) -> None:
+    ref = SourceRef(str(path))
     for key, value in config.items():
         # config.py's one check of a setting's type and range: a bad value is named here and never used.
         problem = setting_problem(str(key), value) if value is not None else None
@@ -103,30 +125,36 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
             run.unreadable.append(f"{path}: config.{key} {problem}; not used")
         elif value is not None and not isinstance(value, (dict, list)):
             run.declared[str(key)] = Fact(value=value, ref=ref, text=f"config.{key} = {value!r}")
-    exp_name = data.get("exp_name") or config.get("exp_name")
-    if isinstance(exp_name, str) and exp_name:
-        run.exp_name = Fact(value=exp_name, ref=ref, text=f"exp_name = {exp_name!r}")
-    # Protocol deviations the trainer recorded (e.g. --eval_users: a subset's validation curve is noisier and may
-    # move the best iteration); kept as info events with their values, and in extra_metrics for the rules.
+
+
+def _read_deviations(data: dict[str, Any], ref: SourceRef, run: Run) -> None:
+    """Protocol deviations the trainer recorded (e.g. --eval_users: a subset's validation curve is noisier and may
+    move the best iteration); kept as info events with their values, and in extra_metrics for the rules."""
     deviations = [d for d in data.get("deviations") or [] if isinstance(d, dict) and isinstance(d.get("text"), str)]
     if deviations:
         run.extra_metrics["deviations"] = deviations
         run.events.extend(Event(kind="info", ref=ref, text=f"deviation from the original: {d['text']}",
                                 values={"deviation": d.get("flag"), "value": d.get("value"), "of": d.get("of")})
                           for d in deviations)
+
+
+def _read_stop_reason(data: dict[str, Any], path: Path, ref: SourceRef, run: Run) -> None:
     stop = data.get("stop_reason")
-    if isinstance(stop, str):
-        reason = STOP_ALIASES.get(stop.lower(), stop.lower())
-        if reason in STOP_REASONS:
-            run.stop_reason, run.stop_ref = reason, ref  # type: ignore[assignment]
-            if reason == "pruned":
-                run.events.append(Event(kind="info", ref=ref, text="stopped by recdoc tune's pruner: its validation "
-                                        "recall was below the other trials' at the same iteration (a search "
-                                        "decision, not a fault of the run)"))
-        else:
-            run.unreadable.append(f"{path}: unknown stop_reason {stop!r}")
-    if _is_iteration(data.get("best_iter")):
-        run.extra_metrics["best_iter"] = int(data["best_iter"])
+    if not isinstance(stop, str):
+        return
+    reason = STOP_ALIASES.get(stop.lower(), stop.lower())
+    if reason not in STOP_REASONS:
+        run.unreadable.append(f"{path}: unknown stop_reason {stop!r}")
+        return
+    run.stop_reason, run.stop_ref = reason, ref  # type: ignore[assignment]
+    if reason == "pruned":
+        run.events.append(Event(kind="info", ref=ref, text="stopped by recdoc tune's pruner: its validation "
+                                "recall was below the other trials' at the same iteration (a search "
+                                "decision, not a fault of the run)"))
+
+
+def _read_finals(data: dict[str, Any], config: dict[str, Any], ref: SourceRef, run: Run) -> None:
+    """`final`'s valid and test values, each split's picked at the run's cut-off with its NDCG kind."""
     cutoff = _int_or(config.get("topN"), 50)
     ndcg_kind = config.get("ndcg") if config.get("ndcg") in ("paper", "master", "standard") else "paper"
     final = data.get("final") if isinstance(data.get("final"), dict) else {}
@@ -138,7 +166,6 @@ def _read_run_json(path: Path, run: Run) -> dict[str, Any]:
         picked = _pick(values, cutoff, ndcg_kind, with_diversity=True)
         run.finals[split] = FinalMetrics(split=split, ref=ref, cutoff=cutoff,  # type: ignore[arg-type]
                                          text=f"final.{split} = {json.dumps(values, sort_keys=True)[:300]}", **picked)
-    return config
 
 
 def _split_values(final: dict[str, Any], split: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ sampled softmax: label 'rechorus'); `test_all 0` ranks each dev/test item among 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
@@ -61,68 +62,101 @@ def _recall_is_hit_rate(part: RunParts) -> None:
 
 
 def _line(state: FrameworkState, number: int, text: str) -> None:
-    part = state.part
     lowered = text.lower()
+    opening = next((read for start, read in _OPENINGS if lowered.startswith(start)), None)
     if lowered.startswith("epoch "):
-        record = safe_record(text.split("(", 1)[0])
-        if record is not None and record.step is not None:
-            state.use(number)
-            state.row(number, record.step, record.loss)
-            for word, inner in paren_groups(text):
-                split = line_split(word) or ("valid" if word.lower() == "dev" else None)
-                values = split_metrics(inner, split)
-                if values and split == "valid":
-                    state.row_metrics(number, values)
-                elif values and split == "test":
-                    state.row_metrics(number, values, split="test")
-        return
-    if "after training" in lowered:
-        split = "test" if lowered.startswith("test") else "valid" if lowered.startswith("dev") else None
-        groups = paren_groups(text)
-        if split is not None and groups:
-            values = split_metrics(groups[-1][1], split)
-            if values:
-                state.use(number)
-                part.add_final(split, values, number, text)
-        return
-    if lowered.startswith("test before training"):
-        state.use(number)  # the untrained model's numbers: understood, not the run's result
-        return
-    if lowered.startswith("best iter"):
-        record = safe_record(text.replace("(dev)", "", 1).split("(", 1)[0].replace("Best Iter", "iter", 1))
-        if record is not None and record.step is not None:
-            part.extra["best_epoch"] = record.step
-        state.use(number)
-        return
-    if lowered.startswith("early stop at"):
-        state.use(number)
-        part.stop_reason, part.stop_ref = "early_stop", part.ref(number)
-        part.event("early_stop_message", number, text)
-        return
-    if lowered.startswith("early stop manually"):
-        state.use(number)
-        part.stop_reason, part.stop_ref = "interrupted", part.ref(number)
-        part.event("interrupted", number, text)
-        return
-    if text.startswith("-") and "BEGIN:" in text:
+        _epoch_line(state, number, text)
+    elif "after training" in lowered:
+        _after_training(state, number, text)
+    elif opening is not None:
+        opening(state, number, text)
+    elif text.startswith("-") and "BEGIN:" in text:
         state.new_run()  # a new run appended to the same log
+    elif text.startswith("Namespace("):
+        _namespace(state, number, text)
+    elif not _corpus_counts(state, number, text):
+        _argument_row(state, number, text)
+
+
+def _epoch_line(state: FrameworkState, number: int, text: str) -> None:
+    """`Epoch 3     loss=0.5123 [28.7 s]    dev=(HR@5:0.41,NDCG@5:0.30) [1.4 s] *` (older versions add `test=(...)`):
+    a curve row with its dev (and test) evaluation."""
+    record = safe_record(text.split("(", 1)[0])
+    if record is None or record.step is None:
         return
-    if text.startswith("Namespace("):
-        state.new_run()
-        argv = parse_namespace(text)
-        if argv is not None:
-            state.use(number)
-            for flag, value in zip(argv[1::2], argv[2::2]):
-                part.declare_setting(flag.lstrip("-"), value, number, text)
+    state.use(number)
+    state.row(number, record.step, record.loss)
+    for word, inner in paren_groups(text):
+        split = line_split(word) or ("valid" if word.lower() == "dev" else None)
+        values = split_metrics(inner, split)
+        if values and split in ("valid", "test"):
+            state.row_metrics(number, values, split=split)
+
+
+def _after_training(state: FrameworkState, number: int, text: str) -> None:
+    """`Dev  After Training: (...)`, `Test After Training: (...)`: the run's final values."""
+    lowered = text.lower()
+    split = "test" if lowered.startswith("test") else "valid" if lowered.startswith("dev") else None
+    groups = paren_groups(text)
+    if split is None or not groups:
         return
-    if '"#' in text or "# " in text[:4]:
-        if state.counts(number, text):
-            return
-    if text.count("|") == 1:
-        name, value = (cell.strip() for cell in text.split("|"))
-        if name and name.replace("_", "").isalnum() and " " not in name:
-            if name in ("epoch", "early_stop"):
-                part.extra.setdefault(name, value)
-                state.use(number)
-            elif part.declare_setting(name, value, number, text):
-                state.use(number)
+    values = split_metrics(groups[-1][1], split)
+    if values:
+        state.use(number)
+        state.part.add_final(split, values, number, text)
+
+
+def _before_training(state: FrameworkState, number: int, text: str) -> None:
+    state.use(number)  # the untrained model's numbers: understood, not the run's result
+
+
+def _best_iter(state: FrameworkState, number: int, text: str) -> None:
+    record = safe_record(text.replace("(dev)", "", 1).split("(", 1)[0].replace("Best Iter", "iter", 1))
+    if record is not None and record.step is not None:
+        state.part.extra["best_epoch"] = record.step
+    state.use(number)
+
+
+def _early_stop(state: FrameworkState, number: int, text: str) -> None:
+    state.use(number)
+    state.part.stop("early_stop", number, text, "early_stop_message")
+
+
+def _stopped_manually(state: FrameworkState, number: int, text: str) -> None:
+    state.use(number)
+    state.part.stop("interrupted", number, text, "interrupted")
+
+
+# A line's opening (lower-cased) and how a line so opening is read.
+_OPENINGS: tuple[tuple[str, Callable[[FrameworkState, int, str], None]], ...] = (
+    ("test before training", _before_training),
+    ("best iter", _best_iter),
+    ("early stop at", _early_stop),
+    ("early stop manually", _stopped_manually),
+)
+
+
+def _namespace(state: FrameworkState, number: int, text: str) -> None:
+    """`Namespace(model_name='BPRMF', ...)`: the arguments a run starts with."""
+    part = state.part
+    state.new_run()
+    argv = parse_namespace(text)
+    if argv is not None:
+        state.use(number)
+        for flag, value in zip(argv[1::2], argv[2::2]):
+            part.declare_setting(flag.lstrip("-"), value, number, text)
+
+
+def _corpus_counts(state: FrameworkState, number: int, text: str) -> bool:
+    """`"# user": 14682, "# item": 8714, "# entry": 151254`: the corpus counts; False when the line states none."""
+    return ('"#' in text or "# " in text[:4]) and state.counts(number, text)
+
+
+def _argument_row(state: FrameworkState, number: int, text: str) -> None:
+    """A row of the argument table (` lr | 0.001 `); `epoch` and `early_stop` are ReChorus's loop's own."""
+    if text.count("|") != 1:
+        return
+    name, value = (cell.strip() for cell in text.split("|"))
+    if name and name.replace("_", "").isalnum() and " " not in name \
+            and state.part.declare_or_keep(name, value, number, text, ("epoch", "early_stop")):
+        state.use(number)

@@ -336,8 +336,22 @@ class RunParts:
                           "file": path or self.path, "line": line})
         self.row_metrics.append(dict(metrics))
 
+    def declare_or_keep(self, name: str, raw: str, line: int | None, text: str | None,
+                        kept: tuple[str, ...]) -> bool:
+        """`name = raw` as a setting; or, for a name in `kept` (one the format's own code reads, such as RecBole's
+        `epochs`), kept in `extra` as printed. True when it was either."""
+        if name in kept:
+            self.extra.setdefault(name, raw)
+            return True
+        return self.declare_setting(name, raw, line, text)
+
     def event(self, kind: str, line: int | None, text: str, **values: Any) -> None:
         self.events.append(Event(kind=kind, ref=self.ref(line), text=text, values=values))  # type: ignore[arg-type]
+
+    def stop(self, reason: StopReason, line: int | None, text: str, event_kind: str) -> None:
+        """The run ended as the line says (an early-stop or interrupt message), kept as an event of `event_kind`."""
+        self.stop_reason, self.stop_ref = reason, self.ref(line)
+        self.event(event_kind, line, text)
 
     @property
     def has_metrics(self) -> bool:
@@ -355,29 +369,39 @@ class RunParts:
         # The curve is read at a cut-off its rows print (a framework may evaluate @5 per epoch and @5..@50 at the end).
         curve_cutoff = pick_cutoff(row_cutoffs, stated_cutoff)
         cutoff = pick_cutoff(final_cutoffs, stated_cutoff) if final_cutoffs else curve_cutoff
-        rows = []
-        for row, metrics in zip(self.rows, self.row_metrics):
-            rows.append({**row, **curve_values(metrics, curve_cutoff)})
+        rows = [{**row, **curve_values(metrics, curve_cutoff)} for row, metrics in zip(self.rows, self.row_metrics)]
         run.curve = curve_from_rows(rows)
+        self._note_evaluations(run, rows, row_cutoffs + final_cutoffs, curve_cutoff)
+        _one_printed_cutoff(run, rows, row_cutoffs)
+        if rows and not any("recall" in row for row in rows):
+            self._curve_without_recall(run, rows, curve_cutoff)
+        self._add_finals(run, cutoff)
+        run.extra_metrics.update(self.extra)
+        run.events = list(self.events)
+        run.stop_reason, run.stop_ref = self.stop_reason, self.stop_ref
+        run.unreadable = list(self.unreadable) + run.unreadable
+        if coverage is not None:
+            run.coverage = coverage
+        return run
+
+    def _note_evaluations(self, run: Run, rows: list[dict[str, Any]], cutoffs: list[int | None],
+                          curve_cutoff: int | None) -> None:
+        """Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid), the
+        curve's step unit and cut-off, and every cut-off printed."""
         evaluations = [evaluation_record(row["iter"], metrics)
                        for row, metrics in zip(self.rows, self.row_metrics) if metrics]
         if evaluations:
-            # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
             run.extra_metrics["evaluation_metrics"] = evaluations
         if self.step_unit is not None and rows:
             run.extra_metrics["step_unit"] = self.step_unit
-        printed = sorted({c for c in row_cutoffs + final_cutoffs if c is not None})
+        printed = sorted({c for c in cutoffs if c is not None})
         if printed:
             run.extra_metrics["cutoffs_printed"] = printed
         if curve_cutoff is not None and rows:
             run.extra_metrics["curve_cutoff"] = curve_cutoff
-        row_cutoff_set = {c for c in row_cutoffs if c is not None}
-        if len(row_cutoff_set) == 1 and "topN" not in run.declared and len(set(row_cutoffs)) == 1:
-            # Every evaluation names one cut-off (as stdout_log decides it): that is the run's, with its first row.
-            first = rows[0]
-            run.declared["topN"] = Fact(value=row_cutoff_set.pop(), ref=SourceRef(str(first["file"]), first["line"]),
-                                        text="the one cut-off every evaluation prints")
-        if rows and not any("recall" in row for row in rows) and not self.finals:
+
+    def _curve_without_recall(self, run: Run, rows: list[dict[str, Any]], curve_cutoff: int | None) -> None:
+        if not self.finals:
             # The engine judges a curve by its recall; without one, the last evaluation's values are what the run
             # measured (a run with metric values is diagnosed, never called unusable).
             last = next((row for row in reversed(rows) if "ndcg" in row or "hitrate" in row), None)
@@ -386,13 +410,16 @@ class RunParts:
                     split="valid", recall=None, ndcg=last.get("ndcg"), hitrate=last.get("hitrate"), diversity=None,
                     ref=SourceRef(str(last["file"]), last["line"]), cutoff=curve_cutoff,
                     text=f"the last evaluation (step {last['iter']}); the curve states no recall")
-        if rows and not any("recall" in row for row in rows):
-            # The curve rules read validation recall; a curve of hit rate or NDCG only is not an evaluation that
-            # printed nothing (absence of a recall column is not evidence of a broken evaluation).
-            run.extra_metrics["evaluation_unseen"] = True
-            run.unreadable.append(f"{self.path}: the evaluations state no recall (only "
-                                  f"{', '.join(sorted({m for r in rows for m in ('ndcg', 'hitrate') if m in r})) or 'other metrics'}"
-                                  "): curve judgements that read recall were not made")
+        # The curve rules read validation recall; a curve of hit rate or NDCG only is not an evaluation that
+        # printed nothing (absence of a recall column is not evidence of a broken evaluation).
+        run.extra_metrics["evaluation_unseen"] = True
+        run.unreadable.append(f"{self.path}: the evaluations state no recall (only "
+                              f"{', '.join(sorted({m for r in rows for m in ('ndcg', 'hitrate') if m in r})) or 'other metrics'}"
+                              "): curve judgements that read recall were not made")
+
+    def _add_finals(self, run: Run, cutoff: int | None) -> None:
+        """Each split's final values at the run's cut-off; every cut-off's rates when several were printed, and
+        metrics recdoc does not judge (AUC, MRR, ...) kept aside."""
         for split, values in self.finals.items():
             ref, text = self.final_refs[split]
             run.finals[split] = final_at(split, values, cutoff, ref, text)  # type: ignore[arg-type]
@@ -402,13 +429,15 @@ class RunParts:
             others = {f"{m}@{c}" if c is not None else m: v for (m, c), v in values.items() if m not in RUN_METRICS}
             if others:
                 run.extra_metrics.setdefault("other_metrics", {})[split] = others
-        run.extra_metrics.update(self.extra)
-        run.events = list(self.events)
-        run.stop_reason, run.stop_ref = self.stop_reason, self.stop_ref
-        run.unreadable = list(self.unreadable) + run.unreadable
-        if coverage is not None:
-            run.coverage = coverage
-        return run
+
+
+def _one_printed_cutoff(run: Run, rows: list[dict[str, Any]], row_cutoffs: list[int | None]) -> None:
+    row_cutoff_set = {c for c in row_cutoffs if c is not None}
+    if len(row_cutoff_set) == 1 and "topN" not in run.declared and len(set(row_cutoffs)) == 1:
+        # Every evaluation names one cut-off (as stdout_log decides it): that is the run's, with its first row.
+        first = rows[0]
+        run.declared["topN"] = Fact(value=row_cutoff_set.pop(), ref=SourceRef(str(first["file"]), first["line"]),
+                                    text="the one cut-off every evaluation prints")
 
 
 def paper_reference_event(path: str, line: int | None, text: str, values: dict[str, float],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from recdoc import reference
@@ -38,6 +39,7 @@ STEP_COLUMNS = {"epoch": "epoch", "epochs": "epoch", "iter": "iter", "iters": "i
                 "step": "iter", "steps": "iter", "global_step": "iter"}
 SPLIT_COLUMNS = ("split", "phase", "set", "subset", "stage", "eval_set")
 SEED_COLUMNS = ("seed", "random_seed", "run_seed", "trial", "repeat", "rep", "fold")
+LOSS_COLUMNS = ("loss", "train_loss", "training_loss")
 # Cells of a sniffed head that must hold metrics before a file found in a folder is read as a sheet.
 MIN_METRIC_ROWS = 1
 
@@ -199,6 +201,84 @@ def _norm(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
+@dataclass
+class _RowCells:
+    """What a data row's cells other than its metrics state (settings and the model go to the run's parts)."""
+
+    step: int | None = None
+    loss: float | None = None
+    split: str | None = None
+    seed: str | None = None
+    label_bits: list[str] = field(default_factory=list)  # the cells that name the row
+
+
+def _row_metrics(header: list[str], cells: list[str]) -> tuple[dict, set[int]]:
+    """A row's metric values (in `name@K:value` cells and under metric columns), and the cells holding pairs."""
+    metrics: dict = {}
+    metric_cells: set[int] = set()
+    for index, cell in enumerate(cells):
+        found = _cell_metrics(cell) if cell and _has_letters(cell) else {}
+        if found:
+            metrics.update(found)
+            metric_cells.add(index)
+    if header:
+        metrics.update(_column_metrics(header, cells))
+    return metrics, metric_cells
+
+
+def _read_row_cells(part: RunParts, header: list[str], cells: list[str], metric_cells: set[int], number: int,
+                    line: str) -> _RowCells:
+    row = _RowCells()
+    for index, cell in enumerate(cells):
+        if not cell or index in metric_cells or cell.lower() in MISSING_CELLS:
+            continue  # `-`, `n/a`: a value not recorded, neither a label nor a setting
+        name = _norm(header[index]) if index < len(header) else ""
+        _read_cell(part, row, name, cell, number, line)
+    return row
+
+
+def _read_cell(part: RunParts, row: _RowCells, name: str, cell: str, number: int, line: str) -> None:
+    """One cell by its column's (normalised) name: the step, the loss, the split, the seed, a setting, else a name."""
+    if name in STEP_COLUMNS and cell.isdigit():
+        row.step = int(cell)
+        part.step_unit = "epoch" if STEP_COLUMNS[name] == "epoch" else None
+    elif name in LOSS_COLUMNS and _is_number(cell):
+        row.loss = float(cell)
+    elif name in SPLIT_COLUMNS:
+        row.split = line_split(cell)
+    elif name in SEED_COLUMNS:
+        row.seed = cell
+        if name in ("seed", "random_seed"):
+            part.declare_setting("random_seed", cell, number, line)
+    elif name and part.declare_setting(name, cell, number, line):
+        if setting_key(name) in ("model_type", "dataset"):
+            row.label_bits.append(cell)
+    elif not _is_number(cell):
+        _name_cell(part, row, cell, number, line)
+
+
+def _name_cell(part: RunParts, row: _RowCells, cell: str, number: int, line: str) -> None:
+    """A text cell without a column that names it: a model, a dataset, or the row's name."""
+    model = reference.canonical_model_type(cell)
+    if model is not None:
+        part.declare("model_type", model, number, line)
+    elif _known_dataset(_norm(cell)):
+        part.declare("dataset", _norm(cell), number, line)
+    row.label_bits.append(cell)
+
+
+def _known_dataset(name: str) -> bool:
+    return name in reference.load()["original_defaults"]["datasets"] and name != "other"
+
+
+def _values_by_split(metrics: dict, default_split: str | None) -> dict[str, dict]:
+    """Final values by split: the metric's own split, else the row's (`default_split`), else test."""
+    values: dict[str, dict] = {}
+    for (metric_split, metric, cutoff), value in metrics.items():
+        values.setdefault(metric_split or default_split or "test", {})[(metric, cutoff)] = value
+    return values
+
+
 class _Sheet:
     """The reading state: the current header and block title, and the runs found so far."""
 
@@ -235,90 +315,65 @@ class _Sheet:
 
     def _data_row(self, number: int, cells: list[str]) -> None:
         line = ",".join(cells)
-        metrics: dict = {}
-        used_cells: set[int] = set()
-        for index, cell in enumerate(cells):
-            if cell and _has_letters(cell):
-                found = _cell_metrics(cell)
-                if found:
-                    metrics.update(found)
-                    used_cells.add(index)
-        header = self.header or []
-        if header:
-            metrics.update(_column_metrics(header, cells))
+        metrics, metric_cells = _row_metrics(self.header or [], cells)
         if not metrics:
             return
         part = RunParts(format=FORMAT, path=self.path)
-        step: int | None = None
-        loss: float | None = None
-        split: str | None = None
-        seed: str | None = None
-        label_bits: list[str] = []
-        for index, cell in enumerate(cells):
-            if not cell or index in used_cells or cell.lower() in MISSING_CELLS:
-                continue  # `-`, `n/a`: a value not recorded, neither a label nor a setting
-            name = _norm(header[index]) if index < len(header) else ""
-            if name in STEP_COLUMNS and cell.isdigit():
-                step = int(cell)
-                part.step_unit = "epoch" if STEP_COLUMNS[name] == "epoch" else None
-            elif name in ("loss", "train_loss", "training_loss") and _is_number(cell):
-                loss = float(cell)
-            elif name in SPLIT_COLUMNS:
-                split = line_split(cell)
-            elif name in SEED_COLUMNS:
-                seed = cell
-                if name in ("seed", "random_seed"):
-                    part.declare_setting("random_seed", cell, number, line)
-            elif name and part.declare_setting(name, cell, number, line):
-                if setting_key(name) in ("model_type", "dataset"):
-                    label_bits.append(cell)
-            elif not _is_number(cell):
-                # A text cell without a column that names it: a model, a dataset, or the row's name.
-                model = reference.canonical_model_type(cell)
-                if model is not None:
-                    part.declare("model_type", model, number, line)
-                elif _norm(cell) in reference.load()["original_defaults"]["datasets"] and _norm(cell) != "other":
-                    part.declare("dataset", _norm(cell), number, line)
-                label_bits.append(cell)
-        if "dataset" not in part.declared and self.title is not None:
-            title = _norm(self.title).split("_")[0]
-            if title in reference.load()["original_defaults"]["datasets"] and title != "other":
-                part.declare("dataset", title, self.title_line, self.title)
+        row = _read_row_cells(part, self.header or [], cells, metric_cells, number, line)
+        self._title_dataset(part)
         block_split = line_split(self.title) if self.title else None
-        default_split = split or block_split
-        values: dict[str, dict] = {}
-        for (metric_split, metric, cutoff), value in metrics.items():
-            values.setdefault(metric_split or default_split or "test", {})[(metric, cutoff)] = value
         self.counter.use(number)
         configuration = tuple(sorted((k, str(f.value)) for k, f in part.declared.items() if k != "random_seed"))
-        configuration += tuple(b for b in label_bits if b != seed)
-        label = " ".join(dict.fromkeys(label_bits)) or None
+        configuration += tuple(b for b in row.label_bits if b != row.seed)
+        seeded = configuration + ((row.seed,) if row.seed else ())
+        label = " ".join(dict.fromkeys(row.label_bits)) or None
         if label is not None:
             # The row's name (shown with the run), never its exp name: a cell's words are not an exp name's settings.
             part.extra["row_label"] = label
-        if step is not None:
-            key = configuration + ((seed,) if seed else ())
-            run = self.curves.get(key)
-            if run is None:
-                run = self.curves[key] = part
-                self.finals.append((key, part))
-            run.add_row(step, loss, {(s or split or block_split, m, c): v for (s, m, c), v in metrics.items()}, number)
+        if row.step is not None:
+            self._curve_point(part, seeded, row, {(s or row.split or block_split, m, c): v
+                                                   for (s, m, c), v in metrics.items()}, number)
             return
+        values = _values_by_split(metrics, row.split or block_split)
         if label is not None and paper_label(label) is True:
-            # `ComiRec-SA (paper)`, `Paper (Table 3)`: the author's reference numbers, not a run.
-            for metric_split, vals in values.items():
-                flat = {f"{m}@{c}" if c is not None else m: v for (m, c), v in vals.items()}
-                self.references.append(paper_reference_event(self.path, number, line, flat, metric_split))
-            self.summary_lines.add(number)
+            self._paper_row(number, line, values)
             return
-        row_key = configuration + ((seed,) if seed else ())
+        split_stated = bool(row.split or block_split or any(s for (s, _, _) in metrics))
+        self._final_row(part, configuration, seeded, values, number,
+                        line if split_stated else line + "  [split not stated: read as test]")
+
+    def _title_dataset(self, part: RunParts) -> None:
+        """A block title naming a dataset (`Book`, `taobao results`) is the dataset of rows that name none."""
+        if "dataset" in part.declared or self.title is None:
+            return
+        title = _norm(self.title).split("_")[0]
+        if _known_dataset(title):
+            part.declare("dataset", title, self.title_line, self.title)
+
+    def _curve_point(self, part: RunParts, key: tuple, row: _RowCells, metrics: dict, number: int) -> None:
+        """A row with a step: a point of its configuration's curve (`part` starts the curve when it is the first)."""
+        run = self.curves.get(key)
+        if run is None:
+            run = self.curves[key] = part
+            self.finals.append((key, part))
+        run.add_row(row.step, row.loss, metrics, number)
+
+    def _paper_row(self, number: int, line: str, values: dict[str, dict]) -> None:
+        """`ComiRec-SA (paper)`, `Paper (Table 3)`: the author's reference numbers, not a run."""
+        for metric_split, vals in values.items():
+            flat = {f"{m}@{c}" if c is not None else m: v for (m, c), v in vals.items()}
+            self.references.append(paper_reference_event(self.path, number, line, flat, metric_split))
+        self.summary_lines.add(number)
+
+    def _final_row(self, part: RunParts, configuration: tuple, row_key: tuple, values: dict[str, dict], number: int,
+                   text: str) -> None:
+        """A row of final values: a run of its own, or the previous row's run when it is that run's other split
+        on the next row (`valid` then `test`)."""
         if self.last_row is not None and self.last_row[0] == row_key and not set(values) & set(self.last_row[1].finals):
-            part = self.last_row[1]  # the same run's other split on the next row (`valid` then `test`)
+            part = self.last_row[1]
         else:
             self.finals.append((configuration, part))
         for metric_split, vals in values.items():
-            text = line if (split or block_split or any(s for (s, _, _) in metrics)) else (
-                line + "  [split not stated: read as test]")
             part.add_final(metric_split, vals, number, text)
         self.last_row = (row_key, part)
 

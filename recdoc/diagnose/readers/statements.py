@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F401 (Event: the paper's type)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
     RUN_METRICS, TRAILING_PUNCTUATION, CoverageCounter, RunParts, copy_coverage, count_facts, inline_settings,
-    line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
+    input_lines, line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
     setting_key, stated_datasets, stated_models, strip_ansi, tame,
 )
 
@@ -132,6 +133,47 @@ def _is_number(cell: str) -> bool:
 
 
 @dataclass
+class _Row:
+    """A results table row's cells by what their columns name."""
+
+    metrics: dict = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)  # cells naming the row (its model first)
+    settings: list[tuple[str, str]] = field(default_factory=list)  # (column, cell) for columns naming a setting
+    step: int | None = None
+    loss: float | None = None
+
+
+def _row_cells(header: list[str], cells: list[str], values: list[str | None]) -> _Row:
+    """A row under a header naming metric columns, each filled cell by its column (`values`: each cell's number)."""
+    row = _Row()
+    for column, cell, value in zip(header, cells, values):
+        if cell:
+            _read_cell(row, column, cell, value)
+    # `| 20K Recall | Test Recall |`: a column naming its split is the row's value for it; one naming none
+    # beside it is another reading of the same metric (a curve's last point), not a second run.
+    stated = {(metric, cutoff) for (split, metric, cutoff) in row.metrics if split is not None}
+    row.metrics = {key: v for key, v in row.metrics.items() if key[0] is not None or key[1:] not in stated}
+    return row
+
+
+def _read_cell(row: _Row, column: str, cell: str, value: str | None) -> None:
+    name = column.strip().lower()
+    found = line_metrics(f"{column}: {value}") if column and value is not None else {}
+    if value is not None and name in STEP_COLUMNS and value.isdigit():
+        row.step = int(value)
+    elif value is not None and name in LOSS_COLUMNS:
+        row.loss = float(value)
+    elif found:
+        row.metrics.update(found)
+    elif column and setting_key(column) is not None:
+        row.settings.append((column, cell))
+        if setting_key(column) == "model_type":
+            row.labels.insert(0, cell)  # the row's name too (`ComiRec-SA (paper)` labels a reference)
+    elif value is None:
+        row.labels.append(cell)
+
+
+@dataclass
 class _Block:
     """A paper block being read."""
 
@@ -173,18 +215,10 @@ class StatementReader:
         self.counter.see(number, raw)
         text = strip_ansi(raw).strip()
         if not text:
-            if self.block is not None and self.block.values:
-                # A blank line ends the paper's block; the numbers after it are someone's again.
-                self._close_block()
-                self.paper_pending = None
-            self._end_table()
-            self.pending_step = None
+            self._blank_line()
             return
-        if text.startswith("|") and text.count("|") >= 3:
-            if self._table_line(number, text):
-                return
-        else:
-            self._end_table()
+        if self._in_table(number, text):
+            return
         if _is_heading(text):
             # A new section: what follows the last numbers under another heading is not about them (a heading's
             # own words, `## Results on MovieLens-1M`, still state what the section's runs are).
@@ -194,13 +228,34 @@ class StatementReader:
         if label is False:
             self._close_block()
             self.paper_pending = None
+        if not self._record_line(number, text, label):
+            self._words_line(number, text)
+
+    def _blank_line(self) -> None:
+        if self.block is not None and self.block.values:
+            # A blank line ends the paper's block; the numbers after it are someone's again.
+            self._close_block()
+            self.paper_pending = None
+        self._end_table()
+        self.pending_step = None
+
+    def _in_table(self, number: int, text: str) -> bool:
+        """Whether the line was read as a Markdown table's; any line not shaped as one ends the table."""
+        if text.startswith("|") and text.count("|") >= 3:
+            return self._table_line(number, text)
+        self._end_table()
+        return False
+
+    def _record_line(self, number: int, text: str, label: bool | None) -> bool:
+        """A line with a step or metric values, or one labelling the paper's numbers (`label`, paper_label's
+        answer): True when read here, False when its words are still to be read."""
         record = safe_record(text)
         metrics = record.metrics if record is not None else {}
         if record is not None and not metrics and record.step is not None and record.loss is None \
                 and len(text) <= 60:
             # `epoch: 13, batch: 6506:` alone: the evaluation lines below it are that step's (one curve).
             self.pending_step = record
-            return
+            return True
         if metrics and record.step is None and self.pending_step is not None:
             record = replace(record, step=self.pending_step.step, step_kind=self.pending_step.step_kind)
         if label is True:
@@ -208,20 +263,24 @@ class StatementReader:
             self.paper_pending = number
             if not metrics:
                 self.excluded.add(number)  # the label itself (`Table 3`): understood, not a run's number
-                return
+                return True
         if metrics and self.paper_pending is not None and number - self.paper_pending <= 3:
             self._paper_line(number, text, record)
-            return
-        if metrics:
-            self._close_block()
-            self.paper_pending = None
-            self.broken = False
-            self._metric_line(number, text, record)
-            self._quoted_settings(number, text)  # `{"model": "SA", "recall@50": 0.07}`: the settings beside them
-            return
-        if self.block is not None and is_prose(text):
-            self._close_block()
+            return True
+        if not metrics:
+            return False
+        self._close_block()
+        self.paper_pending = None
+        self.broken = False
+        self._metric_line(number, text, record)
+        self._quoted_settings(number, text)  # `{"model": "SA", "recall@50": 0.07}`: the settings beside them
+        return True
+
+    def _words_line(self, number: int, text: str) -> None:
+        """A line without numbers to read: prose, a suggestion, a setting or a section word naming a split."""
         if is_prose(text):
+            if self.block is not None:
+                self._close_block()
             self.pending_step = None
         if proposes(text):
             # A suggestion of what to run next (`测试 1: lr=0.008`): a section break like a heading. Its settings
@@ -233,7 +292,6 @@ class StatementReader:
         split = line_split(text)
         if split is not None and len(text) <= 40 and not any(c.isdigit() for c in text):
             self.section = split
-            return
 
     def _paper_line(self, number: int, text: str, record) -> None:
         if self.block is None:
@@ -306,62 +364,48 @@ class StatementReader:
         return self._table_row(number, text, cells, values)
 
     def _table_row(self, number: int, text: str, cells: list[str], values: list[str | None]) -> bool:
-        metrics: dict = {}
-        labels: list[str] = []
-        settings: list[tuple[str, str]] = []
-        step: int | None = None
-        loss: float | None = None
-        for column, cell, value in zip(self.table or [], cells, values):
-            if not cell:
-                continue
-            name = column.strip().lower()
-            found = line_metrics(f"{column}: {value}") if column and value is not None else {}
-            if value is not None and name in STEP_COLUMNS and value.isdigit():
-                step = int(value)
-            elif value is not None and name in LOSS_COLUMNS:
-                loss = float(value)
-            elif found:
-                metrics.update(found)
-            elif column and setting_key(column) is not None:
-                settings.append((column, cell))
-                if setting_key(column) == "model_type":
-                    labels.insert(0, cell)  # the row's name too (`ComiRec-SA (paper)` labels a reference)
-            elif value is None:
-                labels.append(cell)
-        # `| 20K Recall | Test Recall |`: a column naming its split is the row's value for it; one naming none
-        # beside it is another reading of the same metric (a curve's last point), not a second run.
-        stated = {(metric, cutoff) for (split, metric, cutoff) in metrics if split is not None}
-        metrics = {key: v for key, v in metrics.items() if key[0] is not None or key[1:] not in stated}
-        if not any(metric in RUN_METRICS for (_, metric, _) in metrics):
+        row = _row_cells(self.table or [], cells, values)
+        if not any(metric in RUN_METRICS for (_, metric, _) in row.metrics):
             # No retrieval metric in the row (an AUC or loss table of another model, a failed run's empty row).
             return True
-        label = " ".join(labels)
-        record = Record(metrics=metrics, split=line_split(label) if label else None)
-        said = paper_label(label) if self.detect_paper else None
-        if said is True or (said is None and self.paper_pending is not None and number - self.paper_pending <= 3):
-            # A row labelled the paper's, or any row of a table right under a paper label: one reference each.
-            self._close_block()
-            self.block = _Block(line=number, text=text)
-            self._paper_line(number, text, record)
-            self._close_block()
-            if said is True:
-                self.paper_pending = None  # the row's own label: the rows after it are someone's again
+        label = " ".join(row.labels)
+        record = Record(metrics=row.metrics, split=line_split(label) if label else None)
+        if self._paper_row(number, text, label, record):
             return True
         self.broken = False
-        if step is not None:
-            self.counter.use(number)
-            if self.table_curve is None:
-                self.table_curve = self._new_part(number)
-            part = self.table_curve
-            part.add_row(step, loss, {(s or "valid", m, c): v for (s, m, c), v in metrics.items()}, number)
-            if "epoch" in " ".join(self.table or []).lower():
-                part.step_unit = "epoch"
-            self.part_end[next(i for i, p in enumerate(self.parts) if p is part)] = number
+        if row.step is not None:
+            part = self._curve_row(number, row)
         else:
             self._metric_line(number, text, record, new_run=True)
             part = self.parts[-1]
-        self._row_facts(part, number, text, labels, settings)
+        self._row_facts(part, number, text, row.labels, row.settings)
         return True
+
+    def _paper_row(self, number: int, text: str, label: str, record: Record) -> bool:
+        """A row labelled the paper's, or any row of a table right under a paper label: one reference each."""
+        said = paper_label(label) if self.detect_paper else None
+        under_label = said is None and self.paper_pending is not None and number - self.paper_pending <= 3
+        if said is not True and not under_label:
+            return False
+        self._close_block()
+        self.block = _Block(line=number, text=text)
+        self._paper_line(number, text, record)
+        self._close_block()
+        if said is True:
+            self.paper_pending = None  # the row's own label: the rows after it are someone's again
+        return True
+
+    def _curve_row(self, number: int, row: _Row) -> RunParts:
+        """A row of a table with a step column: a point of the table's one curve."""
+        self.counter.use(number)
+        if self.table_curve is None:
+            self.table_curve = self._new_part(number)
+        part = self.table_curve
+        part.add_row(row.step, row.loss, {(s or "valid", m, c): v for (s, m, c), v in row.metrics.items()}, number)
+        if "epoch" in " ".join(self.table or []).lower():
+            part.step_unit = "epoch"
+        self.part_end[next(i for i, p in enumerate(self.parts) if p is part)] = number
+        return part
 
     def _row_facts(self, part: RunParts, number: int, text: str, labels: list[str],
                    settings: list[tuple[str, str]]) -> None:
@@ -436,6 +480,19 @@ class StatementReader:
         return part
 
     def _setting_line(self, number: int, text: str) -> bool:
+        found = self._protocol_and_counts(number, text)
+        found |= self._command(number, text)
+        # The narrower readings first: a line that states settings one way is not read for them another way.
+        found = found or any(read(number, text) for read in (self._key_value, self._quoted_in_line,
+                                                             self._stated_in_line, self._exp_name_in_line))
+        if found:
+            self.counter.use(number)
+            if self.broken:
+                self.detached.add(number)
+        return found
+
+    def _protocol_and_counts(self, number: int, text: str) -> bool:
+        """The evaluation protocol a line states (`ranked among 100 candidates`) and a short line's data counts."""
         found = False
         protocol = protocol_from_prose(text)
         if protocol is not None:
@@ -444,35 +501,37 @@ class StatementReader:
         for key, value in count_facts(text) if len(text) <= MAX_SETTING_CHARS else []:
             self._setting(number, key, value, text)
             found = True
+        return found
+
+    def _command(self, number: int, text: str) -> bool:
+        """An argparse `Namespace(...)` print or a `python train.py --flag v` command: its flags."""
         if "Namespace(" in text:
             argv = parse_namespace(text)
-            if argv is not None:
-                found |= self._flags(number, argv[1:], text)
         elif ".py" in text and "--" in text:
             argv = parse_shell_argv(text)
-            if argv is not None:
-                found |= self._flags(number, argv[1:], text)
-        if not found and len(text) <= MAX_SETTING_CHARS:
-            match = _SETTING_RE.match(text)
-            if match is not None:
-                found = self._named(number, match.group(1), match.group(2), text)
-        if not found and ("'" in text or '"' in text):
-            found = self._quoted_settings(number, text)
-        if not found:
-            found = self._stated_in_line(number, text)
-        if not found and "_" in text:
-            for token in text.split()[:20]:
-                tokens = parse_exp_name_tokens(token.strip("`'\",.()[]"))
-                if tokens is not None:
-                    for key, value in tokens.items():
-                        self._setting(number, key, value, text)
-                    found = True
-                    break
-        if found:
-            self.counter.use(number)
-            if self.broken:
-                self.detached.add(number)
-        return found
+        else:
+            return False
+        return argv is not None and self._flags(number, argv[1:], text)
+
+    def _key_value(self, number: int, text: str) -> bool:
+        """A short line of one setting: `key: value`, `key = value`, `- key: value`, `key | value`."""
+        match = _SETTING_RE.match(text) if len(text) <= MAX_SETTING_CHARS else None
+        return match is not None and self._named(number, match.group(1), match.group(2), text)
+
+    def _quoted_in_line(self, number: int, text: str) -> bool:
+        return ("'" in text or '"' in text) and self._quoted_settings(number, text)
+
+    def _exp_name_in_line(self, number: int, text: str) -> bool:
+        """The settings an exp name spells (`book_SA_b128_lr0.001_d64_len20`), the first such word of the line."""
+        if "_" not in text:
+            return False
+        for token in text.split()[:20]:
+            tokens = parse_exp_name_tokens(token.strip("`'\",.()[]"))
+            if tokens is not None:
+                for key, value in tokens.items():
+                    self._setting(number, key, value, text)
+                return True
+        return False
 
     def _stated_in_line(self, number: int, text: str) -> bool:
         """Settings stated anywhere in a line of prose or a terse list (`我尝试在 book 上改了 batch_size =1024`,
@@ -556,3 +615,12 @@ class StatementReader:
     def paper_values(self) -> int:
         return sum(len(block.values) for block in self.paper_blocks)
 
+
+
+def read_statements(path: str | Path, format_name: str, detect_paper: bool) -> tuple[list[Run], StatementReader]:
+    """Every line of `path` through one reader: its runs, and the reader itself (what it set aside as the paper's
+    numbers says why a text without runs has none)."""
+    reader = StatementReader(str(path), format_name, detect_paper=detect_paper)
+    for number, line in input_lines(path):
+        reader.line(number, line)
+    return reader.finish(), reader
