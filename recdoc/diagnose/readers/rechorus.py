@@ -137,9 +137,10 @@ _OPENINGS: tuple[tuple[str, Callable[[FrameworkState, int, str], None]], ...] = 
 
 
 def _namespace(state: FrameworkState, number: int, text: str) -> None:
-    """`Namespace(model_name='BPRMF', ...)`: the arguments a run starts with."""
-    part = state.part
+    """`Namespace(model_name='BPRMF', ...)`: the arguments a run starts with (after a run already read: the
+    next run's)."""
     state.new_run()
+    part = state.part
     argv = parse_namespace(text)
     if argv is not None:
         state.use(number)

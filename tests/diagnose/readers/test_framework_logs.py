@@ -267,3 +267,13 @@ def test_two_runs_appended_in_one_log(tmp_path: Path) -> None:
     assert diagnosis.run.extra_metrics["repeats"]["count"] == 2
     again = RECHORUS + RECHORUS
     assert len(read_runs([str(write(tmp_path, again, "rechorus.txt"))])) == 2
+
+
+def test_each_appended_rechorus_run_keeps_its_own_namespace(tmp_path: Path) -> None:
+    # The second run's `Namespace(...)` line comes after the first run's output: its settings are the second run's.
+    second = [line.replace("model_name='BPRMF'", "model_name='NeuMF'").replace("| 0.001 ", "| 0.005 ")
+              for line in RECHORUS]
+    first_run, second_run = read_runs([str(write(tmp_path, RECHORUS + second, "rechorus.txt"))])
+    assert (first_run.declared["model_type"].value, second_run.declared["model_type"].value) == ("BPRMF", "NeuMF")
+    assert (first_run.declared["learning_rate"].value, second_run.declared["learning_rate"].value) == (0.001, 0.005)
+    assert second_run.declared["model_type"].ref.line == len(RECHORUS) + 1
