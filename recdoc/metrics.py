@@ -28,6 +28,8 @@ import numpy as np
 NdcgKind = Literal["paper", "master", "standard"]
 RecallKind = Literal["paper", "master"]
 NDCG_KINDS: tuple[NdcgKind, ...] = ("paper", "master", "standard")
+# The per-user averages the original logs at every evaluation and after training (diversity only after training).
+LOGGED_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate")
 EMPTY_SLOT = -1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc import reference
+from recdoc.metrics import LOGGED_METRICS
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
@@ -17,7 +18,6 @@ from recdoc.diagnose.rules.values import is_possible
 from recdoc.diagnose.observed_run import Run
 from recdoc.numbers import finite_number
 
-METRICS = ("recall", "ndcg", "hitrate")
 # Recall definitions that count duplicate targets like the paper's Taobao numbers (reference section 5).
 DUPLICATE_COUNTING_RECALL = {"paper", "duplicate-counting"}
 
@@ -43,7 +43,7 @@ def run_metric_values(run: Run, cutoff: int | None, ndcg_kind: str | None) -> li
     if not rows and run.has_curve:
         best = best_row(run.curve)
         if best is not None:
-            rows.append(("best-valid", cutoff, {m: finite_number(best[m]) for m in METRICS}, ndcg_kind))
+            rows.append(("best-valid", cutoff, {m: finite_number(best[m]) for m in LOGGED_METRICS}, ndcg_kind))
     return rows
 
 
@@ -109,7 +109,7 @@ def compare_with_paper(run: Run, config: dict[str, Setting]) -> list[Comparison]
     paper_ndcg = reference.load()["paper"]["ndcg_definition"]
     out: list[Comparison] = []
     for split, cutoff, values, ndcg_kind in run_metric_values(run, _value(config, "topN"), _value(config, "ndcg")):
-        for metric in METRICS:
+        for metric in LOGGED_METRICS:
             run_value = values.get(metric)
             if run_value is None or not is_possible(run_value):
                 continue  # an impossible value (recall 2.5, inf, NaN) is the impossible-metrics finding, not a row

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recdoc import model_specs
+from recdoc import model_specs, reference
 from recdoc.config import EVAL_SPLITS
 from recdoc.errors import InputError
 from recdoc.files import write_numbered
@@ -32,7 +32,7 @@ RESCORE_SCHEMA = "recdoc-rescore/1"
 PRINTED_TOLERANCE = 5e-7 + 1e-9
 STOCHASTIC_PASSES = 5
 STOCHASTIC_MODELS = model_specs.stochastic_names()  # random on every pass (MIND's routing logits)
-CUTOFFS = (20, 50)
+CUTOFFS = reference.paper_cutoffs()  # the paper's: a logged number is looked for at each
 # For each logged metric, recdoc's definitions that could have produced it.
 CANDIDATES = {"recall": ("recall", "recall_master"), "ndcg": ("ndcg_master", "ndcg_paper", "ndcg_standard"),
               "hitrate": ("hitrate",), "diversity": ("diversity",)}

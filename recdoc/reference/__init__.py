@@ -41,6 +41,13 @@ def paper_value(dataset: str, model_type: str, metric: str, cutoff: int) -> Pape
     return PaperValue(dataset, canonical_model_type(model_type) or model_type, metric, cutoff, float(percent), bool(confirmed))
 
 
+@lru_cache(maxsize=1)
+def paper_cutoffs() -> tuple[int, ...]:
+    """The cut-offs of the paper's Table 3, ascending (20 and 50)."""
+    cells = (key for rows in load()["paper"]["table3"].values() for row in rows.values() for key in row)
+    return tuple(sorted({int(key.rsplit("@", 1)[1]) for key in cells}))
+
+
 def paper_k_value(dataset: str, model_type: str, num_interest: int, metric: str) -> float | None:
     """Table 4 (K sensitivity), percent at cut-off 50, or None."""
     row = load()["paper"]["table4"].get(dataset, {}).get(canonical_model_type(model_type) or "", {})

@@ -49,10 +49,9 @@ def chance_level(diagnosis: Diagnosis) -> tuple[float, int] | None:
     """(ln(S + 1), S) when the logged loss is the original's sampled softmax over S = neg_num x batch_size sampled
     candidates: the loss of a uniform guess, the level `wiring-suspect` and `loss-level` compare with
     (rules/loss.py `assess_loss`); None when the loss is another code's or the candidates are unknown."""
-    from recdoc.diagnose.rules.loss import LOSS_AS_ORIGINAL
+    from recdoc.diagnose.rules.loss import loss_format_problem
 
-    formats = set(diagnosis.run.format.split("+"))
-    if "pytorch-port" in formats or not formats & LOSS_AS_ORIGINAL:
+    if loss_format_problem(diagnosis.run.format) is not None:
         return None
     values = {key: diagnosis.config[key].value if key in diagnosis.config else None
               for key in ("neg_num", "batch_size", "item_count")}

@@ -27,7 +27,7 @@ from recdoc.config import DATA_DIR, RUNS_DIR, RunConfig, advised_learning_rate
 from recdoc.errors import RecdocError, UsageError
 
 PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
-CUTOFFS = (20, 50)
+CUTOFFS = reference.paper_cutoffs()
 # (metrics key stem in run.json's final metrics, column title)
 METRIC_COLUMNS = (("recall", "Recall"), ("ndcg_paper", "NDCG paper"), ("ndcg_master", "NDCG master"),
                   ("ndcg_standard", "NDCG std"), ("hitrate", "HitRate"))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc import reference
+from recdoc.metrics import LOGGED_METRICS
 from recdoc.diagnose.config_inference import KEY_ALIASES
 from recdoc.diagnose.observed_run import (
     Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason, curve_from_rows, final_at,
@@ -37,7 +38,6 @@ from recdoc.diagnose.readers.records import parse_record
 # The metrics a Run's finals and curve hold; others (mrr, precision, auc) are kept in extra_metrics only.
 RUN_METRICS = ("recall", "ndcg", "hitrate", "diversity")
 # Rates: a value above 1 cannot be a fraction, so a run stating one states percentages.
-RATE_METRICS = ("recall", "ndcg", "hitrate")
 # The paper reports @50 and @20: when a run prints several cut-offs and names none, its finals are read at these
 # first (every printed cut-off still reaches the comparison through extra_metrics["final_<split>"]).
 
@@ -423,7 +423,7 @@ class RunParts:
         for split, values in self.finals.items():
             ref, text = self.final_refs[split]
             run.finals[split] = final_at(split, values, cutoff, ref, text)  # type: ignore[arg-type]
-            every = {f"{m}@{c}": v for (m, c), v in values.items() if c is not None and m in RATE_METRICS and v == v}
+            every = {f"{m}@{c}": v for (m, c), v in values.items() if c is not None and m in LOGGED_METRICS and v == v}
             if len({c for (_, c) in values if c is not None}) > 1:
                 run.extra_metrics[f"final_{split}"] = every
             others = {f"{m}@{c}" if c is not None else m: v for (m, c), v in values.items() if m not in RUN_METRICS}
@@ -445,10 +445,10 @@ def paper_reference_event(path: str, line: int | None, text: str, values: dict[s
     """The paper's numbers as an author quotes them: a reference for comparison, never a run. `values` keyed
     `metric@K`; rates above 1 are percentages (scaled to fractions, `in_percent` says so)."""
     out: dict[str, Any] = {"reference": "paper", "split": split}
-    rates = [v for k, v in values.items() if k.split("@")[0] in RATE_METRICS]
+    rates = [v for k, v in values.items() if k.split("@")[0] in LOGGED_METRICS]
     scale = in_percent(rates)
     for key, value in values.items():
-        out[key] = from_percent(value) if scale and key.split("@")[0] in RATE_METRICS else value
+        out[key] = from_percent(value) if scale and key.split("@")[0] in LOGGED_METRICS else value
     if scale:
         out["in_percent"] = True
     return Event(kind="info", ref=SourceRef(path, line),
@@ -467,7 +467,7 @@ def scale_percent(parts: list[RunParts]) -> bool:
         for metrics in part.row_metrics:
             for (_, metric, _), value in metrics.items():
                 by_metric.setdefault(metric, []).append(value)
-    scaled = {metric for metric, values in by_metric.items() if metric in RATE_METRICS and in_percent(values)}
+    scaled = {metric for metric, values in by_metric.items() if metric in LOGGED_METRICS and in_percent(values)}
     if not scaled:
         return False
     for part in parts:

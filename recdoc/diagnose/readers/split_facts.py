@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recdoc.config import SPLITS
 from recdoc.trainer.data.dataset import split_file
 from recdoc.trainer.log.folder import stated_path_candidates
 
-SPLITS = ("train", "valid", "test")
 # Larger split files are not read: pandas parses ~30 MB/s here, so 64 MiB costs about 2 s; Book's files
 # (~150 MB) would make the data facts dominate an analysis that otherwise takes well under a second.
 MAX_SPLIT_BYTES = 64 * 1024 * 1024

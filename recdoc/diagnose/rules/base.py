@@ -157,6 +157,12 @@ class RuleContext:
         return tuple(out)
 
     @property
+    def trains_as_original(self) -> bool:
+        """Whether the run's code trains as the original does: sampled softmax over 10 x batch negatives (hard-coded),
+        the mean loss logged (reference section 4)."""
+        return self.run.format.split("+")[0] in ORIGINAL_TRAINING_FORMATS
+
+    @property
     def prints_stop_line(self) -> bool:
         """Whether the run's code is known to print how it stops (the original and its ports, recdoc): only then
         does an end without its stop or final lines mean the run did not finish."""
@@ -189,6 +195,9 @@ _NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])[-+]?(?:nan|inf(?:inity)?)(?![A-Za-
 # Codes known to print a stop line or final lines when they end (`Run.format`'s parts): the original and its
 # ports, recdoc. Any other format (plain text, framework logs, sheets, pasted text, MLflow) is unknown-stop.
 STOP_LINE_FORMATS = frozenset({"original", "tf2-port", "pytorch-port", "recdoc"})
+# Codes that train as the original (the first part of `Run.format`): the original, the TF2 port that kept its
+# training, recdoc.
+ORIGINAL_TRAINING_FORMATS = frozenset({"original", "tf2-port", "recdoc"})
 
 
 # config_inference's source label for an identified paper dataset ends with "; confidence 0.80)".

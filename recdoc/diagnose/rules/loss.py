@@ -46,12 +46,10 @@ import pandas as pd
 from recdoc import model_specs, reference
 from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, trend_window
+from recdoc.diagnose.rules.base import ORIGINAL_TRAINING_FORMATS, Rule, RuleContext, clamp, trend_window
 from recdoc.thresholds import LossThresholds, Thresholds
 from recdoc.diagnose.observed_run import SourceRef
 
-# Formats whose logged loss is the original's sampled-softmax loss (the mean over the last test_iter steps).
-LOSS_AS_ORIGINAL = frozenset({"original", "tf2-port", "recdoc"})
 # Paper models trained with the sampled-softmax loss (MostPopular trains nothing).
 LOSS_MODELS = model_specs.loss_names()  # the models trained with the original's sampled softmax (their specs)
 
@@ -132,7 +130,7 @@ class _Reading:
 
 def assess_loss(ctx: RuleContext) -> LossAssessment:
     """Compare the run's training loss with the chance level and with the original's loss at its setting."""
-    reason = _format_reason(ctx.run.format)
+    reason = loss_format_problem(ctx.run.format)
     if reason is not None:
         return _not_applicable(reason)
     setting = _loss_setting(ctx)
@@ -160,13 +158,13 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
         cleared=tuple(r.evidence for r in readings if not r.anomalous))
 
 
-def _format_reason(run_format: str) -> str | None:
+def loss_format_problem(run_format: str) -> str | None:
     """Why the code that wrote the run does not log the original's sampled-softmax loss, else None."""
     formats = set(run_format.split("+"))
     if "pytorch-port" in formats:
         return ("a PyTorch port logs its own loss (often a full softmax, a sum of terms or another sampler), whose "
                 "level is not the original's sampled-softmax loss")
-    if not formats & LOSS_AS_ORIGINAL:
+    if not formats & ORIGINAL_TRAINING_FORMATS:
         return (f"the code that wrote this run is not known (format {run_format}): its loss need not be the "
                 "original's sampled-softmax loss")
     return None

@@ -118,8 +118,6 @@ class LearningRateModelMismatch(Rule):
                 f" {split[1]}" if split else ""))
 
 
-# Codes whose negative sampling is the original's (10 x batch, hard-coded): the original and the TF2 port that kept it.
-ORIGINAL_CODES = ("original", "tf2-port", "recdoc")
 
 
 class NegativeSamples(Rule):
@@ -156,7 +154,7 @@ class NegativeSamples(Rule):
         if neg_num == reference_neg:
             # A "not a cause" must be true of what the run did: with both values only assumed from the original's
             # defaults (a port that never prints them) it is the original's setting, not a fact about this run.
-            assumed = ctx.config["neg_num"].is_default and ctx.run.format.split("+")[0] not in ORIGINAL_CODES
+            assumed = ctx.config["neg_num"].is_default and not ctx.trains_as_original
             return NotACause(self.id, f"{neg_num * batch} negative samples per batch ({neg_num} x {batch})",
                              (f"assumed, not read from this run: the original samples neg_num x batch_size = "
                               f"{reference_neg} x {batch} = {reference_neg * batch}; this code's sampler is unknown, "

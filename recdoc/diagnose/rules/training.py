@@ -8,6 +8,7 @@ from recdoc import reference
 from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext, clamp
+from recdoc.diagnose.rules.loss import loss_format_problem
 from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.observed_run import SourceRef
 
@@ -303,14 +304,10 @@ class Divergence(Rule):
             explanation="Diverged weights produce meaningless evaluations after the divergence.")
 
 
-# Codes whose logged training loss is the original's mean sampled-softmax loss (reference section 4).
-SAMPLED_SOFTMAX_CODES = ("original", "tf2-port", "recdoc")
-
-
 def logs_sampled_softmax(ctx: RuleContext) -> bool:
     """Whether the run's logged loss is the original's sampled-softmax loss, whose level a uniform guess bounds.
     Other codes log sums of terms, pairwise or full-softmax losses: their level means something else."""
-    return ctx.run.format.split("+")[0] in SAMPLED_SOFTMAX_CODES
+    return loss_format_problem(ctx.run.format) is None
 
 
 def loss_diverged(ctx: RuleContext) -> bool:

@@ -6,10 +6,10 @@ import math
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext
+from recdoc.metrics import LOGGED_METRICS
 from recdoc.thresholds import Confidence
 from recdoc.diagnose.observed_run import SourceRef
 
-METRICS = ("recall", "ndcg", "hitrate")
 # Evidence lines listed per finding; the rest are counted.
 MAX_LISTED = 5
 
@@ -40,14 +40,14 @@ class ImpossibleMetrics(Rule):
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
         found: list[Evidence] = []
         for split, final in ctx.run.finals.items():
-            for metric in METRICS:
+            for metric in LOGGED_METRICS:
                 value = getattr(final, metric)
                 if value is not None and not is_possible(value):
                     found.append(Evidence(f"final {split} {metric} {value}", final.ref, {metric: value}))
         count = len(found)
         if ctx.run.has_curve:
             curve = ctx.run.curve
-            for metric in METRICS:
+            for metric in LOGGED_METRICS:
                 column = curve[metric]
                 bad = curve[column.notna() & ~column.between(0.0, 1.0)]
                 count += len(bad)
