@@ -172,6 +172,16 @@ class _InterruptBetweenGroups:
             raise KeyboardInterrupt
 
 
+@dataclass
+class _LoopClock:
+    """The loop's time: when the run started (less what a resumed run already spent) and when the current
+    evaluation window began."""
+
+    now: Callable[[], float]
+    start: float
+    window_start: float
+
+
 def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
              clock: Callable[[], float] = time.monotonic) -> StopReason:
     """Train until early stop, the cap, a non-finite loss or Ctrl-C; `state` is updated in place.
@@ -184,44 +194,52 @@ def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
         return StopReason.EARLY_STOP
     if state.iteration >= schedule.max_iterations:
         return StopReason.MAX_ITER
-    start = clock() - state.elapsed_s
-    window_start = clock()
+    timing = _LoopClock(clock, start=clock() - state.elapsed_s, window_start=clock())
     try:
         with _InterruptBetweenGroups() as interrupts:
             while True:
                 with interrupts.deferred():
                     losses = hooks.train_steps(steps_per_call(state.iteration, schedule))
-                for loss in losses:
-                    state.iteration += 1
-                    if not math.isfinite(loss):
-                        hooks.on_nan(state.iteration, loss)
-                        return StopReason.NAN
-                    state.loss_sum += loss
-                    hooks.on_step(state.iteration)
-                    if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
-                        stop = _evaluate_and_decide(state, hooks, schedule, clock, start, window_start)
-                        if stop is not None:
-                            return stop
-                        window_start = clock()
-                    if state.iteration >= schedule.max_iterations:
-                        return StopReason.MAX_ITER
+                stop = _count_steps(losses, state, hooks, schedule, timing, interrupts)
+                if stop is not None:
+                    return stop
                 if interrupts.pending:  # every step of the group ran: counted above, then the original's Ctrl-C
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         return StopReason.INTERRUPTED
 
 
-def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule, clock: Callable[[], float],
-                         start: float, window_start: float) -> StopReason | None:
+def _count_steps(losses: list[float], state: LoopState, hooks: LoopHooks, schedule: Schedule, timing: _LoopClock,
+                 interrupts: _InterruptBetweenGroups) -> StopReason | None:
+    """A group's steps one by one, as the original's per-step loop sees them; why the run must stop, or None."""
+    for loss in losses:
+        state.iteration += 1
+        if not math.isfinite(loss):
+            hooks.on_nan(state.iteration, loss)
+            return StopReason.NAN
+        state.loss_sum += loss
+        hooks.on_step(state.iteration)
+        if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
+            stop = _evaluate_and_decide(state, hooks, schedule, timing)
+            if stop is not None:
+                return stop
+            timing.window_start = timing.now()
+        if state.iteration >= schedule.max_iterations:
+            return StopReason.MAX_ITER
+    return None
+
+
+def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule,
+                         timing: _LoopClock) -> StopReason | None:
     """The evaluation at a multiple of `test_iter`: log it, save, update trials; why the run must stop, or None."""
-    train_seconds = clock() - window_start
-    eval_start = clock()
+    train_seconds = timing.now() - timing.window_start
+    eval_start = timing.now()
     metrics = hooks.evaluate()
-    eval_seconds = clock() - eval_start
+    eval_seconds = timing.now() - eval_start
     evaluation = Evaluation(
         iteration=state.iteration, train_loss=state.loss_sum / schedule.test_iter, metrics=metrics,
         steps_per_s=schedule.test_iter / train_seconds if train_seconds > 0 else math.inf,
-        eval_s=eval_seconds, elapsed_s=clock() - start)
+        eval_s=eval_seconds, elapsed_s=timing.now() - timing.start)
     stop = False
     recall = metrics.get(schedule.metric_key)
     if recall is not None:  # an evaluation that returned nothing changes nothing, as the original
@@ -238,7 +256,7 @@ def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule,
     if evaluation.improved:
         hooks.save_best(state)
     state.loss_sum = 0.0
-    state.elapsed_s = clock() - start
+    state.elapsed_s = timing.now() - timing.start
     hooks.save_last(state)
     if stop:
         return StopReason.EARLY_STOP
