@@ -25,7 +25,7 @@ from typing import Any
 from recdoc.config import SPLITS, RunConfig
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
-from recdoc.errors import RecdocError, UsageError
+from recdoc.errors import InputError, RecdocError, UsageError
 from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
@@ -200,16 +200,15 @@ def _check_same_model(plan: FixPlan) -> None:
                          "which shape its variables; rerun without --resume-best")
 
 
-def _latest_checkpoint(folder: Path) -> str | None:
-    """The checkpoint the `checkpoint` state file names (plain text; no TensorFlow needed)."""
-    state = folder / "checkpoint"
-    if not state.is_file():
-        return None
-    for line in state.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            return Path(value.strip().strip('"')).name
-    return None
+def _best_prefix(old_folder: Path) -> Path:
+    """The old run's best checkpoint prefix, with its files there."""
+    from recdoc.checkpoint_state import STATE_FILE, state_prefix
+
+    best_dir = old_folder / "ckpt" / "best"
+    try:
+        return state_prefix(best_dir / STATE_FILE)
+    except InputError:
+        raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)") from None
 
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
@@ -219,11 +218,9 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     from recdoc.trainer.log.records import RunRecord
     from recdoc.trainer.loop import LoopState, write_loop_state
 
-    best_dir = old_folder / "ckpt" / "best"
-    name = _latest_checkpoint(best_dir)
-    files = sorted(best_dir.glob(f"{name}.*")) if name else []
-    if name is None or not any(f.suffix == ".index" for f in files):
-        raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)")
+    prefix = _best_prefix(old_folder)
+    name = prefix.name
+    files = sorted(prefix.parent.glob(f"{name}.*"))
     record = RunRecord.load(old_folder / "run.json").data
     best_iter = record.get("best_iter")
     best_metric = record.get("best_metric")
@@ -240,7 +237,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
             rewrite_file(target / "checkpoint", f'model_checkpoint_path: "{name}"\n'
                                                 f'all_model_checkpoint_paths: "{name}"\n')
         start = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
-        start.update(initialized_from=str(best_dir / name), stop_reason="running")
+        start.update(initialized_from=str(prefix), stop_reason="running")
         state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
         write_loop_state(paths, name, state)
     except BaseException:
