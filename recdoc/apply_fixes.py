@@ -25,7 +25,7 @@ from typing import Any
 from recdoc.config import SPLITS, RunConfig
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
-from recdoc.errors import RecdocError, UsageError
+from recdoc.errors import InputError, RecdocError, UsageError
 from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
@@ -128,20 +128,46 @@ def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable
         raise UsageError("--finetune_lr needs --resume-best (it sets the learning rate of the continued model)")
     diagnosis = select_diagnosis(list(paths), run, "rerun")
     old_folder = recdoc_run_folder(diagnosis)
-    stored = _stored_config(old_folder)
-    chosen_runs_dir = runs_dir or (str(old_folder.parent) if old_folder is not None else RunConfig().runs_dir)
-    chosen_data_dir = data_dir or str(stored.get("data_dir") or RunConfig().data_dir)
     if resume_best and old_folder is None:
         raise UsageError("--resume-best continues a recdoc run from its best checkpoint; this run was made by "
                          f"{source_tool(diagnosis)}: rerun it without --resume-best")
-    overrides: dict[str, Any] = {"max_iter": max_iter}
-    plan = compose_plan(diagnosis, only=only, skip=skip, taken_names=taken_run_names(chosen_runs_dir),
-                        data_dir=chosen_data_dir, runs_dir=chosen_runs_dir, overrides=overrides)
-    if resume_best:
-        plan = dataclasses.replace(plan, new_config=dataclasses.replace(
-            plan.new_config, finetune_lr=finetune_lr if finetune_lr is not None else plan.new_config.learning_rate))
-        _check_same_model(plan)
+    continued_from = old_folder if resume_best else None
+    plan = _fix_plan(diagnosis, old_folder, only=only, skip=skip, data_dir=data_dir, runs_dir=runs_dir,
+                     max_iter=max_iter)
+    if continued_from is not None:
+        plan = _continued_plan(plan, finetune_lr)
+    _say_plan(diagnosis, plan, paths, continued_from, say)
+    if not plan.has_fix or dry_run:
+        say("Dry run: nothing trained." if plan.has_fix else
+            "No applicable fix: no finding proposes a setting to change; nothing to train.")
+        return RerunOutcome(0, plan)
+    message = missing_data_message(plan.new_config)
+    if message is not None:
+        raise UsageError(message)
+    return finish(diagnosis, plan, _train_fixed(plan, continued_from), say)
 
+
+def _fix_plan(diagnosis: Diagnosis, old_folder: Path | None, *, only: Iterable[str] | None, skip: Iterable[str],
+              data_dir: str | None, runs_dir: str | None, max_iter: int | None) -> FixPlan:
+    """The diagnosis' fixes composed into a new run: its folder beside the old recdoc run's (else `runs`), on the
+    data the old run used unless `data_dir` is given."""
+    stored = _stored_config(old_folder)
+    chosen_runs_dir = runs_dir or (str(old_folder.parent) if old_folder is not None else RunConfig().runs_dir)
+    chosen_data_dir = data_dir or str(stored.get("data_dir") or RunConfig().data_dir)
+    return compose_plan(diagnosis, only=only, skip=skip, taken_names=taken_run_names(chosen_runs_dir),
+                        data_dir=chosen_data_dir, runs_dir=chosen_runs_dir, overrides={"max_iter": max_iter})
+
+
+def _continued_plan(plan: FixPlan, finetune_lr: float | None) -> FixPlan:
+    """--resume_best: the new run continues the old one's model, at `finetune_lr` (else its learning rate)."""
+    continued = dataclasses.replace(plan, new_config=dataclasses.replace(
+        plan.new_config, finetune_lr=finetune_lr if finetune_lr is not None else plan.new_config.learning_rate))
+    _check_same_model(continued)
+    return continued
+
+
+def _say_plan(diagnosis: Diagnosis, plan: FixPlan, paths: list[str], continued_from: Path | None,
+              say: Echo) -> None:
     count = len(diagnosis.findings)
     summary = (f"{count} finding{'' if count == 1 else 's'} (top: {diagnosis.findings[0].id})" if count
                else diagnosis.verdict)
@@ -149,28 +175,21 @@ def rerun(paths: list[str], *, only: Iterable[str] | None = None, skip: Iterable
     if not plan.has_fix:
         for item in plan.set_aside:
             say(f"  not applied: {item}")
-        say("No applicable fix: no finding proposes a setting to change; nothing to train.")
-        return RerunOutcome(0, plan)
+        return
     for line in plan_lines(plan, diagnosis):
         say(line)
-    if resume_best:
-        say(f"  continuing from the best checkpoint of {old_folder} at learning rate {plan.new_config.finetune_lr}")
-    if dry_run:
-        say("Dry run: nothing trained.")
-        return RerunOutcome(0, plan)
+    if continued_from is not None:
+        say(f"  continuing from the best checkpoint of {continued_from} at learning rate "
+            f"{plan.new_config.finetune_lr}")
 
-    message = missing_data_message(plan.new_config)
-    if message is not None:
-        raise UsageError(message)
+
+def _train_fixed(plan: FixPlan, continued_from: Path | None) -> Path:
+    """Train the corrected run: fresh, or (--resume_best) from the best checkpoint of `continued_from`."""
     from recdoc.trainer.loop import train
 
-    if resume_best:
-        assert old_folder is not None
-        config = seed_from_best(old_folder, plan.new_config)
-        new_run = train(config, resume=True)
-    else:
-        new_run = train(plan.new_config)
-    return finish(diagnosis, plan, Path(new_run), say)
+    if continued_from is None:
+        return Path(train(plan.new_config))
+    return Path(train(seed_from_best(continued_from, plan.new_config), resume=True))
 
 
 def finish(old: Diagnosis, plan: FixPlan, new_run: Path, say: Echo) -> RerunOutcome:
@@ -200,16 +219,15 @@ def _check_same_model(plan: FixPlan) -> None:
                          "which shape its variables; rerun without --resume-best")
 
 
-def _latest_checkpoint(folder: Path) -> str | None:
-    """The checkpoint the `checkpoint` state file names (plain text; no TensorFlow needed)."""
-    state = folder / "checkpoint"
-    if not state.is_file():
-        return None
-    for line in state.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            return Path(value.strip().strip('"')).name
-    return None
+def _best_prefix(old_folder: Path) -> Path:
+    """The old run's best checkpoint prefix, with its files there."""
+    from recdoc.checkpoint_state import STATE_FILE, state_prefix
+
+    best_dir = old_folder / "ckpt" / "best"
+    try:
+        return state_prefix(best_dir / STATE_FILE)
+    except InputError:
+        raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)") from None
 
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
@@ -219,11 +237,9 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     from recdoc.trainer.log.records import RunRecord
     from recdoc.trainer.loop import LoopState, write_loop_state
 
-    best_dir = old_folder / "ckpt" / "best"
-    name = _latest_checkpoint(best_dir)
-    files = sorted(best_dir.glob(f"{name}.*")) if name else []
-    if name is None or not any(f.suffix == ".index" for f in files):
-        raise UsageError(f"--resume-best: {best_dir} holds no best checkpoint (the old run never improved)")
+    prefix = _best_prefix(old_folder)
+    name = prefix.name
+    files = sorted(prefix.parent.glob(f"{name}.*"))
     record = RunRecord.load(old_folder / "run.json").data
     best_iter = record.get("best_iter")
     best_metric = record.get("best_metric")
@@ -240,7 +256,7 @@ def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
             rewrite_file(target / "checkpoint", f'model_checkpoint_path: "{name}"\n'
                                                 f'all_model_checkpoint_paths: "{name}"\n')
         start = RunRecord.start(paths.run_json, config, paths.exp_name, data_files, {})
-        start.update(initialized_from=str(best_dir / name), stop_reason="running")
+        start.update(initialized_from=str(prefix), stop_reason="running")
         state = LoopState(iteration=best_iter, best_metric=float(best_metric), best_iter=best_iter)
         write_loop_state(paths, name, state)
     except BaseException:

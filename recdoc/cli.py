@@ -90,13 +90,17 @@ app.add_typer(data_app, name="data")
 
 
 # ---------------------------------------------------------------- data
+def _dataset_folder_option() -> Any:
+    return typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <name>_data/")
+
+
 @data_app.command("prepare")
 def data_prepare(
     source: Source = typer.Option(..., "--source", help="the raw data's format"),
     input_path: Optional[str] = typer.Option(None, "--input", help="raw file (not needed for ml-100k)"),
     meta: Optional[str] = typer.Option(None, "--meta", help="Amazon metadata file with categories"),
     name: Optional[str] = typer.Option(None, "--name", help="dataset name (ml-100k: ml100k)"),
-    data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <name>_data/"),
+    data_dir: str = _dataset_folder_option(),
 ) -> None:
     """Apply the original's preprocessing rules and write <data_dir>/<name>_data/."""
     from recdoc.trainer.data.prepare import prepare_dataset
@@ -114,7 +118,7 @@ def data_synth(
     users: int = typer.Option(..., "--users", help="number of users (at least 10), split 80/10/10 train/valid/test"),
     interests: int = typer.Option(4, "--interests", help="latent interests mixed per user (at most)"),
     seed: int = typer.Option(0, "--seed", help="the same seed gives the same files"),
-    data_dir: str = typer.Option(_DEFAULT.data_dir, "--data_dir", help="folder that holds <name>_data/"),
+    data_dir: str = _dataset_folder_option(),
 ) -> None:
     """A synthetic dataset with planted multi-interest structure, deterministic by seed."""
     from recdoc.trainer.data.synth import synthesize
@@ -149,85 +153,78 @@ def _next_train(folder: "Path") -> None:
         typer.echo(f"  ({estimate})")
 
 
+def _setting(flag: str, panel: str, help: str, **more: Any) -> Any:
+    """A `recdoc train` option left out as None: RunConfig.for_dataset then fills it for the chosen dataset."""
+    return typer.Option(None, flag, help=help, rich_help_panel=panel, **more)
+
+
+def _per_dataset_setting(flag: str, panel: str) -> Any:
+    """A `_setting` whose default is the dataset's own: --help lists them."""
+    return _setting(flag, panel, f"default: the dataset's ({per_dataset_defaults(flag.removeprefix('--'))})")
+
+
+def _shown_setting(flag: str, panel: str, help: str) -> Any:
+    """A `_setting` whose --help shows RunConfig's default (the default dataset's)."""
+    return _setting(flag, panel, help, show_default=str(getattr(_DEFAULT, flag.removeprefix("--"))))
+
+
 # ---------------------------------------------------------------- train
 @app.command("train")
 def train(
     ctx: typer.Context,
     # Data and run folder. Every default is RunConfig's (`_DEFAULT`; the original's from reference.json): an option
     # left out is None, and RunConfig.for_dataset fills it for the chosen dataset.
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="reads <data_dir>/<dataset>_data/",
-                                          show_default=_DEFAULT.dataset, rich_help_panel=DATA_PANEL),
-    data_dir: Optional[str] = typer.Option(None, "--data_dir", help="folder that holds <dataset>_data/",
-                                           show_default=_DEFAULT.data_dir, rich_help_panel=DATA_PANEL),
-    runs_dir: Optional[str] = typer.Option(None, "--runs_dir", show_default=_DEFAULT.runs_dir,
-                                           help="the run goes to a new folder <runs_dir>/<exp name>/",
-                                           rich_help_panel=DATA_PANEL),
-    exp: Optional[str] = typer.Option(None, "--exp", help="the free part of the experiment name",
-                                      rich_help_panel=DATA_PANEL),
-    item_count: Optional[int] = typer.Option(None, "--item_count", rich_help_panel=DATA_PANEL,
-                                             help=f"ids are 0..item_count-1 (default: "
-                                                  f"{per_dataset_defaults('item_count')}, else the largest item "
-                                                  "id + 1)"),
-    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_FOLDER", rich_help_panel=DATA_PANEL,
-                                         help="continue this run folder from its last checkpoint; its run.json "
-                                              "supplies every setting (--max_iter, --patience, --finetune_lr "
-                                              "and --strategy may change)"),
+    dataset: Optional[str] = _shown_setting("--dataset", DATA_PANEL, "reads <data_dir>/<dataset>_data/"),
+    data_dir: Optional[str] = _shown_setting("--data_dir", DATA_PANEL, "folder that holds <dataset>_data/"),
+    runs_dir: Optional[str] = _shown_setting("--runs_dir", DATA_PANEL,
+                                             "the run goes to a new folder <runs_dir>/<exp name>/"),
+    exp: Optional[str] = _setting("--exp", DATA_PANEL, "the free part of the experiment name"),
+    item_count: Optional[int] = _setting("--item_count", DATA_PANEL,
+                                         f"ids are 0..item_count-1 (default: {per_dataset_defaults('item_count')}, "
+                                         "else the largest item id + 1)"),
+    resume: Optional[str] = _setting("--resume", DATA_PANEL,
+                                     "continue this run folder from its last checkpoint; its run.json supplies every "
+                                     "setting (--max_iter, --patience, --finetune_lr and --strategy may change)",
+                                     metavar="RUN_FOLDER"),
     # Model
-    model_type: Optional[ModelType] = typer.Option(None, "--model_type", help="the model to train",
-                                                   show_default=_DEFAULT.model_type, rich_help_panel=MODEL_PANEL),
-    embedding_dim: Optional[int] = typer.Option(None, "--embedding_dim", show_default=str(_DEFAULT.embedding_dim),
-                                                help="item embedding size (must equal --hidden_size)",
-                                                rich_help_panel=MODEL_PANEL),
-    hidden_size: Optional[int] = typer.Option(None, "--hidden_size", show_default=str(_DEFAULT.hidden_size),
-                                              help="interest vector size (must equal --embedding_dim)",
-                                              rich_help_panel=MODEL_PANEL),
-    num_interest: Optional[int] = typer.Option(None, "--num_interest", show_default=str(_DEFAULT.num_interest),
-                                               help="interests per user (multi-interest models)",
-                                               rich_help_panel=MODEL_PANEL),
-    maxlen: Optional[int] = typer.Option(None, "--maxlen", rich_help_panel=MODEL_PANEL,
-                                         help=f"default: the dataset's ({per_dataset_defaults('maxlen')})"),
+    model_type: Optional[ModelType] = _shown_setting("--model_type", MODEL_PANEL, "the model to train"),
+    embedding_dim: Optional[int] = _shown_setting("--embedding_dim", MODEL_PANEL,
+                                                  "item embedding size (must equal --hidden_size)"),
+    hidden_size: Optional[int] = _shown_setting("--hidden_size", MODEL_PANEL,
+                                                "interest vector size (must equal --embedding_dim)"),
+    num_interest: Optional[int] = _shown_setting("--num_interest", MODEL_PANEL,
+                                                 "interests per user (multi-interest models)"),
+    maxlen: Optional[int] = _per_dataset_setting("--maxlen", MODEL_PANEL),
     # Optimisation
-    learning_rate: Optional[float] = typer.Option(None, "--learning_rate", rich_help_panel=OPTIM_PANEL,
-                                                  show_default=str(_DEFAULT.learning_rate),
-                                                  help="Adam's learning rate (the original's README: "
-                                                       f"{advised_learning_rate('ComiRec-DR')} for ComiRec-DR)"),
-    finetune_lr: Optional[float] = typer.Option(None, "--finetune_lr", rich_help_panel=OPTIM_PANEL,
-                                                help="learning rate from now on (default: --learning_rate)"),
-    batch_size: Optional[int] = typer.Option(None, "--batch_size", rich_help_panel=OPTIM_PANEL,
-                                             help=f"default: the dataset's ({per_dataset_defaults('batch_size')})"),
-    neg_num: Optional[int] = typer.Option(None, "--neg_num", show_default=str(_DEFAULT.neg_num),
-                                          help="sampled softmax draws neg_num * batch_size items",
-                                          rich_help_panel=OPTIM_PANEL),
-    random_seed: Optional[int] = typer.Option(None, "--random_seed", show_default=str(_DEFAULT.random_seed),
-                                              help="seeds TensorFlow, numpy and the batch sampler",
-                                              rich_help_panel=OPTIM_PANEL),
+    learning_rate: Optional[float] = _shown_setting("--learning_rate", OPTIM_PANEL,
+                                                    "Adam's learning rate (the original's README: "
+                                                    f"{advised_learning_rate('ComiRec-DR')} for ComiRec-DR)"),
+    finetune_lr: Optional[float] = _setting("--finetune_lr", OPTIM_PANEL,
+                                            "learning rate from now on (default: --learning_rate)"),
+    batch_size: Optional[int] = _per_dataset_setting("--batch_size", OPTIM_PANEL),
+    neg_num: Optional[int] = _shown_setting("--neg_num", OPTIM_PANEL,
+                                            "sampled softmax draws neg_num * batch_size items"),
+    random_seed: Optional[int] = _shown_setting("--random_seed", OPTIM_PANEL,
+                                                "seeds TensorFlow, numpy and the batch sampler"),
     # Schedule and evaluation
-    max_iter: Optional[int] = typer.Option(None, "--max_iter", show_default=str(_DEFAULT.max_iter),
-                                           help="in thousands of iterations, as the original",
-                                           rich_help_panel=SCHEDULE_PANEL),
-    patience: Optional[int] = typer.Option(None, "--patience", show_default=str(_DEFAULT.patience),
-                                           help="stop after this many evaluations without a better recall",
-                                           rich_help_panel=SCHEDULE_PANEL),
-    test_iter: Optional[int] = typer.Option(None, "--test_iter", rich_help_panel=SCHEDULE_PANEL,
-                                            help=f"default: the dataset's ({per_dataset_defaults('test_iter')})"),
-    topN: Optional[int] = typer.Option(None, "--topN", show_default=str(_DEFAULT.topN),
-                                       help="the cut-off of recall/ndcg/hitrate in train.log",
-                                       rich_help_panel=SCHEDULE_PANEL),
-    ndcg: Optional[Ndcg] = typer.Option(None, "--ndcg", show_default=_DEFAULT.ndcg,
-                                        help="NDCG shown in train.log (all three go to metrics.jsonl)",
-                                        rich_help_panel=SCHEDULE_PANEL),
-    metrics_at: Optional[str] = typer.Option(None, "--metrics_at", rich_help_panel=SCHEDULE_PANEL,
-                                             show_default=",".join(map(str, _DEFAULT.metrics_at)),
-                                             help="cut-offs also computed for metrics.jsonl, comma-separated"),
-    coef: Optional[float] = typer.Option(None, "--coef", help="controllable aggregation lambda",
-                                         rich_help_panel=SCHEDULE_PANEL),
-    eval_users: Optional[int] = typer.Option(None, "--eval_users", help="early-stopping evaluations on a fixed "
-                                             "seeded subset of this many validation users (a recorded deviation; "
-                                             "final valid/test use everyone)", rich_help_panel=SCHEDULE_PANEL),
-    strategy: Optional[Strategy] = typer.Option(None, "--strategy", show_default=_DEFAULT.strategy,
-                                                help="mirrored: local devices; multi_worker: machines from "
-                                                     "TF_CONFIG (tf.distribute, the same numbers)",
-                                                rich_help_panel=SCHEDULE_PANEL),
+    max_iter: Optional[int] = _shown_setting("--max_iter", SCHEDULE_PANEL,
+                                             "in thousands of iterations, as the original"),
+    patience: Optional[int] = _shown_setting("--patience", SCHEDULE_PANEL,
+                                             "stop after this many evaluations without a better recall"),
+    test_iter: Optional[int] = _per_dataset_setting("--test_iter", SCHEDULE_PANEL),
+    topN: Optional[int] = _shown_setting("--topN", SCHEDULE_PANEL, "the cut-off of recall/ndcg/hitrate in train.log"),
+    ndcg: Optional[Ndcg] = _shown_setting("--ndcg", SCHEDULE_PANEL,
+                                          "NDCG shown in train.log (all three go to metrics.jsonl)"),
+    metrics_at: Optional[str] = _setting("--metrics_at", SCHEDULE_PANEL,
+                                         "cut-offs also computed for metrics.jsonl, comma-separated",
+                                         show_default=",".join(map(str, _DEFAULT.metrics_at))),
+    coef: Optional[float] = _setting("--coef", SCHEDULE_PANEL, "controllable aggregation lambda"),
+    eval_users: Optional[int] = _setting("--eval_users", SCHEDULE_PANEL,
+                                         "early-stopping evaluations on a fixed seeded subset of this many "
+                                         "validation users (a recorded deviation; final valid/test use everyone)"),
+    strategy: Optional[Strategy] = _shown_setting("--strategy", SCHEDULE_PANEL,
+                                                  "mirrored: local devices; multi_worker: machines from TF_CONFIG "
+                                                  "(tf.distribute, the same numbers)"),
 ) -> None:
     """Train a model exactly as the original src/train.py does, and write a run folder."""
     from recdoc.errors import UsageError

@@ -6,13 +6,15 @@ Shared by the trainer (to build a run) and the doctor (to infer what a run used)
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from recdoc import reference
 from recdoc.errors import UsageError
+from recdoc.jsonable import as_json_dict
 
 NDCG_KINDS = ("paper", "master", "standard")
 # How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
@@ -119,9 +121,7 @@ class RunConfig:
                                self.embedding_dim, self.maxlen, self.exp or "recdoc")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["metrics_at"] = list(self.metrics_at)
-        return out
+        return as_json_dict(self)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
@@ -147,6 +147,16 @@ class RunConfig:
 # ---------------------------------------------------------------- validation: the one place a configuration is checked
 def validate(config: RunConfig) -> None:
     """Refuse settings that cannot work, before anything is read or written: the flags alone."""
+    _refuse_choices_and_budget(config)
+    validate_model_shape(config)
+    _refuse_sizes_and_rates(config)
+    for item in fields(RunConfig):  # types, and what the checks above leave (a dataset name, a seed)
+        problem = setting_problem(item.name, getattr(config, item.name)) if item.name != "extra" else None
+        if problem is not None:
+            raise UsageError(f"--{item.name} {problem}")
+
+
+def _refuse_choices_and_budget(config: RunConfig) -> None:
     if config.ndcg not in NDCG_KINDS:
         raise UsageError(f"--ndcg must be one of {', '.join(NDCG_KINDS)}, got {config.ndcg!r}")
     if config.strategy not in STRATEGIES:
@@ -159,7 +169,9 @@ def validate(config: RunConfig) -> None:
     if reference.canonical_model_type(config.model_type) is None:
         raise UsageError(f"unknown --model_type {config.model_type!r}; choose one of "
                          f"{', '.join(reference.model_types())}")
-    validate_model_shape(config)
+
+
+def _refuse_sizes_and_rates(config: RunConfig) -> None:
     if min(config.batch_size, config.test_iter, config.neg_num) < 1:
         raise UsageError(f"batch_size, test_iter and neg_num must be positive, got {config.batch_size}, "
                          f"{config.test_iter} and {config.neg_num}")
@@ -169,62 +181,69 @@ def validate(config: RunConfig) -> None:
     if not config.learning_rate > 0 or (config.finetune_lr is not None and not config.finetune_lr > 0):
         raise UsageError(f"--learning_rate and --finetune_lr must be positive, got {config.learning_rate} and "
                          f"{config.finetune_lr}")
-    for item in fields(RunConfig):  # types, and what the checks above leave (a dataset name, a seed)
-        problem = setting_problem(item.name, getattr(config, item.name)) if item.name != "extra" else None
-        if problem is not None:
-            raise UsageError(f"--{item.name} {problem}")
 
 
 # The type and range of every setting a run.json (or a log) may state: a value outside them is reported where it was
 # read and never used (in particular never copied into a proposed command). `validate` checks a whole RunConfig.
 _POSITIVE_INTS = ("max_iter", "topN", "embedding_dim", "hidden_size", "num_interest", "batch_size", "maxlen",
                   "test_iter", "neg_num", "eval_users")
+_NULLABLE = ("item_count", "coef", "exp", "finetune_lr", "eval_users")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+SettingCheck = Callable[[Any], str | None]
 
 
 def setting_problem(key: str, value: Any) -> str | None:
     """Why `value` cannot be the setting `key` (its type or range), in words; None when it can (or the key is not
     one of RunConfig's settings)."""
-    import math
-
-    def whole(v: Any) -> bool:
-        return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
-
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
-
     if value is None:
-        return None if key in ("item_count", "coef", "exp", "finetune_lr", "eval_users") else "is null"
-    if key == "dataset":
-        if not isinstance(value, str):
-            return f"must be a dataset name (text), got {type(value).__name__} {value!r}"
-        return None if _NAME_RE.match(value) else f"is not a dataset name (letters, digits, _ . -): {value!r}"
-    if key == "model_type":
-        if not isinstance(value, str) or reference.canonical_model_type(value) is None:
-            return f"must be one of {', '.join(reference.model_types())}, got {value!r}"
-        return None
-    if key in _POSITIVE_INTS:
-        return None if whole(value) and value >= 1 else f"must be a positive integer, got {value!r}"
-    if key == "patience":
-        return None if whole(value) and value >= 0 else f"must be a non-negative integer, got {value!r}"
-    if key == "random_seed":
-        return None if whole(value) else f"must be an integer, got {value!r}"
-    if key == "item_count":
-        return None if whole(value) and value >= 2 else f"must be an integer of at least 2, got {value!r}"
-    if key in ("learning_rate", "finetune_lr"):
-        return None if number(value) and value > 0 else f"must be a positive number, got {value!r}"
-    if key == "coef":
-        return None if number(value) and value >= 0 else f"must be a non-negative number, got {value!r}"
-    if key == "ndcg":
-        return None if value in NDCG_KINDS else f"must be one of {', '.join(NDCG_KINDS)}, got {value!r}"
-    if key == "strategy":
-        return None if value in STRATEGIES else f"must be one of {', '.join(STRATEGIES)}, got {value!r}"
-    if key in ("exp", "data_dir", "runs_dir"):
-        return None if isinstance(value, str) else f"must be text, got {type(value).__name__} {value!r}"
-    if key == "metrics_at":
-        ok = isinstance(value, (list, tuple)) and value and all(whole(v) and v >= 1 for v in value)
-        return None if ok else f"must be a list of positive integers, got {value!r}"
+        return None if key in _NULLABLE else "is null"
+    check = _SETTING_CHECKS.get(key)
+    return None if check is None else check(value)
+
+
+def _whole(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _must_be(wants: str, ok: Callable[[Any], bool]) -> SettingCheck:
+    return lambda value: None if ok(value) else f"must be {wants}, got {value!r}"
+
+
+def _dataset_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a dataset name (text), got {type(value).__name__} {value!r}"
+    return None if _NAME_RE.match(value) else f"is not a dataset name (letters, digits, _ . -): {value!r}"
+
+
+def _model_type_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or reference.canonical_model_type(value) is None:
+        return f"must be one of {', '.join(reference.model_types())}, got {value!r}"
     return None
+
+
+def _text_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be text, got {type(value).__name__} {value!r}"
+
+
+_SETTING_CHECKS: dict[str, SettingCheck] = {
+    "dataset": _dataset_problem,
+    "model_type": _model_type_problem,
+    **dict.fromkeys(_POSITIVE_INTS, _must_be("a positive integer", lambda v: _whole(v) and v >= 1)),
+    "patience": _must_be("a non-negative integer", lambda v: _whole(v) and v >= 0),
+    "random_seed": _must_be("an integer", _whole),
+    "item_count": _must_be("an integer of at least 2", lambda v: _whole(v) and v >= 2),
+    **dict.fromkeys(("learning_rate", "finetune_lr"), _must_be("a positive number", lambda v: _number(v) and v > 0)),
+    "coef": _must_be("a non-negative number", lambda v: _number(v) and v >= 0),
+    "ndcg": _must_be(f"one of {', '.join(NDCG_KINDS)}", lambda v: v in NDCG_KINDS),
+    "strategy": _must_be(f"one of {', '.join(STRATEGIES)}", lambda v: v in STRATEGIES),
+    **dict.fromkeys(("exp", "data_dir", "runs_dir"), _text_problem),
+    "metrics_at": _must_be("a list of positive integers", lambda v: isinstance(v, (list, tuple)) and bool(v)
+                           and all(_whole(c) and c >= 1 for c in v)),
+}
 
 
 def clean_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

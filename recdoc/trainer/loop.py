@@ -172,6 +172,16 @@ class _InterruptBetweenGroups:
             raise KeyboardInterrupt
 
 
+@dataclass
+class _LoopClock:
+    """The loop's time: when the run started (less what a resumed run already spent) and when the current
+    evaluation window began."""
+
+    now: Callable[[], float]
+    start: float
+    window_start: float
+
+
 def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
              clock: Callable[[], float] = time.monotonic) -> StopReason:
     """Train until early stop, the cap, a non-finite loss or Ctrl-C; `state` is updated in place.
@@ -184,44 +194,52 @@ def run_loop(state: LoopState, hooks: LoopHooks, schedule: Schedule,
         return StopReason.EARLY_STOP
     if state.iteration >= schedule.max_iterations:
         return StopReason.MAX_ITER
-    start = clock() - state.elapsed_s
-    window_start = clock()
+    timing = _LoopClock(clock, start=clock() - state.elapsed_s, window_start=clock())
     try:
         with _InterruptBetweenGroups() as interrupts:
             while True:
                 with interrupts.deferred():
                     losses = hooks.train_steps(steps_per_call(state.iteration, schedule))
-                for loss in losses:
-                    state.iteration += 1
-                    if not math.isfinite(loss):
-                        hooks.on_nan(state.iteration, loss)
-                        return StopReason.NAN
-                    state.loss_sum += loss
-                    hooks.on_step(state.iteration)
-                    if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
-                        stop = _evaluate_and_decide(state, hooks, schedule, clock, start, window_start)
-                        if stop is not None:
-                            return stop
-                        window_start = clock()
-                    if state.iteration >= schedule.max_iterations:
-                        return StopReason.MAX_ITER
+                stop = _count_steps(losses, state, hooks, schedule, timing, interrupts)
+                if stop is not None:
+                    return stop
                 if interrupts.pending:  # every step of the group ran: counted above, then the original's Ctrl-C
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         return StopReason.INTERRUPTED
 
 
-def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule, clock: Callable[[], float],
-                         start: float, window_start: float) -> StopReason | None:
+def _count_steps(losses: list[float], state: LoopState, hooks: LoopHooks, schedule: Schedule, timing: _LoopClock,
+                 interrupts: _InterruptBetweenGroups) -> StopReason | None:
+    """A group's steps one by one, as the original's per-step loop sees them; why the run must stop, or None."""
+    for loss in losses:
+        state.iteration += 1
+        if not math.isfinite(loss):
+            hooks.on_nan(state.iteration, loss)
+            return StopReason.NAN
+        state.loss_sum += loss
+        hooks.on_step(state.iteration)
+        if state.iteration % schedule.test_iter == 0 and not interrupts.pending:
+            stop = _evaluate_and_decide(state, hooks, schedule, timing)
+            if stop is not None:
+                return stop
+            timing.window_start = timing.now()
+        if state.iteration >= schedule.max_iterations:
+            return StopReason.MAX_ITER
+    return None
+
+
+def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule,
+                         timing: _LoopClock) -> StopReason | None:
     """The evaluation at a multiple of `test_iter`: log it, save, update trials; why the run must stop, or None."""
-    train_seconds = clock() - window_start
-    eval_start = clock()
+    train_seconds = timing.now() - timing.window_start
+    eval_start = timing.now()
     metrics = hooks.evaluate()
-    eval_seconds = clock() - eval_start
+    eval_seconds = timing.now() - eval_start
     evaluation = Evaluation(
         iteration=state.iteration, train_loss=state.loss_sum / schedule.test_iter, metrics=metrics,
         steps_per_s=schedule.test_iter / train_seconds if train_seconds > 0 else math.inf,
-        eval_s=eval_seconds, elapsed_s=clock() - start)
+        eval_s=eval_seconds, elapsed_s=timing.now() - timing.start)
     stop = False
     recall = metrics.get(schedule.metric_key)
     if recall is not None:  # an evaluation that returned nothing changes nothing, as the original
@@ -238,7 +256,7 @@ def _evaluate_and_decide(state: LoopState, hooks: LoopHooks, schedule: Schedule,
     if evaluation.improved:
         hooks.save_best(state)
     state.loss_sum = 0.0
-    state.elapsed_s = clock() - start
+    state.elapsed_s = timing.now() - timing.start
     hooks.save_last(state)
     if stop:
         return StopReason.EARLY_STOP
@@ -274,37 +292,57 @@ def restore_sampler_state(sampler: Any, snapshot: Mapping[str, Any] | None) -> b
 
 
 # ---------------------------------------------------------------- the full run
-def _resolved_config(config: RunConfig, paths: RunPaths) -> RunConfig:
-    """On resume the stored configuration wins, except what may legitimately change (`RESUME_MAY_CHANGE`)."""
-    return resumed_config(paths.root, **{key: getattr(config, key) for key in RESUME_MAY_CHANGE})
+@dataclass(frozen=True)
+class _Built:
+    """What TensorFlow builds for a run: the cluster, the model under its scope, its trainer, the batch sampler."""
+
+    cluster: Any
+    model: Any
+    trainer: Any
+    sampler: Any
+
+
+@dataclass
+class _OpenRun:
+    """A run ready for its loop, new or resumed: where it writes, its checkpoints, its state and its record."""
+
+    config: RunConfig
+    dataset: Any
+    built: _Built
+    schedule: Schedule
+    paths: RunPaths  # this worker's records: the run folder on the chief, a private folder on any other worker
+    shared_paths: RunPaths  # the chief's run folder, read by every worker
+    best_manager: Any  # None on workers other than the chief: they write no checkpoint
+    last_manager: Any
+    state: LoopState
+    record: RunRecord
+    resumed_from: str | None  # the checkpoint a resumed run continues from; None for a new run
 
 
 class _TrainingHooks:
     """`LoopHooks` over a real model: sampler, Trainer, evaluation, checkpoints and the run's records."""
 
-    def __init__(self, config: RunConfig, paths: RunPaths, dataset: Any, sampler: Any, trainer: Any, model: Any,
-                 log: TrainLog, console: Console, metrics_log: MetricsLog,
-                 scalars: Scalars, best_manager: Any, last_manager: Any, cluster: Any = None,
+    def __init__(self, run: _OpenRun, log: TrainLog, console: Console, scalars: Scalars,
                  callback: EvaluationCallback | None = None) -> None:
         from recdoc.trainer.evaluate import evaluate, subset_split
 
         self._evaluate = evaluate
+        config, dataset, cluster = run.config, run.dataset, run.built.cluster
         self.config = config
         self.training_eval_config = dataclasses.replace(config, coef=None)  # the original aggregates only at test
-        self.paths = paths
-        self.dataset = dataset
-        self.sampler = sampler
-        self.trainer = trainer
-        self.model = model
+        self.paths = run.paths
+        self.sampler = run.built.sampler
+        self.trainer = run.built.trainer
+        self.model = run.built.model
         self.log = log
         self.console = console
-        self.metrics_log = metrics_log
+        self.metrics_log = MetricsLog(run.paths.metrics_jsonl)
         self.scalars = scalars
-        self.best_manager = best_manager  # None on workers other than the chief: they write no checkpoint
-        self.last_manager = last_manager
+        self.best_manager = run.best_manager
+        self.last_manager = run.last_manager
         self.callback = callback
         # Evaluation sharded over the workers, every worker merging the same metrics (distribute.py).
-        self.sharding: dict[str, Any] = ({} if cluster is None or cluster.worker_count == 1 else
+        self.sharding: dict[str, Any] = ({} if cluster.worker_count == 1 else
                                          {"shard": cluster.eval_shard, "exchange": cluster.exchange})
         # --eval_users: the early-stopping evaluations see a fixed, seeded subset; final ones see everyone.
         self.periodic_valid = (dataset.valid if config.eval_users is None
@@ -405,6 +443,15 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
         if resume:
             raise UsageError("MostPopular has nothing to resume: it does not train")
         return train_most_popular(config)
+    config, dataset = _prepare(config, resume, advice)
+    run = _open_or_resume(config, dataset, _build(config, dataset), resume)
+    return _run_and_evaluate(run, on_evaluation)
+
+
+def _prepare(config: RunConfig, resume: bool, advice: Sequence[str]) -> tuple[RunConfig, Any]:
+    """The configuration to train (a resumed run's as stored, with this command's changes) and its data, both
+    checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines. Then `advice`."""
+    from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.distribute import worker_position
 
     validate(config)
@@ -413,32 +460,33 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
         raise UsageError("--strategy multi_worker with several workers needs --exp: every worker must find the "
                          "run folder the chief writes")
     if resume:
-        config, paths = open_run_folder(config, resume=True)
-        config = _resolved_config(config, paths)
+        config = _resumed_config(config)
     elif worker_index == 0:
         refuse_existing_run_folder(config)
-    if resume:
-        validate(config)  # as resumed: run.json's settings with this command's overrides
-    schedule = Schedule.from_config(config)
-    from recdoc.trainer.data.dataset import load_dataset
-
-    # The data is checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines.
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
     validate_with_data(config, dataset.item_count, bool(dataset.item_cate), str(dataset.path))
     if worker_index == 0:
         for line in advice:
             print(line, flush=True)
+    return config, dataset
 
-    from recdoc.tfimport import tf
 
+def _resumed_config(config: RunConfig) -> RunConfig:
+    """On resume the stored configuration wins, except what may legitimately change (`RESUME_MAY_CHANGE`)."""
+    _, paths = open_run_folder(config, resume=True)
+    resumed = resumed_config(paths.root, **{key: getattr(config, key) for key in RESUME_MAY_CHANGE})
+    validate(resumed)  # as resumed: run.json's settings with this command's overrides
+    return resumed
+
+
+def _build(config: RunConfig, dataset: Any) -> _Built:
+    """TensorFlow starts here: the cluster first (collectives start with it), then the model and its trainer."""
     from recdoc.trainer.data.sampling import TrainSampler
-    from recdoc.trainer.evaluate import evaluate, search_backend
+    from recdoc.trainer.distribute import make_cluster
     from recdoc.trainer.models import build_model
     from recdoc.trainer.train import Trainer
 
-    from recdoc.trainer.distribute import make_cluster
-
-    cluster = make_cluster(config.strategy)  # before any other TensorFlow work: collectives start with it
+    cluster = make_cluster(config.strategy)
     with cluster.scope():  # mirrored variables under a strategy: one copy per replica
         model = build_model(config, dataset.item_count)  # seeds tf, numpy and random from random_seed
         trainer = Trainer(model, config, cluster.strategy)
@@ -446,111 +494,169 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
         print(f"recdoc: note: the item table's Adam update runs as {trainer.optimizer.sparse_update_path}: "
               "the same numbers, slower, and more memory with large tables", file=sys.stderr)
     sampler = TrainSampler(dataset.train, config.batch_size, config.maxlen, config.random_seed)
-    best_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
-    last_checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
-    data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
-    if not resume and cluster.is_chief:
+    return _Built(cluster, model, trainer, sampler)
+
+
+def _open_or_resume(config: RunConfig, dataset: Any, built: _Built, resume: bool) -> _OpenRun:
+    """The run folder (the chief alone writes it; another worker's records go to a private folder, removed at the
+    end), its checkpoint managers, and the loop state and record: fresh, or where the last checkpoint left them."""
+    from recdoc.tfimport import tf
+
+    best_checkpoint = tf.train.Checkpoint(**built.trainer.checkpoint_objects())
+    last_checkpoint = tf.train.Checkpoint(**built.trainer.checkpoint_objects())
+    is_chief = built.cluster.is_chief
+    if not resume and is_chief:
         # Only now that the data and the model are known to load: a failure above leaves no empty folder behind.
-        config, paths = open_run_folder(config)
-    shared_paths = RunPaths(Path(config.runs_dir) / config.exp_name)  # the chief's folder, read by every worker
-    if not cluster.is_chief:
-        # The chief alone writes the run folder; another worker's records go to a private folder, removed at the end.
-        paths = RunPaths(Path(tempfile.mkdtemp(prefix=f"recdoc-worker{cluster.worker_index}-")) / config.exp_name)
-        paths.root.mkdir()
-    best_manager = (tf.train.CheckpointManager(best_checkpoint, str(paths.best_dir), max_to_keep=1)
-                    if cluster.is_chief else None)
-    last_manager = (tf.train.CheckpointManager(last_checkpoint, str(paths.last_dir), max_to_keep=1)
-                    if cluster.is_chief else None)
-
-    state = LoopState()
+        config, _ = open_run_folder(config)
+    shared_paths = RunPaths(Path(config.runs_dir) / config.exp_name)
+    paths = shared_paths if is_chief else _private_paths(built.cluster.worker_index, config.exp_name)
+    schedule = Schedule.from_config(config)
     if resume:
-        snapshot = read_loop_state(shared_paths)
-        checkpoint_path = str(shared_paths.last_dir / snapshot["checkpoint"])
-        last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
-        state = LoopState.from_dict(snapshot["loop"])
-        restore_sampler_state(sampler, snapshot.get("sampler"))
-        restore_sampler_state(trainer.candidate_sampler, snapshot.get("candidate_sampler"))
-        record = RunRecord.load(shared_paths.run_json)
-        _refuse_finished(record.data.get("stop_reason"), state, schedule, paths)
-        record.path = paths.run_json  # a worker other than the chief keeps its copy in its private folder
-        stored_fingerprint = record.data.get("data", {}).get("fingerprint")
-        if stored_fingerprint and stored_fingerprint != data_fingerprint(data_files):
-            raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
-                             f"({stored_fingerprint} in run.json)")
-        resumed_at = {"at": utc_now(), "iter": state.iteration,
-                      "sparse_adam": trainer.optimizer.sparse_update_path}
-        record.update(config=config.to_dict(), stop_reason="running", ended=None,
-                      resumed=[*record.data.get("resumed", []), resumed_at])
+        state, record, resumed_from = _resume(config, dataset, built, schedule, paths, shared_paths,
+                                             last_checkpoint)
     else:
-        # run.json records the item count the data actually has, so the doctor knows how close the data is to
-        # the paper's (a prior's confidence scales with it).
-        recorded = config if config.item_count is not None else dataclasses.replace(config,
-                                                                                     item_count=dataset.item_count)
-        # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
-        record = RunRecord.start(paths.run_json, recorded, paths.exp_name, data_files,
-                                        {"tensorflow": tf.__version__,
-                                         "sparse_adam": trainer.optimizer.sparse_update_path,
-                                         "eval_search": search_backend()})
-        departures = deviations(config, len(dataset.valid))
-        if departures:
-            record.update(deviations=departures)
+        state, record, resumed_from = LoopState(), _start_record(config, dataset, built, paths), None
     if config.strategy != "none":
-        record.update(distribute=cluster.describe())
+        record.update(distribute=built.cluster.describe())
     if config.finetune_lr is not None:
-        trainer.set_learning_rate(config.finetune_lr)
+        built.trainer.set_learning_rate(config.finetune_lr)
+    return _OpenRun(
+        config, dataset, built, schedule, paths, shared_paths,
+        best_manager=(tf.train.CheckpointManager(best_checkpoint, str(paths.best_dir), max_to_keep=1)
+                      if is_chief else None),
+        last_manager=(tf.train.CheckpointManager(last_checkpoint, str(paths.last_dir), max_to_keep=1)
+                      if is_chief else None),
+        state=state, record=record, resumed_from=resumed_from)
 
-    metrics_log = MetricsLog(paths.metrics_jsonl)
-    if resume:
-        metrics_log.keep_until(state.iteration)
-    console = (Console(config.max_iterations) if cluster.is_chief
-               else Console(config.max_iterations, stream=open(os.devnull, "w"), fancy=False))
-    log = TrainLog(paths.train_log, console)
-    scalars = Scalars(paths.root)
+
+def _private_paths(worker_index: int, exp_name: str) -> RunPaths:
+    paths = RunPaths(Path(tempfile.mkdtemp(prefix=f"recdoc-worker{worker_index}-")) / exp_name)
+    paths.root.mkdir()
+    return paths
+
+
+def _data_files(dataset: Any) -> list[Path]:
+    return [dataset.train.path, dataset.valid.path, dataset.test.path]
+
+
+def _start_record(config: RunConfig, dataset: Any, built: _Built, paths: RunPaths) -> RunRecord:
+    """run.json for a new run, with the item count the data actually has, so the doctor knows how close the data
+    is to the paper's (a prior's confidence scales with it), and the settings that depart from the original."""
+    from recdoc.tfimport import tf
+    from recdoc.trainer.evaluate import search_backend
+
+    recorded = config if config.item_count is not None else dataclasses.replace(config, item_count=dataset.item_count)
+    # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
+    record = RunRecord.start(paths.run_json, recorded, paths.exp_name, _data_files(dataset),
+                             {"tensorflow": tf.__version__,
+                              "sparse_adam": built.trainer.optimizer.sparse_update_path,
+                              "eval_search": search_backend()})
+    departures = deviations(config, len(dataset.valid))
+    if departures:
+        record.update(deviations=departures)
+    return record
+
+
+def _resume(config: RunConfig, dataset: Any, built: _Built, schedule: Schedule, paths: RunPaths,
+            shared_paths: RunPaths, last_checkpoint: Any) -> tuple[LoopState, RunRecord, str]:
+    """Everything a resume restores: the last checkpoint `loop_state.json` names, the loop state, the samplers'
+    RNG, run.json (marked running again) and metrics.jsonl (cut to the checkpoint's iteration). Refused when the
+    run has finished or its split files changed; returns the state, the record and the checkpoint's path."""
+    snapshot = read_loop_state(shared_paths)
+    checkpoint_path = str(shared_paths.last_dir / snapshot["checkpoint"])
+    last_checkpoint.restore(checkpoint_path).assert_existing_objects_matched()
+    state = LoopState.from_dict(snapshot["loop"])
+    restore_sampler_state(built.sampler, snapshot.get("sampler"))
+    restore_sampler_state(built.trainer.candidate_sampler, snapshot.get("candidate_sampler"))
+    record = RunRecord.load(shared_paths.run_json)
+    _refuse_finished(record.data.get("stop_reason"), state, schedule, paths)
+    record.path = paths.run_json  # a worker other than the chief keeps its copy in its private folder
+    stored_fingerprint = record.data.get("data", {}).get("fingerprint")
+    if stored_fingerprint and stored_fingerprint != data_fingerprint(_data_files(dataset)):
+        raise UsageError(f"cannot resume {paths.root}: the split files changed since the run started "
+                         f"({stored_fingerprint} in run.json)")
+    resumed_at = {"at": utc_now(), "iter": state.iteration,
+                  "sparse_adam": built.trainer.optimizer.sparse_update_path}
+    record.update(config=config.to_dict(), stop_reason="running", ended=None,
+                  resumed=[*record.data.get("resumed", []), resumed_at])
+    MetricsLog(paths.metrics_jsonl).keep_until(state.iteration)
+    return state, record, checkpoint_path
+
+
+def _run_and_evaluate(run: _OpenRun, on_evaluation: EvaluationCallback | None) -> Path:
+    """The loop, then the final evaluation of the best model; run.json records how the run ended, Ctrl-C and
+    crashes included. Returns the chief's run folder."""
+    cluster = run.built.cluster
+    console = (Console(run.config.max_iterations) if cluster.is_chief
+               else Console(run.config.max_iterations, stream=open(os.devnull, "w"), fancy=False))
+    log = TrainLog(run.paths.train_log, console)
+    scalars = Scalars(run.paths.root)
     stop = None
     try:
         with console:
-            if resume:
-                log.line(f"training resumed from {checkpoint_path} at iteration {state.iteration}")
-            else:
-                log.line("training begin")
-            hooks = _TrainingHooks(config, paths, dataset, sampler, trainer, model, log, console, metrics_log,
-                                   scalars, best_manager, last_manager, cluster, on_evaluation)
-            stop = run_loop(state, hooks, schedule)
-            if state.iteration < config.max_iterations:
-                console.finish(state.iteration, STOP_STATUS.get(stop, stop.value))
-            cluster.barrier()  # the chief's last checkpoints are written before anyone reads the best one
-            if stop is StopReason.INTERRUPTED:
-                log.line(DASH_LINE)
-                log.line("Exiting from training early")
-            best_path = (best_manager.latest_checkpoint if best_manager is not None
-                         else tf.train.latest_checkpoint(str(shared_paths.best_dir)))
-            if best_path is not None:
-                # The final evaluation needs the model only: leaving the Adam moments in the checkpoint keeps two
-                # table-sized read buffers out of memory (bench/scale.py).
-                tf.train.Checkpoint(model=model).restore(best_path).assert_existing_objects_matched().expect_partial()
-                log.line(f"model restored from {best_path}")
-            else:
-                # best_metric > 0 with no checkpoint means the run stopped while the first best model was written.
-                why = ("the run stopped before the first best model was written" if state.best_metric > 0
-                       else f"the run stopped at iteration {state.iteration}, before its first evaluation"
-                       if state.iteration < schedule.test_iter else "validation recall never rose above 0")
-                log.line(f"no best model was saved ({why}); evaluating the last weights")
-            final: dict[str, dict[str, float]] = {}
-            for split_name in ("valid", "test"):
-                split = dataset.valid if split_name == "valid" else dataset.test
-                metrics = evaluate(model, split, config, item_cate=dataset.item_cate or None, **hooks.sharding)
-                final[split_name] = metrics
-                log.line(format_final_line(split_name, log_metrics(metrics, config, True)))
-        record.update(stop_reason=stop.value, best_iter=state.best_iter or None, iterations=state.iteration,
-                      best_metric=state.best_metric, final=final, ended=utc_now())
-        return shared_paths.root
+            log.line(f"training resumed from {run.resumed_from} at iteration {run.state.iteration}"
+                     if run.resumed_from is not None else "training begin")
+            hooks = _TrainingHooks(run, log, console, scalars, on_evaluation)
+            stop = run_loop(run.state, hooks, run.schedule)
+            _close_loop(run, stop, console, log)
+            final = _final_evaluation(run, log, hooks.sharding)
+        run.record.update(stop_reason=stop.value, best_iter=run.state.best_iter or None,
+                          iterations=run.state.iteration, best_metric=run.state.best_metric, final=final,
+                          ended=utc_now())
+        return run.shared_paths.root
     except BaseException:
-        record.update(stop_reason="interrupted" if stop is StopReason.INTERRUPTED else "crashed",
-                      ended=utc_now())
+        run.record.update(stop_reason="interrupted" if stop is StopReason.INTERRUPTED else "crashed",
+                          ended=utc_now())
         raise
     finally:
         log.close()
         scalars.close()
         if not cluster.is_chief:
             console.stream.close()
-            shutil.rmtree(paths.root.parent, ignore_errors=True)
+            shutil.rmtree(run.paths.root.parent, ignore_errors=True)
+
+
+def _close_loop(run: _OpenRun, stop: StopReason, console: Console, log: TrainLog) -> None:
+    """Between the loop and the final evaluation: the progress bar's last word, every worker waiting for the
+    chief's last checkpoints (before anyone reads the best one), and the original's lines after a Ctrl-C."""
+    if run.state.iteration < run.config.max_iterations:
+        console.finish(run.state.iteration, STOP_STATUS.get(stop, stop.value))
+    run.built.cluster.barrier()
+    if stop is StopReason.INTERRUPTED:
+        log.line(DASH_LINE)
+        log.line("Exiting from training early")
+
+
+def _final_evaluation(run: _OpenRun, log: TrainLog, sharding: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The best model (else the last weights) on the whole validation and test splits, as the original logs it."""
+    from recdoc.trainer.evaluate import evaluate
+
+    _restore_best(run, log)
+    final: dict[str, dict[str, float]] = {}
+    for split_name, split in (("valid", run.dataset.valid), ("test", run.dataset.test)):
+        metrics = evaluate(run.built.model, split, run.config, item_cate=run.dataset.item_cate or None, **sharding)
+        final[split_name] = metrics
+        log.line(format_final_line(split_name, log_metrics(metrics, run.config, True)))
+    return final
+
+
+def _restore_best(run: _OpenRun, log: TrainLog) -> None:
+    from recdoc.tfimport import tf
+
+    best_path = (run.best_manager.latest_checkpoint if run.best_manager is not None
+                 else tf.train.latest_checkpoint(str(run.shared_paths.best_dir)))
+    if best_path is None:
+        log.line(f"no best model was saved ({_why_no_best(run.state, run.schedule)}); evaluating the last weights")
+        return
+    # The final evaluation needs the model only: leaving the Adam moments in the checkpoint keeps two table-sized
+    # read buffers out of memory (bench/scale.py).
+    tf.train.Checkpoint(model=run.built.model).restore(best_path).assert_existing_objects_matched().expect_partial()
+    log.line(f"model restored from {best_path}")
+
+
+def _why_no_best(state: LoopState, schedule: Schedule) -> str:
+    if state.best_metric > 0:  # with no checkpoint: the run stopped while the first best model was written
+        return "the run stopped before the first best model was written"
+    if state.iteration < schedule.test_iter:
+        return f"the run stopped at iteration {state.iteration}, before its first evaluation"
+    return "validation recall never rose above 0"

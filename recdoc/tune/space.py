@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recdoc import reference
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.jsonable import as_json_dict
 
 # Settings `recdoc tune` can search, in the order they are suggested (batch_size before neg_num: the catalogue
 # bounds their product).
@@ -48,9 +49,7 @@ class Param:
         return f"{self.name} {scale} in [{_num(self.low)}, {_num(self.high)}]"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["choices"] = list(self.choices)
-        return out
+        return as_json_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Param":

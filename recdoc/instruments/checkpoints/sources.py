@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from recdoc.checkpoint_state import STATE_FILE, has_index, state_prefix
 from recdoc.config import ExpName, parse_exp_name
 from recdoc.errors import InputError, RecdocError
-from recdoc.files import path_problem, read_regular_bytes
+from recdoc.files import path_problem
 from recdoc.instruments.checkpoints.mapping import Stored, clean_name, is_bookkeeping
 from recdoc.trainer.log.records import RunRecord
 
 TORCH_SUFFIXES = (".pt", ".pth")
-STATE_FILE = "checkpoint"
-_PATH_LINE_RE = re.compile(r'^\s*model_checkpoint_path\s*:\s*"(.*)"\s*$')
 _MANAGER_RE = re.compile(r"^ckpt-(\d+)$")
 LOG_SUFFIXES = (".log", ".txt", ".out")
 # How deep below a run folder a checkpoint is looked for (run/best_model/<exp>/keras_ckpt/ckpt-N: 3 levels).
@@ -64,26 +63,40 @@ class TensorSource:
 
 
 def locate(path: str | Path) -> Located:
-    given = Path(path)
+    given = _prefix_of_file(Path(path))
+    named = _named_checkpoint(given, path)
+    if named is not None:
+        return named
+    folder = given.parent if given.is_file() and given.name == STATE_FILE else given
+    if not folder.is_dir():
+        raise InputError("no such checkpoint, checkpoint folder or run folder", str(path))
+    if (folder / "run.json").is_file():
+        prefix = best_checkpoint(folder / "ckpt" / "best")
+        return Located(prefix, "tf", folder, _recdoc_exp_name(folder), recdoc_run=True)
+    return _checkpoint_in(folder) or _the_one_below(folder, path)
+
+
+def _prefix_of_file(given: Path) -> Path:
+    """A checkpoint's `.index` or data file stands for its prefix."""
     if given.is_file() and (given.suffix == ".index" or given.name.endswith(".data-00000-of-00001")):
-        given = given.with_name(given.name.split(".index")[0].split(".data-")[0])  # a file of a prefix
+        return given.with_name(given.name.split(".index")[0].split(".data-")[0])
+    return given
+
+
+def _named_checkpoint(given: Path, path: str | Path) -> Located | None:
+    """The checkpoint `given` names itself (a PyTorch file, a TF prefix), else None; a `checkpoint` state file that
+    is not a regular file is refused, never opened."""
     if given.is_file() and given.suffix in TORCH_SUFFIXES:
         return Located(given, "torch", _run_root(given.parent), _exp_name(given))
-    if not given.exists() and (given.parent / (given.name + ".index")).is_file():
+    if not given.exists() and has_index(given):
         return Located(given, "tf", _run_root(given.parent), _exp_name(given))
     if given.name == STATE_FILE and os.path.lexists(given) and path_problem(given) is not None:
         raise InputError(f"not read: {path_problem(given)}", str(path))
-    if given.is_file() and given.name == STATE_FILE:
-        given = given.parent
-    if not given.is_dir():
-        raise InputError("no such checkpoint, checkpoint folder or run folder", str(path))
-    if (given / "run.json").is_file():
-        prefix = best_checkpoint(given / "ckpt" / "best")
-        return Located(prefix, "tf", given, _recdoc_exp_name(given), recdoc_run=True)
-    here = _checkpoint_in(given)
-    if here is not None:
-        return here
-    found = [c for c in _search(given, SEARCH_DEPTH) if c is not None]
+    return None
+
+
+def _the_one_below(folder: Path, path: str | Path) -> Located:
+    found = [c for c in _search(folder, SEARCH_DEPTH) if c is not None]
     if not found:
         raise InputError("no checkpoint found (looked for a `checkpoint` file, *.index or *.pt/*.pth up to "
                          f"{SEARCH_DEPTH} folders down)", str(path))
@@ -94,21 +107,10 @@ def locate(path: str | Path) -> Located:
 
 
 def best_checkpoint(best_dir: Path) -> Path:
-    """The prefix named by `ckpt/best/checkpoint` (read as text, as the doctor's checkpoint reader does)."""
-    state = best_dir / "checkpoint"
-    if not state.is_file():
+    """The prefix named by `ckpt/best/checkpoint`."""
+    if not (best_dir / STATE_FILE).is_file():
         raise InputError("no best checkpoint (the run never improved, or ckpt/best was removed)", str(best_dir))
-    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
-    for number, line in enumerate(text.splitlines(), start=1):
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            name = Path(value.strip().strip('"'))
-            prefix = name if name.is_absolute() and name.with_name(name.name + ".index").is_file() \
-                else best_dir / name.name
-            if not prefix.with_name(prefix.name + ".index").is_file():
-                raise InputError(f"{prefix.name}.index is missing", str(state), number)
-            return prefix
-    raise InputError("names no model_checkpoint_path", str(state))
+    return state_prefix(best_dir / STATE_FILE)
 
 
 def _checkpoint_in(folder: Path) -> Located | None:
@@ -119,7 +121,7 @@ def _checkpoint_in(folder: Path) -> Located | None:
         raise InputError(f"not read: {problem or 'not a regular file'} (a checkpoint's `checkpoint` file must be "
                          "a regular file)", str(state))
     if state.is_file():
-        prefix = _prefix_from_state(state)
+        prefix = state_prefix(state)
         return Located(prefix, "tf", _run_root(folder), _exp_name(folder))
     indexes = sorted(folder.glob("*.index"))
     if indexes:
@@ -151,19 +153,6 @@ def _search(folder: Path, depth: int) -> list[Located | None]:
         found = _checkpoint_in(child)
         out.extend([found] if found is not None else _search(child, depth - 1))
     return out
-
-
-def _prefix_from_state(state: Path) -> Path:
-    text = read_regular_bytes(state, 1 << 20).decode("utf-8", errors="replace")  # never a FIFO or a device
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _PATH_LINE_RE.match(line)
-        if match:
-            named = Path(match.group(1))
-            for prefix in ([named] if named.is_absolute() else []) + [state.parent / named, state.parent / named.name]:
-                if (prefix.parent / (prefix.name + ".index")).is_file():
-                    return prefix
-            raise InputError(f"{named.name}.index is missing", str(state), number)
-    raise InputError("names no model_checkpoint_path", str(state))
 
 
 def _run_root(folder: Path) -> Path | None:

@@ -358,34 +358,40 @@ def read_csv_log(path: str | os.PathLike[str] | None) -> RawLog:
     if n_fields not in (3, 4):
         raise InputError(f"expected 3 or 4 fields user,item,timestamp[,category], found {n_fields}", str(file), 1)
     has_header = not _is_number(first_fields[2])
-
-    def check(fields: list[str], _: int) -> str | None:
-        if len(fields) != n_fields:
-            return f"expected {n_fields} fields like the first line, found {len(fields)}"
-        if not fields[0].strip() or not fields[1].strip():
-            return "empty user or item id"
-        if not _is_number(fields[2]):
-            return f"timestamp must be a number, found {fields[2]!r}"
-        if n_fields == 4 and not fields[3].strip():
-            return "empty category"
-        return None
-
     try:
-        frame = pd.read_csv(file, header=None, skiprows=1 if has_header else 0, engine="c",
-                            keep_default_na=False, na_values=[""])
-        if frame.shape[1] != n_fields or len(frame) == 0 or frame.isna().to_numpy().any():
-            raise ValueError("missing fields")
-        timestamps = frame[2].to_numpy()
-        if timestamps.dtype.kind not in "iuf" or (timestamps.dtype.kind == "f" and
-                                                  not np.isfinite(timestamps).all()):
-            raise ValueError("timestamp")
+        frame = _read_csv_columns(file, n_fields, has_header)
     except pd.errors.EmptyDataError:
         raise InputError("no data rows after the header", str(file)) from None
     except (ValueError, pd.errors.ParserError) as error:
-        raise _locate_bad_line(file, check, skip_first=has_header,
+        raise _locate_bad_line(file, lambda fields, _: _csv_row_problem(fields, n_fields), skip_first=has_header,
                                fallback=f"could not be parsed ({error})") from None
-    return _log_from_columns(_id_column(frame[0]), _id_column(frame[1]), timestamps,
+    return _log_from_columns(_id_column(frame[0]), _id_column(frame[1]), frame[2].to_numpy(),
                              _id_column(frame[3]) if n_fields == 4 else None)
+
+
+def _read_csv_columns(file: Path, n_fields: int, has_header: bool) -> pd.DataFrame:
+    """The whole file through pandas' C parser; ValueError when any row is incomplete or a timestamp is not a
+    finite number (the caller then finds the first bad line, row by row)."""
+    frame = pd.read_csv(file, header=None, skiprows=1 if has_header else 0, engine="c",
+                        keep_default_na=False, na_values=[""])
+    if frame.shape[1] != n_fields or len(frame) == 0 or frame.isna().to_numpy().any():
+        raise ValueError("missing fields")
+    timestamps = frame[2].to_numpy()
+    if timestamps.dtype.kind not in "iuf" or (timestamps.dtype.kind == "f" and not np.isfinite(timestamps).all()):
+        raise ValueError("timestamp")
+    return frame
+
+
+def _csv_row_problem(fields: list[str], n_fields: int) -> str | None:
+    if len(fields) != n_fields:
+        return f"expected {n_fields} fields like the first line, found {len(fields)}"
+    if not fields[0].strip() or not fields[1].strip():
+        return "empty user or item id"
+    if not _is_number(fields[2]):
+        return f"timestamp must be a number, found {fields[2]!r}"
+    if n_fields == 4 and not fields[3].strip():
+        return "empty category"
+    return None
 
 
 def _id_column(column: pd.Series) -> np.ndarray:
