@@ -14,6 +14,8 @@ from recdoc.errors import InputError
 from recdoc.files import read_regular_bytes
 
 STATE_FILE = "checkpoint"
+# A PyTorch port's checkpoint files (one file, no state file): recognised so that they are named, never read as TF's.
+TORCH_SUFFIXES = (".pt", ".pth")
 _PATH_LINE_RE = re.compile(r'^\s*model_checkpoint_path\s*:\s*"(.*)"\s*$')
 _STATE_FILE_LIMIT = 1 << 20  # a state file is a few lines; never read a stray huge file whole
 

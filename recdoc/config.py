@@ -15,8 +15,8 @@ from typing import Any
 from recdoc import reference
 from recdoc.errors import UsageError
 from recdoc.jsonable import as_json_dict
+from recdoc.metrics import NDCG_KINDS
 
-NDCG_KINDS = ("paper", "master", "standard")
 # How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
 STRATEGIES = ("none", "mirrored", "multi_worker")
 # A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.
@@ -59,7 +59,7 @@ DEFAULT_DATASET = "book"
 DEFAULT_MODEL_TYPE = "ComiRec-DR"
 DATA_DIR = "data"
 RUNS_DIR = "runs"
-METRICS_AT = (20, 50)
+METRICS_AT = reference.paper_cutoffs()  # the paper's cut-offs, computed for every run
 _ORIGINAL = dataset_defaults(DEFAULT_DATASET)
 
 

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from recdoc.checkpoint_state import TORCH_SUFFIXES, prefix_candidates
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.observed_run import CheckpointInfo, Run, SourceRef
 from recdoc.errors import InputError
@@ -24,7 +25,6 @@ from recdoc.thresholds import InterestThresholds
 
 FORMAT = "checkpoint"
 STATE_FILE = "checkpoint"
-TORCH_SUFFIXES = (".pt", ".pth")
 _PATH_LINE_RE = re.compile(r'^\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"(.*)"\s*$')
 # Other CheckpointState fields TF2's CheckpointManager writes: numbers, not paths.
 _TIMESTAMP_LINE_RE = re.compile(r"^\s*(all_model_checkpoint_timestamps|last_preserved_timestamp)\s*:\s*[-+0-9.eE]+\s*$")
@@ -162,8 +162,7 @@ def number_meaning(info: CheckpointInfo, improvements: int | None, best_iter: in
 def resolve_prefix(folder: Path, latest: str, problems: list[str]) -> Path | None:
     """The checkpoint prefix on this machine: relative to the folder, else absolute, else the basename here."""
     given = Path(latest)
-    candidates = [given] if given.is_absolute() else [folder / given]
-    candidates.append(folder / given.name)
+    candidates = prefix_candidates(folder, latest)
     for candidate in candidates:
         if checkpoint_files_exist(candidate):
             if given.is_absolute() and candidate != given:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from recdoc.checkpoint_state import TORCH_SUFFIXES
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
 from recdoc.diagnose.readers import dump, mlflow_store, pasted, recbole, rechorus, sheet
 from recdoc.diagnose.readers.lines import binary_reason, odd_file as _odd_file, read_head, read_head_bytes
@@ -338,7 +339,7 @@ def _classify_by_name(path: Path, pieces: _Pieces, explicit: bool) -> bool:
     name = path.name
     if tensorboard.FILE_MARKER in name:
         pieces.events.append(path)
-    elif path.suffix in checkpoint.TORCH_SUFFIXES:
+    elif path.suffix in TORCH_SUFFIXES:
         pieces.checkpoints.append(path)
     elif explicit and (name in (recdoc_folder.RUN_JSON, recdoc_folder.METRICS_JSONL)):
         pieces.recdoc.append(path)

@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from recdoc.checkpoint_state import STATE_FILE, has_index, state_prefix
+from recdoc.checkpoint_state import STATE_FILE, TORCH_SUFFIXES, has_index, state_prefix
 from recdoc.config import ExpName, parse_exp_name
 from recdoc.errors import InputError, RecdocError
 from recdoc.files import path_problem
 from recdoc.instruments.checkpoints.mapping import Stored, clean_name, is_bookkeeping
 from recdoc.trainer.log.records import RunRecord
 
-TORCH_SUFFIXES = (".pt", ".pth")
 _MANAGER_RE = re.compile(r"^ckpt-(\d+)$")
 LOG_SUFFIXES = (".log", ".txt", ".out")
 # How deep below a run folder a checkpoint is looked for (run/best_model/<exp>/keras_ckpt/ckpt-N: 3 levels).
