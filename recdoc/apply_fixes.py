@@ -27,6 +27,17 @@ from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import InputError, RecdocError, UsageError
 from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
+from recdoc.trainer.log.records import RunRecord
+from recdoc.diagnose.engine import analyze_all
+from recdoc.reports.multi import run_title
+from recdoc.trainer.loop import train
+from recdoc.diagnose.engine import analyze_paths
+from recdoc.reports import write_reports
+from recdoc.reports.compare import finding_changes, write_comparison
+from recdoc.checkpoint_state import STATE_FILE, state_prefix
+from recdoc.files import rewrite_file
+from recdoc.trainer.log.folder import open_run_folder
+from recdoc.trainer.loop import LoopState, write_loop_state
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")
@@ -56,8 +67,6 @@ def recdoc_run_folder(diagnosis: Diagnosis) -> Path | None:
 
 
 def _stored_config(folder: Path | None) -> dict[str, Any]:
-    from recdoc.trainer.log.records import RunRecord
-
     if folder is None:
         return {}
     try:
@@ -97,15 +106,11 @@ def missing_data_message(config: RunConfig) -> str | None:
 def select_diagnosis(paths: list[str], run: int | None = None, command: str = "rerun") -> Diagnosis:
     """The diagnosis of the one run at `paths`; when they hold several, the `run`-th (1-based), and without `run`
     a UsageError listing them: a command that acts on one run never picks one silently."""
-    from recdoc.diagnose.engine import analyze_all
-
     return choose_diagnosis(analyze_all(list(paths)), paths, run, command)
 
 
 def choose_diagnosis(diagnoses: list[Diagnosis], paths: list[str], run: int | None, command: str) -> Diagnosis:
     """`select_diagnosis` on diagnoses already made."""
-    from recdoc.reports.multi import run_title
-
     where = ", ".join(paths)
     if run is not None and not 1 <= run <= len(diagnoses):
         raise UsageError(f"--run {run}: {where} holds {len(diagnoses)} run{'s' if len(diagnoses) > 1 else ''}"
@@ -185,8 +190,6 @@ def _say_plan(diagnosis: Diagnosis, plan: FixPlan, paths: list[str], continued_f
 
 def _train_fixed(plan: FixPlan, continued_from: Path | None) -> Path:
     """Train the corrected run: fresh, or (--resume_best) from the best checkpoint of `continued_from`."""
-    from recdoc.trainer.loop import train
-
     if continued_from is None:
         return Path(train(plan.new_config))
     return Path(train(seed_from_best(continued_from, plan.new_config), resume=True))
@@ -194,10 +197,6 @@ def _train_fixed(plan: FixPlan, continued_from: Path | None) -> Path:
 
 def finish(old: Diagnosis, plan: FixPlan, new_run: Path, say: Echo) -> RerunOutcome:
     """Diagnose the new run, write its report and the comparison in its folder, print both paths."""
-    from recdoc.diagnose.engine import analyze_paths
-    from recdoc.reports import write_reports
-    from recdoc.reports.compare import finding_changes, write_comparison
-
     new = analyze_paths([str(new_run)])
     written = write_reports(new, out_dir=new_run)
     compared = write_comparison([old, new], new_run)
@@ -221,8 +220,6 @@ def _check_same_model(plan: FixPlan) -> None:
 
 def _best_prefix(old_folder: Path) -> Path:
     """The old run's best checkpoint prefix, with its files there."""
-    from recdoc.checkpoint_state import STATE_FILE, state_prefix
-
     best_dir = old_folder / "ckpt" / "best"
     try:
         return state_prefix(best_dir / STATE_FILE)
@@ -232,11 +229,6 @@ def _best_prefix(old_folder: Path) -> Path:
 
 def seed_from_best(old_folder: Path, config: RunConfig) -> RunConfig:
     """Create the new run folder as a resumable run whose last state is the old run's best checkpoint."""
-    from recdoc.files import rewrite_file
-    from recdoc.trainer.log.folder import open_run_folder
-    from recdoc.trainer.log.records import RunRecord
-    from recdoc.trainer.loop import LoopState, write_loop_state
-
     prefix = _best_prefix(old_folder)
     name = prefix.name
     files = sorted(prefix.parent.glob(f"{name}.*"))

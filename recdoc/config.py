@@ -15,8 +15,9 @@ from typing import Any
 from recdoc import reference
 from recdoc.errors import UsageError
 from recdoc.jsonable import as_json_dict
-from recdoc.metrics import NDCG_KINDS
 
+# The NDCG definitions recdoc computes (recdoc/metrics.py); here so that reading a setting never loads numpy.
+NDCG_KINDS = ("paper", "master", "standard")
 # How training runs: one process, several local devices, or several workers (TF_CONFIG); see trainer/distribute.py.
 STRATEGIES = ("none", "mirrored", "multi_worker")
 # A dataset's three files, `<name>_<split>.txt`; the two that are evaluated.

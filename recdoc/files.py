@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from recdoc.errors import UsageError
+from recdoc.errors import InputError
 
 Content = bytes | str | Callable[[BinaryIO], None]
 
@@ -171,8 +172,6 @@ def open_regular(path: str | Path) -> BinaryIO:
     import fcntl
     import stat
 
-    from recdoc.errors import InputError
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
@@ -194,8 +193,6 @@ def open_regular(path: str | Path) -> BinaryIO:
 
 def read_regular_bytes(path: str | Path, limit: int | None = None) -> bytes:
     """The bytes of a regular file (at most `limit`); InputError naming the file and what it is otherwise."""
-    from recdoc.errors import InputError
-
     with open_regular(path) as handle:
         try:
             return handle.read() if limit is None else handle.read(limit)

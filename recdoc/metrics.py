@@ -20,17 +20,25 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 
+from recdoc.config import NDCG_KINDS
+
 NdcgKind = Literal["paper", "master", "standard"]
 RecallKind = Literal["paper", "master"]
-NDCG_KINDS: tuple[NdcgKind, ...] = ("paper", "master", "standard")
 # The per-user averages the original logs at every evaluation and after training (diversity only after training).
 LOGGED_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate")
 EMPTY_SLOT = -1
+
+
+def is_possible(value: float) -> bool:
+    """Whether a logged recall, NDCG or hit rate could be one: each is an average of per-user fractions, so finite
+    and in [0, 1]."""
+    return math.isfinite(value) and 0.0 <= value <= 1.0
 
 
 def _discount(positions: np.ndarray | int) -> np.ndarray | float:

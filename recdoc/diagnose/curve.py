@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from recdoc.thresholds import Thresholds
 
 
 def evaluated(curve: pd.DataFrame) -> pd.DataFrame:
@@ -181,14 +182,10 @@ class CurveSummary:
     def beyond_noise(self, trend: float, count: int) -> bool:
         """Is a fitted change of `trend` (fraction of the best) over `count` evaluations more than this curve's own
         noise can make (`Thresholds.NOISE_Z` standard errors)?"""
-        from recdoc.thresholds import Thresholds
-
         return abs(trend) >= Thresholds.NOISE_Z * trend_uncertainty(self.noise, count)
 
     def rising(self, trend: float, count: int) -> bool:
         """Still rising: at least `Thresholds.STILL_RISING` of the best, and beyond the curve's own noise."""
-        from recdoc.thresholds import Thresholds
-
         return trend >= Thresholds.STILL_RISING and self.beyond_noise(trend, count)
 
     @property

@@ -22,6 +22,15 @@ from recdoc.config import RunConfig
 from recdoc.diagnose.fixes import proposed_exp, run_folders, taken_run_names
 from recdoc.errors import InputError
 from recdoc.numbers import finite_number
+from recdoc.diagnose.readers.detect import read_runs
+from recdoc.diagnose.observed_run import FinalMetrics
+from recdoc import reference
+from recdoc.instruments.probe.measure import probe_for_doctor
+from recdoc.diagnose.rules.base import printed_nonfinite
+from recdoc.thresholds import Confidence
+from recdoc.diagnose.readers.detect import read_paths
+from recdoc.diagnose.fixes import compose, disagreement_notes, source_tool_of
+from recdoc.errors import UsageError
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank
@@ -43,8 +52,6 @@ def analyze_all(paths: list[str], overrides: dict[str, str] | None = None, deep:
     their final metrics, with their spread (`metrics.repeats`): a repeat is a sample of the same experiment, not a
     different run.
     """
-    from recdoc.diagnose.readers.detect import read_runs
-
     runs = read_runs(list(paths), deep=deep)
     if deep:
         from recdoc.diagnose.deep_checks import attach_checkpoint_checks
@@ -97,8 +104,6 @@ def combine_repeats(runs: list[Run]) -> Run:
     of each final metric in `extra_metrics["repeats"]`."""
     import statistics
 
-    from recdoc.diagnose.observed_run import FinalMetrics
-
     base = runs[0]
     combined = Run(format=base.format, paths=list(dict.fromkeys(p for r in runs for p in r.paths)),
                    exp_name=base.exp_name, argv=base.argv, declared=dict(base.declared), curve=base.curve,
@@ -138,14 +143,11 @@ def attach_interest_probe(run: Run) -> None:
     """
     from pathlib import Path
 
-    from recdoc import reference
-
     folders = [Path(p).parent for p in run.paths if Path(p).name == "run.json"]
     model_type = run.declared.get("model_type")
     if not folders or "probe" in run.extra_metrics or (
             model_type is not None and not reference.is_multi_interest(model_type.value)):
         return
-    from recdoc.instruments.probe.measure import probe_for_doctor
 
     try:
         probe, source = probe_for_doctor(folders[0])
@@ -201,8 +203,6 @@ def analyze_run(run: Run, overrides: dict[str, str] | None = None,
 def not_read_notes(run: Run, findings: list[Finding]) -> list[str]:
     """What was not read, said as such: absence is not evidence, so it lowers what can be judged, never raises a
     fault (cells of the curve never read, a reader's nan event on a line that prints no nan/inf)."""
-    from recdoc.diagnose.rules.base import printed_nonfinite
-
     notes: list[str] = []
     found = {f.id for f in findings}
     if run.has_curve:
@@ -233,8 +233,6 @@ def cap_on_low_coverage(run: Run, findings: list[Finding], notes: list[str]) -> 
     """With most of the input's numbered lines not understood (`Thresholds.LOW_COVERAGE`), fault findings'
     confidence is capped at `Confidence.LOW_COVERAGE_CAP`, and a note says why."""
     from dataclasses import replace
-
-    from recdoc.thresholds import Confidence
 
     coverage = run.coverage
     share = coverage.fraction_used
@@ -300,8 +298,6 @@ def rank_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def _read_baseline(path: str, deep: bool) -> Run:
-    from recdoc.diagnose.readers.detect import read_paths
-
     try:
         return read_paths([path], deep=deep)
     except InputError as error:  # say which argument it was: the run itself was readable
@@ -416,9 +412,6 @@ def rerun_commands(run: Run, config: dict[str, Setting], findings: list[Finding]
     Composed by `fixes.compose`, the one owner of the rerun command, with the run's own data and runs folders,
     so that report.md shows what `recdoc rerun --dry-run` prints.
     """
-    from recdoc.diagnose.fixes import compose, disagreement_notes, source_tool_of
-    from recdoc.errors import UsageError
-
     if _value(config, "dataset") is None:
         notes.append("no re-run command: the dataset is unknown")
         return {}

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc import reference
-from recdoc.metrics import LOGGED_METRICS
+from recdoc.metrics import LOGGED_METRICS, is_possible
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
-from recdoc.diagnose.rules.values import is_possible
 from recdoc.diagnose.observed_run import Run
 from recdoc.numbers import finite_number
 

@@ -25,6 +25,7 @@ from recdoc import model_specs, reference
 from recdoc.config import EVAL_SPLITS
 from recdoc.errors import InputError
 from recdoc.files import write_numbered
+from recdoc.trainer.evaluate import evaluate
 
 RESCORE_FILE = "rescore.json"
 RESCORE_SCHEMA = "recdoc-rescore/1"
@@ -52,8 +53,6 @@ def rescore_loaded(loaded: Any, data: Any, data_dir: str | Path, passes: int | N
                    logged: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rescore a checkpoint already loaded (`recdoc.instruments.checkpoints.Loaded`) on `data`, beside `logged`
     (`{split: {recall, ndcg, hitrate, diversity, ref}, cutoff}`, what the run's log said; None without a log)."""
-    from recdoc.trainer.evaluate import evaluate
-
     model_type = loaded.mapping.model_type
     if passes is None:
         passes = STOCHASTIC_PASSES if model_type in STOCHASTIC_MODELS else 1

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recdoc.errors import UsageError
+from recdoc.files import path_problem
+from recdoc.files import refuse_foreign
+from recdoc.files import StagedSet
+from recdoc.files import write_file
 
 if TYPE_CHECKING:  # importing this package stays light: `chart_process` must start before numpy does
     from recdoc.diagnose.findings import Diagnosis
@@ -53,8 +57,6 @@ def _out_folder(folder: Path) -> Path:
 def check_out_folder(folder: str | Path | None, flag: str = "--out") -> None:
     """UsageError naming `flag` when `folder` is, or lies under, something that is not a folder (a file, a FIFO):
     checked before any analysis, so that a typo does not cost one."""
-    from recdoc.files import path_problem
-
     if folder is None:
         return
     path = Path(folder)
@@ -117,8 +119,6 @@ def claim_report_set(folder: Path, force: bool) -> tuple[int, list[Path]]:
     """The set number to write and the files it replaces: the next free number and none; with `force` (the user's
     explicit `--force`) the last set and all its files, so no stale plot of the replaced set remains beside the
     new report. `--force` refuses (UsageError naming the file) when a file of that set is not one recdoc wrote."""
-    from recdoc.files import refuse_foreign
-
     last = last_report_number(folder) if force else None
     if last is None:
         return free_report_number(folder), []
@@ -161,8 +161,6 @@ def write_reports(diagnosis: Diagnosis, out_dir: str | Path | None = None,
 def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plots: bool,
                force: bool = False) -> list[Path]:
     """The whole set is written aside first, then moved into place: a failure leaves no part of it behind."""
-    from recdoc.files import StagedSet
-
     number, replacing = claim_report_set(folder, force)
     names = report_names(number)
     order: list[str] = []
@@ -189,6 +187,4 @@ def _write_all(diagnosis: Diagnosis, folder: Path, chosen: tuple[str, ...], plot
 
 
 def _write_staged(stage: object, name: str, text: str) -> None:
-    from recdoc.files import write_file
-
     write_file(stage.path(name), text)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Any
 from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import best_row, evaluated, improvement_rows
 from recdoc.numbers import whole_number
+from recdoc.diagnose.paper_comparison import paper_model_name
 
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "hitrate": "HitRate", "diversity": "Diversity"}
 
@@ -91,8 +92,6 @@ def placement_groups(diagnosis: Diagnosis) -> list[list[Comparison]]:
 def placement_sentence(rows: list[Comparison], dataset: str | None) -> str:
     """`the model is not stated; on Book the paper's models reach recall@50 from 2.40% (MostPopular) to 8.47%
     (ComiRec-SA); this run's test 6.99% is closest to YouTube DNN's 7.31%`."""
-    from recdoc.diagnose.paper_comparison import paper_model_name
-
     low, high, first = rows[0], rows[-1], rows[0]
     label = metric_label(first.metric, first.cutoff)
     where = f"on {dataset.capitalize()} " if dataset else ""

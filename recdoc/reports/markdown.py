@@ -12,6 +12,7 @@ from recdoc.reports.facts import (
     RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, placement_groups,
     placement_sentence, points, run_facts, signed_percent, verdict_sentence,
 )
+from recdoc.diagnose.fixes import split_code_edits
 
 TOOL_NAMES = {"recdoc": "recdoc", "original": "the original (its TF2 and PyTorch ports take the same flags)"}
 BASIS_TEXT = {
@@ -250,7 +251,6 @@ def _plots(images: dict[str, str] | None) -> str:
 def _rerun(rerun: dict[str, str]) -> str:
     if not rerun:
         return ""
-    from recdoc.diagnose.fixes import split_code_edits
 
     lines = ["## Rerun", "", "The run with the proposed fixes applied:"]
     for tool, text in rerun.items():

@@ -19,6 +19,8 @@ from recdoc.errors import UsageError
 from recdoc.files import StagedSet, write_file
 from recdoc.reports import FORMATS, chosen_formats, claim_report_set, multi_output_folder, report_names
 from recdoc.reports.jsonreport import _finite
+from recdoc.diagnose.readers.detect import run_label
+from recdoc.reports.sweep import sweep_facts
 
 VERDICT_ORDER = ("healthy", "findings", "unusable")
 
@@ -28,8 +30,6 @@ def worst_verdict(diagnoses: list[Diagnosis]) -> str:
 
 
 def run_title(diagnosis: Diagnosis) -> str:
-    from recdoc.diagnose.readers.detect import run_label
-
     return run_label(diagnosis.run)
 
 
@@ -93,8 +93,6 @@ def demote_headings(markdown: str, levels: int = 1) -> str:
 
 
 def render_multi_json(diagnoses: list[Diagnosis]) -> str:
-    from recdoc.reports.sweep import sweep_facts
-
     data = {"schema_version": SCHEMA_VERSION, "verdict": worst_verdict(diagnoses),
             "summary": summary_rows(diagnoses), "sweep": sweep_facts(diagnoses),
             "runs": [d.to_dict() for d in diagnoses]}

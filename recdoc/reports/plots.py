@@ -14,6 +14,7 @@ from recdoc.diagnose.curve import evaluated
 from recdoc.reports.chart import LineChart
 from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, run_facts
+from recdoc.diagnose.rules.loss import loss_format_problem
 
 FIGSIZE = (7.0, 3.2)
 DPI = 90
@@ -49,8 +50,6 @@ def chance_level(diagnosis: Diagnosis) -> tuple[float, int] | None:
     """(ln(S + 1), S) when the logged loss is the original's sampled softmax over S = neg_num x batch_size sampled
     candidates: the loss of a uniform guess, the level `wiring-suspect` and `loss-level` compare with
     (rules/loss.py `assess_loss`); None when the loss is another code's or the candidates are unknown."""
-    from recdoc.diagnose.rules.loss import loss_format_problem
-
     if loss_format_problem(diagnosis.run.format) is not None:
         return None
     values = {key: diagnosis.config[key].value if key in diagnosis.config else None

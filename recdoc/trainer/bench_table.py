@@ -25,6 +25,9 @@ from typing import Any
 from recdoc import model_specs, reference
 from recdoc.config import DATA_DIR, RUNS_DIR, RunConfig, advised_learning_rate
 from recdoc.errors import RecdocError, UsageError
+from recdoc.trainer.loop import train
+from recdoc.trainer.log.records import RunRecord
+from recdoc.files import rewrite_file
 
 PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
 CUTOFFS = reference.paper_cutoffs()
@@ -231,15 +234,11 @@ def render_runs_csv(outcomes: Sequence[RunOutcome]) -> str:
 
 # ---------------------------------------------------------------- running
 def default_trainer(config: RunConfig) -> Path:
-    from recdoc.trainer.loop import train
-
     return train(config)
 
 
 def read_outcome(model_type: str, seed: int, learning_rate: float, run_dir: Path) -> RunOutcome:
     """A finished run's final test metrics and budget, from its `run.json`."""
-    from recdoc.trainer.log.records import RunRecord
-
     data = RunRecord.load(run_dir / "run.json").data
     final = data.get("final", {}).get("test", {})
     metrics = {str(k): float(v) for k, v in final.items() if isinstance(v, (int, float))}
@@ -273,8 +272,6 @@ def run_bench(spec: BenchSpec, trainer: Trainer = default_trainer,
 
 def write_outputs(out_dir: str | Path, dataset: str, files: Mapping[str, str]) -> Path:
     """Write `files` into a new folder `<out_dir>/table3_<dataset>_<n>/` (smallest unused n); return it."""
-    from recdoc.files import rewrite_file
-
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     number = 1

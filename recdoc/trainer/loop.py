@@ -39,6 +39,13 @@ from recdoc.trainer.log.lines import (
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import MetricsLog, RunRecord, data_fingerprint, deviations, utc_now
 from recdoc.trainer.log.tensorboard import Scalars
+from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
+from recdoc.trainer.distribute import worker_position
+from recdoc.trainer.distribute import make_cluster
+from recdoc.trainer.models import build_model
+from recdoc.trainer.evaluate import search_backend
+from recdoc.trainer.evaluate import evaluate
+from recdoc.trainer.evaluate import subset_split
 
 
 class StopReason(str, Enum):
@@ -324,8 +331,6 @@ class _TrainingHooks:
 
     def __init__(self, run: _OpenRun, log: TrainLog, console: Console, scalars: Scalars,
                  callback: EvaluationCallback | None = None) -> None:
-        from recdoc.trainer.evaluate import evaluate, subset_split
-
         self._evaluate = evaluate
         config, dataset, cluster = run.config, run.dataset, run.built.cluster
         self.config = config
@@ -437,8 +442,6 @@ def train(config: RunConfig, resume: bool = False, advice: Sequence[str] = (),
     `advice` lines are printed once the configuration and the data have passed their checks (an error in either
     comes first and alone), before TensorFlow starts. `on_evaluation(iteration, metrics) -> stop` sees every
     periodic validation (see `EvaluationCallback`; `recdoc tune` reports it to its pruner)."""
-    from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
-
     if is_most_popular(config.model_type):  # no model to train: the original's separate src/mostpop.py
         if resume:
             raise UsageError("MostPopular has nothing to resume: it does not train")
@@ -452,7 +455,6 @@ def _prepare(config: RunConfig, resume: bool, advice: Sequence[str]) -> tuple[Ru
     """The configuration to train (a resumed run's as stored, with this command's changes) and its data, both
     checked before TensorFlow is imported: bad input fails fast, without TensorFlow's log lines. Then `advice`."""
     from recdoc.trainer.data.dataset import load_dataset
-    from recdoc.trainer.distribute import worker_position
 
     validate(config)
     worker_index, worker_count = worker_position(config.strategy)
@@ -482,8 +484,6 @@ def _resumed_config(config: RunConfig) -> RunConfig:
 def _build(config: RunConfig, dataset: Any) -> _Built:
     """TensorFlow starts here: the cluster first (collectives start with it), then the model and its trainer."""
     from recdoc.trainer.data.sampling import TrainSampler
-    from recdoc.trainer.distribute import make_cluster
-    from recdoc.trainer.models import build_model
     from recdoc.trainer.train import Trainer
 
     cluster = make_cluster(config.strategy)
@@ -543,7 +543,6 @@ def _start_record(config: RunConfig, dataset: Any, built: _Built, paths: RunPath
     """run.json for a new run, with the item count the data actually has, so the doctor knows how close the data
     is to the paper's (a prior's confidence scales with it), and the settings that depart from the original."""
     from recdoc.tfimport import tf
-    from recdoc.trainer.evaluate import search_backend
 
     recorded = config if config.item_count is not None else dataclasses.replace(config, item_count=dataset.item_count)
     # The item table's Adam update: recdoc's fused kernel or, without a compiler, TF1's ops (same numbers).
@@ -629,8 +628,6 @@ def _close_loop(run: _OpenRun, stop: StopReason, console: Console, log: TrainLog
 
 def _final_evaluation(run: _OpenRun, log: TrainLog, sharding: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The best model (else the last weights) on the whole validation and test splits, as the original logs it."""
-    from recdoc.trainer.evaluate import evaluate
-
     _restore_best(run, log)
     final: dict[str, dict[str, float]] = {}
     for split_name, split in (("valid", run.dataset.valid), ("test", run.dataset.test)):

@@ -7,6 +7,10 @@ from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG, ndcg_reading
 from recdoc.diagnose.rules.base import Rule, RuleContext
 from recdoc.thresholds import Confidence
+from recdoc.diagnose.curve import best_row
+from recdoc.diagnose.observed_run import SourceRef
+from recdoc.thresholds import Thresholds
+from recdoc.diagnose.paper_comparison import sampled_candidates
 
 
 def paper_cutoffs() -> list[int]:
@@ -209,8 +213,6 @@ class EvaluationProtocol(Rule):
     family = "comparability"
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
-        from recdoc.diagnose.paper_comparison import sampled_candidates
-
         evidence: list[Evidence] = []
         symptoms: list[str] = []
         sampled = sampled_candidates(ctx.run)
@@ -241,10 +243,6 @@ def _impossible_ndcg(ctx: RuleContext) -> Evidence | None:
     """The first evaluation (finals, then the best validation row) whose NDCG@K is below HitRate@K / log2(K+1)
     while recall equals hit rate (single-target evaluation)."""
     import math
-
-    from recdoc.diagnose.curve import best_row
-    from recdoc.diagnose.observed_run import SourceRef
-    from recdoc.thresholds import Thresholds
 
     top_n = ctx.value("topN")
     candidates: list[tuple[str, float | None, float | None, float | None, int | None, SourceRef | None]] = []

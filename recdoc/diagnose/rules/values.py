@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext
-from recdoc.metrics import LOGGED_METRICS
+from recdoc.metrics import LOGGED_METRICS, is_possible
 from recdoc.thresholds import Confidence
 from recdoc.diagnose.observed_run import SourceRef
 
@@ -67,11 +66,6 @@ class ImpossibleMetrics(Rule):
             fix=Fix({}, "metrics that are fractions in [0, 1]", applicable=False,
                     how="fix the evaluation code (each metric's denominator and scale), then evaluate again"),
             explanation="These values are left out of the comparison with the paper.")
-
-
-def is_possible(value: float) -> bool:
-    """Recall, NDCG and hit rate are fractions: finite, in [0, 1]."""
-    return math.isfinite(value) and 0.0 <= value <= 1.0
 
 
 RULES = (ImpossibleMetrics,)

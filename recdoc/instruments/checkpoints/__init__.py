@@ -24,6 +24,8 @@ from recdoc.instruments.checkpoints.mapping import Hints, Mapping, MappingError,
 from recdoc.instruments.checkpoints.sources import Located, TensorSource, locate, read_tensors
 from recdoc.trainer.data.dataset import dataset_folder, dataset_name
 from recdoc.trainer.log.records import RunRecord
+from recdoc.trainer.models import build_model
+from recdoc.trainer.data.dataset import load_dataset
 
 __all__ = ["Loaded", "Located", "Mapping", "MappingError", "load", "locate", "run_hints", "find_dataset", "open_with_data"]
 
@@ -101,8 +103,6 @@ def evaluation_config(mapping: Mapping, hints: Hints, located: Located) -> RunCo
 
 def build_and_assign(mapping: Mapping, arrays: dict[str, np.ndarray], config: RunConfig) -> Any:
     """A recdoc model of `mapping`'s type with every mapped tensor assigned (shapes checked)."""
-    from recdoc.trainer.models import build_model
-
     model = build_model(config, mapping.item_count)
     for assignment in mapping.assignments:
         variable = model
@@ -127,8 +127,6 @@ def build_and_assign(mapping: Mapping, arrays: dict[str, np.ndarray], config: Ru
 def open_with_data(path: str | Path, data_dir: str | Path, dataset: str | None = None) -> tuple[Loaded, Any]:
     """The loaded checkpoint and its data (`recdoc.trainer.data.dataset.Dataset`): `dataset` as given, else the
     one the run names (experiment name, run.json) when `data_dir` has it, else `data_dir`'s only dataset."""
-    from recdoc.trainer.data.dataset import load_dataset
-
     located = locate(path)
     named = run_hints(located).dataset
     if dataset is None and named and dataset_folder(data_dir, named).is_dir():

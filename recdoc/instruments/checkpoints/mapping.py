@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from recdoc import model_specs
 from recdoc.errors import InputError
+from recdoc.config import dataset_defaults
 
 Shape = tuple[int, ...]
 
@@ -375,7 +376,6 @@ class _Builder:
         if self.hints.maxlen:
             self.origins["maxlen"] = f"{self.hints.source} (the tensors do not depend on it)"
             return self.hints.maxlen
-        from recdoc.config import dataset_defaults
 
         value = int(dataset_defaults(self.hints.dataset)["maxlen"])
         self.origins["maxlen"] = f"the original's default for {self.hints.dataset or 'this dataset'} (not in the tensors)"

@@ -14,6 +14,11 @@ from recdoc.thresholds import InterestThresholds
 from recdoc.instruments.probe.files import PROBE_SCHEMA, latest_probe_file, read_probe
 from recdoc.instruments.probe.restore import locate, restore_model
 from recdoc.instruments.probe.tally import InterestTally
+from recdoc.trainer.data.dataset import load_dataset
+from recdoc.trainer.data.dataset import Split
+from recdoc.trainer.data.sampling import eval_batches
+from recdoc.trainer.evaluate import ItemIndex
+from recdoc.instruments.checkpoints import open_with_data
 
 
 
@@ -28,7 +33,6 @@ def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = 
     if not reference.is_multi_interest(target.config.model_type) or target.config.num_interest < 2:
         raise UsageError(f"{target.exp_name}: {target.config.model_type} with {target.config.num_interest} "
                          "interest(s) is not a multi-interest model: there is nothing to probe")
-    from recdoc.trainer.data.dataset import load_dataset
 
     dataset = load_dataset(str(target.data_dir), target.config.dataset, target.config.item_count)
     model = restore_model(target, dataset.item_count)
@@ -48,10 +52,6 @@ def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = 
 
 def probe_interests(model: Any, users: Any, config: RunConfig, max_users: int | None = None) -> dict[str, Any]:
     """The tally of `model`'s interests over `users` (a `Split`; its first `max_users`), as evaluation sees them."""
-    from recdoc.trainer.data.dataset import Split
-    from recdoc.trainer.data.sampling import eval_batches
-    from recdoc.trainer.evaluate import ItemIndex
-
     if max_users is not None and max_users < len(users):
         users = Split(users.path, users.users[:max_users], users.sequences[:max_users])
     table = np.asarray(model.item_embeddings.numpy())
@@ -72,7 +72,6 @@ def probe_checkpoint(path: str | Path, data_dir: str | Path, dataset: str | None
         raise UsageError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     if max_users is not None and max_users < 1:
         raise UsageError(f"--max_users must be positive, got {max_users}")
-    from recdoc.instruments.checkpoints import open_with_data
 
     loaded, data = open_with_data(path, data_dir, dataset)
     return probe_loaded(loaded, data, split, max_users)

@@ -12,6 +12,7 @@ from recdoc.instruments.checkpoints.sources import best_checkpoint
 from recdoc.trainer.data.dataset import dataset_folder
 from recdoc.trainer.log.folder import stated_path_candidates
 from recdoc.trainer.log.records import RunRecord
+from recdoc.trainer.models import build_model
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,6 @@ def find_data_dir(run_dir: Path, data_dir: str, dataset: str) -> Path:
 def restore_model(target: ProbeTarget, item_count: int) -> Any:
     """Build the run's model and restore its weights from the best checkpoint (the optimizer's are skipped)."""
     from recdoc.tfimport import tf
-    from recdoc.trainer.models import build_model
 
     model = build_model(target.config, item_count)
     try:

@@ -17,6 +17,7 @@ from recdoc.trainer.log.folder import open_run_folder
 from recdoc.trainer.log.lines import TrainLog, format_final_line, log_metrics
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import RunRecord, utc_now
+from recdoc.trainer.evaluate import cutoffs_for, evaluate_most_popular
 
 SPEC = ModelSpec(name="MostPopular", aliases=("mostpopular", "pop"), paper_row="MostPopular", loss=None, builder=None,
                  order=6)
@@ -30,7 +31,6 @@ def is_most_popular(model_type: str) -> bool:
 def train_most_popular(config: RunConfig) -> Path:
     """Count training items, evaluate valid and test as every other model, write the run folder; return it."""
     from recdoc.trainer.data.dataset import load_dataset
-    from recdoc.trainer.evaluate import cutoffs_for, evaluate_most_popular
 
     dataset = load_dataset(config.data_dir, config.dataset, config.item_count)
     data_files = [dataset.train.path, dataset.valid.path, dataset.test.path]
