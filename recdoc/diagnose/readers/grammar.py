@@ -80,6 +80,9 @@ LEADING_SPLIT_TOKENS = 24
 # Characters joining the words of one key (`val_recall`, `metrics/recall`, `test.ndcg`, `hit-rate`).
 JOINERS = {"_", "/", ".", "-"}
 
+# Words a step, a loss, a metric or a split starts with: the line walk reads from these and passes over others.
+_ANCHOR_WORDS = frozenset({*STEP_SYNONYMS, "global", *LOSS_WORDS, *LOSS_PREFIXES, *METRIC_SYNONYMS, *SPLIT_SYNONYMS})
+
 MetricKey = tuple[str | None, str, int | None]
 
 
@@ -362,7 +365,15 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
     i = 0
     n = len(tokens)
     while i < n:
-        i = _read_token(walk, i)
+        t = tokens[i]
+        if t.kind != "word":
+            if walk.group_close is not None and t.text == walk.group_close:
+                walk.group_split = walk.group_close = None
+            i += 1
+        else:
+            word = t.text.lower()
+            # Most words of a line name nothing this grammar reads: one set lookup passes over them.
+            i = _read_anchored(walk, i, word) if word in _ANCHOR_WORDS else i + 1
     reading = walk.reading
     # A header line (`TEST[@10,@20]`) ends the reading where it is found, before this check.
     if walk.step_in_prose and reading.header_cutoffs is None and not (
@@ -371,14 +382,9 @@ def read_line(line: str, tokens: list[Token] | None = None) -> LineReading:
     return reading
 
 
-def _read_token(walk: _LineWalk, i: int) -> int:
-    """Read what starts at token i: a step, a loss, a metric, a split's header or group. The index to go on from."""
-    t = walk.tokens[i]
-    if t.kind != "word":
-        if walk.group_close is not None and t.text == walk.group_close:
-            walk.group_split = walk.group_close = None
-        return i + 1
-    word = _word(t)
+def _read_anchored(walk: _LineWalk, i: int, word: str) -> int:
+    """Read what the word at token i starts: a step, a loss, a metric, a split's header or group. The index to go on
+    from."""
     after = _read_step(walk, i, word)
     if after is None:
         after = _read_loss(walk, i, word)
@@ -706,15 +712,15 @@ def read_eval_protocol(line: str, tokens: list[Token] | None = None) -> int | st
     tokens = tokenize(line[:MAX_LINE_CHARS]) if tokens is None else tokens
     # Negatives count for the evaluation only on a line that speaks of evaluating (else they are the training loss's).
     in_evaluation = any(t.kind == "word" and _word(t) in EVAL_CONTEXT_WORDS for t in tokens)
-    readers = _PROTOCOL_READERS + (_evaluation_negatives,) if in_evaluation else _PROTOCOL_READERS
+    readers = _PROTOCOL_READERS_IN_EVALUATION if in_evaluation else _PROTOCOL_READERS
     for i, t in enumerate(tokens):
         if t.kind != "word":
             continue
         word = _word(t)
-        for reader in readers:
-            found = reader(tokens, i, word)
-            if found is not None:
-                return found
+        reader = readers.get(word)
+        found = reader(tokens, i, word) if reader is not None else None
+        if found is not None:
+            return found
     return None
 
 
@@ -761,6 +767,10 @@ def _past_marks(tokens: list[Token], k: int, marks: tuple[str, ...]) -> int:
     return k
 
 
-# Each reads one way a line shows a sampled evaluation, at a word: (tokens, index, lower-cased word) -> the
+_ProtocolReader = Callable[[list[Token], int, str], int | str | None]
+# The word each way of showing a sampled evaluation turns on -> its reader: (tokens, index, lower-cased word) -> the
 # protocol, or None.
-_PROTOCOL_READERS: tuple[Callable[[list[Token], int, str], int | str | None], ...] = (_sampled_mode, _test_all_off)
+_PROTOCOL_READERS: dict[str, _ProtocolReader] = {**dict.fromkeys(SAMPLED_EVAL_WORDS, _sampled_mode),
+                                                 "all": _test_all_off}
+_PROTOCOL_READERS_IN_EVALUATION: dict[str, _ProtocolReader] = {
+    **_PROTOCOL_READERS, **dict.fromkeys(("negatives", "negative", "neg"), _evaluation_negatives)}
