@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from recdoc.config import parse_exp_name
@@ -260,56 +261,38 @@ def _segment_has_content(run: Run) -> bool:
 def _parse_line(state: _State, number: int, raw: str) -> None:
     if state.traceback_start is not None and _traceback_line(state, number, raw):
         return
-    line = raw.strip()
+    line = _after_prompts(state, number, raw.strip())
     if not line:
         return
+    # The line kinds are told apart by their first character before any other test (`_MARKED_LINES`).
+    for is_kind, read in _MARKED_LINES.get(line[0], ()):
+        if is_kind(line):
+            read(state, number, line)
+            return
+    if _looks_like_exp_name(line):
+        _exp_name_line(state, number, line)
+        return
+    unprefixed = _strip_log_prefix(line)
+    if unprefixed is not None:
+        _parse_line(state, number, unprefixed)
+    else:
+        _other_line(state, number, line)
+
+
+def _after_prompts(state: _State, number: int, line: str) -> str:
+    """The line after the original's prompts: input() prints its prompt without a newline, so when stdout is piped
+    the next print is glued to it (each prompt marks a run's start)."""
     while line.startswith((PROMPT, COVER_PROMPT)):
-        # input() prints its prompt without a newline, so when stdout is piped the next print is glued to it.
         state.signals += 1
         _mark_run_start(state, number)
         line = line[len(PROMPT if line.startswith(PROMPT) else COVER_PROMPT):].strip()
-        if not line:
-            return
-    first = line[0]
-    if first == "i" and line.startswith("iter:"):
-        _iter_line(state, number, line)
-    elif first == "t" and line.startswith("time interval:"):
-        _time_line(state, number, line)
-    elif first in "vtVT" and line[:6].lower().startswith(("valid ", "test ", "valid:", "test:")):
-        _metrics_line(state, number, line)
-    elif first == "m" and (line.startswith("model restored from") or line.startswith("model loaded from")):
-        _restore(state, number, line, line.split("from", 1)[1].strip())
-    elif first == "n" and line.startswith("no best model was saved"):
-        # recdoc's loop, when validation recall never rose: the final evaluation uses the last weights.
-        _restore(state, number, line, None, kind="info")
-    elif first == "R" and line.startswith("Restoring best checkpoint for evaluation"):
-        _restore(state, number, line, _after_colon(line))
-    elif first == "T" and line.startswith("Traceback (most recent call last)"):
-        if state.traceback_start is not None:
-            _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
-        state.traceback_start = number
-        state.traceback_frames = []
-    elif first == "-" and line.startswith("-" * 20) and set(line) == {"-"}:
-        state.pending_dashes = number
-    elif first == "E" and line.startswith("Exiting from training early"):
-        # The original prints the 89 dashes right before this line; a dash line further up is something else.
-        dashes = state.pending_dashes
-        state.interrupted_line = dashes if dashes is not None and number - dashes <= 2 else number
-        state.event("interrupted", state.interrupted_line, line)
-        state.signals += 1
-    elif first == "[" and line.endswith("]") and ".py" in line:
-        _argv_line(state, number, line)
-    elif "_lr" in line and "_len" in line and " " not in line[:line.find("_len")]:
-        # The typed part after `_len20_` may hold spaces; the generated part before it never does.
-        _exp_name_line(state, number, line)
-    elif "_" in line and " " not in line and len(line) < 200 and parse_exp_name_tokens(line) is not None:
-        _exp_name_line(state, number, line)
-    else:
-        unprefixed = _strip_log_prefix(line)
-        if unprefixed is not None:
-            _parse_line(state, number, unprefixed)
-        else:
-            _other_line(state, number, line)
+    return line
+
+
+def _looks_like_exp_name(line: str) -> bool:
+    if "_lr" in line and "_len" in line and " " not in line[:line.find("_len")]:
+        return True  # the typed part after `_len20_` may hold spaces; the generated part before it never does
+    return "_" in line and " " not in line and len(line) < 200 and parse_exp_name_tokens(line) is not None
 
 
 def _strip_log_prefix(line: str) -> str | None:
@@ -506,46 +489,62 @@ def _record_line(state: _State, number: int, line: str, record: Record) -> None:
         state.list_cutoffs, state.list_split = record.header_cutoffs, record.header_split
         return
     if record.pending_lists and state.list_cutoffs is not None:
-        for (split, metric), values in record.pending_lists.items():
-            if len(values) == len(state.list_cutoffs):
-                for cutoff, value in zip(state.list_cutoffs, values):
-                    record.metrics.setdefault((split or record.split or state.list_split, metric, cutoff), value)
+        _place_listed_values(record, state.list_cutoffs, state.list_split)
     _note_cutoffs(state, number, line, record.metrics)
     if record.step is None and record.metrics:
         _adopt_pending_step(state)
     if record.step is not None:
-        metrics = {(split or record.split or "valid", metric, cutoff): value
-                   for (split, metric, cutoff), value in record.metrics.items()}
-        loss = record.loss if record.loss is not None else math.nan
-        if record.percent == "sign":
-            state.percent_signed_rows.add(len(state.rows))
-        _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter",
-                 loss_printed=record.loss_text is not None)
+        _step_record(state, number, line, record)
         return
     if record.loss is not None and record.metrics:
         # `Epoch 3/10` then `1000/1000 [===] - loss: 6.21 - val_recall@50: 0.07`: the step's loss and metrics.
         _set_row_loss(state, number, line, record.loss)
-    if not record.metrics:
-        return
     by_split: dict[str, dict[tuple[str, int | None], float]] = {}
     for (split, metric, cutoff), value in record.metrics.items():
         by_split.setdefault(split or record.split or "", {})[(metric, cutoff)] = value
     for split, values in by_split.items():
-        if state.phase in ("iter", "time") and state.rows and split in ("valid", ""):
-            current = state.row_metrics[-1]
-            if not any(("valid", metric, cutoff) in current or (None, metric, cutoff) in current
-                       for metric, cutoff in values):
-                state.signals += 1
-                current.update({("valid", metric, cutoff): value for (metric, cutoff), value in values.items()})
-                continue
-        if state.phase in ("iter", "time") and split == "test":
-            # Some ports print test metrics at every evaluation: they describe the row, not the end of training.
+        _split_values(state, number, line, split, values)
+
+
+def _place_listed_values(record: Record, cutoffs: tuple[int, ...], header_split: str | None) -> None:
+    """Lists printed without their cut-offs (`recall: [0.12, 0.18]`) at the cut-offs a header line stated."""
+    for (split, metric), values in record.pending_lists.items():
+        if len(values) == len(cutoffs):
+            for cutoff, value in zip(cutoffs, values):
+                record.metrics.setdefault((split or record.split or header_split, metric, cutoff), value)
+
+
+def _step_record(state: _State, number: int, line: str, record: Record) -> None:
+    """A record that names its step: a new row, its metrics without a split the validation's."""
+    assert record.step is not None
+    metrics = {(split or record.split or "valid", metric, cutoff): value
+               for (split, metric, cutoff), value in record.metrics.items()}
+    loss = record.loss if record.loss is not None else math.nan
+    if record.percent == "sign":
+        state.percent_signed_rows.add(len(state.rows))
+    _new_row(state, number, line, record.step, loss, metrics, kind=record.step_kind or "iter",
+             loss_printed=record.loss_text is not None)
+
+
+def _split_values(state: _State, number: int, line: str, split: str,
+                  values: dict[tuple[str, int | None], float]) -> None:
+    """One split's metrics on a line without a step (`""`: no split named): the row just printed takes them while
+    an evaluation is open, else they are final metrics."""
+    evaluating = state.phase in ("iter", "time")
+    if evaluating and state.rows and split in ("valid", ""):
+        current = state.row_metrics[-1]
+        if not any(("valid", metric, cutoff) in current or (None, metric, cutoff) in current
+                   for metric, cutoff in values):
             state.signals += 1
-            state.row_metrics[-1].update({("test", m, c): v for (m, c), v in values.items()})
-            state.rows[-1].setdefault("test_line", (number, line))
-            continue
-        if split not in ("valid", "test"):
-            continue  # metrics without a split after training: which split they describe is unknown
+            current.update({("valid", metric, cutoff): value for (metric, cutoff), value in values.items()})
+            return
+    if evaluating and split == "test":
+        # Some ports print test metrics at every evaluation: they describe the row, not the end of training.
+        state.signals += 1
+        state.row_metrics[-1].update({("test", m, c): v for (m, c), v in values.items()})
+        state.rows[-1].setdefault("test_line", (number, line))
+        return
+    if split in ("valid", "test"):  # metrics without a split after training: which split they describe is unknown
         _final_values(state, number, line, split, values)
 
 
@@ -593,6 +592,61 @@ def _argv_line(state: _State, number: int, line: str) -> None:
         return
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value) and value[0].endswith(".py"):
         _set_argv(state, number, line, value)
+
+
+def _model_restored_line(state: _State, number: int, line: str) -> None:
+    _restore(state, number, line, line.split("from", 1)[1].strip())
+
+
+def _no_best_model_line(state: _State, number: int, line: str) -> None:
+    # recdoc's loop, when validation recall never rose: the final evaluation uses the last weights.
+    _restore(state, number, line, None, kind="info")
+
+
+def _restoring_checkpoint_line(state: _State, number: int, line: str) -> None:
+    _restore(state, number, line, _after_colon(line))
+
+
+def _traceback_start_line(state: _State, number: int, line: str) -> None:
+    if state.traceback_start is not None:
+        _close_traceback(state, state.traceback_start, "Traceback (the exception line is missing)")
+    state.traceback_start = number
+    state.traceback_frames = []
+
+
+def _dash_line(state: _State, number: int, line: str) -> None:
+    state.pending_dashes = number
+
+
+def _exiting_early_line(state: _State, number: int, line: str) -> None:
+    # The original prints the 89 dashes right before this line; a dash line further up is something else.
+    dashes = state.pending_dashes
+    state.interrupted_line = dashes if dashes is not None and number - dashes <= 2 else number
+    state.event("interrupted", state.interrupted_line, line)
+    state.signals += 1
+
+
+def _is_metrics_line(line: str) -> bool:
+    return line[:6].lower().startswith(("valid ", "test ", "valid:", "test:"))
+
+
+_LineReader = Callable[[_State, int, str], None]
+# The line kinds of the original's grammar by their first character: (is this kind, read it), tried in order. One
+# dict lookup sends most lines of a long log (TensorFlow noise) past every test.
+_MARKED_LINES: dict[str, tuple[tuple[Callable[[str], bool], _LineReader], ...]] = {
+    "i": ((lambda line: line.startswith("iter:"), _iter_line),),
+    "t": ((lambda line: line.startswith("time interval:"), _time_line), (_is_metrics_line, _metrics_line)),
+    "T": ((_is_metrics_line, _metrics_line),
+          (lambda line: line.startswith("Traceback (most recent call last)"), _traceback_start_line)),
+    "v": ((_is_metrics_line, _metrics_line),),
+    "V": ((_is_metrics_line, _metrics_line),),
+    "m": ((lambda line: line.startswith(("model restored from", "model loaded from")), _model_restored_line),),
+    "n": ((lambda line: line.startswith("no best model was saved"), _no_best_model_line),),
+    "R": ((lambda line: line.startswith("Restoring best checkpoint for evaluation"), _restoring_checkpoint_line),),
+    "-": ((lambda line: line.startswith("-" * 20) and set(line) == {"-"}, _dash_line),),
+    "E": ((lambda line: line.startswith("Exiting from training early"), _exiting_early_line),),
+    "[": ((lambda line: line.endswith("]") and ".py" in line, _argv_line),),
+}
 
 
 def _mark_run_start(state: _State, number: int) -> None:
@@ -684,44 +738,78 @@ def _other_line(state: _State, number: int, line: str) -> None:
         else:
             state.noise_line = number  # read coverage counts it as neither read nor unread
         return
-    if line.startswith("training begin"):
-        state.signals += 1
-        _mark_run_start(state, number)
-        state.event("info", number, line, training_begin=True, keras="Keras" in line)
-    elif line.startswith("early stopping"):
-        state.signals += 1
-        state.early_message_line = number
-        state.event("early_stop_message", number, line)
-    elif "Invalid model_type" in line:
-        state.signals += 1
-        match = _INVALID_MODEL_RE.search(line)
-        # print("Invalid model_type : %s", model_type) prints the literal %s, then the name (Py2: as a tuple).
-        name = match.group(1).strip(" \t'\",()") if match else ""
-        state.event("invalid_model_type", number, line, model_type=name or None)
-    elif line.startswith("train loss is") and "training stopped" in line:
-        # recdoc's loop stops on a non-finite loss: `train loss is nan at iter N: training stopped, ...`.
-        state.signals += 1
-        state.nan_stop_line = number
-        state.event("nan", number, line, iter=state.rows[-1]["iter"] if state.rows else None)
-    elif ("发现已有" in line or "自动恢复" in line or line.startswith("Restoring from checkpoint")
-          or line.startswith("training resumed from")):
-        state.signals += 1
-        if line.startswith("training resumed from"):  # recdoc: `training resumed from PATH at iteration N`
-            path: str | None = line[len("training resumed from"):].rsplit(" at iteration", 1)[0].strip() or None
-        else:
-            path = _after_colon(line)
-        state.event("resumed", number, line, path=path)
-        state.resumed_since_row = True
-    elif "保存" in line and "最优" in line or line.startswith("💾"):
-        state.signals += 1
-        numbers = _FLOAT_RE.findall(line.rsplit("recall", 1)[-1]) if "recall" in line else []
-        last_iter = state.rows[-1]["iter"] if state.rows else None
-        state.event("saved_best", number, line, recall=_to_float(numbers[0]) if numbers else None, iter=last_iter)
-    elif line.startswith("⚠") or "警告" in line:
-        state.signals += 1
-        state.event("warning", number, line)
+    for is_kind, read in _PORT_LINES:
+        if is_kind(line):
+            read(state, number, line)
+            return
+    _pytorch_line(state, number, line)
+
+
+def _training_begin_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    _mark_run_start(state, number)
+    state.event("info", number, line, training_begin=True, keras="Keras" in line)
+
+
+def _early_stopping_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    state.early_message_line = number
+    state.event("early_stop_message", number, line)
+
+
+def _invalid_model_type_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    match = _INVALID_MODEL_RE.search(line)
+    # print("Invalid model_type : %s", model_type) prints the literal %s, then the name (Py2: as a tuple).
+    name = match.group(1).strip(" \t'\",()") if match else ""
+    state.event("invalid_model_type", number, line, model_type=name or None)
+
+
+def _nan_stop_line(state: _State, number: int, line: str) -> None:
+    # recdoc's loop stops on a non-finite loss: `train loss is nan at iter N: training stopped, ...`.
+    state.signals += 1
+    state.nan_stop_line = number
+    state.event("nan", number, line, iter=state.rows[-1]["iter"] if state.rows else None)
+
+
+def _is_resume_line(line: str) -> bool:
+    return ("发现已有" in line or "自动恢复" in line or line.startswith("Restoring from checkpoint")
+            or line.startswith("training resumed from"))
+
+
+def _resumed_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    if line.startswith("training resumed from"):  # recdoc: `training resumed from PATH at iteration N`
+        path: str | None = line[len("training resumed from"):].rsplit(" at iteration", 1)[0].strip() or None
     else:
-        _pytorch_line(state, number, line)
+        path = _after_colon(line)
+    state.event("resumed", number, line, path=path)
+    state.resumed_since_row = True
+
+
+def _saved_best_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    numbers = _FLOAT_RE.findall(line.rsplit("recall", 1)[-1]) if "recall" in line else []
+    last_iter = state.rows[-1]["iter"] if state.rows else None
+    state.event("saved_best", number, line, recall=_to_float(numbers[0]) if numbers else None, iter=last_iter)
+
+
+def _warning_line(state: _State, number: int, line: str) -> None:
+    state.signals += 1
+    state.event("warning", number, line)
+
+
+# The line kinds of recdoc's loop and the TF2 port (its Chinese and emoji messages): (is this kind, read it), tried
+# in order; a line of none is the PyTorch port's (`_pytorch_line`).
+_PORT_LINES: tuple[tuple[Callable[[str], bool], _LineReader], ...] = (
+    (lambda line: line.startswith("training begin"), _training_begin_line),
+    (lambda line: line.startswith("early stopping"), _early_stopping_line),
+    (lambda line: "Invalid model_type" in line, _invalid_model_type_line),
+    (lambda line: line.startswith("train loss is") and "training stopped" in line, _nan_stop_line),
+    (_is_resume_line, _resumed_line),
+    (lambda line: "保存" in line and "最优" in line or line.startswith("💾"), _saved_best_line),
+    (lambda line: line.startswith("⚠") or "警告" in line, _warning_line),
+)
 
 
 # Header keys whose value is a setting of the run (declared, like run.json's); others are facts about the data.
@@ -736,50 +824,77 @@ MAX_HEADER_CHARS = 80
 
 def _generic_line(state: _State, number: int, line: str) -> None:
     """A line of no known port's grammar: a header (`DataSet: book14 (20)`), an argv in another form, or an
-    evaluation record in any shape (records.py)."""
-    if len(line) <= MAX_HEADER_CHARS and (":" in line or "=" in line):
-        header = parse_header(line)
-        if header is not None:
-            state.signals += 1
-            for key, value in header.items():
-                if key in _SETTING_HEADER_KEYS:
-                    state.declared.setdefault(key, Fact(value=value, ref=state.ref(number), text=line))
-            if "topN" in header and state.topn_hint is None and header["topN"].isdigit():
-                state.topn_hint = int(header["topN"])
-            if "dataset" in header:
-                _mark_run_start(state, number)
+    evaluation record in any shape (records.py); else the counts and evaluation protocol it states."""
+    for read in _GENERIC_LINE_READERS:
+        if read(state, number, line):
             return
-    if "Namespace(" in line:
-        argv = parse_namespace(line)
-        if argv is not None:
-            _set_argv(state, number, line, argv)
-            return
-    if ".py" in line and "--" in line:
+    _fact_line(state, number, line)
+
+
+def _header_line(state: _State, number: int, line: str) -> bool:
+    """A header stating settings (`DataSet: book14 (20)`): declared, the dataset's marking a run's start."""
+    if len(line) > MAX_HEADER_CHARS or not (":" in line or "=" in line):
+        return False
+    header = parse_header(line)
+    if header is None:
+        return False
+    state.signals += 1
+    for key, value in header.items():
+        if key in _SETTING_HEADER_KEYS:
+            state.declared.setdefault(key, Fact(value=value, ref=state.ref(number), text=line))
+    if "topN" in header and state.topn_hint is None and header["topN"].isdigit():
+        state.topn_hint = int(header["topN"])
+    if "dataset" in header:
+        _mark_run_start(state, number)
+    return True
+
+
+def _other_argv_line(state: _State, number: int, line: str) -> bool:
+    """The run's arguments printed as an argparse Namespace or a shell command."""
+    argv = parse_namespace(line) if "Namespace(" in line else None
+    if argv is None and ".py" in line and "--" in line:
         argv = parse_shell_argv(line)
-        if argv is not None:
-            _set_argv(state, number, line, argv)
-            return
+    if argv is None:
+        return False
+    _set_argv(state, number, line, argv)
+    return True
+
+
+def _table_line(state: _State, number: int, line: str) -> bool:
+    """A row of the metrics table being read, or a table's header; a line of neither ends the table (a rule line
+    `|---|` keeps it)."""
     if state.table_columns is not None:
         row = table_row(line, state.table_columns)
         if row is not None:
             _record_line(state, number, line, row)
-            return
+            return True
         if not set(line.strip()) <= set("|-=+: "):
-            state.table_columns = None  # the table ended (a rule line `|---|` keeps it)
+            state.table_columns = None
     if "|" in line or "  " in line or "\t" in line or "," in line:
         columns = table_header(line)
         if columns is not None:
             state.signals += 1
             state.table_columns = columns
-            return
+            return True
+    return False
+
+
+def _evaluation_line(state: _State, number: int, line: str) -> bool:
+    """An evaluation record in any shape, or a loss printed on its own after a step line. True when the line is an
+    evaluation's (its step or metrics), whose counts are the evaluation's (`{'users': 61000, 'recall': ...}`), not
+    the dataset's."""
     record = parse_record(line, infer_percent=False)
     if record is not None:
         _record_line(state, number, line, record)
-        if record.metrics or record.step is not None:
-            return  # `{'users': 61000, 'recall': ...}`: the users an evaluation counted, not the dataset's
-    elif "loss" in line and (state.phase == "iter" and state.rows or state.pending_step is not None) and not any(
+        return bool(record.metrics or record.step is not None)
+    if "loss" in line and (state.phase == "iter" and state.rows or state.pending_step is not None) and not any(
             m in line for m in _PROGRESS_MARKERS):
         _loss_line(state, number, line)
+    return False
+
+
+def _fact_line(state: _State, number: int, line: str) -> None:
+    """The dataset's counts and the evaluation protocol a line states (cheap word tests before the grammar)."""
     lowered = line.lower()
     if "item" in lowered or "user" in lowered or "inter" in lowered or "rating" in lowered or "action" in lowered:
         _count_facts(state, number, line)
@@ -788,6 +903,11 @@ def _generic_line(state: _State, number: int, line: str) -> None:
         if protocol is not None:
             state.signals += 1
             state.declared.setdefault("eval_candidates", Fact(value=protocol, ref=state.ref(number), text=line))
+
+
+# Each reads a line as one kind, True when it was that kind (the line is then read); tried in order.
+_GENERIC_LINE_READERS: tuple[Callable[[_State, int, str], bool], ...] = (
+    _header_line, _other_argv_line, _table_line, _evaluation_line)
 
 
 def _loss_line(state: _State, number: int, line: str) -> None:
@@ -1000,22 +1120,12 @@ def _percent_columns(state: _State) -> None:
     percent as a whole, since a curve in percent starts below 1%. Rows a `%` sign already scaled are left alone;
     a column holding an impossible value (inf, negative, above 100) stays as printed for the impossible-metrics
     check."""
-    rows = [i for i in range(len(state.row_metrics)) if i not in state.percent_signed_rows]
-    columns: dict[tuple[str | None, str, int | None], list[int]] = {}
-    flagged_rows: set[int] = set()
-    for i in rows:
-        metrics = state.row_metrics[i]
-        fractions = [v for k, v in metrics.items() if k[1] in FRACTION_METRICS]
-        if fractions and is_percent_scale(fractions):
-            flagged_rows.add(i)
-        for key in metrics:
-            if key[1] in FRACTION_METRICS:
-                columns.setdefault(key, []).append(i)
+    columns, percent_rows = _fraction_columns(state)
     for key, indices in columns.items():
         values = [state.row_metrics[i][key] for i in indices]
         if not all(math.isfinite(v) and 0 <= v <= 100 for v in values):
             continue
-        if is_percent_scale(values) or any(i in flagged_rows for i in indices):
+        if is_percent_scale(values) or any(i in percent_rows for i in indices):
             for i in indices:
                 state.row_metrics[i][key] = from_percent(state.row_metrics[i][key])
     for values in state.final_metrics.values():
@@ -1023,6 +1133,23 @@ def _percent_columns(state: _State) -> None:
         if fractions and is_percent_scale(list(fractions.values())):
             for key in fractions:
                 values[key] = from_percent(values[key])
+
+
+def _fraction_columns(state: _State) -> tuple[dict[tuple[str | None, str, int | None], list[int]], set[int]]:
+    """The rows (not scaled by a `%` sign) holding each fraction metric's key, and the rows whose fraction metrics
+    are on the percent scale."""
+    columns: dict[tuple[str | None, str, int | None], list[int]] = {}
+    percent_rows: set[int] = set()
+    for i, metrics in enumerate(state.row_metrics):
+        if i in state.percent_signed_rows:
+            continue
+        fractions = [v for k, v in metrics.items() if k[1] in FRACTION_METRICS]
+        if fractions and is_percent_scale(fractions):
+            percent_rows.add(i)
+        for key in metrics:
+            if key[1] in FRACTION_METRICS:
+                columns.setdefault(key, []).append(i)
+    return columns, percent_rows
 
 
 def _finish(state: _State, format_name: str) -> Run:
@@ -1034,26 +1161,7 @@ def _finish(state: _State, format_name: str) -> Run:
     run.exp_name, run.argv = state.exp_name or _exp_name_from_restore(state), state.argv
     run.declared = state.declared
     cutoff = primary_cutoff(state)
-    rows = []
-    evaluation_metrics: list[dict[str, Any]] = []
-    evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
-    training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
-    if any(evaluated) and any(training_prints):
-        # Another code's step prints between its evaluations: the curve holds evaluations only.
-        run.extra_metrics["training_prints_skipped"] = sum(training_prints)
-    elif state.rows and not any(evaluated) and not any(row["grammar"] for row in state.rows):
-        run.extra_metrics["evaluation_unseen"] = True  # steps in a shape without metrics: nothing says eval failed
-    for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
-        if skip and any(evaluated):
-            continue
-        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
-        if metrics:
-            evaluation_metrics.append(evaluation_record(row["iter"], metrics))
-        rows.append({**row, **curve_values(metrics, cutoff)})
-    run.curve = curve_from_rows(rows)
-    if evaluation_metrics:
-        # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
-        run.extra_metrics["evaluation_metrics"] = evaluation_metrics
+    run.curve = curve_from_rows(_curve_rows(state, run, cutoff))
     if any(row.get("epoch") for row in state.rows):
         run.extra_metrics["step_unit"] = "epoch"
     cutoffs = sorted({c for m in state.row_metrics for (_, metric, c) in m if metric == "recall" and c is not None}
@@ -1076,30 +1184,69 @@ def _finish(state: _State, format_name: str) -> Run:
     run.events = state.events
     run.unreadable = state.unreadable + run.unreadable  # the format note above was written before this list
     run.coverage = state.coverage
-    printed = sorted(state.cutoff_lines)
-    if len(printed) == 1 and "topN" not in run.declared and state.topn_hint is None:
-        # Every evaluation names one cut-off (`valid recall[@10]`): that is the run's, with the line that shows it.
-        number, text = state.cutoff_lines[printed[0]]
-        run.declared["topN"] = Fact(value=printed[0], ref=state.ref(number), text=text)
-    if state.generic_wins:
-        run.unreadable.append(f"{state.path}:{state.generic_win_line}: {state.generic_wins} line(s) of the original's "
-                              "shape hold metric names its grammar does not read; read by the generic grammar, which "
-                              "read more values")
-    reason, line = _stop_reason(state)
-    run.stop_reason = reason
-    run.stop_ref = state.ref(line) if line is not None else None
-    if state.bad_iter_lines > MAX_NOTES:
-        run.unreadable.append(f"{state.path}: {state.bad_iter_lines} `iter:` lines without `train loss` in all")
-    if state.signals == 0:
-        what = "an empty file" if state.lines_read == 0 else f"{state.lines_read} lines, none of them a ComiRec log line"
-        run.unreadable.append(f"{state.path}: {what}")
-    elif not _has_run_evidence(state):
+    _cutoff_of_evaluations(state, run)
+    _set_stop(state, run)
+    _reading_notes(state, run)
+    if state.signals and not _has_run_evidence(state):
         # A README, a notebook dump or an issue text can quote a warning or a traceback; a run prints at least one of
         # the lines below, so a file without any of them is noted and contributes nothing.
         return Run(format=format_name, paths=[state.path], unreadable=run.unreadable + [
             f"{state.path}: no evidence of a training run (no `iter:` line, final metrics line, argv line, "
             f"experiment-name line or restore line)"])
     return run
+
+
+def _curve_rows(state: _State, run: Run, cutoff: int | None) -> list[dict[str, Any]]:
+    """The curve's rows at `cutoff` (evaluations only, where another code's training prints come between them),
+    with every metric each evaluation printed kept in `extra_metrics["evaluation_metrics"]`."""
+    evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
+    training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
+    if any(evaluated) and any(training_prints):
+        # Another code's step prints between its evaluations: the curve holds evaluations only.
+        run.extra_metrics["training_prints_skipped"] = sum(training_prints)
+    elif state.rows and not any(evaluated) and not any(row["grammar"] for row in state.rows):
+        run.extra_metrics["evaluation_unseen"] = True  # steps in a shape without metrics: nothing says eval failed
+    rows = []
+    evaluation_metrics: list[dict[str, Any]] = []
+    for row, metrics, skip in zip(state.rows, state.row_metrics, training_prints):
+        if skip and any(evaluated):
+            continue
+        row = {k: v for k, v in row.items() if k not in ("closed", "epoch", "grammar", "test_line", "loss_nonfinite")}
+        if metrics:
+            evaluation_metrics.append(evaluation_record(row["iter"], metrics))
+        rows.append({**row, **curve_values(metrics, cutoff)})
+    if evaluation_metrics:
+        # Every metric each evaluation printed (all cut-offs and splits; the curve holds one cut-off of valid).
+        run.extra_metrics["evaluation_metrics"] = evaluation_metrics
+    return rows
+
+
+def _cutoff_of_evaluations(state: _State, run: Run) -> None:
+    """Every evaluation names one cut-off (`valid recall[@10]`) and nothing else states the run's: that is the
+    run's, with the line that shows it."""
+    printed = sorted(state.cutoff_lines)
+    if len(printed) == 1 and "topN" not in run.declared and state.topn_hint is None:
+        number, text = state.cutoff_lines[printed[0]]
+        run.declared["topN"] = Fact(value=printed[0], ref=state.ref(number), text=text)
+
+
+def _set_stop(state: _State, run: Run) -> None:
+    reason, line = _stop_reason(state)
+    run.stop_reason = reason
+    run.stop_ref = state.ref(line) if line is not None else None
+
+
+def _reading_notes(state: _State, run: Run) -> None:
+    """What the reader could not read, or read only by the generic grammar, in the run's notes."""
+    if state.generic_wins:
+        run.unreadable.append(f"{state.path}:{state.generic_win_line}: {state.generic_wins} line(s) of the original's "
+                              "shape hold metric names its grammar does not read; read by the generic grammar, which "
+                              "read more values")
+    if state.bad_iter_lines > MAX_NOTES:
+        run.unreadable.append(f"{state.path}: {state.bad_iter_lines} `iter:` lines without `train loss` in all")
+    if state.signals == 0:
+        what = "an empty file" if state.lines_read == 0 else f"{state.lines_read} lines, none of them a ComiRec log line"
+        run.unreadable.append(f"{state.path}: {what}")
 
 
 def _final_metrics(state: _State, cutoff: int | None) -> dict[str, FinalMetrics]:
