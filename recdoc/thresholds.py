@@ -56,11 +56,10 @@ class Thresholds:
     NEAR_ZERO_SHARE = 0.01
     NEAR_ZERO_RECALL = 0.001
     # Metrics frozen to their last printed digit while the loss moves (`eval-broken`, evaluation_response.py): two
-    # evaluations are the least that can show it (an excerpt); from three on it is a run's curve, as for
-    # `constant_recall`. At an ordinary level a frozen curve counts only when one printed digit is at most this
-    # share of each value: a plateau moves by about 1% of its level between evaluations, so such digits would move.
+    # evaluations are the least that can show it (an excerpt). At an ordinary level a frozen curve counts only
+    # when one printed digit is at most this share of each value: a plateau moves by about 1% of its level between
+    # evaluations, so such digits would move.
     MIN_FROZEN_EVALS = 2
-    FROZEN_SURE_EVALS = 3
     FROZEN_PRINT_STEP = 0.01
     # Item ids count as "ordered by frequency" when Spearman(id, training count) is at most this. The original's
     # preparation gives ids 1..N by descending count over all splits, so its training split scores about -0.95 to
@@ -127,9 +126,10 @@ class Confidence:
     CONSTANT_RECALL = 0.6
     # ...and near zero against the paper from the first evaluation: the split or the evaluation is broken.
     CONSTANT_NEAR_ZERO = 0.85
-    # Metrics frozen near zero while the training loss moves, over a run's curve (three or more evaluations): the
-    # evaluation measures nothing, as sure as a constant near-zero recall; over two evaluations only (an excerpt),
-    # one hit more or less could hide behind the same printed digits: medium.
+    # Metrics frozen near zero while the training loss moves beyond its own noise (five or more evaluations show
+    # it): the evaluation measures nothing, as sure as a constant near-zero recall. Over fewer (an excerpt) the
+    # loss's moves cannot be told from its noise, and one hit more or less can hide behind the same printed
+    # digits: medium.
     UNRESPONSIVE_EVALUATION = 0.85
     UNRESPONSIVE_EXCERPT = 0.6
     # Frozen at an ordinary level, to digits fine enough to show a plateau's moves, while the loss falls beyond its

@@ -117,7 +117,8 @@ class EvalBroken(Rule):
         (almost) never hit); or, at an ordinary level, frozen over at least 5 evaluations whose printed digits
         are fine enough to show a plateau's moves (one digit at most 1% of the value) while the loss changes
         beyond its own noise. A plateau is not this: it follows a climb and still moves in its last digits. A loss
-        frozen too is a model that does not train, not an evaluation blind to it.
+        frozen too is a model that does not train, not an evaluation blind to it; without a loss read, that
+        training moved the model is not shown and nothing is claimed.
 
     Why it matters:
         Without evaluation there is no best model and no metric to compare; the run's numbers, if any, are not the
@@ -130,8 +131,8 @@ class EvalBroken(Rule):
         line or its innermost frames name the evaluation (faiss, diversity, coef, item categories). For frozen
         metrics: the first and last evaluation, the loss's movement (against its own noise where five or more
         evaluations show it), the level against the near-zero line, recall = NDCG = hit rate where all three
-        agree, and the final lines that repeat the value. Two evaluations (an excerpt) are weaker evidence than a
-        whole run, and the confidence says so.
+        agree, and the final lines that repeat the value. Fewer than five evaluations (an excerpt) cannot tell the
+        loss's moves from its noise: weaker evidence than a whole run, and the confidence says so.
 
     Fix:
         Not a setting: install a working faiss (GPU, or use a CPU index), fix the crash, then evaluate again; for
@@ -231,8 +232,8 @@ def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
     if frozen is None:
         return None
     loss = loss_movement(ctx.run.curve, Thresholds.NOISE_Z)
-    if loss is not None and not loss.moved:
-        return None  # nothing moves: a model that does not train, not an evaluation blind to training
+    if loss is None or not loss.moved:
+        return None  # training not shown, or nothing moves: a model that does not train is not this
     line, line_text = near_zero_line(ctx)
     near_zero = frozen.level <= line
     confidence = _unresponsive_confidence(frozen, loss, near_zero)
@@ -258,13 +259,12 @@ def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
     evidence.extend(Evidence(f"the restored best model's {split} recall is the same {_printed(final.recall)}",
                              final.ref) for split, final in ctx.run.finals.items()
                     if final.recall == frozen.values["recall"])
-    loss_words = " while the training loss moves" if loss is not None else " (no training loss read)"
-    excerpt = (f" Only {frozen.evaluations} evaluations are shown: weaker evidence than a whole run."
-               if frozen.evaluations < Thresholds.FROZEN_SURE_EVALS else "")
+    excerpt = (f" Only {frozen.evaluations} evaluations are shown, too few to tell the loss's moves from its "
+               "noise: weaker evidence than a whole run." if loss.beyond_noise is None else "")
     return Symptom(
         "unresponsive", tuple(evidence),
         f"the evaluation measures nothing: valid metrics frozen at {_printed(frozen.level)} over "
-        f"{frozen.evaluations} evaluations{loss_words}", confidence,
+        f"{frozen.evaluations} evaluations while the training loss moves", confidence,
         "check that the evaluation ranks the trained model's current output (not a fixed or restored model) over "
         "the item table, and that the valid/test targets are items the model can rank (ids inside the table, a "
         "split like the original's)",
@@ -273,25 +273,27 @@ def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
 
 
 def _unresponsive_confidence(frozen: FrozenMetrics, loss: LossMovement | None, near_zero: bool) -> float | None:
-    """How sure frozen metrics make recdoc that the evaluation measures nothing; None: not enough to say so."""
-    whole = frozen.evaluations >= Thresholds.FROZEN_SURE_EVALS
+    """How sure frozen metrics make recdoc that the evaluation measures nothing; None: not enough to say so.
+
+    That training moved the model is shown by the loss alone: without one read, nothing is claimed (absence is no
+    evidence), and a deletion from the log can only lower the confidence (fewer evaluations: the loss's noise
+    unknown)."""
+    if loss is None:
+        return None
     if near_zero:
-        if loss is None:
-            # The level says the targets are never hit; that training moved the model is not shown.
-            return Confidence.CONSTANT_RECALL if whole else None
-        if loss.beyond_noise is False:
-            return Confidence.CONSTANT_RECALL  # the loss too is flat within its noise: training may have stalled
-        return Confidence.UNRESPONSIVE_EVALUATION if whole else Confidence.UNRESPONSIVE_EXCERPT
+        if loss.beyond_noise is None:
+            return Confidence.UNRESPONSIVE_EXCERPT  # a moving loss whose noise too few evaluations show
+        if not loss.beyond_noise:
+            return Confidence.CONSTANT_RECALL  # the loss is flat within its noise: training may have stalled
+        return Confidence.UNRESPONSIVE_EVALUATION
     fine = all(0 < value and printed_step(value) <= Thresholds.FROZEN_PRINT_STEP * value
                for value in frozen.values.values())
-    if fine and frozen.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and loss is not None and loss.beyond_noise:
+    if fine and frozen.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and loss.beyond_noise:
         return Confidence.FROZEN_AT_LEVEL
     return None
 
 
-def _loss_evidence(loss: LossMovement | None, frozen: FrozenMetrics) -> Evidence:
-    if loss is None:
-        return Evidence("no training loss was read at these evaluations: that training moved the model is not shown")
+def _loss_evidence(loss: LossMovement, frozen: FrozenMetrics) -> Evidence:
     text = (f"train loss {_printed(loss.first)} -> {_printed(loss.last)} ({loss.change:+.1%}) over the same "
             f"{loss.count} evaluations")
     if loss.beyond_noise is None:

@@ -20,7 +20,7 @@ from recdoc.diagnose.observed_run import curve_from_rows
 from recdoc.reports.jsonreport import render_json
 from recdoc.reports.markdown import render_markdown
 from recdoc.thresholds import Confidence, Thresholds
-from support.generated_logs import epoch_log, losses_for, original_log, plateau, rising
+from support.generated_logs import MUTATIONS, epoch_log, losses_for, original_log, plateau, rising
 from support.schema_check import validate
 
 # Findings no training setting explains when the evaluation itself measures nothing.
@@ -70,10 +70,19 @@ def test_an_excerpt_of_two_frozen_evaluations_is_weaker_evidence_and_infers_no_p
     finding = frozen_finding(diagnosis)
     assert finding is not None and finding.confidence == pytest.approx(Confidence.UNRESPONSIVE_EXCERPT)
     assert finding.confidence < Confidence.UNRESPONSIVE_EVALUATION
-    assert "Only 2 evaluations" in finding.explanation
+    assert "Only 2 evaluations are shown" in finding.explanation
     assert any("too few evaluations to measure its own noise" in e.text for e in finding.evidence)
     assert diagnosis.config["patience"].is_default  # the best may lie before iter 41000
     assert ids(diagnosis).isdisjoint(TRAINING_FINDINGS)
+
+
+def test_a_loss_flat_within_its_noise_leaves_only_the_level_as_evidence(tmp_path: Path) -> None:
+    losses = [3.0 + 0.01 * math.sin(2.3 * i) for i in range(20)]  # noise around a level, no trend
+    text = original_log([ONE_HIT] * 20, dataset="shop", losses=losses, hitrate_over_recall=1.0,
+                        ndcg_over_hitrate=1.0)
+    finding = frozen_finding(diagnose(tmp_path, text))
+    assert finding is not None and finding.confidence == pytest.approx(Confidence.CONSTANT_RECALL)
+    assert any("within its own noise" in e.text for e in finding.evidence)
 
 
 def test_zero_at_every_epoch_of_an_epoch_script(tmp_path: Path) -> None:
@@ -109,6 +118,13 @@ def test_a_slow_start_near_zero_that_then_climbs_is_not_frozen(tmp_path: Path) -
 def test_metrics_and_loss_both_frozen_is_a_model_that_does_not_train(tmp_path: Path) -> None:
     text = original_log([ONE_HIT] * 8, dataset="shop", losses=[7.1546] * 8, hitrate_over_recall=1.0,
                         ndcg_over_hitrate=1.0)
+    assert frozen_finding(diagnose(tmp_path, text)) is None
+
+
+def test_without_a_loss_read_training_is_not_shown_to_move_the_model(tmp_path: Path) -> None:
+    text = MUTATIONS["no-loss"](original_log([ONE_HIT] * 30, dataset="shop", hitrate_over_recall=1.0,
+                                             ndcg_over_hitrate=1.0))
+    assert "loss" not in text.split("iter: 2000", 1)[1].splitlines()[0]
     assert frozen_finding(diagnose(tmp_path, text)) is None
 
 
