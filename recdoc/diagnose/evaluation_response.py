@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from recdoc.diagnose.curve import evaluated, noise_level, relative_trend, trend_uncertainty
 from recdoc.diagnose.observed_run import SourceRef
+from recdoc.thresholds import Thresholds
 
 METRICS = ("recall", "ndcg", "hitrate")
 
@@ -66,6 +68,52 @@ class LossMovement:
     def change(self) -> float:
         """last / first - 1."""
         return self.last / self.first - 1.0 if self.first else math.inf
+
+
+# What shows that the frozen metrics do not respond to training, strongest first: a loss moving beyond its own
+# noise; a moving loss over too few evaluations to measure its noise (an excerpt); a loss that moves only within its
+# noise (training may have stalled; the level alone speaks); at an ordinary level, digits fine enough that a
+# plateau would move them, with the loss moving beyond its noise.
+Strength = Literal["loss beyond noise", "loss noise unknown", "loss within noise", "fine digits"]
+
+
+@dataclass(frozen=True)
+class Unresponsive:
+    """An evaluation whose metrics do not respond to training: the frozen metrics, the loss that moved, whether the
+    level is near zero, and what shows it."""
+
+    frozen: FrozenMetrics
+    loss: LossMovement
+    near_zero: bool
+    strength: Strength
+
+
+def unresponsive_evaluation(curve: pd.DataFrame, near_zero_line: float) -> Unresponsive | None:
+    """Metrics frozen at every evaluation shown while the training loss moves, or None.
+
+    Near zero (recall at or below `near_zero_line`: the targets are (almost) never hit), two evaluations suffice;
+    at an ordinary level a frozen curve counts only over `Thresholds.MIN_EVALS_FOR_SHAPE` evaluations printed to
+    digits a plateau would move (`Thresholds.FROZEN_PRINT_STEP`) with the loss moving beyond its noise. That
+    training moved the model is shown by the loss alone: without one read, or with one frozen too (a model that
+    does not train), nothing is claimed.
+    """
+    frozen = frozen_metrics(curve, Thresholds.MIN_FROZEN_EVALS)
+    if frozen is None:
+        return None
+    loss = loss_movement(curve, Thresholds.NOISE_Z)
+    if loss is None or not loss.moved:
+        return None
+    near_zero = frozen.level <= near_zero_line
+    strength: Strength | None
+    if near_zero:
+        strength = ("loss noise unknown" if loss.beyond_noise is None else
+                    "loss beyond noise" if loss.beyond_noise else "loss within noise")
+    else:
+        fine = all(0 < value and printed_step(value) <= Thresholds.FROZEN_PRINT_STEP * value
+                   for value in frozen.values.values())
+        strength = ("fine digits" if fine and frozen.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE
+                    and loss.beyond_noise else None)
+    return None if strength is None else Unresponsive(frozen, loss, near_zero, strength)
 
 
 def frozen_metrics(curve: pd.DataFrame, min_evaluations: int) -> FrozenMetrics | None:

@@ -14,8 +14,7 @@ from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
 from recdoc.diagnose.rules.loss import LossAssessment, assess_loss, decisive_check
-from recdoc.diagnose.evaluation_response import (FrozenMetrics, LossMovement, frozen_metrics, loss_movement,
-                                                 printed_step)
+from recdoc.diagnose.evaluation_response import FrozenMetrics, LossMovement, Strength, printed_step
 from recdoc.diagnose.observed_run import Event, Run, SourceRef
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
@@ -81,7 +80,7 @@ class DatasetMismatch(Rule):
                                      f"first (iter {s.first_iter})", _first_row_ref(ctx),
                                      values={"recall": s.best_recall, "evaluations": s.evaluations}))
             confidence = max(confidence, Confidence.CONSTANT_RECALL)
-            line, reference_text = near_zero_line(ctx)
+            line, reference_text = ctx.near_zero_line()
             if (s.best_recall or 0.0) <= line:
                 evidence.append(Evidence(f"a recall of {s.best_recall} is below {reference_text}: the evaluation "
                                          "(almost) never hits a target, as with a leave-last-out split (issue #16)",
@@ -217,35 +216,21 @@ def _crash_symptoms(ctx: RuleContext) -> list[Symptom]:
     return out
 
 
-def near_zero_line(ctx: RuleContext) -> tuple[float, str]:
-    """The recall at or below which an evaluation (almost) never hits a target: a share of the paper's comparable
-    recall, else an absolute line; with the words that name it."""
-    paper = next((c.paper_value for c in ctx.comparisons if c.metric == "recall" and c.paper_value), None)
-    if paper:
-        return Thresholds.NEAR_ZERO_SHARE * paper, f"{Thresholds.NEAR_ZERO_SHARE:.0%} of the paper's {paper:.4f}"
-    return Thresholds.NEAR_ZERO_RECALL, f"{Thresholds.NEAR_ZERO_RECALL}"
-
-
 def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
     """Metrics frozen at every evaluation shown while the training loss moves (`EvalBroken`'s last check)."""
-    frozen = frozen_metrics(ctx.run.curve, Thresholds.MIN_FROZEN_EVALS)
-    if frozen is None:
+    found = ctx.unresponsive
+    if found is None:
         return None
-    loss = loss_movement(ctx.run.curve, Thresholds.NOISE_Z)
-    if loss is None or not loss.moved:
-        return None  # training not shown, or nothing moves: a model that does not train is not this
-    line, line_text = near_zero_line(ctx)
-    near_zero = frozen.level <= line
-    confidence = _unresponsive_confidence(frozen, loss, near_zero)
-    if confidence is None:
-        return None
+    frozen, loss = found.frozen, found.loss
+    line, line_text = ctx.near_zero_line()
+    confidence = UNRESPONSIVE_CONFIDENCE[found.strength]
     evidence = [Evidence(f"valid {_named_values(frozen.values)} at each of the {frozen.evaluations} evaluations "
                          f"shown (iter {frozen.first_iter} to {frozen.last_iter})", frozen.first,
                          {**frozen.values, "evaluations": frozen.evaluations})]
     if frozen.last != frozen.first:
         evidence.append(Evidence(f"the same at iter {frozen.last_iter}, the last evaluation shown", frozen.last))
     evidence.append(_loss_evidence(loss, frozen))
-    if near_zero:
+    if found.near_zero:
         evidence.append(Evidence(f"a recall of {_printed(frozen.level)} is at or below {line_text}: the evaluation "
                                  "(almost) never hits a target", values={"near_zero_line": line}))
     else:
@@ -272,25 +257,14 @@ def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
         "chance and no number of this run says anything about the model." + excerpt)
 
 
-def _unresponsive_confidence(frozen: FrozenMetrics, loss: LossMovement | None, near_zero: bool) -> float | None:
-    """How sure frozen metrics make recdoc that the evaluation measures nothing; None: not enough to say so.
-
-    That training moved the model is shown by the loss alone: without one read, nothing is claimed (absence is no
-    evidence), and a deletion from the log can only lower the confidence (fewer evaluations: the loss's noise
-    unknown)."""
-    if loss is None:
-        return None
-    if near_zero:
-        if loss.beyond_noise is None:
-            return Confidence.UNRESPONSIVE_EXCERPT  # a moving loss whose noise too few evaluations show
-        if not loss.beyond_noise:
-            return Confidence.CONSTANT_RECALL  # the loss is flat within its noise: training may have stalled
-        return Confidence.UNRESPONSIVE_EVALUATION
-    fine = all(0 < value and printed_step(value) <= Thresholds.FROZEN_PRINT_STEP * value
-               for value in frozen.values.values())
-    if fine and frozen.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and loss.beyond_noise:
-        return Confidence.FROZEN_AT_LEVEL
-    return None
+# How sure each kind of showing (`evaluation_response.Strength`) makes recdoc that the evaluation measures nothing.
+UNRESPONSIVE_CONFIDENCE: dict[Strength, float] = {
+    "loss beyond noise": Confidence.UNRESPONSIVE_EVALUATION,
+    "loss noise unknown": Confidence.UNRESPONSIVE_EXCERPT,
+    # The loss is flat within its noise: training may have stalled, and the near-zero level alone speaks.
+    "loss within noise": Confidence.CONSTANT_RECALL,
+    "fine digits": Confidence.FROZEN_AT_LEVEL,
+}
 
 
 def _loss_evidence(loss: LossMovement, frozen: FrozenMetrics) -> Evidence:

@@ -85,6 +85,16 @@ def test_a_loss_flat_within_its_noise_leaves_only_the_level_as_evidence(tmp_path
     assert any("within its own noise" in e.text for e in finding.evidence)
 
 
+def test_no_learning_rate_explains_an_excerpt_frozen_near_zero_on_the_papers_data(tmp_path: Path) -> None:
+    # ComiRec-DR on Book at lr 0.001 (the README advises 0.005): the shortfall is not the rate's.
+    text = original_log([ONE_HIT] * 2, dataset="book", model="ComiRec-DR", hitrate_over_recall=1.0,
+                        ndcg_over_hitrate=1.0, losses=[5.0123, 4.9871], first_evaluation=41, header=False)
+    diagnosis = diagnose(tmp_path, text)
+    assert diagnosis.findings[0].id == "eval-broken" and frozen_finding(diagnosis) is not None
+    assert ids(diagnosis).isdisjoint(TRAINING_FINDINGS)
+    assert "lr-model-mismatch" in {item.id for item in diagnosis.not_causes}
+
+
 def test_zero_at_every_epoch_of_an_epoch_script(tmp_path: Path) -> None:
     diagnosis = diagnose(tmp_path, epoch_log([0.0] * 12))
     finding = frozen_finding(diagnosis)
