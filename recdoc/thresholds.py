@@ -55,6 +55,12 @@ class Thresholds:
     # not a weak model but an evaluation that cannot hit (issue #16: 0.000007 with a leave-last-out split).
     NEAR_ZERO_SHARE = 0.01
     NEAR_ZERO_RECALL = 0.001
+    # Metrics frozen to their last printed digit while the loss moves (`eval-broken`, evaluation_response.py): two
+    # evaluations are the least that can show it (an excerpt). At an ordinary level a frozen curve counts only
+    # when one printed digit is at most this share of each value: a plateau moves by about 1% of its level between
+    # evaluations, so such digits would move.
+    MIN_FROZEN_EVALS = 2
+    FROZEN_PRINT_STEP = 0.01
     # Item ids count as "ordered by frequency" when Spearman(id, training count) is at most this. The original's
     # preparation gives ids 1..N by descending count over all splits, so its training split scores about -0.95 to
     # -1.0; a random renumbering scores about 0. Halfway leaves room for data prepared by similar rules.
@@ -120,6 +126,15 @@ class Confidence:
     CONSTANT_RECALL = 0.6
     # ...and near zero against the paper from the first evaluation: the split or the evaluation is broken.
     CONSTANT_NEAR_ZERO = 0.85
+    # Metrics frozen near zero while the training loss moves beyond its own noise (five or more evaluations show
+    # it): the evaluation measures nothing, as sure as a constant near-zero recall. Over fewer (an excerpt) the
+    # loss's moves cannot be told from its noise, and one hit more or less can hide behind the same printed
+    # digits: medium.
+    UNRESPONSIVE_EVALUATION = 0.85
+    UNRESPONSIVE_EXCERPT = 0.6
+    # Frozen at an ordinary level, to digits fine enough to show a plateau's moves, while the loss falls beyond its
+    # noise: the evaluation almost surely scores something fixed, though a coarsely rounding print could mimic it.
+    FROZEN_AT_LEVEL = 0.7
     # A multi-interest run below a single-interest one on Book/Taobao (scaled by data proximity).
     BELOW_SINGLE_INTEREST = 0.7
     # The checkpoint's variables belong to another model family than the run's name says.

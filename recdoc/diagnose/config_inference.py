@@ -195,8 +195,8 @@ def _from_checkpoints(run: Run) -> dict[str, Candidate]:
 
 
 def _from_curve(run: Run) -> dict[str, Candidate]:
-    """What the curve itself shows: the evaluation interval (`test_iter`), `patience` when early stopping ended the
-    run, and `max_iter` when the cap did.
+    """What the curve itself shows: the evaluation interval (`test_iter`), `patience` when early stopping ended a
+    run whose curve is shown from its first evaluation, and `max_iter` when the cap did.
 
     The original evaluates when `iter % test_iter == 0`, stops at the (patience + 1)-th evaluation without a new
     best, and after `max_iter * 1000` iterations, so a log that states none of them (an edited test_iter, a port
@@ -219,7 +219,11 @@ def _from_curve(run: Run) -> dict[str, Candidate]:
     # Every step equal (a resumed run may repeat or skip evaluations: then nothing is inferred).
     if step > 0 and step.is_integer() and bool((steps == step).all()) and iterations[0] % step == 0:
         out["test_iter"] = (int(step), f"inferred (evaluations every {int(step)} iterations)", first_ref)
-    if run.stop_reason == "early_stop":
+    # A curve whose first evaluation comes later than one interval after the start is an excerpt (or a resumed
+    # run): its best may lie before what is shown, so the evaluations since the shown best are no count of the
+    # patience the code used.
+    from_start = iterations[0] <= float(steps[steps > 0].min()) if bool((steps > 0).any()) else False
+    if run.stop_reason == "early_stop" and from_start:
         from recdoc.diagnose.curve import evaluations_since_best
 
         # The original stops at the (patience + 1)-th evaluation in a row without a strict improvement.

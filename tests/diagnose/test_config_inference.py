@@ -9,7 +9,7 @@ from recdoc.diagnose.config_inference import (bands_for, infer_config, ndcg_band
                                              read_ndcg_ratio)
 from recdoc.diagnose.observed_run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
-from support.diagnose_factory import INCIDENT_EXP, incident_run, make_run
+from support.diagnose_factory import INCIDENT_EXP, curve_rows, incident_run, make_run
 
 
 def test_incident_settings_come_from_the_exp_name_and_the_book_defaults() -> None:
@@ -174,3 +174,20 @@ def test_unknown_dataset_is_not_assumed() -> None:
 def test_parse_argv_handles_both_spellings() -> None:
     assert parse_argv(["src/train.py", "-p", "train", "--dataset", "book", "--learning_rate=0.005"]) == {
         "dataset": "book", "learning_rate": "0.005"}
+
+
+@pytest.mark.parametrize("shown_from", [1, 9, 51])
+def test_patience_is_read_off_an_early_stop_only_when_the_curve_is_shown_from_its_start(shown_from: int) -> None:
+    # Made-up curve: a best at evaluation 6, then 3 evaluations without a new best and an early stop.
+    recalls = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.059, 0.058, 0.0585]
+    rows = curve_rows(recalls)
+    shift = (shown_from - 1) * 1000
+    for row in rows:
+        row["iter"] += shift
+    config = infer_config(make_run(exp_name=INCIDENT_EXP, rows=rows), {})
+    assert config["test_iter"].value == 1000
+    if shown_from == 1:
+        assert config["patience"].value == 2 and config["patience"].source.startswith("inferred (early stop 3")
+    else:
+        # An excerpt (its first evaluation is not the run's first): the best may lie before it, patience unknown.
+        assert config["patience"].is_default and config["patience"].value == 50

@@ -49,16 +49,20 @@ class GeneratedLog:
 
 
 def original_log(recalls: Sequence[float], *, dataset: str = "book", model: str = "ComiRec-SA", lr: float = 0.001,
-                 ending: str = "early_stop", test_iter: int = 1000) -> str:
+                 ending: str = "early_stop", test_iter: int = 1000, losses: Sequence[float] | None = None,
+                 hitrate_over_recall: float = 2.1, ndcg_over_hitrate: float = 0.78, first_evaluation: int = 1,
+                 header: bool = True) -> str:
     """The original src/train.py's stdout: early_stop (restore and finals after the last `iter:` line),
-    max_iter (the same after `time interval`), unfinished (nothing after the last evaluation)."""
+    max_iter (the same after `time interval`), unfinished (nothing after the last evaluation). `losses` replaces
+    the falling default; `first_evaluation` > 1 and no `header` make an excerpt pasted from the middle of a run."""
     exp = f"{dataset}_{model}_b128_lr{lr}_d64_len20_gen"
     argv = str(["src/train.py", "--dataset", dataset, "--model_type", model, "--learning_rate", str(lr)])
-    lines = [argv, "training begin"]
-    for index, (recall, loss) in enumerate(zip(recalls, losses_for(len(recalls))), start=1):
-        hitrate = recall * 2.1
+    lines = [argv, "training begin"] if header else []
+    losses = losses_for(len(recalls)) if losses is None else losses
+    for index, (recall, loss) in enumerate(zip(recalls, losses), start=first_evaluation):
+        hitrate = recall * hitrate_over_recall
         lines += [exp, f"iter: {index * test_iter}, train loss: {loss:.4f}, valid recall: {recall:.6f}, "
-                       f"valid ndcg: {hitrate * 0.78:.6f}, valid hitrate: {hitrate:.6f}",
+                       f"valid ndcg: {hitrate * ndcg_over_hitrate:.6f}, valid hitrate: {hitrate:.6f}",
                   f"time interval: {index * test_iter / 3000:.4f} min"]
     if ending == "unfinished":
         return "\n".join(lines) + "\n"

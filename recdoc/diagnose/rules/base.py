@@ -20,6 +20,7 @@ from recdoc import reference
 from recdoc.thresholds import Thresholds
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.curve import CurveSummary
+from recdoc.diagnose.evaluation_response import Unresponsive, unresponsive_evaluation
 from recdoc.diagnose.observed_run import Run, SourceRef
 
 
@@ -184,8 +185,23 @@ class RuleContext:
     @property
     def learned_nothing(self) -> bool:
         """The validation recall never moved: identical at every evaluation from the first (a broken split or
-        evaluation); no training setting explains such a run."""
-        return self.summary.constant_recall
+        evaluation), or frozen while the training loss moves (`unresponsive`); no training setting explains such a
+        run."""
+        return self.summary.constant_recall or self.unresponsive is not None
+
+    def near_zero_line(self) -> tuple[float, str]:
+        """The recall at or below which an evaluation (almost) never hits a target: a share of the paper's
+        comparable recall, else an absolute line; with the words that name it."""
+        paper = next((c.paper_value for c in self.comparisons if c.metric == "recall" and c.paper_value), None)
+        if paper:
+            return Thresholds.NEAR_ZERO_SHARE * paper, f"{Thresholds.NEAR_ZERO_SHARE:.0%} of the paper's {paper:.4f}"
+        return Thresholds.NEAR_ZERO_RECALL, f"{Thresholds.NEAR_ZERO_RECALL}"
+
+    @functools.cached_property
+    def unresponsive(self) -> Unresponsive | None:
+        """An evaluation whose metrics do not respond to training (evaluation_response.py), judged against the
+        near-zero line."""
+        return unresponsive_evaluation(self.run.curve, self.near_zero_line()[0])
 
 
 # A printed non-finite number: nan, inf, infinity (any case, signed); `-nan` and `nan%` too.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from recdoc import reference
@@ -11,7 +13,8 @@ from recdoc.diagnose.rules.base import BaselineRun, Rule, RuleContext, clamp, pr
 from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.curve import best_row
 from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
-from recdoc.diagnose.rules.loss import assess_loss, decisive_check
+from recdoc.diagnose.rules.loss import LossAssessment, assess_loss, decisive_check
+from recdoc.diagnose.evaluation_response import FrozenMetrics, LossMovement, Strength, printed_step
 from recdoc.diagnose.observed_run import Event, Run, SourceRef
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
@@ -77,15 +80,11 @@ class DatasetMismatch(Rule):
                                      f"first (iter {s.first_iter})", _first_row_ref(ctx),
                                      values={"recall": s.best_recall, "evaluations": s.evaluations}))
             confidence = max(confidence, Confidence.CONSTANT_RECALL)
-            paper = next((c.paper_value for c in ctx.comparisons if c.metric == "recall" and c.paper_value), None)
-            near_zero = (s.best_recall or 0.0) <= (Thresholds.NEAR_ZERO_SHARE * paper if paper
-                                                  else Thresholds.NEAR_ZERO_RECALL)
-            if near_zero:
-                reference_text = f"{Thresholds.NEAR_ZERO_SHARE:.0%} of the paper's {paper:.4f}" if paper else \
-                    f"{Thresholds.NEAR_ZERO_RECALL}"
+            line, reference_text = ctx.near_zero_line()
+            if (s.best_recall or 0.0) <= line:
                 evidence.append(Evidence(f"a recall of {s.best_recall} is below {reference_text}: the evaluation "
                                          "(almost) never hits a target, as with a leave-last-out split (issue #16)",
-                                         values={"paper": paper}))
+                                         values={"near_zero_line": line}))
                 confidence = max(confidence, Confidence.CONSTANT_NEAR_ZERO)
         if not evidence:
             return None
@@ -101,7 +100,8 @@ class DatasetMismatch(Rule):
 
 
 class EvalBroken(Rule):
-    """Evaluation did not run or crashed: iterations without metrics, or an evaluation traceback.
+    """Evaluation did not run, crashed, or measures nothing: iterations without metrics, an evaluation traceback,
+    metrics that do not respond to training.
 
     What it checks:
         Evaluations the code printed and then stopped printing (a trailing run of evaluations without metrics
@@ -110,72 +110,187 @@ class EvalBroken(Rule):
         (e.g. KeyError on item 0 in diversity, issue #29; `--coef` TypeError), and the `Invalid model_type`
         message. Metrics never read (an unknown shape, lines with metric-like names not understood, damage such
         as NUL bytes or a truncated file) are not evidence: they are named in the notes.
+        And an evaluation that measures nothing: every printed metric identical, to its last digit, at every
+        evaluation shown (at least 2) while the training loss moves, at a level a ranking that learned anything
+        does not give (recall at most 1% of the paper's, or 0.001 without a paper number: the targets are
+        (almost) never hit); or, at an ordinary level, frozen over at least 5 evaluations whose printed digits
+        are fine enough to show a plateau's moves (one digit at most 1% of the value) while the loss changes
+        beyond its own noise. A plateau is not this: it follows a climb and still moves in its last digits. A loss
+        frozen too is a model that does not train, not an evaluation blind to it; without a loss read, that
+        training moved the model is not shown and nothing is claimed.
 
     Why it matters:
         Without evaluation there is no best model and no metric to compare; the run's numbers, if any, are not the
-        original's protocol.
+        original's protocol. An evaluation that does not respond to training measures something other than the
+        model: its "best" model is chosen by chance and its numbers say nothing about the run (issue #16: recall,
+        NDCG and hit rate all 0.000007 through a run on the poster's own leave-last-out split).
 
     Evidence it cites:
         The lines with missing metrics or the traceback, counted and located; a traceback counts when its exception
-        line or its innermost frames name the evaluation (faiss, diversity, coef, item categories).
+        line or its innermost frames name the evaluation (faiss, diversity, coef, item categories). For frozen
+        metrics: the first and last evaluation, the loss's movement (against its own noise where five or more
+        evaluations show it), the level against the near-zero line, recall = NDCG = hit rate where all three
+        agree, and the final lines that repeat the value. Fewer than five evaluations (an excerpt) cannot tell the
+        loss's moves from its noise: weaker evidence than a whole run, and the confidence says so.
 
     Fix:
-        Not a setting: install a working faiss (GPU, or use a CPU index), fix the crash, then evaluate again.
+        Not a setting: install a working faiss (GPU, or use a CPU index), fix the crash, then evaluate again; for
+        frozen metrics, check that the evaluation ranks the trained model's current output over the item table
+        and that the valid/test targets are items the model can rank.
     """
 
     id = "eval-broken"
-    statement = "Evaluation did not run or crashed."
+    statement = "Evaluation did not run, crashed, or measures nothing (metrics that do not respond to training)."
     family = "integrity"
 
     def check(self, ctx: RuleContext) -> Finding | NotACause | None:
-        run = ctx.run
-        evidence: list[Evidence] = []
-        confidence = Confidence.OBSERVED_FAULT
-        # `eval_missing` events count only through `_stopped_printing` (a trailing run, metrics understood).
-        kinds: tuple[str, ...] = ("traceback", "invalid_model_type")
-        symptoms: list[str] = []  # for the title, in the order found
-        missing = _stopped_printing(ctx)
-        if missing is not None:
-            first, count, total, printed_before = missing
-            ref = _row_ref(first)
-            if printed_before:
-                evidence.append(Evidence(f"the last {count} of {total} evaluations printed no metrics (first at iter "
-                                         f"{int(first['iter'])}) after {total - count} that did", ref,
-                                         {"missing": count}))
-                symptoms.append(f"evaluations stopped printing metrics after iter {int(first['iter']) - 1}")
-            else:
-                evidence.append(Evidence(f"{count} of {total} evaluations have no valid metrics (first at iter "
-                                         f"{int(first['iter'])}): the code's evaluation line printed without them",
-                                         ref, {"missing": count}))
-                symptoms.append(f"{count} of {total} evaluations printed no metrics")
-            if count == total:
-                # Not one evaluation ran: every later symptom (no saved model, a failed restore) follows.
-                confidence = Confidence.NO_EVALUATION_AT_ALL
-        for kind in kinds:
-            for event in run.events_of(kind)[:3]:
-                if kind == "traceback" and not _in_evaluation(event):
-                    continue  # a crash elsewhere (e.g. out of memory) is the interrupted rule's finding
-                values = {k: v for k, v in event.values.items() if k != "frames"}
-                text = event.text
-                frames = event.values.get("frames") or ()
-                if kind == "traceback" and frames:
-                    text += f" (in: {frames[-1]})"
-                evidence.append(Evidence(text, event.ref, values))
-                if kind == "traceback":
-                    symptoms.append(event.text.strip()[:80])
-                elif kind == "invalid_model_type":
-                    symptoms.append("the model_type was rejected, so nothing was trained or evaluated")
-        if not evidence:
+        symptoms = [symptom for symptom in (_stopped_printing_symptom(ctx), *_crash_symptoms(ctx),
+                                            _unresponsive_symptom(ctx)) if symptom is not None]
+        if not symptoms:
             return None
+        titles = list(dict.fromkeys(s.title for s in symptoms))
+        only_unresponsive = all(s.kind == "unresponsive" for s in symptoms)
+        title = titles[0] if only_unresponsive else "evaluation did not run or crashed: " + "; ".join(titles)
+        checks = list(dict.fromkeys(s.check for s in symptoms))
         return Finding(
-            id=self.id, title="evaluation did not run or crashed" + (
-                ": " + "; ".join(dict.fromkeys(symptoms)) if symptoms else ""),
-            severity="high", confidence=confidence, basis="evidence", evidence=tuple(evidence),
-            fix=Fix({}, "metrics at every evaluation, a saved best model and working early stopping",
-                    applicable=False,
-                    how="check faiss (the original needs GpuIndexFlatIP; use a CPU index otherwise), the diversity "
-                        "KeyError on item 0 (#29), a --coef TypeError and the model_type spelling"),
-            explanation="Without evaluation the run has no best model and no comparable number.")
+            id=self.id, title=title, severity="high", confidence=max(s.confidence for s in symptoms),
+            basis="evidence", evidence=tuple(e for s in symptoms for e in s.evidence),
+            fix=Fix({}, "metrics that move with the model as it trains" if only_unresponsive else
+                    "metrics at every evaluation, a saved best model and working early stopping",
+                    applicable=False, how="; ".join(checks)),
+            explanation=" ".join(dict.fromkeys(s.explanation for s in symptoms)))
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """One sign that evaluation failed, as `EvalBroken` reports it: its evidence, a phrase for the title, how sure
+    it makes recdoc, what to check, and why it matters."""
+
+    kind: str
+    evidence: tuple[Evidence, ...]
+    title: str
+    confidence: float
+    check: str
+    explanation: str
+
+
+_CRASH_CHECK = ("check faiss (the original needs GpuIndexFlatIP; use a CPU index otherwise), the diversity KeyError on "
+                "item 0 (#29), a --coef TypeError and the model_type spelling")
+_CRASH_EXPLANATION = "Without evaluation the run has no best model and no comparable number."
+
+
+def _stopped_printing_symptom(ctx: RuleContext) -> Symptom | None:
+    missing = _stopped_printing(ctx)
+    if missing is None:
+        return None
+    first, count, total, printed_before = missing
+    iteration = int(first["iter"])
+    if printed_before:
+        evidence = Evidence(f"the last {count} of {total} evaluations printed no metrics (first at iter {iteration}) "
+                            f"after {total - count} that did", _row_ref(first), {"missing": count})
+        title = f"evaluations stopped printing metrics after iter {iteration - 1}"
+    else:
+        evidence = Evidence(f"{count} of {total} evaluations have no valid metrics (first at iter {iteration}): the "
+                            "code's evaluation line printed without them", _row_ref(first), {"missing": count})
+        title = f"{count} of {total} evaluations printed no metrics"
+    # Not one evaluation ran: every later symptom (no saved model, a failed restore) follows.
+    confidence = Confidence.NO_EVALUATION_AT_ALL if count == total else Confidence.OBSERVED_FAULT
+    return Symptom("missing", (evidence,), title, confidence, _CRASH_CHECK, _CRASH_EXPLANATION)
+
+
+def _crash_symptoms(ctx: RuleContext) -> list[Symptom]:
+    """Tracebacks in evaluation (a crash elsewhere, e.g. out of memory, is the interrupted rule's finding) and a
+    rejected model_type; `eval_missing` events count only through `_stopped_printing`."""
+    out: list[Symptom] = []
+    for kind in ("traceback", "invalid_model_type"):
+        for event in ctx.run.events_of(kind)[:3]:
+            if kind == "traceback" and not _in_evaluation(event):
+                continue
+            values = {k: v for k, v in event.values.items() if k != "frames"}
+            frames = event.values.get("frames") or ()
+            text = event.text + (f" (in: {frames[-1]})" if kind == "traceback" and frames else "")
+            title = (event.text.strip()[:80] if kind == "traceback" else
+                     "the model_type was rejected, so nothing was trained or evaluated")
+            out.append(Symptom(kind, (Evidence(text, event.ref, values),), title, Confidence.OBSERVED_FAULT,
+                               _CRASH_CHECK, _CRASH_EXPLANATION))
+    return out
+
+
+def _unresponsive_symptom(ctx: RuleContext) -> Symptom | None:
+    """Metrics frozen at every evaluation shown while the training loss moves (`EvalBroken`'s last check)."""
+    found = ctx.unresponsive
+    if found is None:
+        return None
+    frozen, loss = found.frozen, found.loss
+    line, line_text = ctx.near_zero_line()
+    confidence = UNRESPONSIVE_CONFIDENCE[found.strength]
+    evidence = [Evidence(f"valid {_named_values(frozen.values)} at each of the {frozen.evaluations} evaluations "
+                         f"shown (iter {frozen.first_iter} to {frozen.last_iter})", frozen.first,
+                         {**frozen.values, "evaluations": frozen.evaluations})]
+    if frozen.last != frozen.first:
+        evidence.append(Evidence(f"the same at iter {frozen.last_iter}, the last evaluation shown", frozen.last))
+    evidence.append(_loss_evidence(loss, frozen))
+    if found.near_zero:
+        evidence.append(Evidence(f"a recall of {_printed(frozen.level)} is at or below {line_text}: the evaluation "
+                                 "(almost) never hits a target", values={"near_zero_line": line}))
+    else:
+        evidence.append(Evidence(f"one printed digit is at most {Thresholds.FROZEN_PRINT_STEP:.0%} of each value, "
+                                 "finer than a plateau's moves between evaluations, yet no digit moved",
+                                 values={"print_step_share": Thresholds.FROZEN_PRINT_STEP}))
+    if frozen.all_equal:
+        evidence.append(Evidence(f"recall = ndcg = hitrate = {_printed(frozen.level)}: all three reduce to the share "
+                                 "of users with a hit (one target each, every hit scoring 1), a count, not a "
+                                 "ranking's quality"))
+    evidence.extend(Evidence(f"the restored best model's {split} recall is the same {_printed(final.recall)}",
+                             final.ref) for split, final in ctx.run.finals.items()
+                    if final.recall == frozen.values["recall"])
+    excerpt = (f" Only {frozen.evaluations} evaluations are shown, too few to tell the loss's moves from its "
+               "noise: weaker evidence than a whole run." if loss.beyond_noise is None else "")
+    return Symptom(
+        "unresponsive", tuple(evidence),
+        f"the evaluation measures nothing: valid metrics frozen at {_printed(frozen.level)} over "
+        f"{frozen.evaluations} evaluations while the training loss moves", confidence,
+        "check that the evaluation ranks the trained model's current output (not a fixed or restored model) over "
+        "the item table, and that the valid/test targets are items the model can rank (ids inside the table, a "
+        "split like the original's)",
+        "Metrics that do not move while the model trains measure something else: the best model is picked by "
+        "chance and no number of this run says anything about the model." + excerpt)
+
+
+# How sure each kind of showing (`evaluation_response.Strength`) makes recdoc that the evaluation measures nothing.
+UNRESPONSIVE_CONFIDENCE: dict[Strength, float] = {
+    "loss beyond noise": Confidence.UNRESPONSIVE_EVALUATION,
+    "loss noise unknown": Confidence.UNRESPONSIVE_EXCERPT,
+    # The loss is flat within its noise: training may have stalled, and the near-zero level alone speaks.
+    "loss within noise": Confidence.CONSTANT_RECALL,
+    "fine digits": Confidence.FROZEN_AT_LEVEL,
+}
+
+
+def _loss_evidence(loss: LossMovement, frozen: FrozenMetrics) -> Evidence:
+    text = (f"train loss {_printed(loss.first)} -> {_printed(loss.last)} ({loss.change:+.1%}) over the same "
+            f"{loss.count} evaluations")
+    if loss.beyond_noise is None:
+        text += ": too few evaluations to measure its own noise"
+    elif loss.beyond_noise:
+        text += (f": a fitted change of {loss.trend:+.1%} of its level, beyond its own noise "
+                 f"({loss.noise:.2%} per evaluation)")
+    else:
+        text += f": within its own noise ({loss.noise:.2%} per evaluation)"
+    return Evidence(text, frozen.last, {"loss_first": loss.first, "loss_last": loss.last, "loss_trend": loss.trend})
+
+
+def _named_values(values: dict[str, float]) -> str:
+    return ", ".join(f"{metric} {_printed(value)}" for metric, value in values.items())
+
+
+def _printed(value: float | None) -> str:
+    """The value with the digits it was printed with (as far as the float shows them)."""
+    if value is None:
+        return "n/a"
+    step = printed_step(value)
+    decimals = max(0, round(-math.log10(step))) if 0 < step < 1 else 0
+    return f"{value:.{decimals}f}"
 
 
 class WiringSuspect(Rule):
@@ -224,52 +339,15 @@ class WiringSuspect(Rule):
         loss = assess_loss(ctx)
         if not multi and not loss.anomalous:
             return None
-        evidence: list[Evidence] = []
-        confidence = 0.0
-        cleared: NotACause | None = None
-        own = headline_recall(ctx.run)
-        for baseline in ctx.baselines if multi else ():
-            if not _same_data(ctx, baseline) or reference.is_multi_interest(_model(baseline)):
-                continue
-            theirs = headline_recall(baseline.run)
-            if own is None or theirs is None:
-                continue
-            if own[0] < theirs[0] * (1 - Thresholds.BELOW_SINGLE_INTEREST):
-                evidence.append(Evidence(f"{ctx.model_type} {own[1]} recall {own[0]:.6f}", own[2], {"run": own[0]}))
-                evidence.append(Evidence(
-                    f"< {_model(baseline)} {theirs[1]} recall {theirs[0]:.6f} on the same data ({ctx.dataset})",
-                    theirs[2], {"baseline": theirs[0]}))
-                confidence = max(confidence, Confidence.BELOW_SINGLE_INTEREST * ctx.proximity)
-            elif cleared is None:
-                cleared = NotACause(self.id, f"{ctx.model_type} vs {_model(baseline)} on the same data",
-                                    f"the multi-interest run ({own[0]:.6f}) is not below the single-interest run "
-                                    f"({theirs[0]:.6f})")
+        evidence, confidence, cleared = _below_single_interest(ctx) if multi else ([], 0.0, None)
         if cleared is not None and not evidence and not loss.anomalous:
             return cleared
-        for checkpoint in ctx.run.checkpoints if multi else ():
-            tensors = checkpoint.tensors or {}
-            family = reference.canonical_model_type(tensors.get("family"))
-            if family is not None and family != ctx.model_type:
-                evidence.append(Evidence(f"the checkpoint's variables are those of {family}, not {ctx.model_type}",
-                                         checkpoint.ref, {"checkpoint_family": family}))
-                confidence = max(confidence, Confidence.OTHER_FAMILY)
-            dead = next((tensors[k] for k in DEAD_INTEREST_KEYS if tensors.get(k)), None)
-            if dead:
-                evidence.append(Evidence(f"checkpoint shows {dead} dead/collapsed interest(s) of "
-                                         f"{tensors.get('K', ctx.value('num_interest'))}", checkpoint.ref,
-                                         {"dead_interests": dead}))
-                confidence = max(confidence, Confidence.DEAD_INTERESTS)
-        probe, probe_ref = probe_of(ctx) if multi else (None, None)
-        if probe is not None:
-            for outcome in (collapse_outcome(probe, probe_ref), dead_outcome(probe, probe_ref)):
-                if isinstance(outcome, Finding) and outcome.severity in ("high", "medium"):
-                    # The probe looked inside the best checkpoint: interests that collapse or die are what a
-                    # readout fed a dummy target produces (bench/probe_proof.py), whatever the data.
-                    evidence.append(Evidence(f"the interest probe: {outcome.title} ({outcome.id})",
-                                             probe_ref, {"probe_finding": outcome.id}))
-                    confidence = max(confidence, Confidence.DEAD_INTERESTS * outcome.confidence)
-        from_loss = loss.anomalous
-        if from_loss:
+        probe_ref: SourceRef | None = None
+        if multi:
+            inside, inside_confidence, probe_ref = _inside_the_model(ctx)
+            evidence += inside
+            confidence = max(confidence, inside_confidence)
+        if loss.anomalous:
             loss_confidence = loss.confidence
             if cleared is not None and not evidence:
                 # The run's own code's single-interest model is not above it: the loss says one thing, the
@@ -280,28 +358,89 @@ class WiringSuspect(Rule):
             confidence = max(confidence, loss_confidence)
         if not evidence:
             return None
-        strong = confidence >= Confidence.OTHER_FAMILY
-        checkpoint_refs = {c.ref for c in ctx.run.checkpoints} | ({probe_ref} if probe_ref is not None else set())
-        only_loss = from_loss and all(e in loss.evidence or e.values.get("baseline_clears") for e in evidence)
-        title = f"{ctx.model_type}'s wiring is suspect" + (f": {loss.reason}" if only_loss else "")
-        explanation = f"No hyper-parameter repairs a wiring fault; {proximity_phrase(ctx)}."
-        if from_loss:
-            explanation += (" The logged loss is the original's sampled-softmax loss (format "
-                            f"{ctx.run.format}), so its level compares with the original's at the same setting; "
-                            "the loss alone is weaker than a look inside the checkpoint: the evidence names the "
-                            "check that decides.")
-        return Finding(
-            id=self.id, title=title,
-            severity="high" if strong else "low", confidence=clamp(confidence),
-            basis="both" if any(e.ref in checkpoint_refs for e in evidence) else "evidence", evidence=tuple(evidence),
-            fix=Fix({}, "the loss and recall of the original's model at this setting" if only_loss else
-                    "a multi-interest model above its single-interest baseline, as in the paper",
-                    applicable=False,
-                    how="check the readout receives the true target (not item 0), the routing softmax is over "
-                        "interests, the loss is sampled softmax over the item table, the lr flag reaches the "
-                        "optimizer; compare one forward pass with the original's" + (
-                            "; " + decisive_check(ctx) if from_loss else "")),
-            explanation=explanation)
+        return _wiring_finding(ctx, evidence, confidence, loss, probe_ref)
+
+
+def _below_single_interest(ctx: RuleContext) -> tuple[list[Evidence], float, NotACause | None]:
+    """This multi-interest run against the single-interest baselines on the same data: evidence where it falls
+    below one, else a `NotACause` from the first it is not below."""
+    evidence: list[Evidence] = []
+    confidence = 0.0
+    cleared: NotACause | None = None
+    own = headline_recall(ctx.run)
+    for baseline in ctx.baselines:
+        if not _same_data(ctx, baseline) or reference.is_multi_interest(_model(baseline)):
+            continue
+        theirs = headline_recall(baseline.run)
+        if own is None or theirs is None:
+            continue
+        if own[0] < theirs[0] * (1 - Thresholds.BELOW_SINGLE_INTEREST):
+            evidence.append(Evidence(f"{ctx.model_type} {own[1]} recall {own[0]:.6f}", own[2], {"run": own[0]}))
+            evidence.append(Evidence(
+                f"< {_model(baseline)} {theirs[1]} recall {theirs[0]:.6f} on the same data ({ctx.dataset})",
+                theirs[2], {"baseline": theirs[0]}))
+            confidence = max(confidence, Confidence.BELOW_SINGLE_INTEREST * ctx.proximity)
+        elif cleared is None:
+            cleared = NotACause("wiring-suspect", f"{ctx.model_type} vs {_model(baseline)} on the same data",
+                                f"the multi-interest run ({own[0]:.6f}) is not below the single-interest run "
+                                f"({theirs[0]:.6f})")
+    return evidence, confidence, cleared
+
+
+def _inside_the_model(ctx: RuleContext) -> tuple[list[Evidence], float, SourceRef | None]:
+    """What the checkpoints (--deep) and the interest probe show: another model family, dead or collapsed
+    interests; with the probe's file."""
+    evidence: list[Evidence] = []
+    confidence = 0.0
+    for checkpoint in ctx.run.checkpoints:
+        tensors = checkpoint.tensors or {}
+        family = reference.canonical_model_type(tensors.get("family"))
+        if family is not None and family != ctx.model_type:
+            evidence.append(Evidence(f"the checkpoint's variables are those of {family}, not {ctx.model_type}",
+                                     checkpoint.ref, {"checkpoint_family": family}))
+            confidence = max(confidence, Confidence.OTHER_FAMILY)
+        dead = next((tensors[k] for k in DEAD_INTEREST_KEYS if tensors.get(k)), None)
+        if dead:
+            evidence.append(Evidence(f"checkpoint shows {dead} dead/collapsed interest(s) of "
+                                     f"{tensors.get('K', ctx.value('num_interest'))}", checkpoint.ref,
+                                     {"dead_interests": dead}))
+            confidence = max(confidence, Confidence.DEAD_INTERESTS)
+    probe, probe_ref = probe_of(ctx)
+    if probe is not None:
+        for outcome in (collapse_outcome(probe, probe_ref), dead_outcome(probe, probe_ref)):
+            if isinstance(outcome, Finding) and outcome.severity in ("high", "medium"):
+                # The probe looked inside the best checkpoint: interests that collapse or die are what a readout
+                # fed a dummy target produces (bench/probe_proof.py), whatever the data.
+                evidence.append(Evidence(f"the interest probe: {outcome.title} ({outcome.id})", probe_ref,
+                                         {"probe_finding": outcome.id}))
+                confidence = max(confidence, Confidence.DEAD_INTERESTS * outcome.confidence)
+    return evidence, confidence, probe_ref
+
+
+def _wiring_finding(ctx: RuleContext, evidence: list[Evidence], confidence: float, loss: LossAssessment,
+                    probe_ref: SourceRef | None) -> Finding:
+    strong = confidence >= Confidence.OTHER_FAMILY
+    checkpoint_refs = {c.ref for c in ctx.run.checkpoints} | ({probe_ref} if probe_ref is not None else set())
+    from_loss = loss.anomalous
+    only_loss = from_loss and all(e in loss.evidence or e.values.get("baseline_clears") for e in evidence)
+    explanation = f"No hyper-parameter repairs a wiring fault; {proximity_phrase(ctx)}."
+    if from_loss:
+        explanation += (" The logged loss is the original's sampled-softmax loss (format "
+                        f"{ctx.run.format}), so its level compares with the original's at the same setting; "
+                        "the loss alone is weaker than a look inside the checkpoint: the evidence names the "
+                        "check that decides.")
+    return Finding(
+        id="wiring-suspect", title=f"{ctx.model_type}'s wiring is suspect" + (f": {loss.reason}" if only_loss else ""),
+        severity="high" if strong else "low", confidence=clamp(confidence),
+        basis="both" if any(e.ref in checkpoint_refs for e in evidence) else "evidence", evidence=tuple(evidence),
+        fix=Fix({}, "the loss and recall of the original's model at this setting" if only_loss else
+                "a multi-interest model above its single-interest baseline, as in the paper",
+                applicable=False,
+                how="check the readout receives the true target (not item 0), the routing softmax is over "
+                    "interests, the loss is sampled softmax over the item table, the lr flag reaches the "
+                    "optimizer; compare one forward pass with the original's" + (
+                        "; " + decisive_check(ctx) if from_loss else "")),
+        explanation=explanation)
 
 
 def headline_recall(run: Run) -> tuple[float, str, SourceRef | None] | None:
