@@ -18,9 +18,9 @@ import pandas as pd
 
 from recdoc.diagnose.curve import evaluated, noise_level, relative_trend, trend_uncertainty
 from recdoc.diagnose.observed_run import SourceRef
+from recdoc.metrics import LOGGED_METRICS
 from recdoc.thresholds import Thresholds
 
-METRICS = ("recall", "ndcg", "hitrate")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class FrozenMetrics:
     @property
     def all_equal(self) -> bool:
         """Recall, NDCG and hit rate all printed and all the same non-zero number."""
-        return set(METRICS) <= set(self.values) and len({self.values[m] for m in METRICS}) == 1 and self.level > 0
+        return set(LOGGED_METRICS) <= set(self.values) and len({self.values[m] for m in LOGGED_METRICS}) == 1 and self.level > 0
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def frozen_metrics(curve: pd.DataFrame, min_evaluations: int) -> FrozenMetrics |
     if len(rows) < max(2, min_evaluations):
         return None
     values: dict[str, float] = {}
-    for metric in METRICS:
+    for metric in LOGGED_METRICS:
         column = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=float)
         if not np.isfinite(column).all():
             continue

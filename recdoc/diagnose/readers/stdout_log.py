@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recdoc.config import parse_exp_name
+from recdoc.metrics import LOGGED_METRICS
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, curve_values, evaluation_record, from_percent, pick_cutoff, read_counts,
@@ -466,7 +467,7 @@ def _close_row(state: _State) -> None:
     row["closed"] = True
     # Only the original's grammar says a row is an evaluation; another code's step print without metrics is a
     # training print (not knowing a format is never evidence of a broken evaluation).
-    if row["grammar"] and not any(split in ("valid", None) and metric in CURVE_METRICS
+    if row["grammar"] and not any(split in ("valid", None) and metric in LOGGED_METRICS
                                   for split, metric, _ in state.row_metrics[-1]):
         # The original evaluates with faiss GPU; when that fails it prints the iter line without metrics.
         state.event("eval_missing", row["line"], f"iter: {row['iter']} without validation metrics", iter=row["iter"])
@@ -1095,16 +1096,12 @@ def _last_test_is_final(state: _State) -> None:
         del last[key]
 
 
-# The metrics a curve row holds: an evaluation printed at least one of them.
-CURVE_METRICS = ("recall", "ndcg", "hitrate")
-
-
 def primary_cutoff(state: _State) -> int | None:
     """The cut-off the curve is read at: the one the run names (exp name, header) if printed, else the paper's, else
     the first printed (`grammar.pick_cutoff`, as for every reader)."""
     seen: list[int | None] = []
     # Recall's cut-offs first (the paper's headline metric); a run that prints no recall is read at its others'.
-    for wanted in (("recall",), CURVE_METRICS):
+    for wanted in (("recall",), LOGGED_METRICS):
         for metrics in state.row_metrics:
             seen.extend(cutoff for split, metric, cutoff in metrics if metric in wanted and cutoff not in seen)
         for values in state.final_metrics.values():
@@ -1199,7 +1196,7 @@ def _finish(state: _State, format_name: str) -> Run:
 def _curve_rows(state: _State, run: Run, cutoff: int | None) -> list[dict[str, Any]]:
     """The curve's rows at `cutoff` (evaluations only, where another code's training prints come between them),
     with every metric each evaluation printed kept in `extra_metrics["evaluation_metrics"]`."""
-    evaluated = [any(metric in CURVE_METRICS for _, metric, _ in m) for m in state.row_metrics]
+    evaluated = [any(metric in LOGGED_METRICS for _, metric, _ in m) for m in state.row_metrics]
     training_prints = [not row["grammar"] and not has for row, has in zip(state.rows, evaluated)]
     if any(evaluated) and any(training_prints):
         # Another code's step prints between its evaluations: the curve holds evaluations only.
