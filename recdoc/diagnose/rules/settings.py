@@ -63,8 +63,8 @@ class LearningRateModelMismatch(Rule):
         if ctx.learned_nothing:
             return NotACause(self.id, f"learning_rate {lr} (README: {recommended} for {ctx.model_type})",
                              f"valid recall is the same at all {ctx.summary.evaluations} evaluations from the first: "
-                             "the model never learned anything measurable, which no learning rate explains (see "
-                             "dataset-mismatch)", tuple(evidence))
+                             "the model never learned anything measurable, which no learning rate explains: the data "
+                             "or the evaluation does (see dataset-mismatch, eval-broken)", tuple(evidence))
         s = ctx.summary
         supports = contradicts = False
         if s.has_evaluations and s.evaluations >= Thresholds.MIN_EVALS_FOR_SHAPE and s.best_iter and s.last_iter:
