@@ -321,6 +321,10 @@ def bench_dataset(dataset: str, work: Path, args: argparse.Namespace) -> dict[st
         return {**summary, "trained": setup.runs.trained}
     results = run_searches(setup, args)
     best_any = max(t["value"] for m in METHODS for r in results[m] for t in r["trials"])
+    # Printed before the picks' repeats, which take as long again: a killed bench still leaves this column.
+    for method in METHODS:
+        reach = [trials_to_reach([t["value"] for t in r["trials"]], (1 - WITHIN) * best_any) for r in results[method]]
+        print(f"[bench] {dataset} {method}: trials to reach 98% of the best ({best_any:.4f}): {reach}", flush=True)
     start_arm = arm(setup.runs, setup.full(setup.start_params, setup.start), setup.seeds)
     table = [score_method(setup, method, results[method], best_any, start_arm) for method in METHODS]
     return {**summary, "best_any": best_any, "start_test": {"mean": start_arm.mean, "sd": start_arm.sd},
