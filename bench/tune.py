@@ -5,8 +5,11 @@ Task: synthetic multi-interest data from `recdoc data synth` (and MovieLens-100K
 starting ComiRec-DR run with three faults (the incident's learning rate 0.001, patience 1, neg_num 1), every run at
 the same budget (`--max_iter` thousand iterations, an evaluation every `--test_iter`).
 
-1. Sensitivity check: the start and each single repair (learning rate, neg_num, patience) on `--seeds` seeds: does
-   each setting move validation recall by more than the seed noise on this task? (printed; the README records it).
+1. Sensitivity check (`--sensitivity_only` stops after it), on `--seeds` seeds: does each fault move validation
+   recall by more than 2 seed sd on this task? Two views, since a fault may matter only once another is repaired:
+   each repair alone from the start, and each fault put back alone into the start with every fault repaired.
+   Printed with every run's best validation recall, iterations and whether patience stopped it (the README
+   records it). `--faults` picks the start's faults, for a task where one of them cannot matter.
 2. Methods, at the same trial budget (`--trials`), each over `--tuner_seeds` seeds of the sampler:
    - `doctor`: recdoc tune's study: the space from the diagnosis, the corrected run enqueued first, the start
      second, then TPE;
