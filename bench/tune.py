@@ -128,12 +128,17 @@ def prepare(dataset: str, work: Path, args: argparse.Namespace) -> Path:
     shape = TINY if dataset != "ml100k" else {}
     config = RunConfig.for_dataset(dataset, model_type="ComiRec-DR", data_dir=str(data_dir),
                                    runs_dir=str(work / "start"), max_iter=args.max_iter, test_iter=args.test_iter,
-                                   exp="faulty", **shape,
+                                   exp=_start_name(args), **shape,
                                    **{k: FAULTS[k] for k in args.faults})
     folder = Path(config.runs_dir) / config.exp_name
     if not (folder / "run.json").is_file():
         train(config)
     return folder
+
+
+def _start_name(args: argparse.Namespace) -> str:
+    """The start's folder name carries its faults and budget: a work folder reused with others trains a new start."""
+    return f"faulty_{'_'.join(sorted(args.faults))}_m{args.max_iter}_t{args.test_iter}"
 
 
 def make_study(method: str, tuner_seed: int, trials: int, enqueue: list) -> Any:
