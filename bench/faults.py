@@ -26,6 +26,8 @@ committed. Targets: top-1 accuracy >= 0.9, zero false alarms on clean runs, >= 8
 better than random. The default budget (test_iter 100, patience 5, max_iter 6) lets the clean ComiRec-DR runs
 stop early instead of at the cap (with max_iter 3, clean seeds 19 and 20 hit the cap with validation recall still
 rising on 2026-12-02, which the doctor rightly calls undertrained), so "undertrained" is not true of them.
+On bench/tune.py's synthetic task (where each fault's cost is checked against seed noise first): `--datasets syn
+--data_dir <that bench's work>/syn/data --tiny` with that bench's `--max_iter` and `--test_iter`.
 Run: `python bench/faults.py --datasets ml100k` (about 20 minutes on 2 cores; both datasets about twice that);
 with --work pointing at an earlier work folder, finished runs of the same configuration are re-diagnosed, not
 trained again; see --help.
@@ -48,7 +50,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recdoc.config import SPLITS, RunConfig  # noqa: E402
+from recdoc.config import SPLITS, RunConfig, sampling_that_fits  # noqa: E402
 from recdoc.errors import RecdocError  # noqa: E402
 from recdoc.trainer.data.dataset import dataset_folder, split_file  # noqa: E402
 from recdoc.trainer.log.records import RunRecord  # noqa: E402
@@ -157,6 +159,11 @@ def prepare_data(name: str, data_dir: Path, synth_items: int, synth_users: int, 
         synthesize(name=name, items=synth_items, users=synth_users, interests=4, seed=seed, data_dir=str(data_dir))
 
 
+def item_count(data_dir: Path, name: str) -> int:
+    """The catalogue size the sampled softmax draws from (`data prepare`'s stats.json)."""
+    return int(json.loads((dataset_folder(data_dir, name) / "stats.json").read_text(encoding="utf-8"))["item_count"])
+
+
 def _read_rows(path: Path) -> list[list[int]]:
     return [[int(x) for x in line.split(",")] for line in path.read_text().splitlines() if line.strip()]
 
@@ -208,12 +215,18 @@ def leaky_copy(name: str, data_dir: Path, seed: int) -> str:
 
 
 # ---------------------------------------------------------------- runs
+# `--tiny`: the model shape of bench/tune.py's synthetic task (its TINY), so that this bench can run on that task.
+TINY = dict(batch_size=32, embedding_dim=16, hidden_size=16, maxlen=10)
+
+
 def base_config(dataset: str, args: argparse.Namespace, data_dir: Path, runs_dir: Path, exp: str,
                 seed: int = 19, **overrides: Any) -> RunConfig:
     values: dict[str, Any] = dict(model_type="ComiRec-DR", learning_rate=0.005, batch_size=128, maxlen=20,
                                   neg_num=10, test_iter=args.test_iter, max_iter=args.max_iter,
                                   patience=args.patience, random_seed=seed, exp=exp, data_dir=str(data_dir),
                                   runs_dir=str(runs_dir))
+    if args.tiny:
+        values.update(TINY)
     values.update(overrides)
     return RunConfig.for_dataset(dataset, **values)
 
@@ -394,6 +407,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="random-search reruns per fixable fault (the doctor gets one)")
     parser.add_argument("--synth_items", type=int, default=3000, help="> neg_num x batch_size (1280) after filtering")
     parser.add_argument("--synth_users", type=int, default=2000)
+    parser.add_argument("--tiny", action="store_true", help="bench/tune.py's model shape (batch 32, dims 16, "
+                                                              "maxlen 10): that bench's synthetic task, via --data_dir")
     parser.add_argument("--seed", type=int, default=7, help="seed of the data copies and of the random search")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one, removed at the end)")
     parser.add_argument("--data_dir", default=None, help="folder with prepared <name>_data/ (default: under --work)")
@@ -460,6 +475,9 @@ class Bench:
         """The baseline: as many reruns as the doctor gets, each with settings drawn from RANDOM_GRID."""
         for trial in range(self.args.random_reruns):
             drawn = {key: self.rng.choice(values) for key, values in RANDOM_GRID.items()}
+            # A small catalogue cannot hold every draw's negatives: shrink them as recdoc's fix does.
+            drawn["batch_size"], drawn["neg_num"] = sampling_that_fits(
+                item_count(self.data_dir, outcome.dataset), drawn["batch_size"], drawn["neg_num"])
             random_config = dataclasses.replace(config, exp=f"random{fault.key.replace('.', '')}_{trial + 1}",
                                                 **drawn)
             random_run = train_quietly(random_config, self.log)
