@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recdoc.config import RunConfig, per_dataset_defaults, setting_problem
+from recdoc.config import RunConfig, per_dataset_defaults, sampling_that_fits, setting_problem
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG
 from recdoc.diagnose.findings import Diagnosis, Finding, Fix, Setting
 from recdoc.diagnose.observed_run import Run
@@ -33,6 +33,8 @@ from recdoc.trainer.data.dataset import data_needed
 
 FIX_SUFFIX_RE = re.compile(r"_fix\d+$")
 USER_OVERRIDE = "user"  # the `finding_id` of a change the user asked for on the command line
+# Who set a value no finding asked for: batch_size or neg_num shrunk so that their product fits the catalogue.
+FIT_TO_CATALOGUE = "fitted to the catalogue"
 MAX_FIX_NUMBER = 10_000
 _RUNCONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 
@@ -275,6 +277,7 @@ def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: 
         merge.take_finding(finding, only_ids, skip_ids)
     merge.apply_overrides(overrides or {})
     merge.set_aside_overruled_by_user()
+    notes = merge.fit_sampling_to_catalogue()
 
     exp = fix_run_exp(old_config.exp, taken_names)
     paths = {k: v for k, v in (("data_dir", data_dir), ("runs_dir", runs_dir)) if v is not None}
@@ -288,7 +291,7 @@ def compose(settings: Mapping[str, Setting], findings: Iterable[Finding], tool: 
     recdoc_text = recdoc_command.text() + (f"\n{NEEDS_PREFIX}{needs}" if needs else "")
     return FixPlan(tool, old_config, new_config, tuple(merge.changes), tuple(merge.overruled),
                    tuple(merge.set_aside), tuple(f.id for f in merge.applied), recdoc_text,
-                   tool_command.text() if tool_command is not None else None)
+                   tool_command.text() if tool_command is not None else None, notes=notes)
 
 
 def _require_known_ids(findings: list[Finding], named: set[str]) -> None:
@@ -369,6 +372,30 @@ class _FixMerge:
             lost = [o for o in self.overruled if o.finding_id == finding.id]
             self.set_aside.append(SetAside(finding.id, finding.title, "overruled: " + "; ".join(
                 f"{o.key} set on the command line" for o in lost), _what_to_check(finding.fix)))
+
+
+    def fit_sampling_to_catalogue(self) -> tuple[str, ...]:
+        """Each finding checks its own setting against the catalogue, but batch_size and neg_num draw the sampled
+        negatives together (neg_num x batch_size ids): when the merged pair is more than the catalogue holds, the
+        trainer would refuse the command, so the pair is fitted (`config.sampling_that_fits`) and the plan says so."""
+        values = {**self.old_values, **self.new_values}
+        items, batch, negatives = (values.get(key) for key in ("item_count", "batch_size", "neg_num"))
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (items, batch, negatives)):
+            return ()
+        fitted = dict(zip(("batch_size", "neg_num"), sampling_that_fits(items, batch, negatives)))
+        if fitted == {"batch_size": batch, "neg_num": negatives}:
+            return ()
+        for key, value in fitted.items():
+            if _same(values[key], value):
+                continue
+            self.new_values[key] = value
+            self.set_by.setdefault(key, FIT_TO_CATALOGUE)
+            self.changes = [c for c in self.changes if c.key != key]
+            if not _same(self.old_values.get(key), value):
+                self.changes.append(ConfigChange(key, self.old_values.get(key), value, self.set_by[key]))
+        return (f"batch_size {batch} with neg_num {negatives} samples {batch * negatives:,} negatives per step, "
+                f"more than the {items:,} items hold: the new run uses batch_size {fitted['batch_size']} and "
+                f"neg_num {fitted['neg_num']}",)
 
 
 def disagreement_notes(plan: FixPlan) -> list[str]:

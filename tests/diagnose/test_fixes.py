@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from recdoc.diagnose.engine import analyze_run
-from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix
+from recdoc.config import sampling_that_fits
+from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix, Setting
 from recdoc.diagnose.fixes import compose_plan, disagreement_notes, fix_run_exp
 from recdoc.errors import UsageError
 from support.diagnose_factory import incident_run
@@ -149,3 +150,27 @@ def test_runs_analysed_together_get_distinct_new_run_names(tmp_path) -> None:
                                                runs_dir=str(runs)), [0.02 + 0.002 * i for i in range(12)])
     names = [proposed_exp(d.rerun["recdoc"]) for d in analyze_all([str(runs)])]
     assert sorted(names) == ["run1_fix2", "run1_fix3"]
+
+
+@pytest.mark.parametrize("items,batch,negatives", [(1001, 32, 1), (1200, 16, 2), (600, 64, 1)])
+def test_fixes_that_each_fit_are_fitted_together_to_a_small_catalogue(items: int, batch: int,
+                                                                       negatives: int) -> None:
+    # Each finding checks its own setting; together neg_num 10 x batch 128 = 1,280 negatives per step is more than a
+    # small catalogue holds, which the trainer refuses: the plan fits the pair and says so.
+    diagnosis = incident_with([finding("neg-samples", {"neg_num": 10}), finding("batch-size", {"batch_size": 128},
+                                                                              "medium")])
+    sized = {"item_count": Setting(items, "run.json"), "batch_size": Setting(batch, "run.json"),
+             "neg_num": Setting(negatives, "run.json")}
+    plan = compose_plan(dataclasses.replace(diagnosis, config={**diagnosis.config, **sized}))
+    new = plan.new_config
+    assert new.neg_num * new.batch_size <= items - 1
+    assert (new.batch_size, new.neg_num) == sampling_that_fits(items, 128, 10)
+    assert plan.notes == (f"batch_size 128 with neg_num 10 samples 1,280 negatives per step, more than the {items:,} "
+                          f"items hold: the new run uses batch_size {new.batch_size} and neg_num {new.neg_num}",)
+    assert f"--batch_size {new.batch_size}" in plan.recdoc_command and f"--neg_num {new.neg_num}" in plan.recdoc_command
+    assert plan.applied == ("neg-samples", "batch-size")
+
+
+def test_fixes_that_fit_the_catalogue_together_are_left_as_proposed() -> None:
+    plan = compose_plan(incident_with([finding("neg-samples", {"neg_num": 10})]))
+    assert plan.new_config.neg_num == 10 and plan.notes == ()
