@@ -27,8 +27,8 @@ import tensorflow as tf  # noqa: E402
 
 from recdoc import model_specs  # noqa: E402
 from recdoc.config import RunConfig  # noqa: E402
-from recdoc.trainer.models import build_model  # noqa: E402
 from recdoc.trainer.loop import STEPS_PER_CALL  # noqa: E402
+from recdoc.trainer.models import build_model  # noqa: E402
 from recdoc.trainer.models.comirec_dr import squash  # noqa: E402
 from recdoc.trainer.train import Trainer  # noqa: E402
 

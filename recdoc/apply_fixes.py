@@ -22,22 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recdoc.checkpoint_state import STATE_FILE, state_prefix
 from recdoc.config import SPLITS, RunConfig
+from recdoc.diagnose.engine import analyze_all, analyze_paths
 from recdoc.diagnose.findings import Diagnosis
 from recdoc.diagnose.fixes import FixPlan, compose_plan, source_tool, taken_run_names
 from recdoc.errors import InputError, RecdocError, UsageError
-from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
-from recdoc.trainer.log.records import RunRecord
-from recdoc.diagnose.engine import analyze_all
-from recdoc.reports.multi import run_title
-from recdoc.trainer.loop import train
-from recdoc.diagnose.engine import analyze_paths
+from recdoc.files import rewrite_file
 from recdoc.reports import write_reports
 from recdoc.reports.compare import finding_changes, write_comparison
-from recdoc.checkpoint_state import STATE_FILE, state_prefix
-from recdoc.files import rewrite_file
+from recdoc.reports.multi import run_title
+from recdoc.trainer.data.dataset import data_needed, dataset_folder, split_file
 from recdoc.trainer.log.folder import open_run_folder
-from recdoc.trainer.loop import LoopState, write_loop_state
+from recdoc.trainer.log.records import RunRecord
+from recdoc.trainer.loop import LoopState, train, write_loop_state
 
 # Settings that shape the model's variables: a checkpoint restores only into a model with the same ones.
 MODEL_SHAPE_KEYS = ("dataset", "model_type", "embedding_dim", "hidden_size", "num_interest", "maxlen", "item_count")

@@ -427,8 +427,8 @@ def rerun(
                                       "(1-based; they are listed when it is missing)"),
 ) -> None:
     """Re-analyse a run, apply its fixes, train the corrected run with recdoc, and compare the two."""
-    from recdoc.errors import UsageError
     from recdoc.apply_fixes import rerun as run_rerun
+    from recdoc.errors import UsageError
 
     if not apply_fixes and not dry_run:
         raise UsageError("rerun needs --apply-fixes (train the corrected run) or --dry-run (print it, train nothing)")
@@ -527,7 +527,6 @@ def _refuse_file_as_folder(folder: Optional[str], flag: str) -> None:
     from pathlib import Path
 
     from recdoc.errors import UsageError
-
     from recdoc.reports import check_out_folder
 
     if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
@@ -605,13 +604,13 @@ def probe(
 ) -> None:
     """Look inside the best checkpoint: interests that collapse into one, interests that never retrieve or win."""
     from recdoc.diagnose.findings import Finding
+    from recdoc.diagnose.rules.interests import judge_probe
     from recdoc.errors import InputError
     from recdoc.files import path_problem
-    from recdoc.diagnose.rules.interests import judge_probe
-    from recdoc.reports.console import below_threshold_line, failing
     from recdoc.instruments.probe.files import default_out_dir, write_probe
     from recdoc.instruments.probe.measure import probe_any
     from recdoc.instruments.probe.render import print_probe
+    from recdoc.reports.console import below_threshold_line, failing
 
     _refuse_file_as_folder(out, "--out")
     problem = path_problem(run)  # a FIFO, a device or a symlink loop is named, never opened

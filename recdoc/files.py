@@ -19,8 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from recdoc.errors import UsageError
-from recdoc.errors import InputError
+from recdoc.errors import InputError, UsageError
 
 Content = bytes | str | Callable[[BinaryIO], None]
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support.paths import REPO, TEST79
 
 
@@ -120,8 +121,8 @@ def test_resume_best_continues_from_the_old_best_checkpoint(faulty_run: tuple[Pa
 
 def test_report_command_is_the_dry_run_command_with_the_run_folders_shell_quoted(tmp_path: Path) -> None:
     """Pasting report.md's command must train where the run read and wrote, even with spaces in the paths."""
-    from support.builders import write_run_folder
     from recdoc.config import RunConfig
+    from support.builders import write_run_folder
 
     data_dir, runs_dir = tmp_path / "my data", tmp_path / "my runs"
     config = RunConfig.for_dataset("book", neg_num=2, exp="run1", data_dir=str(data_dir), runs_dir=str(runs_dir))

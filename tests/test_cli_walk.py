@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from recdoc.cli import lr_note
-from recdoc.trainer.log.progress import COMPILING_STATUS, Console
 from recdoc.tfimport import is_notice
+from recdoc.trainer.log.progress import COMPILING_STATUS, Console
 from support.paths import REPO, TEST79
-
 
 STARTUP = [  # what TensorFlow 2.21 printed on `recdoc train` on this CPU machine
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -196,9 +195,9 @@ def test_the_cli_choices_are_the_owners_values() -> None:
     types, NDCG kinds and strategies are built from their owners' lists; these three are spelled out in the CLI
     to keep its import light, so they are checked here.)"""
     from recdoc.cli import Level, Source, Split
+    from recdoc.config import EVAL_SPLITS
     from recdoc.reports.console import LEVELS
     from recdoc.trainer.data.prepare import SOURCES
-    from recdoc.config import EVAL_SPLITS
 
     assert tuple(s.value for s in Source) == SOURCES
     assert tuple(s.value for s in Split) == EVAL_SPLITS

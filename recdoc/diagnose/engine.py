@@ -9,28 +9,29 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from recdoc.diagnose.paper_comparison import compare_with_paper
-from recdoc.diagnose.findings import LEVELS, Diagnosis, Finding, NotACause, Setting, Verdict
-from recdoc.diagnose.config_inference import infer_config
-from recdoc.diagnose.rules import RULE_CLASSES, all_rules
-from recdoc.diagnose.rules.base import BaselineRun, RuleContext, trend_window
-from recdoc.thresholds import Thresholds
-from recdoc.diagnose.curve import CurveSummary, best_row, summarize
-from recdoc.diagnose.readers.checkpoint import number_meaning
-from recdoc.diagnose.observed_run import Run
-from recdoc.config import RunConfig
-from recdoc.diagnose.fixes import proposed_exp, run_folders, taken_run_names
-from recdoc.errors import InputError
-from recdoc.numbers import finite_number
-from recdoc.diagnose.readers.detect import read_runs
-from recdoc.diagnose.observed_run import FinalMetrics
 from recdoc import reference
+from recdoc.config import RunConfig
+from recdoc.diagnose.config_inference import infer_config
+from recdoc.diagnose.curve import CurveSummary, best_row, summarize
+from recdoc.diagnose.findings import LEVELS, Diagnosis, Finding, NotACause, Setting, Verdict
+from recdoc.diagnose.fixes import (
+    compose,
+    disagreement_notes,
+    proposed_exp,
+    run_folders,
+    source_tool_of,
+    taken_run_names,
+)
+from recdoc.diagnose.observed_run import FinalMetrics, Run
+from recdoc.diagnose.paper_comparison import compare_with_paper
+from recdoc.diagnose.readers.checkpoint import number_meaning
+from recdoc.diagnose.readers.detect import read_paths, read_runs
+from recdoc.diagnose.rules import RULE_CLASSES, all_rules
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, printed_nonfinite, trend_window
+from recdoc.errors import InputError, UsageError
 from recdoc.instruments.probe.measure import probe_for_doctor
-from recdoc.diagnose.rules.base import printed_nonfinite
-from recdoc.thresholds import Confidence
-from recdoc.diagnose.readers.detect import read_paths
-from recdoc.diagnose.fixes import compose, disagreement_notes, source_tool_of
-from recdoc.errors import UsageError
+from recdoc.numbers import finite_number
+from recdoc.thresholds import Confidence, Thresholds
 
 # Findings about how long training ran. A run with a setting that deviates from the reference is also short of
 # where it would converge; lengthening it first would spend the longer run on the wrong setting, so these rank

@@ -22,7 +22,6 @@ from recdoc.metrics import LOGGED_METRICS
 from recdoc.thresholds import Thresholds
 
 
-
 @dataclass(frozen=True)
 class FrozenMetrics:
     """Metrics identical at every evaluation of the curve: their values, how many evaluations, where they start

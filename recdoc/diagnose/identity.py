@@ -17,8 +17,8 @@ from typing import Any
 
 from recdoc import reference
 from recdoc.diagnose.observed_run import Run, SourceRef
-from recdoc.thresholds import IdentityThresholds
 from recdoc.numbers import whole_number
+from recdoc.thresholds import IdentityThresholds
 
 # Words in a dataset name that point at a paper dataset (`book14`, `amazon_books`, `taobao_small`, `UserBehavior`).
 NAME_HINTS = {"book": ("book",), "taobao": ("taobao", "userbehavior", "user_behavior")}

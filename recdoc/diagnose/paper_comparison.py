@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc import reference
-from recdoc.metrics import LOGGED_METRICS, is_possible
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG
-from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.curve import best_row
+from recdoc.diagnose.findings import Comparison, Setting
 from recdoc.diagnose.observed_run import Run
+from recdoc.metrics import LOGGED_METRICS, is_possible
 from recdoc.numbers import finite_number
 
 # Recall definitions that count duplicate targets like the paper's Taobao numbers (reference section 5).

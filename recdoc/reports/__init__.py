@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recdoc.errors import UsageError
-from recdoc.files import path_problem
-from recdoc.files import refuse_foreign
-from recdoc.files import StagedSet
-from recdoc.files import write_file
+from recdoc.files import StagedSet, path_problem, refuse_foreign, write_file
 
 if TYPE_CHECKING:  # importing this package stays light: `chart_process` must start before numpy does
     from recdoc.diagnose.findings import Diagnosis

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import evaluated
+from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.errors import UsageError
+from recdoc.files import StagedSet, free_set_number, write_file
 from recdoc.reports.chart import LineChart
 from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, points
-from recdoc.files import StagedSet, free_set_number, write_file
 
 COMPARE_STEM = "compare"
 PLOT_KINDS = ("recall", "loss")

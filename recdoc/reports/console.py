@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import TextIO
 
 from recdoc.diagnose.findings import LEVELS, Comparison, Diagnosis, Finding
-from recdoc.reports.facts import (headline_comparison, metric_label, percent, placement_groups, placement_sentence,
-                                  points, signed_percent, verdict_sentence)
+from recdoc.reports.facts import (
+    headline_comparison,
+    metric_label,
+    percent,
+    placement_groups,
+    placement_sentence,
+    points,
+    signed_percent,
+    verdict_sentence,
+)
 
 TOP_FINDINGS = 5
 VERDICT_STYLE = {"healthy": "bold green", "findings": "bold yellow", "unusable": "bold red"}

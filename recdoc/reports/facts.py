@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import best_row, evaluated, improvement_rows
-from recdoc.numbers import whole_number
+from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.paper_comparison import paper_model_name
+from recdoc.numbers import whole_number
 
 METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "hitrate": "HitRate", "diversity": "Diversity"}
 

@@ -6,13 +6,23 @@ from typing import Any
 
 from recdoc.diagnose.config_inference import MAX_ITER_UNIT
 from recdoc.diagnose.findings import Comparison, Diagnosis, Evidence, Finding, NotACause, Setting
-from recdoc.diagnose.observed_run import CheckpointInfo
-from recdoc.thresholds import Confidence, Thresholds
-from recdoc.reports.facts import (
-    RunFacts, checkpoint_meaning, gap_phrase, headline_comparison, metric_label, percent, placement_groups,
-    placement_sentence, points, run_facts, signed_percent, verdict_sentence,
-)
 from recdoc.diagnose.fixes import split_code_edits
+from recdoc.diagnose.observed_run import CheckpointInfo
+from recdoc.reports.facts import (
+    RunFacts,
+    checkpoint_meaning,
+    gap_phrase,
+    headline_comparison,
+    metric_label,
+    percent,
+    placement_groups,
+    placement_sentence,
+    points,
+    run_facts,
+    signed_percent,
+    verdict_sentence,
+)
+from recdoc.thresholds import Confidence, Thresholds
 
 TOOL_NAMES = {"recdoc": "recdoc", "original": "the original (its TF2 and PyTorch ports take the same flags)"}
 BASIS_TEXT = {

@@ -9,17 +9,17 @@ numbered as a set like a single run's report (report-2.md, ...), never replacing
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from recdoc.diagnose.findings import SCHEMA_VERSION, Diagnosis
+from recdoc.diagnose.readers.detect import run_label
 from recdoc.errors import UsageError
 from recdoc.files import StagedSet, write_file
 from recdoc.reports import FORMATS, chosen_formats, claim_report_set, multi_output_folder, report_names
 from recdoc.reports.jsonreport import _finite
-from recdoc.diagnose.readers.detect import run_label
 from recdoc.reports.sweep import sweep_facts
 
 VERDICT_ORDER = ("healthy", "findings", "unusable")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from recdoc.diagnose.findings import Comparison, Diagnosis
 from recdoc.diagnose.curve import evaluated
+from recdoc.diagnose.findings import Comparison, Diagnosis
+from recdoc.diagnose.rules.loss import loss_format_problem
 from recdoc.reports.chart import LineChart
 from recdoc.reports.chart_process import save_chart
 from recdoc.reports.facts import metric_label, percent, run_facts
-from recdoc.diagnose.rules.loss import loss_format_problem
 
 FIGSIZE = (7.0, 3.2)
 DPI = 90

@@ -25,9 +25,9 @@ from typing import Any
 from recdoc import model_specs, reference
 from recdoc.config import DATA_DIR, RUNS_DIR, RunConfig, advised_learning_rate
 from recdoc.errors import RecdocError, UsageError
-from recdoc.trainer.loop import train
-from recdoc.trainer.log.records import RunRecord
 from recdoc.files import rewrite_file
+from recdoc.trainer.log.records import RunRecord
+from recdoc.trainer.loop import train
 
 PAPER_ORDER = reference.paper_order()  # the models' specs in the paper's row order
 CUTOFFS = reference.paper_cutoffs()

@@ -32,20 +32,23 @@ from typing import Any, Protocol
 from recdoc.config import RESUME_MAY_CHANGE, RunConfig, validate, validate_with_data
 from recdoc.errors import UsageError
 from recdoc.files import rewrite_file
+from recdoc.trainer.distribute import make_cluster, worker_position
+from recdoc.trainer.evaluate import evaluate, search_backend, subset_split
 from recdoc.trainer.log.folder import RunPaths, open_run_folder, refuse_existing_run_folder, resumed_config
 from recdoc.trainer.log.lines import (
-    DASH_LINE, TrainLog, early_stop_key, format_final_line, format_iter_line, format_time_line, log_metrics,
+    DASH_LINE,
+    TrainLog,
+    early_stop_key,
+    format_final_line,
+    format_iter_line,
+    format_time_line,
+    log_metrics,
 )
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import MetricsLog, RunRecord, data_fingerprint, deviations, utc_now
 from recdoc.trainer.log.tensorboard import Scalars
-from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
-from recdoc.trainer.distribute import worker_position
-from recdoc.trainer.distribute import make_cluster
 from recdoc.trainer.models import build_model
-from recdoc.trainer.evaluate import search_backend
-from recdoc.trainer.evaluate import evaluate
-from recdoc.trainer.evaluate import subset_split
+from recdoc.trainer.models.most_popular import is_most_popular, train_most_popular
 
 
 class StopReason(str, Enum):

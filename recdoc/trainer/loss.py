@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from recdoc.tfimport import tf
 
 from recdoc.errors import UsageError
+from recdoc.tfimport import tf
 
 # What `tf.nn.compute_accidental_hits` adds to a sampled logit equal to the true class.
 _ACCIDENTAL_HIT_LOGIT_OFFSET = -np.finfo(np.float32).max

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from recdoc.tfimport import tf
-
 from recdoc.trainer.kernels import build
 
 BETA1 = 0.9

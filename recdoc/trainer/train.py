@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from recdoc.tfimport import tf
 
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
+from recdoc.tfimport import tf
 from recdoc.trainer.loss import CandidateSampler, sampled_softmax_loss
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.optimizer import Adam

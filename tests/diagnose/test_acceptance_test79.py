@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from support.schema_check import validate
 from support.paths import REPO, TEST79
+from support.schema_check import validate
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recdoc import reference
-from recdoc.diagnose.config_inference import (bands_for, infer_config, ndcg_bands, parse_argv,
-                                             read_ndcg_ratio)
+from recdoc.diagnose.config_inference import bands_for, infer_config, ndcg_bands, parse_argv, read_ndcg_ratio
 from recdoc.diagnose.observed_run import CheckpointInfo, SourceRef
 from recdoc.errors import UsageError
 from support.diagnose_factory import INCIDENT_EXP, curve_rows, incident_run, make_run

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recdoc.diagnose.rules.interests import collapse_outcome
 from recdoc.diagnose.findings import Finding, NotACause
+from recdoc.diagnose.rules.interests import collapse_outcome
 
 EXP = "tiny_ComiRec-DR_b128_lr0.005_d8_len5_x"
 ITEMS = 1000  # far more than top-50, so distinct interests retrieve distinct lists
@@ -50,9 +50,9 @@ def build_dr(collapsed: bool):  # noqa: ANN201
 
 def original_run(root: Path, model, config, recall_shift: float = 0.0) -> Path:  # noqa: ANN001
     """A run folder as the original leaves it: train.log with its final lines, best_model/<exp>/ (TF1 Saver)."""
-    from support.export import export_tf1
     from recdoc.trainer.data.dataset import load_dataset
     from recdoc.trainer.evaluate import evaluate
+    from support.export import export_tf1
 
     export_tf1(model, "ComiRec-DR", root / "best_model" / EXP)
     data = load_dataset(str(root.parent / "data"), "tiny", ITEMS)

@@ -20,8 +20,8 @@ from recdoc.diagnose.readers.detect import read_paths
 from recdoc.errors import InputError
 from recdoc.reports.jsonreport import render_json
 from recdoc.reports.markdown import render_markdown
-from support.schema_check import validate
 from support.paths import LOG_SAMPLES
+from support.schema_check import validate
 
 TF_NOISE = (
     "WARNING:tensorflow:From /usr/local/lib/python3.6/dist-packages/tensorflow/python/ops/nn_impl.py:1444: "

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 import subprocess
-from dataclasses import replace
 import sys
+from dataclasses import replace
 
 import pytest
 
-from recdoc.diagnose.rules import RULE_CLASSES
 from recdoc.diagnose.engine import analyze_paths, analyze_run
+from recdoc.diagnose.findings import LEVELS
+from recdoc.diagnose.observed_run import Event, SourceRef
+from recdoc.diagnose.rules import RULE_CLASSES
 from recdoc.thresholds import Thresholds
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_recalls, incident_run, make_run
 from support.paths import TEST79
-from recdoc.diagnose.findings import LEVELS
-from recdoc.diagnose.observed_run import Event, SourceRef
 
 
 def _not_cause_titles(diagnosis) -> list[str]:

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from recdoc.diagnose.engine import analyze_run
 from recdoc.config import sampling_that_fits
+from recdoc.diagnose.engine import analyze_run
 from recdoc.diagnose.findings import Diagnosis, Evidence, Finding, Fix, Setting
 from recdoc.diagnose.fixes import compose_plan, disagreement_notes, fix_run_exp
 from recdoc.errors import UsageError
@@ -120,10 +120,9 @@ def test_fix_run_names_number_up_and_never_reuse_a_taken_one() -> None:
 def test_the_reports_command_for_a_fix_run_names_the_next_free_folder(tmp_path) -> None:
     """A run that is itself `_fix1` (made by pasting a report's command) gets `_fix2` in its own report, as
     `recdoc rerun --dry-run` proposes: pasting the report's command never hits an existing folder."""
-    from support.builders import write_run_folder
-
     from recdoc.config import RunConfig
     from recdoc.diagnose.engine import analyze_paths
+    from support.builders import write_run_folder
 
     runs = tmp_path / "runs"
     climbing = [0.02 + 0.002 * i for i in range(12)]
@@ -138,11 +137,10 @@ def test_the_reports_command_for_a_fix_run_names_the_next_free_folder(tmp_path) 
 def test_runs_analysed_together_get_distinct_new_run_names(tmp_path) -> None:
     """`run1` and `run1_fix1` in one analysis: each report's command names its own folder, so pasting one does
     not make the other fail."""
-    from support.builders import write_run_folder
-
     from recdoc.config import RunConfig
     from recdoc.diagnose.engine import analyze_all
     from recdoc.diagnose.fixes import proposed_exp
+    from support.builders import write_run_folder
 
     runs = tmp_path / "runs"
     for exp in ("run1", "run1_fix1"):

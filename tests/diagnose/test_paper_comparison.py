@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recdoc.diagnose.paper_comparison import compare_with_paper
-from recdoc.diagnose.findings import Comparison
 from recdoc.diagnose.config_inference import infer_config
+from recdoc.diagnose.findings import Comparison
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from support.diagnose_factory import incident_run, make_run
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from support.paths import BENCH as BENCH_DIR
 from support.paths import REAL_RUNS
 from support.shared_data import needs
-from support.paths import BENCH as BENCH_DIR
 
 BENCH = BENCH_DIR / "real_runs.py"
 

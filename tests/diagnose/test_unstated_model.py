@@ -19,6 +19,7 @@ from recdoc.reports.facts import headline_comparison
 from recdoc.reports.markdown import render_markdown
 from support.diagnose_factory import make_run
 
+
 def unnamed_model_run(dataset: str, recall: float, ndcg_over_hr: float = 0.34, hr_over_recall: float = 2.2):
     hitrate = recall * hr_over_recall
     return make_run(argv=["src/train.py", "--dataset", dataset],

@@ -17,9 +17,8 @@ from recdoc.diagnose.findings import Comparison, Evidence, Finding, Fix, NotACau
 from recdoc.reports import output_folder, report_names, write_reports
 from recdoc.reports.console import print_summary
 from recdoc.reports.facts import verdict_sentence
-from recdoc.reports.markdown import render_markdown
 from recdoc.reports.jsonreport import render_json
-
+from recdoc.reports.markdown import render_markdown
 from support.diagnoses import findings_diagnosis, healthy_diagnosis, recall_row, unusable_diagnosis
 from support.paths import REPO
 from support.schema_check import load_schema, validate

@@ -14,8 +14,18 @@ from typer.testing import CliRunner
 
 from recdoc.config import RunConfig
 from recdoc.errors import UsageError
-from recdoc.trainer.bench_table import (PAPER_ORDER, BenchSpec, Cell, RunOutcome, format_cell, render_markdown,
-                                        render_table_csv, run_bench, summarise, write_outputs)
+from recdoc.trainer.bench_table import (
+    PAPER_ORDER,
+    BenchSpec,
+    Cell,
+    RunOutcome,
+    format_cell,
+    render_markdown,
+    render_table_csv,
+    run_bench,
+    summarise,
+    write_outputs,
+)
 
 
 def outcome(model: str, seed: int, recall50: float, **extra: float) -> RunOutcome:

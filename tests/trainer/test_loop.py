@@ -14,8 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recdoc.trainer.loop import (Evaluation, LoopState, Schedule, StopReason, restore_sampler_state, run_loop,
-                                 sampler_state)
+from recdoc.trainer.loop import (
+    Evaluation,
+    LoopState,
+    Schedule,
+    StopReason,
+    restore_sampler_state,
+    run_loop,
+    sampler_state,
+)
 from support.builders import synthetic_config as shared_synthetic_config
 
 KEY = "recall@50"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from support.builders import synthetic_config as shared_synthetic_config
 from support.paths import REPO
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from recdoc.trainer.loop import Evaluation, LoopState, Schedule, StopReason, run_loop
 from trainer.test_loop import KEY, ScriptedHooks, kinds
+
+from recdoc.trainer.loop import Evaluation, LoopState, Schedule, StopReason, run_loop
 
 
 class StoppingHooks(ScriptedHooks):

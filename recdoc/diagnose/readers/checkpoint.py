@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.checkpoint_state import TORCH_SUFFIXES, prefix_candidates
-from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.diagnose.observed_run import CheckpointInfo, Run, SourceRef
+from recdoc.diagnose.readers.lines import iter_lines
 from recdoc.errors import InputError
 from recdoc.thresholds import InterestThresholds
 

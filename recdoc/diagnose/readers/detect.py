@@ -15,10 +15,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.checkpoint_state import TORCH_SUFFIXES
-from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, text_log, tf2_port
-from recdoc.diagnose.readers import dump, mlflow_store, pasted, recbole, rechorus, sheet
-from recdoc.diagnose.readers.lines import binary_reason, odd_file as _odd_file, read_head, read_head_bytes
 from recdoc.diagnose.observed_run import Run, curve_from_rows, merge_runs
+from recdoc.diagnose.readers import (
+    checkpoint,
+    dump,
+    mlflow_store,
+    original,
+    pasted,
+    pytorch_port,
+    recbole,
+    recdoc_folder,
+    rechorus,
+    sheet,
+    tensorboard,
+    text_log,
+    tf2_port,
+)
+from recdoc.diagnose.readers.lines import binary_reason, read_head, read_head_bytes
+from recdoc.diagnose.readers.lines import odd_file as _odd_file
 from recdoc.errors import InputError
 from recdoc.files import path_problem
 

@@ -13,11 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
+from recdoc.diagnose.readers.records import line_split
 from recdoc.diagnose.readers.reported import (
-    CoverageCounter, MetricKey, RunParts, copy_coverage, count_facts, input_lines, line_metrics, mark_segments,
+    CoverageCounter,
+    MetricKey,
+    RunParts,
+    copy_coverage,
+    count_facts,
+    input_lines,
+    line_metrics,
+    mark_segments,
     strip_ansi,
 )
-from recdoc.diagnose.readers.records import line_split
 from recdoc.errors import InputError
 
 LEVELS = ("INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL")

@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recdoc.diagnose.observed_run import Run
+from recdoc.diagnose.readers.reported import (
+    inline_settings,
+    line_metrics,
+    safe_record,
+    stated_datasets,
+    stated_models,
+)
 from recdoc.diagnose.readers.statements import _clean_cell, cell_number, is_prose, paper_label, read_statements
 from recdoc.diagnose.readers.stdout_log import log_signals
-from recdoc.diagnose.readers.reported import (
-    inline_settings, line_metrics, safe_record, stated_datasets, stated_models,
-)
 from recdoc.errors import InputError
 
 FORMAT = "pasted"

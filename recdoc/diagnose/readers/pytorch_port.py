@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recdoc.diagnose.readers.stdout_log import log_signals, parse_log, parse_log_runs
 from recdoc.diagnose.observed_run import Run
+from recdoc.diagnose.readers.stdout_log import log_signals, parse_log, parse_log_runs
 
 FORMAT = "pytorch-port"
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from recdoc.config import setting_problem
+from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
 from recdoc.diagnose.readers.lines import iter_lines, read_head_bytes
 from recdoc.diagnose.readers.split_facts import read_split_facts, split_files
-from recdoc.diagnose.observed_run import Event, Fact, FinalMetrics, Run, SourceRef, curve_from_rows
-from recdoc.config import setting_problem
 from recdoc.errors import InputError
 
 FORMAT = "recdoc"

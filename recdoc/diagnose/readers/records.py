@@ -18,9 +18,16 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, from_percent, METRIC_SYNONYMS, NEEDS_CUTOFF, SPLIT_SYNONYMS,
-                                             STEP_SYNONYMS,
-                                             LineReading, read_line)
+from recdoc.diagnose.readers.grammar import (
+    FRACTION_METRICS,
+    METRIC_SYNONYMS,
+    NEEDS_CUTOFF,
+    SPLIT_SYNONYMS,
+    STEP_SYNONYMS,
+    LineReading,
+    from_percent,
+    read_line,
+)
 from recdoc.diagnose.readers.lexer import tokenize
 
 METRICS = ("recall", "ndcg", "hitrate", "diversity", "mrr", "precision", "auc")

@@ -25,15 +25,23 @@ from pathlib import Path
 from typing import Any
 
 from recdoc import reference
-from recdoc.metrics import LOGGED_METRICS
 from recdoc.diagnose.config_inference import KEY_ALIASES
 from recdoc.diagnose.observed_run import (
-    Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason, curve_from_rows, final_at,
+    Event,
+    Fact,
+    FinalMetrics,
+    ReadCoverage,
+    Run,
+    SourceRef,
+    StopReason,
+    curve_from_rows,
+    final_at,
 )
+from recdoc.diagnose.readers.grammar import curve_values, evaluation_record, from_percent, pick_cutoff
 from recdoc.diagnose.readers.headers import HEADER_KEYS
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import curve_values, evaluation_record, from_percent, pick_cutoff
 from recdoc.diagnose.readers.records import parse_record
+from recdoc.metrics import LOGGED_METRICS
 
 # The metrics a Run's finals and curve hold; others (mrr, precision, auc) are kept in extra_metrics only.
 RUN_METRICS = ("recall", "ndcg", "hitrate", "diversity")

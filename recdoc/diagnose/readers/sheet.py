@@ -22,11 +22,19 @@ from pathlib import Path
 
 from recdoc import reference
 from recdoc.diagnose.observed_run import Event, Run, SourceRef
-from recdoc.diagnose.readers.reported import (
-    CoverageCounter, RunParts, copy_coverage, input_lines, line_metrics, mark_segments, paper_reference_event,
-    safe_record, scale_percent, setting_key,
-)
 from recdoc.diagnose.readers.records import MISSING_CELLS, line_split
+from recdoc.diagnose.readers.reported import (
+    CoverageCounter,
+    RunParts,
+    copy_coverage,
+    input_lines,
+    line_metrics,
+    mark_segments,
+    paper_reference_event,
+    safe_record,
+    scale_percent,
+    setting_key,
+)
 from recdoc.diagnose.readers.statements import paper_label
 from recdoc.errors import InputError
 

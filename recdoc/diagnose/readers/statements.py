@@ -35,9 +35,26 @@ from recdoc.diagnose.observed_run import Event, Fact, Run, SourceRef  # noqa: F4
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.records import Record, line_split
 from recdoc.diagnose.readers.reported import (
-    RUN_METRICS, TRAILING_PUNCTUATION, CoverageCounter, RunParts, copy_coverage, count_facts, inline_settings,
-    input_lines, line_metrics, mark_segments, model_name, paper_reference_event, protocol_from_prose, safe_record, scale_percent,
-    setting_key, stated_datasets, stated_models, strip_ansi, tame,
+    RUN_METRICS,
+    TRAILING_PUNCTUATION,
+    CoverageCounter,
+    RunParts,
+    copy_coverage,
+    count_facts,
+    inline_settings,
+    input_lines,
+    line_metrics,
+    mark_segments,
+    model_name,
+    paper_reference_event,
+    protocol_from_prose,
+    safe_record,
+    scale_percent,
+    setting_key,
+    stated_datasets,
+    stated_models,
+    strip_ansi,
+    tame,
 )
 
 # A setting line is short: `key: value`, `key = value`, `- key: value` (YAML list items), `key | value`.

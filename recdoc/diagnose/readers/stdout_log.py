@@ -15,20 +15,37 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from recdoc.config import parse_exp_name
-from recdoc.metrics import LOGGED_METRICS
+from recdoc.diagnose.observed_run import (
+    Event,
+    Fact,
+    FinalMetrics,
+    ReadCoverage,
+    Run,
+    SourceRef,
+    StopReason,
+    curve_from_rows,
+    final_at,
+)
+from recdoc.diagnose.readers.grammar import (
+    FRACTION_METRICS,
+    curve_values,
+    evaluation_record,
+    from_percent,
+    pick_cutoff,
+    read_counts,
+    read_eval_protocol,
+    read_line,
+)
 from recdoc.diagnose.readers.headers import parse_exp_name_tokens, parse_header, parse_namespace, parse_shell_argv
 from recdoc.diagnose.readers.lines import iter_lines
-from recdoc.diagnose.readers.grammar import (FRACTION_METRICS, curve_values, evaluation_record, from_percent, pick_cutoff, read_counts,
-                                             read_eval_protocol, read_line)
 from recdoc.diagnose.readers.records import Record, is_percent_scale, parse_record, table_header, table_row
-from recdoc.diagnose.observed_run import (Event, Fact, FinalMetrics, ReadCoverage, Run, SourceRef, StopReason,
-                                         curve_from_rows, final_at)
+from recdoc.metrics import LOGGED_METRICS
 
 PROMPT = "Please input the experiment name:"
 # The original asks this when runs/<exp> exists; like PROMPT it is glued to the next print when stdout is piped.

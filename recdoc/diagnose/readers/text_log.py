@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers.records import parse_record
 from recdoc.diagnose.readers.stdout_log import parse_log, parse_log_runs
-from recdoc.diagnose.observed_run import Run
 
 FORMAT = "text"
 # Lines of the head that must carry a record before a file found in a folder is read as a log.

@@ -5,7 +5,15 @@ from __future__ import annotations
 import textwrap
 
 from recdoc.diagnose.rules import (
-    comparability, data_identity, evaluation, integrity, interests, loss, settings, training, values,
+    comparability,
+    data_identity,
+    evaluation,
+    integrity,
+    interests,
+    loss,
+    settings,
+    training,
+    values,
 )
 from recdoc.diagnose.rules.base import Rule
 from recdoc.errors import UsageError

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from recdoc import reference
-from recdoc.thresholds import Thresholds
-from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.curve import CurveSummary
 from recdoc.diagnose.evaluation_response import Unresponsive, unresponsive_evaluation
+from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause, Setting
 from recdoc.diagnose.observed_run import Run, SourceRef
+from recdoc.thresholds import Thresholds
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from recdoc import reference
-from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.config_inference import UNKNOWN_NDCG, ndcg_reading
-from recdoc.diagnose.rules.base import Rule, RuleContext
-from recdoc.thresholds import Confidence
 from recdoc.diagnose.curve import best_row
+from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.observed_run import SourceRef
-from recdoc.thresholds import Thresholds
 from recdoc.diagnose.paper_comparison import sampled_candidates
+from recdoc.diagnose.rules.base import Rule, RuleContext
+from recdoc.thresholds import Confidence, Thresholds
 
 
 def paper_cutoffs() -> list[int]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import Rule, RuleContext
 from recdoc.diagnose.observed_run import SourceRef
+from recdoc.diagnose.rules.base import Rule, RuleContext
 
 # The same weights give the same numbers under the same evaluation: a difference is a measured fact, not a
 # prior. Not 1.0: a data folder that is not the split the run evaluated on gives different numbers too.

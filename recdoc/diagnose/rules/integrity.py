@@ -8,14 +8,14 @@ from typing import Any
 
 from recdoc import reference
 from recdoc.config import dataset_defaults
-from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
-from recdoc.diagnose.rules.base import BaselineRun, Rule, RuleContext, clamp, proximity_phrase
-from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.curve import best_row
+from recdoc.diagnose.evaluation_response import FrozenMetrics, LossMovement, Strength, printed_step
+from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.observed_run import Event, Run, SourceRef
+from recdoc.diagnose.rules.base import BaselineRun, Rule, RuleContext, clamp, proximity_phrase
 from recdoc.diagnose.rules.interests import collapse_outcome, dead_outcome, probe_of
 from recdoc.diagnose.rules.loss import LossAssessment, assess_loss, decisive_check
-from recdoc.diagnose.evaluation_response import FrozenMetrics, LossMovement, Strength, printed_step
-from recdoc.diagnose.observed_run import Event, Run, SourceRef
+from recdoc.thresholds import Confidence, Thresholds
 
 # Words of a traceback that place the crash in evaluation (faiss index, diversity KeyError #29, --coef TypeError).
 EVAL_CRASH_MARKS = ("faiss", "evaluat", "diversity", "gpuindex", "coef", "keyerror: 0", "item_cate")

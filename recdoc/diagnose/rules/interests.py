@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.observed_run import SourceRef
 from recdoc.diagnose.rules.base import Rule, RuleContext
 from recdoc.thresholds import InterestThresholds
-from recdoc.diagnose.observed_run import SourceRef
 
 PROBE_KEY = "probe"
 PROBE_REF_KEY = "probe_ref"

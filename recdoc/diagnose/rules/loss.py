@@ -46,9 +46,9 @@ import pandas as pd
 from recdoc import model_specs, reference
 from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Comparison, Evidence, Finding, NotACause
+from recdoc.diagnose.observed_run import SourceRef
 from recdoc.diagnose.rules.base import ORIGINAL_TRAINING_FORMATS, Rule, RuleContext, clamp, trend_window
 from recdoc.thresholds import LossThresholds, Thresholds
-from recdoc.diagnose.observed_run import SourceRef
 
 # Paper models trained with the sampled-softmax loss (MostPopular trains nothing).
 LOSS_MODELS = model_specs.loss_names()  # the models trained with the original's sampled softmax (their specs)

@@ -6,8 +6,8 @@ from recdoc import reference
 from recdoc.config import dataset_defaults, recommended_learning_rate, sampling_that_fits
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
 from recdoc.diagnose.rules.base import Rule, RuleContext, clamp, proximity_phrase
-from recdoc.thresholds import Confidence, Thresholds
 from recdoc.diagnose.rules.loss import gap_split
+from recdoc.thresholds import Confidence, Thresholds
 
 
 def _close(a: float, b: float) -> bool:

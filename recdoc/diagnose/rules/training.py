@@ -7,10 +7,10 @@ import math
 from recdoc import reference
 from recdoc.config import advised_learning_rate
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.observed_run import SourceRef
 from recdoc.diagnose.rules.base import Rule, RuleContext, clamp
 from recdoc.diagnose.rules.loss import loss_format_problem
 from recdoc.thresholds import Confidence, Thresholds
-from recdoc.diagnose.observed_run import SourceRef
 
 
 def iteration_budget(dataset: str | None) -> int | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 from recdoc.diagnose.findings import Evidence, Finding, Fix, NotACause
+from recdoc.diagnose.observed_run import SourceRef
 from recdoc.diagnose.rules.base import Rule, RuleContext
 from recdoc.metrics import LOGGED_METRICS, is_possible
 from recdoc.thresholds import Confidence
-from recdoc.diagnose.observed_run import SourceRef
 
 # Evidence lines listed per finding; the rest are counted.
 MAX_LISTED = 5

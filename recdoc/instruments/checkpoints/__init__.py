@@ -22,10 +22,9 @@ from recdoc.config import RunConfig
 from recdoc.errors import InputError
 from recdoc.instruments.checkpoints.mapping import Hints, Mapping, MappingError, infer_mapping
 from recdoc.instruments.checkpoints.sources import Located, TensorSource, locate, read_tensors
-from recdoc.trainer.data.dataset import dataset_folder, dataset_name
+from recdoc.trainer.data.dataset import dataset_folder, dataset_name, load_dataset
 from recdoc.trainer.log.records import RunRecord
 from recdoc.trainer.models import build_model
-from recdoc.trainer.data.dataset import load_dataset
 
 __all__ = ["Loaded", "Located", "Mapping", "MappingError", "load", "locate", "run_hints", "find_dataset", "open_with_data"]
 

@@ -24,12 +24,13 @@ another model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping as MappingABC
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 
 from recdoc import model_specs
-from recdoc.errors import InputError
 from recdoc.config import dataset_defaults
+from recdoc.errors import InputError
 
 Shape = tuple[int, ...]
 

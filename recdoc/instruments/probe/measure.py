@@ -10,16 +10,14 @@ import numpy as np
 from recdoc import reference
 from recdoc.config import EVAL_SPLITS, RunConfig
 from recdoc.errors import UsageError
-from recdoc.thresholds import InterestThresholds
+from recdoc.instruments.checkpoints import open_with_data
 from recdoc.instruments.probe.files import PROBE_SCHEMA, latest_probe_file, read_probe
 from recdoc.instruments.probe.restore import locate, restore_model
 from recdoc.instruments.probe.tally import InterestTally
-from recdoc.trainer.data.dataset import load_dataset
-from recdoc.trainer.data.dataset import Split
+from recdoc.thresholds import InterestThresholds
+from recdoc.trainer.data.dataset import Split, load_dataset
 from recdoc.trainer.data.sampling import eval_batches
 from recdoc.trainer.evaluate import ItemIndex
-from recdoc.instruments.checkpoints import open_with_data
-
 
 
 def probe_run(run_dir: str | Path, split: str = "valid", data_dir: str | None = None,

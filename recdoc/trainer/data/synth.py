@@ -38,8 +38,14 @@ import numpy as np
 from recdoc.config import DATA_DIR
 from recdoc.errors import UsageError
 from recdoc.trainer.data.dataset import Dataset, Split
-from recdoc.trainer.data.prepare import RawLog, apply_rules, check_dataset_name, prepared_stats, print_summary, \
-    write_prepared
+from recdoc.trainer.data.prepare import (
+    RawLog,
+    apply_rules,
+    check_dataset_name,
+    prepared_stats,
+    print_summary,
+    write_prepared,
+)
 
 ITEMS_PER_CLUSTER = 15
 MAX_CLUSTERS = 20000

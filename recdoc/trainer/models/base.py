@@ -11,6 +11,7 @@ import math
 import random
 
 import numpy as np
+
 from recdoc.tfimport import tf
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
-
 from recdoc.trainer.models.base import MultiInterestModel
 
 SPEC = ModelSpec(name="ComiRec-DR", aliases=("comirec-dr", "comirec_dr"), multi_interest=True,

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Literal
 
 from recdoc.tfimport import tf
-
 from recdoc.trainer.models.base import glorot_uniform_limit
 
 WeightSeed = tuple[int, int]

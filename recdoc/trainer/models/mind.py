@@ -13,7 +13,6 @@ from typing import Any
 
 from recdoc.model_specs import ModelSpec
 from recdoc.tfimport import tf
-
 from recdoc.trainer.models.base import MultiInterestModel
 from recdoc.trainer.models.comirec_dr import dynamic_routing
 from recdoc.trainer.models.layers import Dense

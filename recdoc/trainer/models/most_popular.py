@@ -13,11 +13,11 @@ from pathlib import Path
 from recdoc import reference
 from recdoc.config import RunConfig
 from recdoc.model_specs import ModelSpec
+from recdoc.trainer.evaluate import cutoffs_for, evaluate_most_popular
 from recdoc.trainer.log.folder import open_run_folder
 from recdoc.trainer.log.lines import TrainLog, format_final_line, log_metrics
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import RunRecord, utc_now
-from recdoc.trainer.evaluate import cutoffs_for, evaluate_most_popular
 
 SPEC = ModelSpec(name="MostPopular", aliases=("mostpopular", "pop"), paper_row="MostPopular", loss=None, builder=None,
                  order=6)

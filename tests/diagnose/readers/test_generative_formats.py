@@ -19,8 +19,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from recdoc.diagnose.readers.grammar import from_percent, pick_cutoff
 from recdoc.diagnose.readers.detect import read_runs
+from recdoc.diagnose.readers.grammar import from_percent, pick_cutoff
 
 # Generation only: every failure prints its two draws (the curve and the style), which is what a fix needs; shrinking
 # a log-sized example costs minutes on a shared machine.

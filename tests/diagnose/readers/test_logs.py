@@ -9,8 +9,7 @@ import pytest
 
 from recdoc.diagnose.readers import original, pytorch_port, tf2_port
 from recdoc.diagnose.readers.detect import sniff_scores
-from support.logs import (ARGV, EXP, ITER1, ITER2, PYTORCH_EXP, PYTORCH_LINES, RESTORE, TEST, TF2_LINES, VALID,
-                          header)
+from support.logs import ARGV, EXP, ITER1, ITER2, PYTORCH_EXP, PYTORCH_LINES, RESTORE, TEST, TF2_LINES, VALID, header
 from support.paths import LOG_SAMPLES
 from support.shared_data import needs
 

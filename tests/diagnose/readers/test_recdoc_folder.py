@@ -13,6 +13,7 @@ from recdoc.diagnose.readers import recdoc_folder
 from recdoc.errors import InputError
 from support.run_folders import EXP, make_run_folder
 
+
 def test_run_folder_config_stop_finals_curve(tmp_path: Path) -> None:
     folder = make_run_folder(tmp_path / EXP)
     run = recdoc_folder.read(folder)

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from recdoc.diagnose.observed_run import Run
 from recdoc.diagnose.readers import checkpoint, original, pytorch_port, recdoc_folder, tensorboard, tf2_port
 from recdoc.diagnose.readers.detect import read_paths, sniff_scores
 from recdoc.diagnose.readers.lines import decode_line, iter_lines
-from recdoc.diagnose.observed_run import Run
 from recdoc.errors import InputError
 from support.logs import PYTORCH_LINES, TF2_LINES, header
 from support.tensorboard import record

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from recdoc.diagnose.paper_comparison import compare_with_paper
+from recdoc.diagnose import curve as curves
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.engine import analyze_paths, analyze_run, rank_findings
 from recdoc.diagnose.findings import Finding, Fix, NotACause
-from recdoc.diagnose.config_inference import infer_config
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.readers.recdoc_folder import read
 from recdoc.diagnose.readers.split_facts import id_frequency_spearman
 from recdoc.diagnose.rules import RULES, explain_rule
-from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.thresholds import Thresholds
 from support.diagnose_factory import make_run

@@ -13,16 +13,16 @@ import sys
 import pytest
 
 from recdoc import reference
-from recdoc.diagnose.paper_comparison import compare_with_paper
+from recdoc.diagnose import curve as curves
+from recdoc.diagnose.config_inference import infer_config
 from recdoc.diagnose.engine import analyze_paths
 from recdoc.diagnose.findings import Finding, NotACause
-from recdoc.diagnose.config_inference import infer_config
+from recdoc.diagnose.observed_run import SourceRef
+from recdoc.diagnose.paper_comparison import compare_with_paper
 from recdoc.diagnose.rules import RULES, explain_rule
-from recdoc.diagnose import curve as curves
 from recdoc.diagnose.rules.base import RuleContext, trend_window
 from recdoc.diagnose.rules.loss import assess_loss
 from recdoc.thresholds import LossThresholds
-from recdoc.diagnose.observed_run import SourceRef
 from support.diagnose_factory import incident_run, make_run, plateau_recalls
 from support.paths import REAL_RUNS, REPO, SHARED
 

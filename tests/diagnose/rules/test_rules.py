@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from recdoc.diagnose.paper_comparison import compare_with_paper
-from recdoc.diagnose.findings import Finding, NotACause
-from recdoc.diagnose.config_inference import infer_config
-from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
 from recdoc.diagnose import curve as curves
-from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
-from recdoc.thresholds import Thresholds
+from recdoc.diagnose.config_inference import infer_config
+from recdoc.diagnose.findings import Finding, NotACause
 from recdoc.diagnose.observed_run import CheckpointInfo, Event, Fact, ReadCoverage, SourceRef
+from recdoc.diagnose.paper_comparison import compare_with_paper
+from recdoc.diagnose.rules import RULE_CLASSES, RULES, explain_rule
+from recdoc.diagnose.rules.base import BaselineRun, RuleContext, data_proximity
 from recdoc.errors import UsageError
+from recdoc.thresholds import Thresholds
 from support.diagnose_factory import INCIDENT_EXP, healthy_run, incident_run, make_run, plateau_recalls
 
 GOOD_DR = "book_ComiRec-DR_b128_lr0.005_d64_len20_x"

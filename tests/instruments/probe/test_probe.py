@@ -13,11 +13,11 @@ import pytest
 from recdoc.diagnose.findings import Finding, NotACause
 from recdoc.diagnose.rules import RULES
 from recdoc.diagnose.rules.interests import judge_probe
-from recdoc.thresholds import InterestThresholds
 from recdoc.errors import InputError, UsageError
 from recdoc.instruments.probe.files import latest_probe_file, read_probe, write_probe
 from recdoc.instruments.probe.restore import locate
 from recdoc.instruments.probe.tally import InterestTally
+from recdoc.thresholds import InterestThresholds
 
 # ---------------------------------------------------------------- hand-built interests
 # Items 1-4 lie along axis 0 (strength 1.0, 0.9, 0.8, 0.7), items 5-8 along axis 1 (0.95, 0.85, 0.75, 0.65);
@@ -290,8 +290,8 @@ def test_probe_command_on_a_tiny_trained_run(tiny_run: Path, tmp_path: Path) -> 
 def test_the_testing_switch_feeds_item_zero_to_the_readout(tiny_run: Path) -> None:
     import tensorflow as tf
 
-    from recdoc.trainer.data.dataset import load_dataset
     from recdoc.instruments.probe.restore import locate, restore_model
+    from recdoc.trainer.data.dataset import load_dataset
 
     target = locate(tiny_run)
     model = restore_model(target, load_dataset(str(target.data_dir), "tiny").item_count)

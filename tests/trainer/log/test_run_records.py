@@ -13,7 +13,13 @@ from recdoc.config import RunConfig
 from recdoc.errors import UsageError
 from recdoc.trainer.log.folder import open_run_folder
 from recdoc.trainer.log.lines import (
-    DASH_LINE, TrainLog, early_stop_key, format_final_line, format_iter_line, format_time_line, log_metrics,
+    DASH_LINE,
+    TrainLog,
+    early_stop_key,
+    format_final_line,
+    format_iter_line,
+    format_time_line,
+    log_metrics,
 )
 from recdoc.trainer.log.progress import Console
 from recdoc.trainer.log.records import MetricsLog, RunRecord, data_fingerprint
