@@ -187,7 +187,7 @@ def space_from_diagnosis(base: RunConfig, start: RunConfig, changes: Iterable[tu
             fixed[name] = f"checked and cleared by the doctor ({cleared[name]})"
         else:
             fixed[name] = "no finding names it"
-    params = [_cap_patience(p, base) for p in params]
+    params = fit_sampling_to_catalogue([_cap_patience(p, base) for p in params], base, item_count)
     params = [including(p, *(clamp_patience(p, getattr(c, p.name)) for c in (base, start))) for p in params]
     if not params:  # nothing to search: the learning rate is the setting that matters most for this family
         params.append(param_around("learning_rate", base.learning_rate,
@@ -206,7 +206,28 @@ def full_space(base: RunConfig, named: Mapping[str, tuple[float, float] | None],
     params = [param_around(n, getattr(base, n), "named by --space" if n in named else "full space",
                            item_count, named.get(n)) for n in names]
     fixed = {n: "not named by --space" for n in allowed if n not in names}
-    return Space(tuple(_cap_patience(p, base) for p in params), fixed, item_count)
+    return Space(tuple(fit_sampling_to_catalogue([_cap_patience(p, base) for p in params], base, item_count)),
+                 fixed, item_count)
+
+
+def fit_sampling_to_catalogue(params: list[Param], base: RunConfig, item_count: int | None) -> list[Param]:
+    """batch_size and neg_num draw neg_num x batch_size distinct items together. With both searched, neg_num's bound
+    follows the trial's batch (`Space.suggest`); with one searched and the other fixed at the base's value, the
+    searched one's range is cut to what the catalogue holds beside it, so that no trial asks for more."""
+    names = {p.name for p in params}
+    if item_count is None or len(names & {"batch_size", "neg_num"}) != 1:
+        return params
+    room = max(item_count - 1, 1)
+    fitted = []
+    for param in params:
+        if param.name == "batch_size" and param.kind == "choice":
+            choices = [c for c in param.choices if c * base.neg_num <= room] or [min(param.choices)]
+            param = replace(param, choices=tuple(choices))
+        elif param.name == "neg_num" and param.high is not None:
+            high = float(max(1, min(int(param.high), room // max(1, base.batch_size))))
+            param = replace(param, low=min(param.low or 1.0, high), high=high)
+        fitted.append(param)
+    return fitted
 
 
 def _cap_patience(param: Param, base: RunConfig) -> Param:

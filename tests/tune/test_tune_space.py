@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from recdoc.config import RunConfig
+from recdoc.config import RunConfig, sampling_that_fits
 from recdoc.errors import UsageError
 from recdoc.tune.space import Space, full_space, including, param_around, parse_space, space_from_diagnosis
 
@@ -102,3 +103,24 @@ def test_neg_num_upper_bound_follows_the_batch_so_the_sampler_can_draw() -> None
     trial = FakeTrial()
     values = space.suggest(trial)
     assert values["batch_size"] * values["neg_num"] <= 1349
+
+
+@pytest.mark.parametrize("items", [600, 1001, 1350, 5000])
+@pytest.mark.parametrize("searched", ["batch_size", "neg_num"])
+def test_one_of_batch_and_neg_num_searched_beside_the_other_fixed_never_asks_for_more_than_the_catalogue(
+        items: int, searched: str) -> None:
+    # The other one stays at the base's value: the largest value the searched range offers must still fit beside it,
+    # on a catalogue smaller or larger than the original's 1,280 negatives. The base itself is fitted first, as
+    # `recdoc tune` fits the corrected run before it becomes trial 0.
+    original = RunConfig.for_dataset("ml100k", model_type="ComiRec-DR")
+    batch, negatives = sampling_that_fits(items, original.batch_size, original.neg_num)
+    base = dataclasses.replace(original, batch_size=batch, neg_num=negatives)
+    for space in (full_space(base, parse_space(searched), items),
+                  space_from_diagnosis(base, base, [(searched, "a-finding")], {}, {}, items)):
+        values = space.suggest(FakeTrial())  # FakeTrial takes the largest value offered
+        batch = values.get("batch_size", base.batch_size)
+        negatives = values.get("neg_num", base.neg_num)
+        assert batch * negatives <= items - 1
+        uncut = full_space(base, parse_space(searched), None).param(searched)
+        if items > 2 * original.batch_size * original.neg_num:  # room for the base's pair and more: the range is not cut
+            assert (space.param(searched).high, space.param(searched).choices) == (uncut.high, uncut.choices)
