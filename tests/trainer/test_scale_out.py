@@ -23,17 +23,17 @@ def test_eval_users_subsets_periodic_evaluations_only_and_is_recorded(synthetic_
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from recdoc.config import RunConfig
     from recdoc.diagnose.readers import recdoc_folder
-    from recdoc.trainer import evaluate as ev
+    from recdoc.trainer import loop
     from recdoc.trainer.loop import train
 
     seen: list[tuple[int, ...]] = []
-    original = ev.evaluate
+    original = loop.evaluate  # the name the loop calls (imported there from recdoc.trainer.evaluate)
 
     def recording(model, split, config, *args, **kwargs):
         seen.append(tuple(int(u) for u in split.users))
         return original(model, split, config, *args, **kwargs)
 
-    monkeypatch.setattr(ev, "evaluate", recording)
+    monkeypatch.setattr(loop, "evaluate", recording)
     monkeypatch.setattr(RunConfig, "max_iterations", property(lambda self: CAP))  # a hundred steps suffice
     run = train(synthetic_config(synthetic_data, tmp_path, eval_users=60, patience=50, test_iter=25))
     record = json.loads((run / "run.json").read_text())
