@@ -508,6 +508,9 @@ def tune(
                                               "--storage)"),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe (Optuna's TPE) or random"),
     seed: Optional[int] = typer.Option(None, "--seed", help="the sampler's seed"),
+    jobs: int = typer.Option(1, "--jobs", help="processes on this machine working the study at once (each "
+                             "trains one trial, then one seed repeat, at a time; about the number of cores / 2 "
+                             "or more)"),
 ) -> None:
     """Tune from the diagnosis with Optuna: the fix first, a space centred where the findings point, a pruner on the
     validation curve, then best and start repeated over seeds and a verdict against the seed noise."""
@@ -518,7 +521,7 @@ def tune(
     request = TuneRequest(run=list(run or []), data_dir=data_dir, dataset=dataset,
                           model_type=model_type.value if model_type is not None else None, trials=trials,
                           seeds=seeds, space=space, storage=storage, study=study, out=out, resume=resume,
-                          max_iter=max_iter, test_iter=test_iter, sampler=sampler, tuner_seed=seed)
+                          max_iter=max_iter, test_iter=test_iter, sampler=sampler, tuner_seed=seed, jobs=jobs)
     run_tune(request, echo=typer.echo)
 
 

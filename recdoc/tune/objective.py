@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from recdoc.trainer.log.lines import early_stop_key
 ATTR_RUN = "run"  # the run folder
 ATTR_ROLE = "role"  # 'fix' (the doctor's corrected configuration), 'start', 'search'
 ATTR_RETRY_OF = "retry_of"  # the number of the trial this one reruns (its process was killed)
+ATTR_PID = "pid"  # the process running the trial (with local storage, an exited one means the trial is orphaned)
 
 
 def trial_config(base: RunConfig, params: dict[str, Any], exp: str, runs_dir: Path,
@@ -76,6 +78,7 @@ class Objective:
         config = trial_config(self.base, params, f"{self.study_name}_t{trial.number}", self.runs_dir)
         folder = Path(config.runs_dir) / config.exp_name
         trial.set_user_attr(ATTR_RUN, str(folder))
+        trial.set_user_attr(ATTR_PID, os.getpid())
         if ATTR_ROLE not in trial.user_attrs:
             trial.set_user_attr(ATTR_ROLE, "search")
         best = [0.0]

@@ -1,11 +1,13 @@
 """The Optuna study behind `recdoc tune`: storage, the study's own record of what it tunes, resuming, progress.
 
-Storage: by default an SQLite file `study.db` in the study folder (one process at a time, held by a lock on
-`tune.lock`); with `--storage postgresql://...` (any SQLAlchemy URL Optuna's RDB storage takes) processes on any
-number of machines share one study, each pulling the next trial. Every process sends a heartbeat for its running
+Storage: by default an SQLite file `study.db` in the study folder (one `recdoc tune` at a time, held by a lock on
+`tune.lock`, which its `--jobs` worker processes share: `jobs.py`); with `--storage postgresql://...` (any
+SQLAlchemy URL Optuna's RDB storage takes) processes on any number of machines share one study, each pulling the
+next trial. Every process sends a heartbeat for its running
 trial; a trial whose process died (kill -9, a lost machine) is failed once its heartbeat is stale and its settings
 are queued again (`retry_of` names the trial it reruns), so no trial is lost. With the local SQLite storage the
-lock proves no other process is running, so `--resume` fails and requeues such a trial at once.
+lock proves no other `recdoc tune` is running, so `--resume` fails and requeues such a trial at once, and a trial
+whose recorded process (ATTR_PID) has exited is requeued without waiting for its heartbeat to go stale.
 
 The study records its specification in its own attributes (`recdoc_tune`): the base and start configurations, the
 space, the budget, the seeds, so that `--resume` and a process joining from another machine need nothing else.
@@ -26,7 +28,7 @@ from typing import Any
 
 from recdoc.config import RunConfig
 from recdoc.errors import RecdocError, UsageError
-from recdoc.tune.objective import requeue
+from recdoc.tune.objective import ATTR_PID, requeue
 from recdoc.tune.space import Space
 
 SPEC_ATTR = "recdoc_tune"
@@ -35,7 +37,9 @@ DB_NAME = "study.db"
 LOCK_NAME = "tune.lock"
 HEARTBEAT_S = 10  # a running trial's process writes a heartbeat this often
 GRACE_S = 40  # a trial whose heartbeat is older than this is stale: failed and queued again
-SEEDS_SUFFIX = ".seeds"  # the companion study holding the seed repeats (created once: its creator runs them)
+SEEDS_SUFFIX = ".seeds"  # the companion study holding the seed repeats (created once: its creator queues them)
+SQLITE_BUSY_S = 60  # several local processes write one SQLite file: a writer waits this long for the others
+POLL_S = 1.0  # how often a process that has run its share looks whether the others' trials have finished
 
 Echo = Callable[[str], None]
 
@@ -109,8 +113,13 @@ def make_storage(url: str) -> Any:
 
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words; recdoc relies on them
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                          heartbeat_stale_trial_callback=requeue_failed)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=GRACE_S, heartbeat_stale_trial_callback=requeue_failed)
+
+
+def engine_kwargs(url: str) -> dict[str, Any] | None:
+    """SQLAlchemy engine options: SQLite's busy timeout raised from 5 s, so `--jobs` processes queue their writes."""
+    return {"connect_args": {"timeout": SQLITE_BUSY_S}} if is_local(url) else None
 
 
 def requeue_failed(study: Any, trial: Any) -> None:
@@ -118,15 +127,17 @@ def requeue_failed(study: Any, trial: Any) -> None:
     requeue(study, trial)
 
 
-def make_sampler(spec: Spec) -> Any:
+def make_sampler(spec: Spec, job: int = 0) -> Any:
+    """The study's sampler; `job` > 0 (a `--jobs` worker) offsets the seed, or every process would propose alike."""
     import optuna
 
+    seed = None if spec.tuner_seed is None else spec.tuner_seed + job
     if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=spec.tuner_seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     # Few trials: start modelling after a handful (the enqueued fix and start count among them).
     startup = max(2, min(10, spec.trials // 3))
-    return optuna.samplers.TPESampler(seed=spec.tuner_seed, n_startup_trials=startup, multivariate=True,
-                                      constant_liar=True)
+    # constant_liar: a trial running in another process counts as a poor result, so proposals spread out.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True)
 
 
 def make_pruner(spec: Spec) -> Any:
@@ -139,11 +150,12 @@ def make_pruner(spec: Spec) -> Any:
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup, interval_steps=1)
 
 
-def load_study(name: str, url: str, spec: Spec | None = None) -> Any:
+def load_study(name: str, url: str, spec: Spec | None = None, job: int = 0) -> Any:
     import optuna
 
     return optuna.load_study(study_name=name, storage=make_storage(url),
-                             sampler=make_sampler(spec) if spec else None, pruner=make_pruner(spec) if spec else None)
+                             sampler=make_sampler(spec, job) if spec else None,
+                             pruner=make_pruner(spec) if spec else None)
 
 
 def read_spec(name: str, url: str) -> Spec:
@@ -169,6 +181,7 @@ def create_or_join(spec: Spec, url: str, enqueue: list[tuple[dict[str, Any], dic
     import optuna
     from optuna.exceptions import DuplicatedStudyError
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not Optuna's own "A new study created" line
     storage = make_storage(url)
     try:
         optuna.create_study(study_name=spec.name, storage=storage, direction="maximize")
@@ -184,8 +197,9 @@ def create_or_join(spec: Spec, url: str, enqueue: list[tuple[dict[str, Any], dic
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """Hold the study folder's lock (an SQLite study is worked by one process at a time)."""
+def folder_lock(folder: Path) -> Iterator[int]:
+    """Hold the study folder's lock (an SQLite study is worked by one `recdoc tune` at a time); yields the lock's
+    file descriptor, which `--jobs` workers inherit."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     handle = open(path, "a+")  # the lock file itself holds nothing: opened, never written through recdoc.files
@@ -195,7 +209,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
         except BlockingIOError:
             raise UsageError(f"another recdoc tune process is working on {folder} (it holds {path}); wait for it "
                              "or stop it first") from None
-        yield
+        yield handle.fileno()
     finally:
         handle.close()
 
@@ -211,8 +225,9 @@ def recover_orphans(study: Any, echo: Echo) -> list[int]:
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         requeue(study, trial)
     if orphans:
-        echo(f"Trial{'s' if len(orphans) > 1 else ''} {', '.join(str(t.number) for t in orphans)} was left running "
-             "by a killed process: marked failed and queued again with the same settings.")
+        plural = len(orphans) > 1
+        echo(f"Trial{'s' if plural else ''} {', '.join(str(t.number) for t in orphans)} {'were' if plural else 'was'} "
+             "left running by a killed process: marked failed and queued again with the same settings.")
     return [t.number for t in orphans]
 
 
@@ -225,9 +240,10 @@ def finished(study: Any) -> list[Any]:
 class Progress:
     """The terminal line after every trial: trials done, pruned, best so far, ETA."""
 
-    def __init__(self, total: int, echo: Echo) -> None:
+    def __init__(self, total: int, echo: Echo, jobs: int = 1) -> None:
         self.total = total
         self.echo = echo
+        self.jobs = jobs  # processes sharing the trials left
         self.started = time.monotonic()
         self.ran_here = 0
 
@@ -241,7 +257,7 @@ class Progress:
         best = max(complete, key=lambda t: t.value) if complete else None
         elapsed = time.monotonic() - self.started
         left = max(0, self.total - len(done))
-        eta = elapsed / self.ran_here * left
+        eta = elapsed / self.ran_here * math.ceil(left / self.jobs)
         state = trial.state.name.lower()
         value = f" {trial.value:.4f}" if trial.value is not None else ""
         best_text = f"best {best.value:.4f} (trial {best.number})" if best else "best: none yet"
@@ -262,20 +278,90 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def run_search(study: Any, objective: Callable[[Any], float], total: int, echo: Echo) -> None:
+def run_search(study: Any, objective: Callable[[Any], float], total: int, echo: Echo, local: bool,
+               jobs: int = 1) -> None:
     """Pull trials until the study holds `total` finished ones (complete or pruned). Several processes may share
-    the study: each stops when the count is reached (one that starts a trial as another finishes the last may run
-    one over)."""
+    the study (`--jobs` here, `--storage` on several machines): each stops pulling once the finished and running
+    trials reach the budget, then waits for the running ones; a trial whose process died is queued again and
+    whoever is waiting runs it (`local`: the storage is this machine's, so process ids tell). Two processes that
+    start a trial at the same moment may run one over the budget."""
     import optuna
-    from optuna.study import MaxTrialsCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    progress = Progress(total, echo, jobs)
+    while len(finished(study)) < total:
+        if claimed(study) < total:
+            # A trial whose settings the trainer refuses (a UsageError) is recorded as failed and the search goes on.
+            study.optimize(objective, callbacks=[BudgetReached(total), progress], catch=(RecdocError,),
+                           gc_after_trial=True)
+            continue
+        time.sleep(POLL_S)
+        _fail_stale(study)
+        if local:
+            requeue_exited(study, echo)
+
+
+def _fail_stale(study: Any) -> None:
+    """Optuna's own check (run before each trial it starts), for a process that is only waiting."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():  # "experimental" in Optuna's words, as the heartbeat it reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def claimed(study: Any) -> int:
+    """Trials finished or running: what counts against the budget while processes share the study."""
     from optuna.trial import TrialState
 
-    if len(finished(study)) >= total:
-        return
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stop = MaxTrialsCallback(total, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    # A trial whose settings the trainer refuses (a UsageError) is recorded as failed and the search goes on.
-    study.optimize(objective, callbacks=[stop, Progress(total, echo)], catch=(RecdocError,), gc_after_trial=True)
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
+
+
+class BudgetReached:
+    """Optuna callback: this process stops pulling once finished and running trials (its own and the others')
+    reach the budget."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if claimed(study) >= self.total:
+            study.stop()
+
+
+def requeue_exited(study: Any, echo: Echo) -> list[int]:
+    """Local storage only (the process ids are this machine's): running trials whose process has exited are failed
+    and queued again at once, without waiting for their heartbeat to go stale."""
+    from optuna.trial import TrialState
+
+    gone = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if ATTR_PID in t.user_attrs and not process_alive(int(t.user_attrs[ATTR_PID]))]
+    for trial in gone:
+        study._storage.set_trial_user_attr(trial._trial_id, "failed_because", "its process exited")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        requeue(study, trial)
+        echo(f"Trial {trial.number} was left running by process {trial.user_attrs[ATTR_PID]}, which has exited: "
+             "marked failed and queued again with the same settings.")
+    return [t.number for t in gone]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` on this machine still runs (an exited child not yet reaped counts as exited)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie: exited, waiting for its parent to read its status
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def pid_note() -> str:

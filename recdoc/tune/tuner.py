@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from typing import Any
 from recdoc.config import RunConfig, sampling_that_fits
 from recdoc.errors import RecdocError, UsageError
 from recdoc.files import write_file
+from recdoc.tune import jobs
 from recdoc.tune import study as studies
-from recdoc.tune.objective import ATTR_ROLE, ATTR_RUN, Objective, read_run, trial_config
+from recdoc.tune.objective import ATTR_PID, ATTR_ROLE, ATTR_RUN, Objective, read_run, trial_config
 from recdoc.tune.space import Space, full_space, parse_space, space_from_diagnosis
 
 Echo = Callable[[str], None]
@@ -53,6 +55,7 @@ class TuneRequest:
     sampler: str = "tpe"
     tuner_seed: int | None = None
     doctor: bool = True  # False: no enqueued fix, the full space (bench: plain TPE / random search)
+    jobs: int = 1  # processes on this machine working the study (this one and jobs - 1 workers)
     report: bool = True
 
 
@@ -67,22 +70,22 @@ class TuneOutcome:
 
 def tune(request: TuneRequest, echo: Echo | None = None) -> TuneOutcome:
     say: Echo = echo or (lambda line: print(line, flush=True))
+    if request.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {request.jobs}")
+    enqueue: list[tuple[dict[str, Any], dict[str, Any]]] | None = None
     if request.resume is not None:
         folder, name, url = _resume_target(request)
         spec = studies.read_spec(name, url)
     else:
         spec, url, folder, enqueue = _new_study(request, say)
-        name = spec.name
     if studies.is_local(url):
-        with studies.folder_lock(folder):
-            return _work(spec, url, folder, request, say, resume=request.resume is not None,
-                         enqueue=None if request.resume is not None else enqueue)
-    return _work(spec, url, folder, request, say, resume=request.resume is not None,
-                 enqueue=None if request.resume is not None else enqueue)
+        with studies.folder_lock(folder) as lock_fd:
+            return _work(spec, url, folder, request, say, enqueue, lock_fd)
+    return _work(spec, url, folder, request, say, enqueue, None)
 
 
-def _work(spec: studies.Spec, url: str, folder: Path, request: TuneRequest, say: Echo, resume: bool,
-          enqueue: list[tuple[dict[str, Any], dict[str, Any]]] | None) -> TuneOutcome:
+def _work(spec: studies.Spec, url: str, folder: Path, request: TuneRequest, say: Echo,
+          enqueue: list[tuple[dict[str, Any], dict[str, Any]]] | None, lock_fd: int | None) -> TuneOutcome:
     if enqueue is not None:
         study, spec, created = studies.create_or_join(spec, url, enqueue, say)
         if created:
@@ -92,20 +95,23 @@ def _work(spec: studies.Spec, url: str, folder: Path, request: TuneRequest, say:
         study = studies.load_study(spec.name, url, spec)
         say(f"Resuming study {spec.name} ({redact(url)}): {len(studies.finished(study))} of {spec.trials} trials "
             "finished.")
-    if studies.is_local(url):
+    local = studies.is_local(url)
+    if local:  # under the folder lock, before any worker starts: whatever is marked running was left by a kill
         studies.recover_orphans(study, say)
-    runs_dir = folder / "runs"
-    objective = Objective(spec.base_config, spec.space_obj, spec.name, runs_dir)
-    started = time.monotonic()
-    studies.run_search(study, objective, spec.trials, say)
-    search_s = time.monotonic() - started
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    if not complete:
-        raise UsageError(f"study {spec.name}: no trial completed (every one was pruned or failed); see "
-                         f"{runs_dir}")
-    best = max(complete, key=lambda t: t.value)
-    say(f"Search done: best validation recall {best.value:.4f} (trial {best.number}, {best.user_attrs.get(ATTR_RUN)})")
-    seeds_study = _seed_repeats(spec, url, folder, best, say, local=studies.is_local(url))
+        recover_seed_orphans(spec, url, say, exited_only=False)
+    workers = jobs.spawn(folder, spec.name, url, request.jobs, say, lock_fd)
+    try:
+        started = time.monotonic()
+        best = search_share(study, spec, folder, say, local, request.jobs)
+        search_s = time.monotonic() - started
+        seeds_study = _seed_repeats(spec, url, folder, best, say)
+        if workers:
+            jobs.wait(workers, say)
+            if local and recover_seed_orphans(spec, url, say, exited_only=True):
+                seeds_study = _seed_repeats(spec, url, folder, best, say)
+    except BaseException as error:
+        jobs.stop(workers, interrupted=isinstance(error, KeyboardInterrupt))
+        raise
     seed_trials = _seed_results(seeds_study)
     expected = _seed_plan(spec, best)
     if len(seed_trials) < len(expected):
@@ -122,6 +128,27 @@ def _work(spec: studies.Spec, url: str, folder: Path, request: TuneRequest, say:
     if len(written) > 1:
         say("Plots: " + ", ".join(str(p) for p in written[1:]))
     return TuneOutcome(folder, spec.name, written[0], verdict, True)
+
+
+def search_share(study: Any, spec: studies.Spec, folder: Path, say: Echo, local: bool, jobs_count: int = 1) -> Any:
+    """This process's share of the search (every process sharing the study returns once all trials are finished);
+    the best complete trial."""
+    objective = Objective(spec.base_config, spec.space_obj, spec.name, folder / "runs")
+    studies.run_search(study, objective, spec.trials, say, local, jobs_count)
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        raise UsageError(f"study {spec.name}: no trial completed (every one was pruned or failed); see "
+                         f"{folder / 'runs'}")
+    best = max(complete, key=lambda t: t.value)
+    say(f"Search done: best validation recall {best.value:.4f} (trial {best.number}, {best.user_attrs.get(ATTR_RUN)})")
+    return best
+
+
+def work_share(spec: studies.Spec, url: str, folder: Path, job: int, say: Echo) -> None:
+    """A `--jobs` worker process (`jobs.py`): its share of the search, then of the seed repeats; no report."""
+    study = studies.load_study(spec.name, url, spec, job=job)
+    best = search_share(study, spec, folder, say, studies.is_local(url))
+    _seed_repeats(spec, url, folder, best, say)
 
 
 # ---------------------------------------------------------------- a new study
@@ -313,57 +340,104 @@ def _start_params(spec: studies.Spec) -> dict[str, Any] | None:
     return spec.source.get("start_params")
 
 
-def _seed_repeats(spec: studies.Spec, url: str, folder: Path, best: Any, say: Echo, local: bool) -> Any:
+def _seed_repeats(spec: studies.Spec, url: str, folder: Path, best: Any, say: Echo) -> Any:
     """The seeds study: created once (its creator queues the repeats), then every process runs queued ones."""
-    import optuna
-    from optuna.exceptions import DuplicatedStudyError
-    from optuna.trial import TrialState
-
-    name = spec.name + studies.SEEDS_SUFFIX
-    storage = optuna.storages.RDBStorage(url)
-    try:
-        seeds_study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-        seeds_study.set_user_attr("best_trial", best.number)
-        for arm, seed in _seed_plan(spec, best):
-            seeds_study.enqueue_trial({}, user_attrs={"arm": arm, "seed": seed})
-        if spec.seeds:
-            say(f"Seed repeats: the best (trial {best.number}) and the start on seeds "
-                f"{', '.join(str(s) for s in sorted({s for _, s in _seed_plan(spec, best)}))}.")
-    except DuplicatedStudyError:
-        seeds_study = optuna.load_study(study_name=name, storage=storage)
-    if local:
-        for trial in seeds_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            seeds_study.enqueue_trial({}, user_attrs={k: trial.user_attrs[k] for k in ("arm", "seed")
-                                                      if k in trial.user_attrs})
-            say(f"Seed repeat {trial.user_attrs.get('arm')} seed {trial.user_attrs.get('seed')} was left running by "
-                "a killed process: queued again.")
+    seeds_study = _open_seeds_study(spec, url, best, say)
     best_number = int(seeds_study.user_attrs.get("best_trial", best.number))
     best_trial = next((t for t in _all_trials(spec, url) if t.number == best_number), best)
-    base, runs_dir = spec.base_config, folder / "runs"
-    while seeds_study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial = seeds_study.ask()
-        arm, seed = trial.user_attrs.get("arm"), trial.user_attrs.get("seed")
-        if arm is None:  # another process took the last queued repeat a moment ago
-            seeds_study.tell(trial, state=TrialState.FAIL)
-            break
-        params = dict(best_trial.params) if arm == "best" else dict(_start_params(spec) or {})
-        config = trial_config(base, params, f"{spec.name}_{arm}_s{seed}", runs_dir, seed=int(seed))
-        run = Path(config.runs_dir) / config.exp_name
-        trial.set_user_attr(ATTR_RUN, str(run))
-        say(f"[seeds] {arm} on seed {seed}: {run}")
-        try:
-            from recdoc.trainer.loop import train
-
-            train(config)
-            outcome = read_run(run, _metric_key(base))
-        except (RecdocError, KeyboardInterrupt):
-            seeds_study.tell(trial, state=TrialState.FAIL)
-            raise
-        for key in ("best_metric", "final_valid", "final_test", "iterations", "stop_reason"):
-            trial.set_user_attr(key, outcome[key])
-        seeds_study.tell(trial, float(outcome["final_test"] or 0.0))
+    while _run_one_seed(seeds_study, spec, folder, best_trial, say):
+        pass
     return seeds_study
+
+
+def _open_seeds_study(spec: studies.Spec, url: str, best: Any, say: Echo) -> Any:
+    import optuna
+    from optuna.exceptions import DuplicatedStudyError
+
+    name = spec.name + studies.SEEDS_SUFFIX
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=studies.engine_kwargs(url))
+    try:
+        seeds_study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    except DuplicatedStudyError:
+        seeds_study = optuna.load_study(study_name=name, storage=storage)
+        for _ in range(120):  # created a moment ago by another process: its queue follows at once
+            if seeds_study.user_attrs.get("queued"):
+                break
+            time.sleep(0.5)
+        return seeds_study
+    seeds_study.set_user_attr("best_trial", best.number)
+    for arm, seed in _seed_plan(spec, best):
+        seeds_study.enqueue_trial({}, user_attrs={"arm": arm, "seed": seed})
+    seeds_study.set_user_attr("queued", True)
+    if spec.seeds:
+        say(f"Seed repeats: the best (trial {best.number}) and the start on seeds "
+            f"{', '.join(str(s) for s in sorted({s for _, s in _seed_plan(spec, best)}))}.")
+    return seeds_study
+
+
+def _run_one_seed(seeds_study: Any, spec: studies.Spec, folder: Path, best_trial: Any, say: Echo) -> bool:
+    """Take the next queued seed repeat and train it; False when none is queued."""
+    from optuna.trial import TrialState
+
+    from recdoc.trainer.loop import train
+
+    if not seeds_study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return False
+    trial = seeds_study.ask()
+    arm, seed = trial.user_attrs.get("arm"), trial.user_attrs.get("seed")
+    if arm is None:  # another process took the last queued repeat a moment ago
+        seeds_study.tell(trial, state=TrialState.FAIL)
+        return False
+    params = dict(best_trial.params) if arm == "best" else dict(_start_params(spec) or {})
+    config = _free_seed_config(spec, params, str(arm), int(seed), folder / "runs")
+    run = Path(config.runs_dir) / config.exp_name
+    trial.set_user_attr(ATTR_RUN, str(run))
+    trial.set_user_attr(ATTR_PID, os.getpid())
+    say(f"[seeds] {arm} on seed {seed}: {run}")
+    try:
+        train(config)
+        outcome = read_run(run, _metric_key(spec.base_config))
+    except (RecdocError, KeyboardInterrupt):
+        seeds_study.tell(trial, state=TrialState.FAIL)
+        raise
+    for key in ("best_metric", "final_valid", "final_test", "iterations", "stop_reason"):
+        trial.set_user_attr(key, outcome[key])
+    seeds_study.tell(trial, float(outcome["final_test"] or 0.0))
+    return True
+
+
+def _free_seed_config(spec: studies.Spec, params: dict[str, Any], arm: str, seed: int, runs_dir: Path) -> RunConfig:
+    """The repeat's run, `<study>_<arm>_s<seed>`; a repeat run again after a kill gets `_retry<N>` (its killed
+    attempt's folder is kept, never overwritten)."""
+    attempt = 1
+    while True:
+        suffix = "" if attempt == 1 else f"_retry{attempt - 1}"
+        config = trial_config(spec.base_config, params, f"{spec.name}_{arm}_s{seed}{suffix}", runs_dir, seed=seed)
+        if not (Path(config.runs_dir) / config.exp_name).exists():
+            return config
+        attempt += 1
+
+
+def recover_seed_orphans(spec: studies.Spec, url: str, say: Echo, exited_only: bool) -> int:
+    """Seed repeats marked running whose process was killed (every running one under the folder lock, before workers
+    start; with `exited_only`, those whose process has exited): failed and queued again. Returns how many."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=studies.engine_kwargs(url))
+    try:
+        seeds_study = optuna.load_study(study_name=spec.name + studies.SEEDS_SUFFIX, storage=storage)
+    except KeyError:
+        return 0
+    orphans = [t for t in seeds_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+               if not exited_only or not studies.process_alive(int(t.user_attrs.get(ATTR_PID, 0)))]
+    for trial in orphans:
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        seeds_study.enqueue_trial({}, user_attrs={k: trial.user_attrs[k] for k in ("arm", "seed")
+                                                  if k in trial.user_attrs})
+        say(f"Seed repeat {trial.user_attrs.get('arm')} seed {trial.user_attrs.get('seed')} was left running by "
+            "a killed process: queued again.")
+    return len(orphans)
 
 
 def _all_trials(spec: studies.Spec, url: str) -> list[Any]:

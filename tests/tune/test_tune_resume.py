@@ -104,3 +104,43 @@ def test_kill_minus_9_then_resume_loses_and_repeats_no_trial(faulty_run: tuple[P
     data = json.loads((out / "s" / "tune.json").read_text(encoding="utf-8"))
     assert data["verdict"]["method"] == "Welch t" and len(data["seed_runs"]["best"]["test"]) == 2
     assert {p.name for p in (out / "s").glob("tune_*.png")} >= {"tune_history.png", "tune_seeds.png"}
+
+
+@pytest.mark.slow
+def test_jobs_die_with_their_parent_and_resume_with_jobs_finishes_the_study(faulty_run: tuple[Path, Path]) -> None:
+    from recdoc.tune.study import process_alive
+
+    work, run = faulty_run
+    out = work / "tunes-jobs"
+    first = recdoc("tune", str(run), "--trials", "3", "--seeds", "1", "--out", str(out), "--study", "j",
+                   "--jobs", "2")
+    deadline = time.monotonic() + 240
+    # Kill the command while both processes train: trial 0 (the fix) in one, trial 1 (the start) in the other.
+    while len(list(out.glob("j/runs/*_j_t[01]/metrics.jsonl"))) < 2:
+        assert first.poll() is None, first.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, "the two first trials never ran together"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    running = [t for t in trials_of(out / "j", "j") if t.state.name == "RUNNING"]
+    pids = {int(t.user_attrs["pid"]) for t in running}
+    assert len(pids) == 2 and first.pid in pids, "both trials run, one in the worker"
+    worker = (pids - {first.pid}).pop()
+    while process_alive(worker):  # killed with its parent (the parent-death signal), at once
+        assert time.monotonic() < deadline, f"worker {worker} outlived the killed command"
+        time.sleep(0.1)
+
+    log = finish(recdoc("tune", "--resume", str(out / "j"), "--jobs", "2"))
+    assert "Trials 0, 1 were left running by a killed process" in log, log[-3000:]
+    trials = trials_of(out / "j", "j")
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert 3 <= len(done) <= 4  # the budget; two processes starting their last trial together may add one
+    assert sorted(t.user_attrs.get("retry_of") for t in trials if "retry_of" in t.user_attrs) == [0, 1]
+    assert {t.number for t in trials if t.state.name == "FAIL"} == {0, 1}
+    folders = [t.user_attrs["run"] for t in trials]
+    assert len(set(folders)) == len(folders)
+    assert len({int(t.user_attrs["pid"]) for t in done}) == 2, "the resumed study ran in two processes"
+    seeds = [t for t in trials_of(out / "j", "j.seeds") if t.state.name == "COMPLETE"]
+    assert sorted((t.user_attrs["arm"], t.user_attrs["seed"]) for t in seeds) == [("best", 20), ("start", 20)]
+    assert (out / "j" / "job2.log").read_text(encoding="utf-8").count("[job 2]") >= 1
+    assert (out / "j" / "tune.md").is_file()
