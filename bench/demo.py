@@ -70,6 +70,9 @@ def main() -> None:
     print(f"  corrected run:         {fixed_dir}")
     print(f"  its report:            {fixed_dir / 'report.md'}")
     print(f"  comparison report:     {compare_out / 'compare.md'}")
+    print("\nNext, a small tune from the faulty run (Optuna from where the doctor points, then a verdict against the "
+          "seed noise; one to two minutes on 2 cores):")
+    print(f"  .venv/bin/recdoc tune {run_dir.relative_to(ROOT)} --data_dir data --trials 4 --max_iter 1 --jobs 2")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ The process the user started is job 1; it spawns jobs 2..N as `python -m recdoc.
 training log to `<study folder>/job<k>.log`. The workers share the study folder's lock (they inherit its file
 descriptor), so no other `recdoc tune --resume` can start on the folder while any of them runs, and they are killed
 with their parent (Linux's parent-death signal): a kill -9 of the command stops the whole study, whose running trials
-`--resume` then fails and queues again. Training is compute-bound, and two processes on two cores train about 1.5x
-as many runs per minute as one (bench figures in the README); past the cores they only compete.
+`--resume` then fails and queues again. Training is compute-bound: two processes on two cores trained x1.2-1.5 the
+iterations per second of one (`bench/tune_jobs.py`, figures in the README); past the cores they only compete.
 """
 
 from __future__ import annotations
