@@ -375,8 +375,11 @@ def summarize_metrics(run: Run, config: dict[str, Setting], summary: CurveSummar
     if run.stop_reason == "early_stop" and summary.last_iter and patience is not None and test_iter:
         estimate = summary.last_iter - (patience + 1) * test_iter
         out["last_improvement_estimate"] = estimate
+        assumed = [key for key in ("patience", "test_iter") if config[key].is_default and not config[key].known_default]
         facts.append(f"with patience {patience} and test_iter {test_iter} the last improvement was at about "
-                     f"{summary.last_iter} - {patience + 1}*{test_iter} = {estimate}")
+                     f"{summary.last_iter} - {patience + 1}*{test_iter} = {estimate}" + (
+                         f" (assuming the default {' and '.join(assumed)}: the run does not print "
+                         f"{'them' if len(assumed) > 1 else 'it'})" if assumed else ""))
     repeats = run.extra_metrics.get("repeats")
     if isinstance(repeats, dict):
         out["repeats"] = repeats

@@ -25,6 +25,7 @@ from recdoc.errors import UsageError
 
 Echo = Callable[[str], None]
 LOG_NAME = "job{}.log"
+STORAGE_ENV = "RECDOC_TUNE_STORAGE"  # how a worker learns the study's storage URL
 STOP_GRACE_S = 30  # after Ctrl-C or an error, workers get this long to stop their trial cleanly
 
 
@@ -45,9 +46,9 @@ def spawn(folder: Path, name: str, url: str, count: int, say: Echo, lock_fd: int
     for job in range(2, count + 1):
         log = folder / LOG_NAME.format(job)
         handle = open(log, "ab")  # appended on --resume: an earlier session's log stays whole
-        command = [sys.executable, "-m", "recdoc.tune.worker", str(folder), name, url, str(job), str(os.getpid())]
+        command = [sys.executable, "-m", "recdoc.tune.worker", str(folder), name, str(job), str(os.getpid())]
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   pass_fds=(lock_fd,) if lock_fd is not None else (), env=_worker_env())
+                                   pass_fds=(lock_fd,) if lock_fd is not None else (), env=_worker_env(url))
         workers.append(Worker(job, process, log, handle))
     if workers:
         say(f"{count} processes on this study: this one and {len(workers)} worker"
@@ -82,7 +83,9 @@ def stop(workers: list[Worker], interrupted: bool) -> None:
         worker.handle.close()
 
 
-def _worker_env() -> dict[str, str]:
+def _worker_env(url: str) -> dict[str, str]:
+    """This environment, recdoc importable, and the storage URL (in the environment, not the command line, which
+    any user of the machine can read: a PostgreSQL URL may hold a password)."""
     root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}"}
+    return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}", STORAGE_ENV: url}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from recdoc.errors import RecdocError
 from recdoc.tune import study as studies
+from recdoc.tune.jobs import STORAGE_ENV
 from recdoc.tune.tuner import work_share
 
 _PR_SET_PDEATHSIG = 1
@@ -28,7 +29,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    folder, name, url, job, parent = Path(argv[0]), argv[1], argv[2], int(argv[3]), int(argv[4])
+    folder, name, job, parent = Path(argv[0]), argv[1], int(argv[2]), int(argv[3])
+    url = os.environ[STORAGE_ENV]
     _die_with_parent(parent)
 
     def say(line: str) -> None:

@@ -189,6 +189,20 @@ def test_taobao_dr_run_at_lr_0001_falls_short_by_hit_rate(tmp_path: Path) -> Non
     assert diagnosis.metrics["last_improvement_estimate"] == diagnosis.metrics["stop"]["iter"] - 51 * 500
 
 
+def test_last_improvement_estimate_says_when_it_assumes_a_patience_the_run_never_printed(tmp_path: Path) -> None:
+    exp = "book_ComiRec-DR_b128_lr0.005_d64_len20_excerpt"
+    for folder in ("argv", "excerpt"):
+        (tmp_path / folder).mkdir()
+    printed = diagnose(write(tmp_path / "argv", original_log(dataset="book", model_type="ComiRec-DR", exp=exp,
+                                                             recalls=plateaued(80, 0.06, 20))))
+    excerpt = diagnose(write(tmp_path / "excerpt", original_log(dataset="book", model_type="ComiRec-DR", exp=exp,
+                                                                recalls=plateaued(80, 0.06, 20), header=[])))
+    fact = next(f for f in printed.metrics["facts"] if "last improvement" in f)
+    assert "assuming" not in fact  # the argv is complete: the original's patience 50 is known, not assumed
+    fact = next(f for f in excerpt.metrics["facts"] if "last improvement" in f)
+    assert "assuming the default patience" in fact and "does not print it" in fact
+
+
 # ------------------------------------------------------------------ broken runs
 def test_original_run_whose_faiss_gpu_failed_is_unusable_without_crashing(tmp_path: Path) -> None:
     exp = "book_ComiRec-DR_b128_lr0.005_d64_len20_gpu0"
