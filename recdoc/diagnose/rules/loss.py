@@ -141,7 +141,7 @@ def assess_loss(ctx: RuleContext) -> LossAssessment:
     if reason is not None:
         return _not_applicable(reason)
     window = max(LossThresholds.MIN_EVALS, trend_window(ctx.config))
-    chance, late_loss = _against_chance(rows, window, setting)
+    chance, late_loss = _against_chance(rows, window, setting, ctx.summary.rising_at_end)
     ref_run = next(iter(reference.reference_runs_for(
         ctx.dataset, setting.model, setting.learning_rate, setting.batch, setting.neg_num,
         maxlen=ctx.value("maxlen"), embedding_dim=ctx.value("embedding_dim"),
@@ -228,9 +228,12 @@ def _level_reason(ctx: RuleContext, setting: _LossSetting) -> str | None:
     return None
 
 
-def _against_chance(rows: pd.DataFrame, window_size: int, setting: _LossSetting) -> tuple[_Reading, float]:
-    """The late loss against ln(S + 1): at it (flat) while recall rose is a model that learned only popularity.
-    Also returns the late loss (the median over the trend window)."""
+def _against_chance(rows: pd.DataFrame, window_size: int, setting: _LossSetting,
+                    recall_still_rising: bool) -> tuple[_Reading, float]:
+    """The late loss against ln(S + 1): at it (flat) while recall rose is a model that learned only popularity,
+    once recall has stopped rising; while it still rises at the end, a loss near chance is also what a slow start
+    looks like (a low learning rate, an early stop), so it is no evidence yet. Also returns the late loss (the
+    median over the trend window)."""
     chance, candidates = setting.chance, setting.candidates
     window = rows.tail(window_size)
     w_loss = [float(v) for v in window["train_loss"]]
@@ -241,7 +244,8 @@ def _against_chance(rows: pd.DataFrame, window_size: int, setting: _LossSetting)
     head, tail = _median(w_loss[:3]), _median(w_loss[-3:])
     fell = (head - tail) / tail if tail > 0 else 0.0
     rose = late_recall >= LossThresholds.RECALL_RISE * first_recall if first_recall > 0 else late_recall > 0
-    at_chance = late_loss >= LossThresholds.AT_CHANCE * chance and fell < LossThresholds.FLAT and rose
+    near_chance = late_loss >= LossThresholds.AT_CHANCE * chance and fell < LossThresholds.FLAT and rose
+    at_chance = near_chance and not recall_still_rising
     span = f"iter {int(window.iloc[0]['iter'])}-{int(last['iter'])}"
     values = {"loss_late_median": late_loss, "chance_level": chance, "candidates_with_target": candidates + 1,
               "loss_fell_in_window": fell, "recall_first": first_recall, "recall_late_median": late_recall}
@@ -253,6 +257,11 @@ def _against_chance(rows: pd.DataFrame, window_size: int, setting: _LossSetting)
                 f"change across them) is at or above the chance level {chance_text}, while valid recall rose from "
                 f"{first_recall:.6f} (iter {int(first['iter'])}) to {late_recall:.6f}: the objective learned "
                 "nothing beyond popularity while the evaluated model did learn")
+    elif near_chance:
+        text = (f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) is near the "
+                f"chance level {chance:.3f} = ln({candidates + 1}), but valid recall was still rising at the end "
+                f"(from {first_recall:.6f} to {late_recall:.6f}): a model still early in its training (a low "
+                "learning rate, a short budget) shows the same, so the level says nothing of the wiring yet")
     else:
         text = (f"train loss {late_loss:.4f} (median of the last {len(window)} evaluations, {span}) against the "
                 f"chance level {chance:.3f} = ln({candidates + 1}): " + (

@@ -153,6 +153,17 @@ def test_early_in_a_run_a_loss_above_chance_that_still_falls_is_nothing() -> Non
     assert isinstance(outcome("loss-level", run), NotACause)
 
 
+def test_a_loss_near_chance_while_recall_still_rises_at_the_end_is_no_wiring_evidence_yet() -> None:
+    # A slow start (a low learning rate, a short budget) looks like this too: the level decides only once recall
+    # has stopped rising. The same loss beside a plateaued recall is evidence (the test above).
+    climbing = [0.01 + 0.05 * i / 299 for i in range(300)]
+    run = book_run(lr="0.005", losses=at_chance(300), recalls=climbing)
+    assessment = assess_loss(context(run))
+    assert assessment.applies and not assessment.at_chance
+    assert any("still rising at the end" in e.text for e in assessment.cleared)
+    assert not isinstance(outcome("wiring-suspect", run), Finding)
+
+
 def test_a_single_interest_model_with_a_loss_at_chance_names_another_check() -> None:
     run = book_run(model="DNN", losses=at_chance(150), evaluations=150)
     finding = outcome("wiring-suspect", run)
