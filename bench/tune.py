@@ -350,9 +350,10 @@ class _Proxy:
 
 
 def render(summary: dict[str, Any], args: argparse.Namespace) -> str:
-    lines = ["Sensitivity (best validation recall, the repair's gain, mean over "
-             f"{args.seeds} seeds; {args.items:,} items, {args.users:,} users, max_iter {args.max_iter}, "
-             f"test_iter {args.test_iter}):", ""]
+    data = ("MovieLens-100K" if summary["dataset"] == "ml100k" else
+            f"{args.items:,} items, {args.users:,} users")  # --items and --users shape the synthetic data only
+    lines = [f"Sensitivity on {summary['dataset']} (best validation recall, the repair's gain, mean over "
+             f"{args.seeds} seeds; {data}, max_iter {args.max_iter}, test_iter {args.test_iter}):", ""]
     for row in summary["sensitivity"]:
         lines.append(f"- {row['view']}: {row['setting']} {row['from']} -> {row['to']}: {row['effect']:+.4f} (seed sd "
                      f"{row['seed_sd']:.4f}; {'beyond' if row['beyond_2sd'] else 'inside'} 2 sd)")
