@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from recdoc.files import free_set_number, write_file
-from recdoc.tune.objective import ATTR_RETRY_OF, ATTR_ROLE, ATTR_RUN, read_run, trial_config
+from recdoc.tune.objective import ATTR_PID, ATTR_RETRY_OF, ATTR_ROLE, ATTR_RUN, read_run, trial_config
 from recdoc.tune.seeds import Arm, judge, pooled_sd
 
 PAPER_DATASETS = ("book", "taobao")
@@ -108,6 +108,9 @@ def collect(study: Any, spec: Any, seed_trials: list[Any], best: Any, storage: s
     facts: dict[str, Any] = {
         "schema": "recdoc-tune/1", "study": spec.name, "storage": storage, "spec": spec.to_dict(),
         "metric": metric_key, "search_seconds": search_s, "trials": trials, "best_trial": best.number,
+        # Processes that ran trials (`--jobs`, or several machines on one storage), told by the pids they recorded.
+        "processes": len({t.user_attrs[ATTR_PID] for t in study.get_trials(deepcopy=False)
+                          if ATTR_PID in t.user_attrs}) or 1,
         "best_value": best.value, "best_params": as_run(best.params),
         "best_command": recdoc_train_command(best_config_show, changed).shell,
         "best_original": original_command(best_config_show, changed).text(),
@@ -199,7 +202,9 @@ def _verdict_lines(facts: dict[str, Any]) -> list[str]:
     lines += [f"Budget: {spec['trials']} trials ({states.count('complete')} complete, {states.count('pruned')} "
               f"pruned, {states.count('fail')} failed and rerun), sampler {spec['sampler']}, "
               f"{spec['base']['max_iter']}k iterations each at most, test_iter {spec['base']['test_iter']}; search "
-              f"{facts['search_seconds']:.0f} s in this process; storage {facts['storage']}.", ""]
+              f"{facts['search_seconds']:.0f} s in this process"
+              + (f", trials run by {facts['processes']} processes" if facts.get("processes", 1) > 1 else "")
+              + f"; storage {facts['storage']}.", ""]
     return lines
 
 
