@@ -185,8 +185,14 @@ def space_from_diagnosis(base: RunConfig, start: RunConfig, changes: Iterable[tu
             params.append(param_around(name, getattr(base, name), why, item_count))
         elif name in cleared:
             fixed[name] = f"checked and cleared by the doctor ({cleared[name]})"
+        elif (original := unvouched_deviation(name, start)) is not None:
+            # Nobody vouched for it: not the original's, and no rule checked it on this run. A run that did not
+            # show its effect (a patience of 1 that never stopped the slow start) may well show it once the
+            # corrected settings change the curve, so it is searched between the start's value and the original's.
+            params.append(param_around(name, original, f"{_num(getattr(start, name))} is not the original's "
+                                       f"{_num(original)} and no rule checked it", item_count))
         else:
-            fixed[name] = "no finding names it"
+            fixed[name] = "no finding names it" + (" (the original's value)" if name != "learning_rate" else "")
     params = fit_sampling_to_catalogue([_cap_patience(p, base) for p in params], base, item_count)
     params = [including(p, *(clamp_patience(p, getattr(c, p.name)) for c in (base, start))) for p in params]
     if not params:  # nothing to search: the learning rate is the setting that matters most for this family
@@ -197,6 +203,20 @@ def space_from_diagnosis(base: RunConfig, start: RunConfig, changes: Iterable[tu
         if name not in allowed:
             raise UsageError(f"--space: {base.model_type} has no {name} to search")
     return Space(tuple(params), fixed, item_count)
+
+
+def unvouched_deviation(name: str, start: RunConfig) -> Any:
+    """The original's value of `name` on the start's data, where the start's differs from it (as trained: a patience
+    past the evaluations the budget holds never stops a run, like the original's); else None. Not for the learning
+    rate, which the lr-model-mismatch rule always checks against the README's advice."""
+    if name == "learning_rate":
+        return None
+    original = getattr(RunConfig.for_dataset(start.dataset, model_type=start.model_type), name)
+    value = getattr(start, name)
+    if name == "patience":
+        evaluations = max(2, start.max_iterations // max(1, start.test_iter))
+        return original if min(int(value), evaluations) != min(int(original), evaluations) else None
+    return original if value != original else None
 
 
 def full_space(base: RunConfig, named: Mapping[str, tuple[float, float] | None], item_count: int | None) -> Space:

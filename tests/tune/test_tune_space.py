@@ -32,7 +32,7 @@ def test_findings_centre_the_space_and_cleared_settings_stay_fixed() -> None:
     patience = space.param("patience")
     assert patience.high == 20 and patience.low <= 2  # capped at the 20 evaluations the budget holds
     assert "cleared" in space.fixed["neg_num"] and "cleared" in space.fixed["batch_size"]
-    assert space.fixed["num_interest"] == "no finding names it"
+    assert space.fixed["num_interest"] == "no finding names it (the original's value)"
 
 
 def test_space_option_adds_a_cleared_setting_with_its_range() -> None:
@@ -40,10 +40,33 @@ def test_space_option_adds_a_cleared_setting_with_its_range() -> None:
     named = parse_space("neg_num=2:8,maxlen")
     space = space_from_diagnosis(base, start, [("learning_rate", "lr-model-mismatch")], {"neg_num": "neg-samples"},
                                  named, 1350)
-    assert space.names == ["learning_rate", "neg_num", "maxlen"]
+    # patience 2 is not the original's 50 and no rule named it here: searched as well (see the test below)
+    assert space.names == ["learning_rate", "patience", "neg_num", "maxlen"]
     neg = space.param("neg_num")
     assert (neg.low, neg.high) == (2.0, 10.0)  # widened to hold the enqueued value 10
     assert space.param("maxlen").choices == (10, 20, 40)
+
+
+def test_a_setting_off_the_original_that_no_rule_checked_is_searched_toward_the_original() -> None:
+    # MovieLens-100K at 10 evaluations: the start's patience 1 never stopped its slow lr-0.001 climb, so no rule
+    # named it, but at the corrected rate the noisy 94-user curve dips and patience 1 stops runs early.
+    start = RunConfig.for_dataset("ml100k", model_type="ComiRec-DR", learning_rate=0.001, patience=1, max_iter=1,
+                                  test_iter=100)
+    base = dataclasses.replace(start, learning_rate=0.005)
+    space = space_from_diagnosis(base, start, [("learning_rate", "lr-model-mismatch")], {}, {}, 1350)
+    assert space.names == ["learning_rate", "patience"]
+    patience = space.param("patience")
+    assert patience.low <= 1 and patience.high == 10 and "not the original's 50" in patience.why
+    # A patience the budget never reaches acts as the original's: nothing to search.
+    long = dataclasses.replace(start, patience=30)
+    space = space_from_diagnosis(dataclasses.replace(long, learning_rate=0.005), long,
+                                 [("learning_rate", "lr-model-mismatch")], {}, {}, 1350)
+    assert space.names == ["learning_rate"]
+    # A cleared setting stays fixed even off the original's value.
+    small_batch = dataclasses.replace(start, patience=50, batch_size=64)
+    space = space_from_diagnosis(dataclasses.replace(small_batch, learning_rate=0.005), small_batch,
+                                 [("learning_rate", "lr-model-mismatch")], {"batch_size": "batch-size"}, {}, 1350)
+    assert "batch_size" not in space.names and "cleared" in space.fixed["batch_size"]
 
 
 def test_no_tunable_finding_searches_the_learning_rate() -> None:
